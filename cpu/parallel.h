@@ -1,0 +1,23 @@
+// CPU threading: a small pool with static partitioning. Work is split into contiguous chunks whose
+// results never depend on which thread ran them, so outputs are bit-identical for any thread count
+// (reductions combine fixed-size blocks in a fixed order; see cpu/reduce.h).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+namespace pleura {
+
+// Threads used by the CPU backend, our pool and OpenBLAS alike. Default: PLEURA_NUM_THREADS if set,
+// else the number of hardware threads.
+void set_num_threads(int n);
+int num_threads();
+
+namespace cpu {
+
+// Calls fn(begin, end) over contiguous chunks covering [0, n), in parallel. No chunk is smaller than
+// `grain` elements (except a short last one). Nested calls run inline on the calling thread.
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
+}  // namespace cpu
+}  // namespace pleura

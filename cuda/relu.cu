@@ -1,0 +1,36 @@
+// CUDA kernels of relu (engine/ops/relu.h); twin: cpu/relu.cpp.
+#include "cuda/launch.h"
+#include "engine/ops/relu.h"
+
+namespace pleura::cuda {
+
+namespace {
+__global__ void relu_fwd_kernel(const float* x, float* y, int64_t n) {
+  // x < 0 ? 0 : x lets NaN through, as PyTorch does.
+  PLEURA_KERNEL_LOOP(i, n) { y[i] = x[i] < 0.f ? 0.f : x[i]; }
+}
+__global__ void relu_bwd_kernel(const float* y, const float* grad_y, float* grad_x, int64_t n) {
+  PLEURA_KERNEL_LOOP(i, n) { grad_x[i] = y[i] > 0.f ? grad_y[i] : 0.f; }
+}
+}  // namespace
+
+void relu_fwd(const Tensor& x, Tensor& y) {
+  int64_t n = x.numel();
+  if (n == 0) return;
+  int dev = x.device().index;
+  DeviceGuard guard(dev);
+  relu_fwd_kernel<<<grid_for(n), kBlockThreads, 0, stream(dev)>>>(x.data<float>(), y.data<float>(), n);
+  PLEURA_CUDA_LAUNCH_CHECK();
+}
+
+void relu_bwd(const Tensor& y, const Tensor& grad_y, Tensor& grad_x) {
+  int64_t n = y.numel();
+  if (n == 0) return;
+  int dev = y.device().index;
+  DeviceGuard guard(dev);
+  relu_bwd_kernel<<<grid_for(n), kBlockThreads, 0, stream(dev)>>>(y.data<float>(), grad_y.data<float>(),
+                                                                  grad_x.data<float>(), n);
+  PLEURA_CUDA_LAUNCH_CHECK();
+}
+
+}  // namespace pleura::cuda

@@ -1,0 +1,134 @@
+// The engine's CUDA runtime interface (engine/cuda_runtime.h): device discovery, memory through the
+// caching allocator, copies and fills on each device's compute stream, pinned host memory.
+#include <cudnn.h>
+
+#include <mutex>
+#include <string>
+
+#include "cuda/allocator.h"
+#include "cuda/context.h"
+#include "cuda/launch.h"
+#include "engine/cuda_runtime.h"
+#include "engine/error.h"
+
+namespace pleura::cuda {
+
+namespace {
+
+struct Discovery {
+  int count = 0;
+  std::string reason;
+};
+
+const Discovery& discovery() {
+  static Discovery d = [] {
+    Discovery r;
+    cudaError_t err = cudaGetDeviceCount(&r.count);
+    if (err != cudaSuccess) {
+      r.count = 0;
+      r.reason = cat("cudaGetDeviceCount returned ", cudaGetErrorName(err), " (", cudaGetErrorString(err), ")");
+      cudaGetLastError();
+    } else if (r.count == 0) {
+      r.reason = "cudaGetDeviceCount found 0 devices";
+    }
+    return r;
+  }();
+  return d;
+}
+
+template <class T>
+__global__ void fill_kernel(T* out, int64_t n, T value) {
+  PLEURA_KERNEL_LOOP(i, n) { out[i] = value; }
+}
+
+}  // namespace
+
+bool built() { return true; }
+
+int device_count() { return discovery().count; }
+
+void require_device(int index) {
+  const Discovery& d = discovery();
+  PLEURA_CHECK(d.count > 0, "no CUDA device available: ", d.reason);
+  PLEURA_CHECK(index >= 0 && index < d.count, "no CUDA device available: cuda:", index, " requested, ",
+               d.count, " device(s) present");
+}
+
+std::string describe_device(int index) {
+  require_device(index);
+  cudaDeviceProp prop{};
+  PLEURA_CUDA_CHECK(cudaGetDeviceProperties(&prop, index));
+  int driver = 0, runtime = 0;
+  PLEURA_CUDA_CHECK(cudaDriverGetVersion(&driver));
+  PLEURA_CUDA_CHECK(cudaRuntimeGetVersion(&runtime));
+  int cublas_version = 0;
+  PLEURA_CUBLAS_CHECK(cublasGetVersion(cublas(index), &cublas_version));
+  return cat("cuda:", index, " ", prop.name, " (sm_", prop.major, prop.minor, ", ", prop.multiProcessorCount,
+             " SMs, ", prop.totalGlobalMem >> 20, " MiB), driver ", driver, ", runtime ", runtime,
+             ", cuBLAS ", cublas_version, ", cuDNN ", cudnnGetVersion());
+}
+
+void* alloc(size_t bytes, int device) { return allocator_alloc(bytes, device, stream(device)); }
+
+void free(void* ptr, size_t bytes, int device) { allocator_free(ptr, bytes, device, stream(device)); }
+
+void copy_h2d(void* dst_dev, const void* src, size_t bytes, int device) {
+  DeviceGuard guard(device);
+  // From pageable memory this returns once the source has been staged, so the caller may free it.
+  PLEURA_CUDA_CHECK(cudaMemcpyAsync(dst_dev, src, bytes, cudaMemcpyHostToDevice, stream(device)));
+}
+
+void copy_d2h(void* dst, const void* src_dev, size_t bytes, int device) {
+  DeviceGuard guard(device);
+  PLEURA_CUDA_CHECK(cudaMemcpyAsync(dst, src_dev, bytes, cudaMemcpyDeviceToHost, stream(device)));
+  PLEURA_CUDA_CHECK(cudaStreamSynchronize(stream(device)));
+}
+
+void copy_d2d(void* dst_dev, const void* src_dev, size_t bytes, int device) {
+  DeviceGuard guard(device);
+  PLEURA_CUDA_CHECK(cudaMemcpyAsync(dst_dev, src_dev, bytes, cudaMemcpyDeviceToDevice, stream(device)));
+}
+
+void memset_zero(void* ptr_dev, size_t bytes, int device) {
+  DeviceGuard guard(device);
+  PLEURA_CUDA_CHECK(cudaMemsetAsync(ptr_dev, 0, bytes, stream(device)));
+}
+
+void fill_bytes(void* ptr_dev, unsigned char value, size_t bytes, int device) {
+  DeviceGuard guard(device);
+  PLEURA_CUDA_CHECK(cudaMemsetAsync(ptr_dev, value, bytes, stream(device)));
+}
+
+void fill(void* ptr_dev, int64_t n, DType dtype, double value, int device) {
+  if (n == 0) return;
+  DeviceGuard guard(device);
+  cudaStream_t s = stream(device);
+  if (dtype == DType::kFloat32) {
+    fill_kernel<<<grid_for(n), kBlockThreads, 0, s>>>(static_cast<float*>(ptr_dev), n, static_cast<float>(value));
+  } else if (dtype == DType::kFloat64) {
+    fill_kernel<<<grid_for(n), kBlockThreads, 0, s>>>(static_cast<double*>(ptr_dev), n, value);
+  } else {
+    throw_error(cat("[fill] CUDA fill supports float32 and float64, got ", dtype_name(dtype)));
+  }
+  PLEURA_CUDA_LAUNCH_CHECK();
+}
+
+void synchronize(int device) {
+  DeviceGuard guard(device);
+  PLEURA_CUDA_CHECK(cudaStreamSynchronize(stream(device)));
+}
+
+void* alloc_pinned(size_t bytes) {
+  require_device(0);
+  void* ptr = nullptr;
+  PLEURA_CUDA_CHECK(cudaMallocHost(&ptr, bytes == 0 ? 1 : bytes));
+  return ptr;
+}
+
+void free_pinned(void* ptr) { PLEURA_CUDA_CHECK_LOG(cudaFreeHost(ptr)); }
+
+MemoryStats memory_stats(int device) { return allocator_stats(device); }
+void reset_peak_memory(int device) { allocator_reset_peak(device); }
+void empty_cache(int device) { allocator_empty_cache(device); }
+
+}  // namespace pleura::cuda

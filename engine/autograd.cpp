@@ -1,0 +1,134 @@
+// The backward pass: topological walk over the nodes reachable from a scalar, gradient accumulation
+// into leaves, release of saved tensors. Also grad mode and node attachment.
+#include "engine/autograd.h"
+
+#include <unordered_map>
+
+#include "engine/dispatch.h"
+#include "engine/ops/add.h"
+
+namespace pleura {
+
+namespace {
+thread_local bool g_grad_enabled = true;
+
+// out = a + b in a fresh tensor (inputs may alias each other or other gradients).
+Tensor sum_of(const Tensor& a, const Tensor& b) {
+  Tensor out = Tensor::empty_like(a);
+  PLEURA_DISPATCH(a.device(), "backward", add_fwd(a, b, out));
+  return out;
+}
+
+void accumulate_leaf(TensorImpl& leaf, const Tensor& grad) {
+  PLEURA_CHECK(grad.shape() == leaf.shape && grad.dtype() == leaf.dtype,
+               "[backward] internal error: gradient ", describe(grad), " for a leaf of shape ",
+               leaf.shape.str());
+  if (!leaf.grad) {
+    leaf.grad = grad.clone().impl_ptr();
+  } else {
+    Tensor dst(leaf.grad);
+    accumulate_into(dst, grad);
+  }
+}
+}  // namespace
+
+bool grad_enabled() { return g_grad_enabled; }
+
+NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
+
+bool needs_recording(const std::vector<const Tensor*>& inputs) {
+  if (!g_grad_enabled) return false;
+  for (const Tensor* t : inputs)
+    if (t != nullptr && t->defined() && t->requires_grad()) return true;
+  return false;
+}
+
+void attach_node(Tensor& output, const std::vector<const Tensor*>& inputs, std::shared_ptr<Node> node) {
+  node->edges_.resize(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor* t = inputs[i];
+    if (t == nullptr || !t->defined() || !t->requires_grad()) continue;
+    if (t->is_leaf()) {
+      node->edges_[i].leaf = t->impl_ptr();
+    } else {
+      node->edges_[i].node = t->grad_fn();
+    }
+  }
+  output.impl().grad_fn = std::move(node);
+  output.impl().requires_grad = true;
+}
+
+void accumulate_into(Tensor& dst, const Tensor& src) {
+  PLEURA_DISPATCH(dst.device(), "accumulate", add_fwd(dst, src, dst));
+}
+
+void run_backward(const Tensor& root) {
+  PLEURA_CHECK(root.defined(), "[backward] called on an undefined tensor");
+  PLEURA_CHECK(root.requires_grad(), "[backward] ", describe(root),
+               " does not require a gradient: no input of its graph requires one, or it was computed "
+               "under NoGradGuard");
+  PLEURA_CHECK(root.numel() == 1, "[backward] can only start from a one-element tensor (a scalar loss), got ",
+               describe(root));
+  Tensor seed = Tensor::ones(root.shape(), root.dtype(), root.device());
+  if (root.is_leaf()) {
+    accumulate_leaf(root.impl(), seed);
+    return;
+  }
+  const char* twice = "[backward] this graph has already been run and its saved tensors freed: "
+                      "backward() was called twice (or on a second loss sharing the graph)";
+  Node* start = root.grad_fn().get();
+  PLEURA_CHECK(!start->released(), twice);
+
+  // Count, for every node, how many edges inside the graph point to it.
+  std::unordered_map<Node*, int> pending;
+  std::vector<Node*> stack{start};
+  pending[start] = 0;
+  while (!stack.empty()) {
+    Node* n = stack.back();
+    stack.pop_back();
+    for (const Edge& e : n->edges()) {
+      if (!e.node) continue;
+      auto [it, inserted] = pending.try_emplace(e.node.get(), 0);
+      ++it->second;
+      if (inserted) stack.push_back(e.node.get());
+    }
+  }
+
+  // Run nodes once all their consumers have contributed (Kahn's order, LIFO: deterministic).
+  std::unordered_map<Node*, Tensor> grads;
+  grads[start] = seed;
+  std::vector<Node*> ready{start};
+  while (!ready.empty()) {
+    Node* n = ready.back();
+    ready.pop_back();
+    PLEURA_CHECK(!n->released(), twice);
+    Tensor grad_out = std::move(grads[n]);
+    grads.erase(n);
+    std::vector<Tensor> grad_in = n->apply(grad_out);
+    n->release_saved();
+    n->released_ = true;
+    PLEURA_CHECK(grad_in.size() == n->edges().size(), "[backward] internal error: ", n->name(),
+                 " returned ", grad_in.size(), " gradients for ", n->edges().size(), " inputs");
+    for (size_t i = 0; i < grad_in.size(); ++i) {
+      const Edge& e = n->edges()[i];
+      if (!e.needed()) continue;
+      PLEURA_CHECK(grad_in[i].defined(), "[backward] internal error: ", n->name(),
+                   " gave no gradient for input ", i);
+      if (e.leaf) {
+        accumulate_leaf(*e.leaf, grad_in[i]);
+        continue;
+      }
+      Node* next = e.node.get();
+      auto it = grads.find(next);
+      if (it == grads.end()) {
+        grads.emplace(next, std::move(grad_in[i]));
+      } else {
+        it->second = sum_of(it->second, grad_in[i]);
+      }
+      if (--pending[next] == 0) ready.push_back(next);
+    }
+  }
+}
+
+}  // namespace pleura

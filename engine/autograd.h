@@ -1,0 +1,74 @@
+// A define-by-run autograd tape. Each op that sees an input requiring a gradient (with grad mode on)
+// attaches a Node to its output; Tensor::backward() walks the nodes in reverse order, accumulates
+// gradients into the leaves' .grad and releases every node's saved tensors as it goes.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace pleura {
+
+// Where a node sends the gradient of one of its inputs: the node that produced that input, or the
+// leaf tensor itself. Both empty: the input needs no gradient.
+struct Edge {
+  std::shared_ptr<Node> node;
+  std::shared_ptr<TensorImpl> leaf;
+  bool needed() const { return node != nullptr || leaf != nullptr; }
+};
+
+class Node {
+ public:
+  virtual ~Node() = default;
+  // Given the gradient of this node's output, returns one gradient per input, in input order.
+  // An entry may be undefined when needs_grad(i) is false.
+  virtual std::vector<Tensor> apply(const Tensor& grad_output) = 0;
+  // Frees saved tensors (called once the node has run).
+  virtual void release_saved() = 0;
+  virtual const char* name() const = 0;
+
+  bool needs_grad(size_t input) const { return input < edges_.size() && edges_[input].needed(); }
+  const std::vector<Edge>& edges() const { return edges_; }
+  bool released() const { return released_; }
+
+ private:
+  friend void attach_node(Tensor& output, const std::vector<const Tensor*>& inputs,
+                          std::shared_ptr<Node> node);
+  friend void run_backward(const Tensor& root);
+  std::vector<Edge> edges_;
+  bool released_ = false;
+};
+
+// Grad mode is on by default; NoGradGuard turns it off for its scope (per thread).
+bool grad_enabled();
+class NoGradGuard {
+ public:
+  NoGradGuard();
+  ~NoGradGuard();
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+// True when an op on these inputs must be recorded.
+bool needs_recording(const std::vector<const Tensor*>& inputs);
+// Links `node` to the inputs and makes it output's grad_fn (output then requires a gradient).
+void attach_node(Tensor& output, const std::vector<const Tensor*>& inputs, std::shared_ptr<Node> node);
+
+// Records an op: builds the node with make() only when recording is needed.
+template <class MakeNode>
+void record(Tensor& output, const std::vector<const Tensor*>& inputs, MakeNode make) {
+  if (needs_recording(inputs)) attach_node(output, inputs, make());
+}
+
+// The backward pass from a one-element tensor (what Tensor::backward() calls).
+void run_backward(const Tensor& root);
+
+// dst += src, elementwise, on dst's device, outside the tape. Used to accumulate gradients.
+void accumulate_into(Tensor& dst, const Tensor& src);
+
+}  // namespace pleura

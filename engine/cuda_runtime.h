@@ -1,0 +1,64 @@
+// The engine's view of the CUDA runtime: memory and copies, in plain C++ (no CUDA headers).
+// Implemented by cuda/runtime.cu when Pleura is built with CUDA, and by cuda/no_cuda.cpp otherwise,
+// whose functions throw "built without CUDA".
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "engine/dtype.h"
+
+namespace pleura::cuda {
+
+// True when this build contains the CUDA backend.
+bool built();
+// Number of usable CUDA devices; 0 when none (or when built without CUDA). Never throws.
+int device_count();
+// Throws a clear pleura::Error unless device `index` can be used: "built without CUDA" or
+// "no CUDA device available: <reason>".
+void require_device(int index);
+// One line naming the device, driver and runtime versions (for logs).
+std::string describe_device(int index);
+
+// Device memory from the caching allocator (cuda/allocator.cu). Sizes in bytes.
+void* alloc(size_t bytes, int device);
+void free(void* ptr, size_t bytes, int device);
+
+// Copies; the d2h copy waits for the data.
+void copy_h2d(void* dst_dev, const void* src, size_t bytes, int device);
+void copy_d2h(void* dst, const void* src_dev, size_t bytes, int device);
+void copy_d2d(void* dst_dev, const void* src_dev, size_t bytes, int device);
+void memset_zero(void* ptr_dev, size_t bytes, int device);
+void fill_bytes(void* ptr_dev, unsigned char value, size_t bytes, int device);
+// Sets n elements of a float32 or float64 array to value.
+void fill(void* ptr_dev, int64_t n, DType dtype, double value, int device);
+void synchronize(int device);
+
+// Pinned (page-locked) host memory, for fast transfers. Without CUDA: throws "built without CUDA".
+void* alloc_pinned(size_t bytes);
+void free_pinned(void* ptr);
+
+// Caching allocator statistics, in bytes and calls since the start (or the last reset of the peak).
+struct MemoryStats {
+  size_t bytes_in_use = 0;       // handed out to tensors (rounded to size classes)
+  size_t peak_bytes_in_use = 0;
+  size_t bytes_reserved = 0;     // held from cudaMalloc, in use or cached
+  size_t num_cuda_malloc = 0;
+  size_t num_cuda_free = 0;
+  size_t num_allocs = 0;         // requests served
+  size_t num_cache_hits = 0;     // requests served from the cache
+  bool caching = true;           // false when PLEURA_CUDA_NO_CACHE=1 (for compute-sanitizer)
+};
+MemoryStats memory_stats(int device);
+void reset_peak_memory(int device);
+// Returns every cached, unused block to CUDA.
+void empty_cache(int device);
+
+// Convolution and matrix-product math: TF32 tensor cores allowed (the default, as PyTorch does for
+// cuDNN), or strict IEEE float32 (used by the parity tests).
+enum class MathMode { kAllowTF32, kStrictFP32 };
+void set_math_mode(MathMode mode);
+MathMode math_mode();
+
+}  // namespace pleura::cuda

@@ -1,0 +1,31 @@
+// Device dispatch for op entry points: the one place that chooses the CPU or the CUDA kernel.
+// In a build without CUDA the CUDA branch throws "built without CUDA" and references no CUDA symbol.
+#pragma once
+
+#include "engine/tensor.h"
+
+namespace pleura {
+
+[[noreturn]] void throw_built_without_cuda(const char* op);
+
+}  // namespace pleura
+
+#if PLEURA_WITH_CUDA
+#define PLEURA_DISPATCH(device, op, call) \
+  do {                                    \
+    if ((device).is_cuda()) {             \
+      ::pleura::cuda::call;               \
+    } else {                              \
+      ::pleura::cpu::call;                \
+    }                                     \
+  } while (0)
+#else
+#define PLEURA_DISPATCH(device, op, call)       \
+  do {                                          \
+    if ((device).is_cuda()) {                   \
+      ::pleura::throw_built_without_cuda(op);   \
+    } else {                                    \
+      ::pleura::cpu::call;                      \
+    }                                           \
+  } while (0)
+#endif

@@ -1,0 +1,30 @@
+// add entry point: checks, dispatch, and the backward node (the gradient passes through to both).
+#include "engine/ops/add.h"
+
+#include "engine/autograd.h"
+#include "engine/dispatch.h"
+#include "engine/op_checks.h"
+
+namespace pleura {
+
+namespace {
+class AddBackward : public Node {
+ public:
+  std::vector<Tensor> apply(const Tensor& grad_out) override { return {grad_out, grad_out}; }
+  void release_saved() override {}
+  const char* name() const override { return "add"; }
+};
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  check_float(a, "add", "a");
+  check_float(b, "add", "b");
+  check_same_place(b, a, "add", "b", "a");
+  check_same_shape(b, a, "add", "b", "a");
+  Tensor out = Tensor::empty_like(a);
+  PLEURA_DISPATCH(a.device(), "add", add_fwd(a, b, out));
+  record(out, {&a, &b}, [] { return std::make_shared<AddBackward>(); });
+  return out;
+}
+
+}  // namespace pleura

@@ -1,0 +1,35 @@
+// relu entry point: checks, dispatch, backward node (saves the output, not the input).
+#include "engine/ops/relu.h"
+
+#include "engine/autograd.h"
+#include "engine/dispatch.h"
+#include "engine/op_checks.h"
+
+namespace pleura {
+
+namespace {
+class ReluBackward : public Node {
+ public:
+  explicit ReluBackward(Tensor y) : y_(std::move(y)) {}
+  std::vector<Tensor> apply(const Tensor& grad_y) override {
+    Tensor grad_x = Tensor::empty_like(y_);
+    PLEURA_DISPATCH(y_.device(), "relu", relu_bwd(y_, grad_y, grad_x));
+    return {grad_x};
+  }
+  void release_saved() override { y_ = Tensor(); }
+  const char* name() const override { return "relu"; }
+
+ private:
+  Tensor y_;
+};
+}  // namespace
+
+Tensor relu(const Tensor& x) {
+  check_float(x, "relu", "input");
+  Tensor y = Tensor::empty_like(x);
+  PLEURA_DISPATCH(x.device(), "relu", relu_fwd(x, y));
+  record(y, {&x}, [&] { return std::make_shared<ReluBackward>(y.detach()); });
+  return y;
+}
+
+}  // namespace pleura

@@ -1,0 +1,22 @@
+// relu: y = max(x, 0). CPU kernel in cpu/relu.cpp, CUDA kernel in cuda/relu.cu, tests in
+// tests/ops/test_relu.cpp.
+#pragma once
+
+#include "engine/tensor.h"
+
+namespace pleura {
+
+// x: any shape. Returns y of the same shape. The gradient at x == 0 is 0, as in PyTorch.
+Tensor relu(const Tensor& x);
+
+namespace cpu {
+void relu_fwd(const Tensor& x, Tensor& y);
+// grad_x = grad_y where y > 0, else 0.
+void relu_bwd(const Tensor& y, const Tensor& grad_y, Tensor& grad_x);
+}  // namespace cpu
+namespace cuda {
+void relu_fwd(const Tensor& x, Tensor& y);
+void relu_bwd(const Tensor& y, const Tensor& grad_y, Tensor& grad_x);
+}  // namespace cuda
+
+}  // namespace pleura

@@ -1,0 +1,43 @@
+// Tests of relu (engine/ops/relu.h): worked example, float64 gradient check, CPU-vs-CUDA parity,
+// bad input.
+#include "engine/ops/relu.h"
+
+#include "engine/autograd.h"
+#include "engine/ops/reduce.h"
+#include "tests/gradcheck.h"
+#include "tests/parity.h"
+#include "tests/testing.h"
+
+using namespace pleura;
+using namespace pleura::testing;
+
+TEST_CASE("relu: worked example, forward and backward") {
+  Tensor x = Tensor::from_vector({-2.0, -0.5, 0.0, 0.25, 3.0, -1.0}, {2, 3});
+  x.set_requires_grad(true);
+  Tensor y = relu(x);
+  CHECK(y.to_vector() == std::vector<double>{0.0, 0.0, 0.0, 0.25, 3.0, 0.0});
+  sum(y).backward();
+  // d sum(relu(x)) / dx = 1 where x > 0, 0 elsewhere (0 at x == 0, as PyTorch).
+  CHECK(x.grad().to_vector() == std::vector<double>{0.0, 0.0, 0.0, 1.0, 1.0, 0.0});
+}
+
+TEST_CASE("relu: float64 gradient check") {
+  // Values kept at least 0.05 from the kink at 0, so central differences never straddle it.
+  Tensor x = random_tensor({2, 3, 5, 7}, 11, DType::kFloat64, 0.05, 1.0);
+  std::vector<double> v = x.to_vector();
+  Rng signs(12);
+  for (double& e : v) e = signs.uniform() < 0.5 ? -e : e;
+  x = Tensor::from_vector(v, x.shape(), DType::kFloat64);
+  check_gradients([](const std::vector<Tensor>& in) { return relu(in[0]); }, {x});
+}
+
+TEST_CASE("relu: bad input") {
+  expect_error([] { relu(Tensor::zeros({2, 2}, DType::kUInt8)); }, {"[relu]", "uint8", "float32"});
+  expect_error([] { relu(Tensor()); }, {"[relu]", "undefined"});
+}
+
+TEST_CASE("relu: CPU vs CUDA" * doctest::test_suite("gpu")) {
+  PLEURA_REQUIRE_GPU();
+  check_cuda_parity([](const std::vector<Tensor>& in) { return relu(in[0]); },
+                    {random_tensor({3, 5, 7, 9}, 13, DType::kFloat32)}, "relu");
+}

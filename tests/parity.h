@@ -1,0 +1,30 @@
+// CPU-vs-CUDA parity check, reused by every op, layer and model test in the gpu suite.
+//
+// Runs fn on float32 CPU copies of the inputs and on CUDA copies, then back-propagates
+// L = sum(out * w) with the same random w on both, and compares the output and the gradient of every
+// input that requires one. Error of one element: |cuda - cpu| / (|cpu| + floor), floor = 1e-3 × the
+// largest |cpu| of that tensor (so near-zero elements are judged on the tensor's scale). Empty tensors
+// are NaN-poisoned by the test runner, so an element a kernel forgot to write fails the check.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "tests/gradcheck.h"
+
+namespace pleura::testing {
+
+struct ParityOptions {
+  double tolerance = 1e-5;            // pointwise, pooling, upsample, batch norm; 1e-4 for convolutions
+  std::vector<bool> requires_grad;    // per input; empty: all inputs
+  uint64_t seed = 5;
+};
+
+// Returns the largest error seen (also CHECKed against options.tolerance).
+double check_cuda_parity(const GradFn& fn, const std::vector<Tensor>& inputs, const std::string& what,
+                         const ParityOptions& options = {});
+
+// The error measure above, for tests that compare other things.
+double parity_error(const Tensor& cuda_result, const Tensor& cpu_reference);
+
+}  // namespace pleura::testing
