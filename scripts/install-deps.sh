@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Pleura builds with, when some are missing (apt-get, as root or
+# through sudo). Does nothing when all are present. The CUDA toolkit is not a Debian package: it is
+# used when found (/usr/local/cuda), and Pleura builds for the CPU alone without it.
+set -euo pipefail
+
+packages=(cmake g++ make libopenblas-dev doctest-dev libstb-dev libdcmtk-dev)
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing missing packages: ${missing[*]}"
+if [ "$(id -u)" -eq 0 ]; then
+  sudo=()
+elif command -v sudo >/dev/null 2>&1; then
+  sudo=(sudo)
+else
+  echo "error: packages missing (${missing[*]}) and neither root nor sudo is available to install them" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -q
+"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,87 @@
+// Tests of engine/npy.h: round trips for each dtype, bytes against NumPy's own layout, golden files,
+// and rejection of malformed files.
+#include "engine/npy.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "engine/file_io.h"
+#include "tests/testing.h"
+
+using namespace pleura;
+using namespace pleura::testing;
+
+namespace {
+std::string temp_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("pleura_test_" + name)).string();
+}
+}  // namespace
+
+TEST_CASE("npy: round trip of every dtype and rank") {
+  std::vector<Tensor> cases = {random_tensor({2, 3, 4, 5}, 1, DType::kFloat32),
+                               random_tensor({7}, 2, DType::kFloat64),
+                               Tensor::from_vector({0, 1, 200, 255}, {2, 2}, DType::kUInt8),
+                               Tensor::from_vector({-5, 0, 1LL << 40}, {3}, DType::kInt64),
+                               Tensor::from_vector({4.5}, {}, DType::kFloat32)};
+  for (const Tensor& t : cases) {
+    std::string path = temp_path("roundtrip.npy");
+    write_npy(path, t);
+    Tensor r = read_npy(path);
+    CHECK(r.shape() == t.shape());
+    CHECK(r.dtype() == t.dtype());
+    CHECK(r.to_vector() == t.to_vector());
+    std::remove(path.c_str());
+  }
+}
+
+TEST_CASE("npy: header layout is NumPy's (v1.0, 64-byte aligned, '(n,)' for one dimension)") {
+  std::string bytes = format_npy(Tensor::from_vector({1, 2, 3}, {3}, DType::kFloat32));
+  CHECK(bytes.substr(0, 8) == std::string("\x93NUMPY\x01\x00", 8));
+  size_t header_len = static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8);
+  CHECK((10 + header_len) % 64 == 0);
+  std::string header = bytes.substr(10, header_len);
+  CHECK(header.find("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }") == 0);
+  CHECK(header.back() == '\n');
+  CHECK(bytes.size() == 10 + header_len + 12);
+}
+
+TEST_CASE("npy: reads the reference golden files") {
+  std::string dir = std::string(PLEURA_SHARED_DIR) + "/reference/loss/";
+  if (!std::filesystem::exists(dir + "case0_logits.npy")) {
+    MESSAGE("golden files not present at ", dir, ": skipped");
+    return;
+  }
+  Tensor logits = read_npy(dir + "case0_logits.npy");
+  CHECK(logits.shape() == Shape({2, 1, 64, 64}));
+  CHECK(logits.dtype() == DType::kFloat32);
+}
+
+TEST_CASE("npy: malformed files are refused with the file name and the reason") {
+  Tensor t = Tensor::from_vector({1, 2, 3, 4}, {2, 2}, DType::kFloat32);
+  std::string good = format_npy(t);
+  expect_error([&] { parse_npy("hello", "bad.npy"); }, {"bad.npy", "bad magic"});
+  expect_error([&] { parse_npy(good.substr(0, good.size() - 1), "short.npy"); }, {"short.npy", "needs 16 data bytes"});
+  std::string fortran = good;
+  fortran.replace(fortran.find("False"), 5, "True ");
+  expect_error([&] { parse_npy(fortran, "f.npy"); }, {"f.npy", "Fortran"});
+  std::string f2 = good;
+  f2.replace(f2.find("<f4"), 3, "<f2");
+  expect_error([&] { parse_npy(f2, "half.npy"); }, {"half.npy", "'<f2' is not supported"});
+  std::string big_header = good;
+  big_header[8] = '\xff';
+  big_header[9] = '\x7f';
+  expect_error([&] { parse_npy(big_header, "hdr.npy"); }, {"hdr.npy", "runs past the end"});
+  expect_error([&] { read_npy("/nonexistent/x.npy"); }, {"/nonexistent/x.npy"});
+}
+
+TEST_CASE("file_io: atomic write leaves no temporary file and replaces the target") {
+  std::string path = temp_path("atomic.bin");
+  write_file_atomic(path, "first");
+  write_file_atomic(path, "second");
+  CHECK(read_file(path) == "second");
+  for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::temp_directory_path()))
+    CHECK(entry.path().filename().string().find("pleura_test_atomic.bin.tmp") == std::string::npos);
+  std::remove(path.c_str());
+  expect_error([] { write_file_atomic("/nonexistent-dir/x.bin", "x"); }, {"/nonexistent-dir/x.bin"});
+}

@@ -1,0 +1,34 @@
+// Tests of add (engine/ops/add.h): worked example, float64 gradient check, CPU-vs-CUDA parity, bad input.
+#include "engine/ops/add.h"
+
+#include "engine/ops/reduce.h"
+#include "tests/gradcheck.h"
+#include "tests/parity.h"
+#include "tests/testing.h"
+
+using namespace pleura;
+using namespace pleura::testing;
+
+TEST_CASE("add: worked example") {
+  Tensor a = Tensor::from_vector({1, 2, 3, 4}, {1, 1, 2, 2});
+  Tensor b = Tensor::from_vector({10, -20, 0.5, -4}, {1, 1, 2, 2});
+  CHECK(add(a, b).to_vector() == std::vector<double>{11, -18, 3.5, 0});
+}
+
+TEST_CASE("add: float64 gradient check") {
+  check_gradients([](const std::vector<Tensor>& in) { return add(in[0], in[1]); },
+                  {random_tensor({2, 3, 4, 5}, 21), random_tensor({2, 3, 4, 5}, 22)});
+}
+
+TEST_CASE("add: bad input") {
+  expect_error([] { add(Tensor::zeros({2, 3}), Tensor::zeros({3, 2})); }, {"[add]", "[3, 2]", "[2, 3]"});
+  expect_error([] { add(Tensor::zeros({2}), Tensor::zeros({2}, DType::kFloat64)); }, {"[add]", "float64", "float32"});
+  expect_error([] { add(Tensor::zeros({2}, DType::kInt64), Tensor::zeros({2}, DType::kInt64)); }, {"[add]", "int64"});
+}
+
+TEST_CASE("add: CPU vs CUDA" * doctest::test_suite("gpu")) {
+  PLEURA_REQUIRE_GPU();
+  check_cuda_parity([](const std::vector<Tensor>& in) { return add(in[0], in[1]); },
+                    {random_tensor({3, 5, 7, 9}, 23), random_tensor({3, 5, 7, 9}, 24)}, "add");
+  expect_error([] { add(Tensor::zeros({2}), Tensor::zeros({2}).to(Device::cuda())); }, {"[add]", "cuda:0", "cpu"});
+}
