@@ -1,0 +1,154 @@
+// CPU kernels of upsample2x (engine/ops/upsample.h); twin: cuda/upsample.cu.
+// Bilinear weights are PyTorch's align_corners=False rule for scale 2, computed per row and per column
+// once; the backward gathers, for each input element, from the (at most 4 x 4) output positions that
+// read it, accumulating in double. One (n, c) plane per task.
+#include <algorithm>
+#include <vector>
+
+#include "cpu/float_types.h"
+#include "cpu/parallel.h"
+#include "engine/ops/upsample.h"
+
+namespace pleura::cpu {
+
+namespace {
+
+// The two input taps of output index dst along a dim of size in, and their weights.
+template <class T>
+struct Tap {
+  int64_t i0, i1;
+  T l0, l1;
+};
+
+template <class T>
+Tap<T> tap_of(int64_t dst, int64_t in) {
+  // PyTorch (align_corners=False, scale 1/2): src = (dst + 0.5) * 0.5 - 0.5, clamped below at 0. All
+  // quantities are multiples of 0.25, so exact in float.
+  T src = (static_cast<T>(dst) + T(0.5)) * T(0.5) - T(0.5);
+  if (src < T(0)) src = T(0);
+  const int64_t i0 = static_cast<int64_t>(src);
+  const int64_t i1 = i0 + (i0 < in - 1 ? 1 : 0);
+  const T l1 = src - static_cast<T>(i0);
+  return {i0, i1, T(1) - l1, l1};
+}
+
+template <class T>
+std::vector<Tap<T>> taps_of(int64_t in) {
+  std::vector<Tap<T>> taps(static_cast<size_t>(2 * in));
+  for (int64_t d = 0; d < 2 * in; ++d) taps[d] = tap_of<T>(d, in);
+  return taps;
+}
+
+// For input index i: the output indices that read it (2i-1 .. 2i+2, clipped) and the total weight
+// (both taps may point at i on the borders).
+template <class T>
+struct Readers {
+  int64_t first = 0, count = 0;
+  T weight[4] = {};
+};
+
+template <class T>
+std::vector<Readers<T>> readers_of(const std::vector<Tap<T>>& taps, int64_t in) {
+  std::vector<Readers<T>> out(static_cast<size_t>(in));
+  for (int64_t i = 0; i < in; ++i) {
+    Readers<T>& r = out[i];
+    r.first = std::max<int64_t>(2 * i - 1, 0);
+    const int64_t last = std::min<int64_t>(2 * i + 2, 2 * in - 1);
+    for (int64_t d = r.first; d <= last; ++d) {
+      const Tap<T>& t = taps[d];
+      r.weight[r.count++] = (t.i0 == i ? t.l0 : T(0)) + (t.i1 == i ? t.l1 : T(0));
+    }
+  }
+  return out;
+}
+
+template <class T>
+void bilinear_fwd(const T* x, T* y, int64_t planes, int64_t H, int64_t W) {
+  const auto ty = taps_of<T>(H), tx = taps_of<T>(W);
+  const int64_t OH = 2 * H, OW = 2 * W;
+  parallel_for(planes, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t pl = p0; pl < p1; ++pl) {
+      const T* xp = x + pl * H * W;
+      T* yp = y + pl * OH * OW;
+      for (int64_t r = 0; r < OH; ++r) {
+        const T* row0 = xp + ty[r].i0 * W;
+        const T* row1 = xp + ty[r].i1 * W;
+        for (int64_t c = 0; c < OW; ++c) {
+          const Tap<T>& t = tx[c];
+          // PyTorch's order: rows combine two column-interpolated values.
+          yp[r * OW + c] = ty[r].l0 * (t.l0 * row0[t.i0] + t.l1 * row0[t.i1]) +
+                           ty[r].l1 * (t.l0 * row1[t.i0] + t.l1 * row1[t.i1]);
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void bilinear_bwd(const T* g, T* gx, int64_t planes, int64_t H, int64_t W) {
+  const auto ry = readers_of(taps_of<T>(H), H), rx = readers_of(taps_of<T>(W), W);
+  const int64_t OH = 2 * H, OW = 2 * W;
+  parallel_for(planes, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t pl = p0; pl < p1; ++pl) {
+      const T* gp = g + pl * OH * OW;
+      for (int64_t i = 0; i < H; ++i) {
+        for (int64_t j = 0; j < W; ++j) {
+          double acc = 0.0;
+          for (int64_t a = 0; a < ry[i].count; ++a)
+            for (int64_t b = 0; b < rx[j].count; ++b)
+              acc += static_cast<double>(ry[i].weight[a]) * static_cast<double>(rx[j].weight[b]) *
+                     static_cast<double>(gp[(ry[i].first + a) * OW + rx[j].first + b]);
+          gx[(pl * H + i) * W + j] = static_cast<T>(acc);
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void upsample2x_fwd(const Tensor& x, UpsampleMode mode, Tensor& y) {
+  with_float_type(x.dtype(), "upsample2x", [&](auto tag) {
+    using T = decltype(tag);
+    const int64_t planes = x.size(0) * x.size(1), H = x.size(2), W = x.size(3);
+    const T* px = x.data<T>();
+    T* py = y.data<T>();
+    if (mode == UpsampleMode::kBilinear) {
+      bilinear_fwd(px, py, planes, H, W);
+      return;
+    }
+    parallel_for(planes, 1, [&](int64_t p0, int64_t p1) {
+      for (int64_t pl = p0; pl < p1; ++pl)
+        for (int64_t r = 0; r < 2 * H; ++r)
+          for (int64_t c = 0; c < 2 * W; ++c) py[(pl * 2 * H + r) * 2 * W + c] = px[(pl * H + r / 2) * W + c / 2];
+    });
+  });
+}
+
+void upsample2x_bwd(const Tensor& grad_y, UpsampleMode mode, Tensor& grad_x) {
+  with_float_type(grad_x.dtype(), "upsample2x", [&](auto tag) {
+    using T = decltype(tag);
+    const int64_t planes = grad_x.size(0) * grad_x.size(1), H = grad_x.size(2), W = grad_x.size(3);
+    const T* pg = grad_y.data<T>();
+    T* pgx = grad_x.data<T>();
+    if (mode == UpsampleMode::kBilinear) {
+      bilinear_bwd(pg, pgx, planes, H, W);
+      return;
+    }
+    const int64_t OW = 2 * W;
+    parallel_for(planes, 1, [&](int64_t p0, int64_t p1) {
+      for (int64_t pl = p0; pl < p1; ++pl)
+        for (int64_t i = 0; i < H; ++i)
+          for (int64_t j = 0; j < W; ++j) {
+            // The 2x2 block that copied x[i][j], summed in row-major order.
+            const T* g = pg + (pl * 2 * H + 2 * i) * OW + 2 * j;
+            double acc = static_cast<double>(g[0]) + g[1];
+            acc += g[OW];
+            acc += g[OW + 1];
+            pgx[(pl * H + i) * W + j] = static_cast<T>(acc);
+          }
+    });
+  });
+}
+
+}  // namespace pleura::cpu
