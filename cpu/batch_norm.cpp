@@ -1,0 +1,159 @@
+// CPU kernels of batch_norm2d (engine/ops/batch_norm.h); twin: cuda/batch_norm.cu.
+// Each channel belongs to one thread, which sums its N * H * W values serially in double: results
+// never depend on the thread count. All per-element arithmetic is in double, rounded once to T.
+#include "engine/ops/batch_norm.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "cpu/float_types.h"
+#include "cpu/parallel.h"
+
+namespace pleura::cpu {
+
+namespace {
+
+struct Dims {
+  int64_t n, c, hw;
+  int64_t m() const { return n * hw; }  // values per channel
+};
+Dims dims_of(const Tensor& x) { return {x.size(0), x.size(1), x.size(2) * x.size(3)}; }
+
+// Sum over the N * H * W elements i of channel c of term(a[i], b[i]) in double, in the order n, then
+// h * W + w. Pass the same pointer twice when the term reads one tensor.
+template <class T, class Term>
+double channel_sum(const T* a, const T* b, Dims d, int64_t c, const Term& term) {
+  double s = 0.0;
+  for (int64_t n = 0; n < d.n; ++n) {
+    int64_t base = (n * d.c + c) * d.hw;
+    for (int64_t i = base; i < base + d.hw; ++i) s += term(static_cast<double>(a[i]), static_cast<double>(b[i]));
+  }
+  return s;
+}
+
+// y = ((x - mean) * invstd) * w + b per element, with per-channel double statistics.
+template <class T>
+void normalise(const T* x, const std::vector<double>& mean, const std::vector<double>& invstd, const T* w, const T* b,
+               T* y, Dims d) {
+  int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(d.hw, 1));
+  parallel_for(d.n * d.c, grain, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      int64_t c = p % d.c;
+      double mc = mean[c], ic = invstd[c];
+      double wc = w ? static_cast<double>(w[c]) : 1.0, bc = b ? static_cast<double>(b[c]) : 0.0;
+      const T* xp = x + p * d.hw;
+      T* yp = y + p * d.hw;
+      for (int64_t i = 0; i < d.hw; ++i) {
+        double xh = (static_cast<double>(xp[i]) - mc) * ic;
+        yp[i] = static_cast<T>(w ? xh * wc + bc : xh);
+      }
+    }
+  });
+}
+
+template <class T>
+const T* data_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
+}  // namespace
+
+void batch_norm_fwd_train(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
+                          Tensor& running_var, const BatchNormParams& p, Tensor& y, Tensor& save_mean,
+                          Tensor& save_invstd) {
+  Dims d = dims_of(x);
+  with_float_type(x.dtype(), "batch_norm2d", [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = x.data<T>();
+    T* rm = running_mean.data<T>();
+    T* rv = running_var.data<T>();
+    T* sm = save_mean.data<T>();
+    T* si = save_invstd.data<T>();
+    std::vector<double> mean(static_cast<size_t>(d.c)), invstd(static_cast<size_t>(d.c));
+    double m = static_cast<double>(d.m());
+    parallel_for(d.c, 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        // Two passes (mean, then squared deviations): no cancellation, whatever the mean.
+        double mu = channel_sum(px, px, d, c, [](double v, double) { return v; }) / m;
+        double var = channel_sum(px, px, d, c, [mu](double v, double) { return (v - mu) * (v - mu); }) / m;
+        double is = 1.0 / std::sqrt(var + p.eps);
+        mean[c] = mu;
+        invstd[c] = is;
+        sm[c] = static_cast<T>(mu);
+        si[c] = static_cast<T>(is);
+        // The running variance takes the unbiased estimate, the normalisation the biased one.
+        double unbiased = var * (m / (m - 1.0));
+        rm[c] = static_cast<T>((1.0 - p.momentum) * static_cast<double>(rm[c]) + p.momentum * mu);
+        rv[c] = static_cast<T>((1.0 - p.momentum) * static_cast<double>(rv[c]) + p.momentum * unbiased);
+      }
+    });
+    normalise(px, mean, invstd, data_or_null<T>(weight), data_or_null<T>(bias), y.data<T>(), d);
+  });
+}
+
+void batch_norm_fwd_eval(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                         const Tensor& running_var, const BatchNormParams& p, Tensor& y, Tensor& save_mean,
+                         Tensor& save_invstd) {
+  Dims d = dims_of(x);
+  with_float_type(x.dtype(), "batch_norm2d", [&](auto tag) {
+    using T = decltype(tag);
+    const T* rm = running_mean.data<T>();
+    const T* rv = running_var.data<T>();
+    T* sm = save_mean.data<T>();
+    T* si = save_invstd.data<T>();
+    std::vector<double> mean(static_cast<size_t>(d.c)), invstd(static_cast<size_t>(d.c));
+    for (int64_t c = 0; c < d.c; ++c) {
+      mean[c] = static_cast<double>(rm[c]);
+      invstd[c] = 1.0 / std::sqrt(static_cast<double>(rv[c]) + p.eps);
+      sm[c] = rm[c];
+      si[c] = static_cast<T>(invstd[c]);
+    }
+    normalise(x.data<T>(), mean, invstd, data_or_null<T>(weight), data_or_null<T>(bias), y.data<T>(), d);
+  });
+}
+
+void batch_norm_bwd(const Tensor& x, const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd,
+                    bool training, const Tensor& grad_y, Tensor* grad_x, Tensor* grad_weight, Tensor* grad_bias) {
+  Dims d = dims_of(x);
+  with_float_type(x.dtype(), "batch_norm2d", [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = x.data<T>();
+    const T* pg = grad_y.data<T>();
+    const T* pw = data_or_null<T>(weight);
+    const T* sm = save_mean.data<T>();
+    const T* si = save_invstd.data<T>();
+    T* pgx = grad_x ? grad_x->data<T>() : nullptr;
+    T* pgw = grad_weight ? grad_weight->data<T>() : nullptr;
+    T* pgb = grad_bias ? grad_bias->data<T>() : nullptr;
+    // The sums are needed for grad_weight, grad_bias, and for grad_x in training mode (the batch
+    // statistics depend on every x of the channel).
+    bool need_sums = pgw || pgb || (pgx && training);
+    double m = static_cast<double>(d.m());
+    parallel_for(d.c, 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        double mu = static_cast<double>(sm[c]), is = static_cast<double>(si[c]);
+        double sum_g = 0.0, sum_gxh = 0.0;
+        if (need_sums) {
+          sum_g = channel_sum(pg, pg, d, c, [](double g, double) { return g; });
+          sum_gxh = channel_sum(pg, px, d, c, [mu, is](double g, double v) { return g * ((v - mu) * is); });
+        }
+        if (pgb) pgb[c] = static_cast<T>(sum_g);
+        if (pgw) pgw[c] = static_cast<T>(sum_gxh);
+        if (!pgx) continue;
+        double k = (pw ? static_cast<double>(pw[c]) : 1.0) * is;
+        double mean_g = sum_g / m, mean_gxh = sum_gxh / m;
+        for (int64_t n = 0; n < d.n; ++n) {
+          int64_t base = (n * d.c + c) * d.hw;
+          for (int64_t i = base; i < base + d.hw; ++i) {
+            double g = static_cast<double>(pg[i]);
+            if (training) g = g - mean_g - ((static_cast<double>(px[i]) - mu) * is) * mean_gxh;
+            pgx[i] = static_cast<T>(k * g);
+          }
+        }
+      }
+    });
+  });
+}
+
+}  // namespace pleura::cpu

@@ -1,0 +1,94 @@
+// batch_norm2d entry point: checks, dispatch to the training or eval kernels, backward node (saves x,
+// weight and the per-channel mean and invstd the forward used).
+#include "engine/ops/batch_norm.h"
+
+#include "engine/autograd.h"
+#include "engine/dispatch.h"
+#include "engine/op_checks.h"
+
+namespace pleura {
+
+namespace {
+
+constexpr const char* kOp = "batch_norm2d";
+
+class BatchNormBackward : public Node {
+ public:
+  BatchNormBackward(Tensor x, Tensor weight, Tensor save_mean, Tensor save_invstd, bool training)
+      : x_(std::move(x)),
+        weight_(std::move(weight)),
+        save_mean_(std::move(save_mean)),
+        save_invstd_(std::move(save_invstd)),
+        training_(training) {}
+  std::vector<Tensor> apply(const Tensor& grad_y) override {
+    Tensor grad_x, grad_weight, grad_bias;
+    if (needs_grad(0)) grad_x = Tensor::empty_like(x_);
+    if (needs_grad(1)) grad_weight = Tensor::empty_like(weight_);
+    if (needs_grad(2)) grad_bias = Tensor::empty_like(weight_);
+    PLEURA_DISPATCH(
+        x_.device(), kOp,
+        batch_norm_bwd(x_, weight_, save_mean_, save_invstd_, training_, grad_y, grad_x.defined() ? &grad_x : nullptr,
+                       grad_weight.defined() ? &grad_weight : nullptr, grad_bias.defined() ? &grad_bias : nullptr));
+    return {grad_x, grad_weight, grad_bias};
+  }
+  void release_saved() override {
+    x_ = Tensor();
+    weight_ = Tensor();
+    save_mean_ = Tensor();
+    save_invstd_ = Tensor();
+  }
+  const char* name() const override { return kOp; }
+
+ private:
+  Tensor x_, weight_, save_mean_, save_invstd_;
+  bool training_;
+};
+
+// A per-channel vector: float, on x's device with x's dtype, shape [C].
+void check_channel_vector(const Tensor& t, const Tensor& x, const char* arg) {
+  check_float(t, kOp, arg);
+  check_same_place(t, x, kOp, arg, "input");
+  int64_t c = x.size(1);
+  PLEURA_CHECK(t.shape() == Shape{c}, "[", kOp, "] ", arg, " has shape ", t.shape().str(), ", expected [", c,
+               "] (one value per channel of input ", describe(x), ")");
+}
+
+}  // namespace
+
+Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
+                    Tensor& running_var, const BatchNormParams& p) {
+  check_float_nd(x, 4, kOp, "input");
+  PLEURA_CHECK(weight.defined() == bias.defined(), "[", kOp, "] weight is ", weight.defined() ? "defined" : "undefined",
+               " but bias is ", bias.defined() ? "defined" : "undefined", ": pass both as [", x.size(1),
+               "] or neither (input ", describe(x), ")");
+  if (weight.defined()) {
+    check_channel_vector(weight, x, "weight");
+    check_channel_vector(bias, x, "bias");
+  }
+  check_channel_vector(running_mean, x, "running_mean");
+  check_channel_vector(running_var, x, "running_var");
+  int64_t m = x.size(0) * x.size(2) * x.size(3);
+  // PyTorch's message: the unbiased variance needs M > 1 (and one value normalises to 0 anyway).
+  PLEURA_CHECK(!p.training || m > 1, "[", kOp,
+               "] expected more than 1 value per channel when training, got N * H * W = ", m, " (input ", describe(x),
+               ")");
+
+  int64_t c = x.size(1);
+  Tensor y = Tensor::empty_like(x);
+  Tensor save_mean = Tensor::empty(Shape{c}, x.dtype(), x.device());
+  Tensor save_invstd = Tensor::empty(Shape{c}, x.dtype(), x.device());
+  if (p.training) {
+    PLEURA_DISPATCH(x.device(), kOp,
+                    batch_norm_fwd_train(x, weight, bias, running_mean, running_var, p, y, save_mean, save_invstd));
+  } else {
+    PLEURA_DISPATCH(x.device(), kOp,
+                    batch_norm_fwd_eval(x, weight, bias, running_mean, running_var, p, y, save_mean, save_invstd));
+  }
+  record(y, {&x, &weight, &bias}, [&] {
+    return std::make_shared<BatchNormBackward>(x.detach(), weight.defined() ? weight.detach() : Tensor(), save_mean,
+                                               save_invstd, p.training);
+  });
+  return y;
+}
+
+}  // namespace pleura

@@ -1,0 +1,58 @@
+// batch_norm2d: per-channel batch normalisation of NCHW tensors, with running statistics (PyTorch's
+// BatchNorm2d). CPU kernels in cpu/batch_norm.cpp, CUDA kernels in cuda/batch_norm.cu, tests in
+// tests/ops/test_batch_norm.cpp.
+#pragma once
+
+#include "engine/tensor.h"
+
+namespace pleura {
+
+struct BatchNormParams {
+  bool training = true;   // true: batch statistics, running stats updated; false: running stats used
+  double momentum = 0.1;  // running = (1 - momentum) * running + momentum * batch statistic
+  double eps = 1e-5;      // added to the variance under the square root
+};
+
+// x: [N, C, H, W]. weight, bias: [C] each, or both undefined (no affine transform).
+// running_mean, running_var: [C], same dtype and device as x.
+// Training: y = (x - mean) / sqrt(var + eps) * weight + bias with the batch mean and the biased batch
+// variance over M = N * H * W values per channel (M > 1 required); then, in place,
+//   running_mean = (1 - momentum) * running_mean + momentum * mean
+//   running_var  = (1 - momentum) * running_var  + momentum * var * M / (M - 1)   (unbiased).
+// Eval: the same with running_mean and running_var, which are not changed.
+// Returns y of x's shape. Gradients flow to x, weight and bias, never to the running statistics.
+Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
+                    Tensor& running_var, const BatchNormParams& p);
+
+// Kernel entry points. weight and bias are both undefined or both [C]. save_mean and save_invstd are
+// [C] in x's dtype: the mean and 1 / sqrt(var + eps) the forward normalised with, kept for the backward
+// (computed in double; the forward itself normalises with the double values).
+namespace cpu {
+// Batch statistics; updates running_mean and running_var in place.
+void batch_norm_fwd_train(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
+                          Tensor& running_var, const BatchNormParams& p, Tensor& y, Tensor& save_mean,
+                          Tensor& save_invstd);
+// Running statistics (read only); save_mean = running_mean, save_invstd = 1 / sqrt(running_var + eps).
+void batch_norm_fwd_eval(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                         const Tensor& running_var, const BatchNormParams& p, Tensor& y, Tensor& save_mean,
+                         Tensor& save_invstd);
+// With xhat = (x - save_mean) * save_invstd, w = weight (1 when undefined), M = N * H * W:
+//   grad_bias = sum(grad_y), grad_weight = sum(grad_y * xhat) over N, H, W;
+//   training: grad_x = w * save_invstd * (grad_y - grad_bias / M - xhat * grad_weight / M);
+//   eval:     grad_x = grad_y * w * save_invstd.
+// A null pointer skips that gradient.
+void batch_norm_bwd(const Tensor& x, const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd,
+                    bool training, const Tensor& grad_y, Tensor* grad_x, Tensor* grad_weight, Tensor* grad_bias);
+}  // namespace cpu
+namespace cuda {
+void batch_norm_fwd_train(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
+                          Tensor& running_var, const BatchNormParams& p, Tensor& y, Tensor& save_mean,
+                          Tensor& save_invstd);
+void batch_norm_fwd_eval(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                         const Tensor& running_var, const BatchNormParams& p, Tensor& y, Tensor& save_mean,
+                         Tensor& save_invstd);
+void batch_norm_bwd(const Tensor& x, const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd,
+                    bool training, const Tensor& grad_y, Tensor* grad_x, Tensor* grad_weight, Tensor* grad_bias);
+}  // namespace cuda
+
+}  // namespace pleura

@@ -1,0 +1,244 @@
+// Tests of batch_norm2d (engine/ops/batch_norm.h): worked examples (training with the running-stat
+// update, eval), float64 gradient checks, CPU-vs-CUDA parity with running stats, bad input.
+#include "engine/ops/batch_norm.h"
+
+#include <cmath>
+
+#include "cpu/parallel.h"
+#include "engine/autograd.h"
+#include "engine/ops/mul.h"
+#include "engine/ops/reduce.h"
+#include "tests/gradcheck.h"
+#include "tests/parity.h"
+#include "tests/testing.h"
+
+using namespace pleura;
+using namespace pleura::testing;
+
+namespace {
+BatchNormParams training_params() { return BatchNormParams{}; }
+BatchNormParams eval_params() {
+  BatchNormParams p;
+  p.training = false;
+  return p;
+}
+}  // namespace
+
+TEST_CASE("batch_norm2d: worked example, training") {
+  // x [N=2, C=2, H=1, W=2]: channel 0 holds {1, 2} (n=0) and {3, 6} (n=1); channel 1 {0, 4} and {4, 0}.
+  // Channel 0: mean 12/4 = 3, biased var (4 + 1 + 0 + 9)/4 = 3.5, unbiased 14/3.
+  // Channel 1: mean 8/4 = 2, biased var (4 + 4 + 4 + 4)/4 = 4, unbiased 16/3.
+  // y = (x - mean) / sqrt(var + 1e-5) * weight + bias, weight {2, -1}, bias {0.5, 1}.
+  // Running stats from mean 0, var 1, momentum 0.1: mean {0.3, 0.2}, var {0.9 + 1.4/3, 0.9 + 1.6/3}.
+  Tensor x = Tensor::from_vector({1, 2, 0, 4, 3, 6, 4, 0}, {2, 2, 1, 2}, DType::kFloat64);
+  Tensor w = Tensor::from_vector({2, -1}, {2}, DType::kFloat64);
+  Tensor b = Tensor::from_vector({0.5, 1}, {2}, DType::kFloat64);
+  Tensor rm = Tensor::zeros({2}, DType::kFloat64), rv = Tensor::ones({2}, DType::kFloat64);
+  x.set_requires_grad(true);
+  w.set_requires_grad(true);
+  b.set_requires_grad(true);
+  Tensor y = batch_norm2d(x, w, b, rm, rv, training_params());
+  double i0 = 1.0 / std::sqrt(3.5 + 1e-5), i1 = 1.0 / std::sqrt(4.0 + 1e-5);
+  Tensor expected = Tensor::from_vector({-2 * i0 * 2 + 0.5, -1 * i0 * 2 + 0.5, -2 * i1 * -1 + 1, 2 * i1 * -1 + 1,
+                                         0 * i0 * 2 + 0.5, 3 * i0 * 2 + 0.5, 2 * i1 * -1 + 1, -2 * i1 * -1 + 1},
+                                        {2, 2, 1, 2}, DType::kFloat64);
+  // 1e-14: a handful of double roundings.
+  expect_close(y, expected, 1e-14, 1e-15, "training forward");
+  expect_close(rm, Tensor::from_vector({0.3, 0.2}, {2}, DType::kFloat64), 1e-14, 1e-15, "running_mean");
+  expect_close(rv, Tensor::from_vector({0.9 + 1.4 / 3, 0.9 + 1.6 / 3}, {2}, DType::kFloat64), 1e-14, 1e-15,
+               "running_var (unbiased)");
+
+  // L = y[0, 0, 0, 0] alone (g = 1 there, 0 elsewhere). Channel 0 has xhat = {-2, -1, 0, 3} * i0, M = 4:
+  //   grad_x = w i0 (g - mean(g) - xhat mean(g xhat)) = 2 i0 (g - 1/4 - xhat * (-2 i0) / 4);
+  //   grad_weight[0] = sum(g xhat) = -2 i0, grad_bias[0] = sum(g) = 1; channel 1 gets nothing.
+  sum(mul(y, Tensor::from_vector({1, 0, 0, 0, 0, 0, 0, 0}, {2, 2, 1, 2}, DType::kFloat64))).backward();
+  auto gx = [&](double g, double xh) { return 2 * i0 * (g - 0.25 - xh * i0 * (-2 * i0) / 4); };
+  expect_close(
+      x.grad(),
+      Tensor::from_vector({gx(1, -2), gx(0, -1), 0, 0, gx(0, 0), gx(0, 3), 0, 0}, {2, 2, 1, 2}, DType::kFloat64), 1e-13,
+      1e-15, "training grad_x");
+  expect_close(w.grad(), Tensor::from_vector({-2 * i0, 0}, {2}, DType::kFloat64), 1e-14, 1e-15, "grad_weight");
+  expect_close(b.grad(), Tensor::from_vector({1, 0}, {2}, DType::kFloat64), 1e-14, 1e-15, "grad_bias");
+}
+
+TEST_CASE("batch_norm2d: worked example, eval") {
+  // Same x; running mean {0.5, -1}, running var {4, 0.25}: y = (x - rm) / sqrt(rv + 1e-5) * w + b, and
+  // the running stats stay as they are. Backward of sum(y): grad_x = w / sqrt(rv + eps) everywhere in
+  // the channel, grad_weight = sum(xhat), grad_bias = M = 4.
+  for (DType dt : {DType::kFloat64, DType::kFloat32}) {
+    Tensor x = Tensor::from_vector({1, 2, 0, 4, 3, 6, 4, 0}, {2, 2, 1, 2}, dt);
+    Tensor w = Tensor::from_vector({2, -1}, {2}, dt), b = Tensor::from_vector({0.5, 1}, {2}, dt);
+    Tensor rm = Tensor::from_vector({0.5, -1}, {2}, dt), rv = Tensor::from_vector({4, 0.25}, {2}, dt);
+    x.set_requires_grad(true);
+    w.set_requires_grad(true);
+    b.set_requires_grad(true);
+    Tensor y = batch_norm2d(x, w, b, rm, rv, eval_params());
+    double i0 = 1.0 / std::sqrt(4 + 1e-5), i1 = 1.0 / std::sqrt(0.25 + 1e-5);
+    auto y0 = [&](double v) { return (v - 0.5) * i0 * 2 + 0.5; };
+    auto y1 = [&](double v) { return (v + 1) * i1 * -1 + 1; };
+    // float32: one rounding of a double result (|y| <= 20): 1e-6 relative plus 1e-6 absolute.
+    double tol = dt == DType::kFloat64 ? 1e-14 : 1e-6;
+    expect_close(
+        y, Tensor::from_vector({y0(1), y0(2), y1(0), y1(4), y0(3), y0(6), y1(4), y1(0)}, {2, 2, 1, 2}, DType::kFloat64),
+        tol, tol, "eval forward");
+    CHECK(rm.to_vector() == std::vector<double>{0.5, -1});
+    CHECK(rv.to_vector() == std::vector<double>{4, 0.25});
+    sum(y).backward();
+    expect_close(
+        x.grad(),
+        Tensor::from_vector({2 * i0, 2 * i0, -i1, -i1, 2 * i0, 2 * i0, -i1, -i1}, {2, 2, 1, 2}, DType::kFloat64), tol,
+        tol, "eval grad_x");
+    double sx0 = (0.5 + 1.5 + 2.5 + 5.5) * i0, sx1 = (1 + 5 + 5 + 1) * i1;
+    expect_close(w.grad(), Tensor::from_vector({sx0, sx1}, {2}, DType::kFloat64), tol, tol, "eval grad_weight");
+    expect_close(b.grad(), Tensor::from_vector({4, 4}, {2}, DType::kFloat64), tol, tol, "eval grad_bias");
+  }
+}
+
+TEST_CASE("batch_norm2d: float64 gradient checks") {
+  // Random x (never constant per channel), weight away from 0, running var > 0; all smooth functions,
+  // so central differences apply everywhere.
+  Tensor x = random_tensor({3, 4, 5, 3}, 51, DType::kFloat64, -1.0, 2.0);
+  Tensor w = random_tensor({4}, 52, DType::kFloat64, 0.5, 1.5);
+  Tensor b = random_tensor({4}, 53, DType::kFloat64);
+  Tensor rm = random_tensor({4}, 54, DType::kFloat64);
+  Tensor rv = random_tensor({4}, 55, DType::kFloat64, 0.5, 2.0);
+  SUBCASE("training, affine") {
+    check_gradients(
+        [&](const std::vector<Tensor>& in) { return batch_norm2d(in[0], in[1], in[2], rm, rv, training_params()); },
+        {x, w, b});
+  }
+  SUBCASE("eval, affine") {
+    check_gradients(
+        [&](const std::vector<Tensor>& in) { return batch_norm2d(in[0], in[1], in[2], rm, rv, eval_params()); },
+        {x, w, b});
+  }
+  SUBCASE("training, no affine") {
+    check_gradients(
+        [&](const std::vector<Tensor>& in) {
+          return batch_norm2d(in[0], Tensor(), Tensor(), rm, rv, training_params());
+        },
+        {x});
+  }
+  SUBCASE("eval, no affine") {
+    check_gradients(
+        [&](const std::vector<Tensor>& in) { return batch_norm2d(in[0], Tensor(), Tensor(), rm, rv, eval_params()); },
+        {x});
+  }
+  SUBCASE("training, N = 2, H = W = 1 (M = 2)") {
+    // With two values per channel xhat = d / sqrt(d^2 + eps), d = (x0 - x1) / 2: at eps = 1e-5 it is
+    // +-1 to 1e-5 and its slope ~ eps / |d|^3 drowns in the finite difference's rounding. A large eps
+    // keeps the function well conditioned; the M = 2 code path is the same.
+    BatchNormParams p = training_params();
+    p.eps = 0.5;
+    check_gradients([&](const std::vector<Tensor>& in) { return batch_norm2d(in[0], in[1], in[2], rm, rv, p); },
+                    {random_tensor({2, 4, 1, 1}, 56, DType::kFloat64), w, b});
+  }
+}
+
+TEST_CASE("batch_norm2d: the running stats get no gradient") {
+  Tensor x = random_tensor({2, 3, 2, 2}, 57, DType::kFloat64);
+  Tensor rm = Tensor::zeros({3}, DType::kFloat64), rv = Tensor::ones({3}, DType::kFloat64);
+  x.set_requires_grad(true);
+  sum(batch_norm2d(x, Tensor(), Tensor(), rm, rv, training_params())).backward();
+  CHECK(x.grad().defined());
+  CHECK_FALSE(rm.grad().defined());
+  CHECK_FALSE(rv.grad().defined());
+}
+
+TEST_CASE("batch_norm2d: CPU results do not depend on the thread count") {
+  // Each channel is summed serially by one thread, so 1 and 3 threads must give the same bits.
+  Tensor x = random_tensor({2, 5, 33, 31}, 58, DType::kFloat32, -1.0, 2.0);
+  Tensor w = random_tensor({5}, 59, DType::kFloat32, 0.5, 1.5), b = random_tensor({5}, 60, DType::kFloat32);
+  auto run = [&](int threads) {
+    int previous = num_threads();
+    set_num_threads(threads);
+    Tensor rm = Tensor::zeros({5}), rv = Tensor::ones({5});
+    Tensor xr = x.clone(), wr = w.clone(), br = b.clone();
+    xr.set_requires_grad(true);
+    wr.set_requires_grad(true);
+    br.set_requires_grad(true);
+    Tensor y = batch_norm2d(xr, wr, br, rm, rv, training_params());
+    sum(mul(y, y)).backward();
+    set_num_threads(previous);
+    return std::vector<std::vector<double>>{y.to_vector(),         rm.to_vector(),        rv.to_vector(),
+                                            xr.grad().to_vector(), wr.grad().to_vector(), br.grad().to_vector()};
+  };
+  CHECK(run(1) == run(3));
+}
+
+TEST_CASE("batch_norm2d: bad input") {
+  Tensor x = Tensor::zeros({2, 3, 4, 4});
+  Tensor w = Tensor::ones({3}), b = Tensor::zeros({3}), rm = Tensor::zeros({3}), rv = Tensor::ones({3});
+  BatchNormParams p;
+  expect_error([&] { batch_norm2d(x, Tensor::ones({4}), b, rm, rv, p); },
+               {"[batch_norm2d]", "weight has shape [4]", "expected [3]", "float32[2, 3, 4, 4]"});
+  Tensor b_bad = Tensor::ones({3, 1});
+  expect_error([&] { batch_norm2d(x, w, b_bad, rm, rv, p); }, {"[batch_norm2d]", "bias", "expected [3]"});
+  Tensor rm_bad = Tensor::zeros({2});
+  expect_error([&] { batch_norm2d(x, w, b, rm_bad, rv, p); },
+               {"[batch_norm2d]", "running_mean has shape [2]", "expected [3]"});
+  Tensor rv_bad = Tensor::ones({3}, DType::kFloat64);
+  expect_error([&] { batch_norm2d(x, w, b, rm, rv_bad, p); }, {"[batch_norm2d]", "running_var", "float64", "float32"});
+  expect_error([&] { batch_norm2d(x, w, Tensor(), rm, rv, p); },
+               {"[batch_norm2d]", "weight is defined but bias is undefined"});
+  Tensor x3 = Tensor::zeros({2, 3, 4}), x_u8 = Tensor::zeros({2, 3, 4, 4}, DType::kUInt8);
+  expect_error([&] { batch_norm2d(x3, w, b, rm, rv, p); }, {"[batch_norm2d]", "3 dims", "expected 4"});
+  expect_error([&] { batch_norm2d(x_u8, w, b, rm, rv, p); }, {"[batch_norm2d]", "uint8"});
+  // M = N * H * W = 1: PyTorch's "Expected more than 1 value per channel when training". Eval is fine.
+  Tensor x1 = Tensor::zeros({1, 3, 1, 1});
+  expect_error([&] { batch_norm2d(x1, w, b, rm, rv, p); },
+               {"[batch_norm2d]", "more than 1 value per channel when training", "float32[1, 3, 1, 1]"});
+  CHECK(batch_norm2d(x1, w, b, rm, rv, eval_params()).shape() == x1.shape());
+}
+
+TEST_CASE("batch_norm2d: CPU vs CUDA" * doctest::test_suite("gpu")) {
+  PLEURA_REQUIRE_GPU();
+  // The running stats are not inputs of fn: each device gets its own copy, picked by x's device, and
+  // the copies are compared after the call (training updates them in place).
+  struct Case {
+    Shape shape;
+    bool affine;
+  };
+  const Case cases[] = {
+      {{3, 5, 7, 9}, true},      // odd sizes, batch 3
+      {{2, 3, 67, 131}, true},   // M = 17554: three partial blocks per channel
+      {{2, 2, 515, 517}, true},  // M = 532510: more than 64 x 8192, so the part count is capped
+      {{4, 6, 1, 1}, true},      // M = 4, one value per plane
+      {{3, 5, 7, 9}, false},
+  };
+  for (const Case& k : cases) {
+    for (bool training : {true, false}) {
+      int64_t c = k.shape[1];
+      Tensor rm_cpu = random_tensor({c}, 61, DType::kFloat32, -0.5, 0.5);
+      Tensor rv_cpu = random_tensor({c}, 62, DType::kFloat32, 0.5, 2.0);
+      Tensor rm_cuda = rm_cpu.to(Device::cuda()), rv_cuda = rv_cpu.to(Device::cuda());
+      BatchNormParams p;
+      p.training = training;
+      auto fn = [&](const std::vector<Tensor>& in) {
+        bool gpu = in[0].device().is_cuda();
+        Tensor& rm = gpu ? rm_cuda : rm_cpu;
+        Tensor& rv = gpu ? rv_cuda : rv_cpu;
+        return k.affine ? batch_norm2d(in[0], in[1], in[2], rm, rv, p)
+                        : batch_norm2d(in[0], Tensor(), Tensor(), rm, rv, p);
+      };
+      std::string what =
+          cat("batch_norm2d ", k.shape.str(), training ? " training" : " eval", k.affine ? "" : " no affine");
+      // x not centred (mean about 0.5) so the mean matters; weight away from 0.
+      std::vector<Tensor> in{random_tensor(k.shape, 63, DType::kFloat32, -1.0, 2.0)};
+      if (k.affine) {
+        in.push_back(random_tensor({c}, 64, DType::kFloat32, 0.5, 1.5));
+        in.push_back(random_tensor({c}, 65, DType::kFloat32));
+      }
+      check_cuda_parity(fn, in, what);
+      double e_mean = parity_error(rm_cuda, rm_cpu), e_var = parity_error(rv_cuda, rv_cpu);
+      CHECK_MESSAGE(e_mean <= 1e-5, what, ": running_mean error ", e_mean);
+      CHECK_MESSAGE(e_var <= 1e-5, what, ": running_var error ", e_var);
+    }
+  }
+  // Deterministic: the same call twice gives the same bits (running stats aside).
+  Tensor x = random_tensor({2, 3, 67, 131}, 66, DType::kFloat32).to(Device::cuda());
+  Tensor rm = Tensor::zeros({3}, DType::kFloat32, Device::cuda());
+  Tensor rv = Tensor::ones({3}, DType::kFloat32, Device::cuda());
+  CHECK(batch_norm2d(x, Tensor(), Tensor(), rm, rv, BatchNormParams{}).to_vector() ==
+        batch_norm2d(x, Tensor(), Tensor(), rm, rv, BatchNormParams{}).to_vector());
+}

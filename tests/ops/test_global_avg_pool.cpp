@@ -1,0 +1,53 @@
+// Tests of global_avg_pool (engine/ops/global_avg_pool.h): worked example, float64 gradient check,
+// CPU-vs-CUDA parity, bad input.
+#include "engine/ops/global_avg_pool.h"
+
+#include "engine/autograd.h"
+#include "engine/ops/mul.h"
+#include "engine/ops/reduce.h"
+#include "tests/gradcheck.h"
+#include "tests/parity.h"
+#include "tests/testing.h"
+
+using namespace pleura;
+using namespace pleura::testing;
+
+TEST_CASE("global_avg_pool: worked example, forward and backward") {
+  // Plane (0,0) = {1, 2, 3, 4}: mean 10/4 = 2.5; plane (0,1) = {-1, 0, 5, 8}: mean 12/4 = 3;
+  // plane (1,0) = {0.5, 0.5, 0.5, 0.5}: 0.5; plane (1,1) = {-4, 0, 0, 0}: -1.
+  Tensor x = Tensor::from_vector({1, 2, 3, 4, -1, 0, 5, 8, 0.5, 0.5, 0.5, 0.5, -4, 0, 0, 0}, {2, 2, 2, 2});
+  x.set_requires_grad(true);
+  Tensor y = global_avg_pool(x);
+  CHECK(y.shape() == Shape{2, 2, 1, 1});
+  CHECK(y.to_vector() == std::vector<double>{2.5, 3.0, 0.5, -1.0});
+  // L = sum(y * w), w = {1, -2, 4, 0}: dL/dx = w[n, c] / (H * W) = w / 4 over each plane.
+  sum(mul(y, Tensor::from_vector({1, -2, 4, 0}, {2, 2, 1, 1}))).backward();
+  CHECK(x.grad().to_vector() ==
+        std::vector<double>{0.25, 0.25, 0.25, 0.25, -0.5, -0.5, -0.5, -0.5, 1, 1, 1, 1, 0, 0, 0, 0});
+}
+
+TEST_CASE("global_avg_pool: float64 gradient check") {
+  check_gradients([](const std::vector<Tensor>& in) { return global_avg_pool(in[0]); },
+                  {random_tensor({2, 3, 5, 7}, 41, DType::kFloat64)});
+  check_gradients([](const std::vector<Tensor>& in) { return global_avg_pool(in[0]); },
+                  {random_tensor({3, 2, 1, 1}, 42, DType::kFloat64)});
+}
+
+TEST_CASE("global_avg_pool: bad input") {
+  expect_error([] { global_avg_pool(Tensor::zeros({2, 3, 4})); }, {"[global_avg_pool]", "3 dims", "expected 4"});
+  expect_error([] { global_avg_pool(Tensor::zeros({2, 3, 0, 4})); }, {"[global_avg_pool]", "H = 0", "[2, 3, 0, 4]"});
+  expect_error([] { global_avg_pool(Tensor::zeros({2, 3, 4, 4}, DType::kUInt8)); }, {"[global_avg_pool]", "uint8"});
+  expect_error([] { global_avg_pool(Tensor()); }, {"[global_avg_pool]", "undefined"});
+}
+
+TEST_CASE("global_avg_pool: CPU vs CUDA" * doctest::test_suite("gpu")) {
+  PLEURA_REQUIRE_GPU();
+  auto fn = [](const std::vector<Tensor>& in) { return global_avg_pool(in[0]); };
+  check_cuda_parity(fn, {random_tensor({3, 5, 7, 9}, 43, DType::kFloat32)}, "global_avg_pool [3,5,7,9]");
+  // Planes larger than the block (257 x 259 > 256 threads) and a 1 x 1 plane.
+  check_cuda_parity(fn, {random_tensor({2, 3, 257, 259}, 44, DType::kFloat32)}, "global_avg_pool [2,3,257,259]");
+  check_cuda_parity(fn, {random_tensor({2, 7, 1, 1}, 45, DType::kFloat32)}, "global_avg_pool [2,7,1,1]");
+  // Deterministic: two runs give the same bits.
+  Tensor x = random_tensor({2, 9, 63, 65}, 46, DType::kFloat32).to(Device::cuda());
+  CHECK(global_avg_pool(x).to_vector() == global_avg_pool(x).to_vector());
+}
