@@ -178,6 +178,11 @@ TEST_CASE("conv2d: only the needed gradients are computed") {
   CHECK_FALSE(b.grad().defined());
   REQUIRE(w.grad().defined());
   CHECK(w.grad().shape() == w.shape());
+  // Only the bias: the kernel gets null grad_x and grad_w, and grad_b = sum of grad_y per channel = N*P*Q = 50.
+  Tensor b2 = random_tensor({4}, 44);
+  b2.set_requires_grad(true);
+  sum(conv2d(x, w.detach(), b2, params(1, 1))).backward();
+  expect_close(b2.grad(), Tensor::full({4}, 50.0, DType::kFloat64), 0, 1e-12, "grad_b");
 }
 
 TEST_CASE("conv2d: same bits for any thread count") {
@@ -288,6 +293,12 @@ TEST_CASE("conv2d: CPU vs CUDA" * doctest::test_suite("gpu")) {
       no_dx.requires_grad = std::vector<bool>(in.size(), true);
       no_dx.requires_grad[0] = false;
       check_cuda_parity(fn, in, std::string(c.name) + ", no grad_x", no_dx);
+      if (c.bias) {
+        // Frozen weights: only the bias gradient (no cuDNN backward pass at all).
+        ParityOptions bias_only = opt;
+        bias_only.requires_grad = {false, false, true};
+        check_cuda_parity(fn, in, std::string(c.name) + ", bias gradient only", bias_only);
+      }
     }
     seed += 10;
   }
