@@ -1,0 +1,286 @@
+// CPU kernels of conv2d (engine/ops/conv2d.h): im2col + OpenBLAS GEMM; twin: cuda/conv2d.cu;
+// tests: tests/ops/test_conv2d.cpp; timing: bench/bench_conv_cpu.cpp.
+//
+// For image n, the column matrix col [C*R*S, P*Q] holds in row (c, r, s) and column (p, q) the input
+// x[n, c, p*stride_h - pad_h + r*dilation_h, q*stride_w - pad_w + s*dilation_w] (0 outside). Group g owns
+// the rows of its channels, col_g [Cg*R*S, P*Q], and y_g [Kg, P*Q] = w_g [Kg, Cg*R*S] . col_g,
+// grad_w_g += grad_y_g . col_g^T, grad_x = col2im(w_g^T . grad_y_g for every g). The column matrix is built
+// for a band of output rows at a time, all groups at once (one parallel pass per band however many groups),
+// in a buffer reused for the whole call; the band size depends only on the shapes, never on the thread
+// count. A 1x1, stride-1, unpadded convolution uses x itself as the column matrix.
+#include "engine/ops/conv2d.h"
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include "cpu/blas.h"
+#include "cpu/float_types.h"
+#include "cpu/parallel.h"
+
+namespace pleura::cpu {
+
+namespace {
+
+// Column-buffer budget per band of output rows: big enough for efficient GEMMs (thousands of columns) and
+// few parallel passes, small enough to stay in the last-level cache between im2col and the GEMMs that read
+// it. Tuned with bench_conv_cpu on a 2-core EPYC (1 MiB L2 per core): 1 MiB and less were much slower,
+// 4 to 8 MiB best.
+constexpr int64_t kBandBytes = int64_t{4} << 20;
+
+// OpenBLAS (0.3.21 here) blocks the reduction dimension differently in its single-threaded and threaded
+// drivers, so one product with a long K can round differently at 1 and 2 threads. Every product here is
+// therefore issued in K blocks of at most 256 (no further split by OpenBLAS, whose K block is >= 256 on
+// x86; a power of two stays aligned if it is smaller), accumulated with beta = 1 in a fixed order.
+// With that, float32 results are bit-identical for any thread count (tests/ops/test_conv2d.cpp).
+constexpr int64_t kGemmKBlock = 256;
+
+struct Geom {
+  int64_t N, C, H, W, K, R, S, P, Q;
+  int64_t G, Cg, Kg;
+  int64_t sh, sw, ph, pw, dh, dw;
+  int64_t rows;       // Cg*R*S: rows of one group's column matrix
+  int64_t pq;         // P*Q
+  bool direct;        // 1x1, stride 1, no padding: col = x
+  int64_t band_rows;  // output rows per band
+};
+
+Geom geom_of(const Tensor& x, const Tensor& w, const Conv2dParams& p, size_t elem_bytes) {
+  Geom g{};
+  g.N = x.size(0), g.C = x.size(1), g.H = x.size(2), g.W = x.size(3);
+  g.K = w.size(0), g.R = w.size(2), g.S = w.size(3);
+  g.sh = p.stride_h, g.sw = p.stride_w, g.ph = p.pad_h, g.pw = p.pad_w, g.dh = p.dilation_h, g.dw = p.dilation_w;
+  g.P = conv2d_output_size(g.H, g.R, g.sh, g.ph, g.dh);
+  g.Q = conv2d_output_size(g.W, g.S, g.sw, g.pw, g.dw);
+  g.G = p.groups, g.Cg = g.C / g.G, g.Kg = g.K / g.G;
+  g.rows = g.Cg * g.R * g.S;
+  g.pq = g.P * g.Q;
+  g.direct = g.R == 1 && g.S == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+  int64_t row_bytes = g.G * g.rows * g.Q * static_cast<int64_t>(elem_bytes);
+  g.band_rows = g.direct ? g.P : std::clamp<int64_t>(kBandBytes / row_bytes, 1, g.P);
+  return g;
+}
+
+// The column buffer, kept per calling thread between calls: a fresh multi-megabyte allocation per call
+// would be page-faulted in every time. It only grows, to the largest band seen: kBandBytes, or one output
+// row's columns where that is more.
+template <class T>
+T* column_buffer(int64_t elems) {
+  thread_local std::unique_ptr<T[]> buffer;
+  thread_local int64_t capacity = 0;
+  if (elems > capacity) {
+    buffer.reset();  // free first: never hold the old and the new buffer together
+    buffer.reset(new T[static_cast<size_t>(elems)]);
+    capacity = elems;
+  }
+  return buffer.get();
+}
+
+// For kernel column s: output columns q in [q_lo, q_hi) read input column q*sw + w0, all others are padding.
+struct Span {
+  int64_t w0, q_lo, q_hi;
+};
+Span span_of(const Geom& g, int64_t s) {
+  int64_t w0 = s * g.dw - g.pw;
+  // First q with q*sw + w0 >= 0, and one past the last q with q*sw + w0 <= W - 1 (ceil divisions).
+  int64_t lo = w0 >= 0 ? 0 : (-w0 + g.sw - 1) / g.sw;
+  int64_t hi = g.W - w0 <= 0 ? 0 : (g.W - w0 + g.sw - 1) / g.sw;
+  hi = std::min(hi, g.Q);
+  lo = std::min(lo, hi);
+  return {w0, lo, hi};
+}
+
+// C [M,N] = op(A) [M,K] . op(B) [K,N] + beta C as cpu::gemm, K taken in kGemmKBlock steps (see above).
+template <class T>
+void gemm_k_blocked(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B,
+                    int64_t ldb, T beta, T* C, int64_t ldc) {
+  for (int64_t k0 = 0; k0 < K; k0 += kGemmKBlock) {
+    int64_t kb = std::min(kGemmKBlock, K - k0);
+    // Column k0 of op(A) and row k0 of op(B), in the row-major storage of A and B.
+    const T* a = ta == Trans::kNo ? A + k0 : A + k0 * lda;
+    const T* b = tb == Trans::kNo ? B + k0 * ldb : B + k0;
+    gemm<T>(ta, tb, M, N, kb, T(1), a, lda, b, ldb, k0 == 0 ? beta : T(1), C, ldc);
+  }
+}
+
+// Items per parallel_for task so that each task moves at least ~16k elements.
+int64_t grain_for(int64_t elems_per_item) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, elems_per_item)); }
+
+// col [C*R*S, (p1-p0)*Q] from image x_n [C, H, W] for output rows [p0, p1). Parallel over column-matrix
+// rows: each row is written by exactly one task.
+template <class T>
+void im2col(const T* x_n, const Geom& g, int64_t p0, int64_t p1, T* col) {
+  int64_t cols = (p1 - p0) * g.Q;
+  parallel_for(g.C * g.R * g.S, grain_for(cols), [&](int64_t r0, int64_t r1) {
+    for (int64_t row = r0; row < r1; ++row) {
+      int64_t c = row / (g.R * g.S), r = (row / g.S) % g.R, s = row % g.S;
+      const T* plane = x_n + c * g.H * g.W;
+      Span sp = span_of(g, s);
+      T* dst = col + row * cols;
+      for (int64_t p = p0; p < p1; ++p, dst += g.Q) {
+        int64_t h = p * g.sh - g.ph + r * g.dh;
+        if (h < 0 || h >= g.H) {
+          std::fill(dst, dst + g.Q, T(0));
+          continue;
+        }
+        const T* src = plane + h * g.W;
+        // Padding columns are few (pad_w / stride_w at each end): plain stores, not library calls.
+        for (int64_t q = 0; q < sp.q_lo; ++q) dst[q] = T(0);
+        if (g.sw == 1) {
+          if (sp.q_hi > sp.q_lo)
+            std::memcpy(dst + sp.q_lo, src + sp.q_lo + sp.w0, static_cast<size_t>(sp.q_hi - sp.q_lo) * sizeof(T));
+        } else {
+          for (int64_t q = sp.q_lo; q < sp.q_hi; ++q) dst[q] = src[q * g.sw + sp.w0];
+        }
+        for (int64_t q = sp.q_hi; q < g.Q; ++q) dst[q] = T(0);
+      }
+    }
+  });
+}
+
+// grad_x_n [C, H, W] += col2im(col) for output rows [p0, p1); `first` zeroes grad_x_n first. Parallel over
+// input rows (c, h), each gathering its terms in a fixed (r, s) order: deterministic, no write races.
+template <class T>
+void col2im_add(const T* col, const Geom& g, int64_t p0, int64_t p1, bool first, T* gx_n) {
+  int64_t cols = (p1 - p0) * g.Q;
+  parallel_for(g.C * g.H, grain_for(g.R * g.S * g.Q), [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      int64_t c = i / g.H, h = i % g.H;
+      T* dst = gx_n + i * g.W;
+      if (first) std::fill(dst, dst + g.W, T(0));
+      for (int64_t r = 0; r < g.R; ++r) {
+        // Output row p reads input row h through kernel row r when p*sh - ph + r*dh == h.
+        int64_t t = h + g.ph - r * g.dh;
+        if (t < 0 || (g.sh != 1 && t % g.sh != 0)) continue;
+        int64_t p = g.sh == 1 ? t : t / g.sh;
+        if (p < p0 || p >= p1) continue;
+        for (int64_t s = 0; s < g.S; ++s) {
+          Span sp = span_of(g, s);
+          if (sp.q_hi == sp.q_lo) continue;  // this kernel column only ever sees padding
+          const T* src = col + ((c * g.R + r) * g.S + s) * cols + (p - p0) * g.Q;
+          if (g.sw == 1) {
+            T* d = dst + sp.q_lo + sp.w0;  // q_lo + w0 >= 0: first input column this span touches
+            for (int64_t j = 0; j < sp.q_hi - sp.q_lo; ++j) d[j] += src[sp.q_lo + j];
+          } else {
+            for (int64_t q = sp.q_lo; q < sp.q_hi; ++q) dst[q * g.sw + sp.w0] += src[q];
+          }
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void fwd_impl(const Tensor& x, const Tensor& w, const Tensor& bias, const Geom& g, Tensor& y) {
+  const T* px = x.data<T>();
+  const T* pw = w.data<T>();
+  T* py = y.data<T>();
+  T* col = g.direct ? nullptr : column_buffer<T>(g.G * g.rows * g.band_rows * g.Q);
+  for (int64_t n = 0; n < g.N; ++n) {
+    const T* x_n = px + n * g.C * g.H * g.W;
+    T* y_n = py + n * g.K * g.pq;
+    for (int64_t p0 = 0; p0 < g.P; p0 += g.band_rows) {
+      int64_t p1 = std::min(g.P, p0 + g.band_rows), cols = (p1 - p0) * g.Q;
+      if (!g.direct) im2col(x_n, g, p0, p1, col);
+      for (int64_t gr = 0; gr < g.G; ++gr) {
+        const T* w_g = pw + gr * g.Kg * g.rows;
+        // Direct: x_n's channels of group gr are the column matrix (ldb = H*W = P*Q, one band: P).
+        const T* col_g = g.direct ? x_n + gr * g.Cg * g.pq : col + gr * g.rows * cols;
+        int64_t ldb = g.direct ? g.pq : cols;
+        // The band's columns are a contiguous stretch of each output row of y_g: ldc = P*Q.
+        gemm_k_blocked<T>(Trans::kNo, Trans::kNo, g.Kg, cols, g.rows, w_g, g.rows, col_g + (g.direct ? p0 * g.Q : 0),
+                          ldb, T(0), y_n + gr * g.Kg * g.pq + p0 * g.Q, g.pq);
+      }
+    }
+    if (bias.defined()) {
+      const T* pb = bias.data<T>();
+      parallel_for(g.K, grain_for(g.pq), [&](int64_t k0, int64_t k1) {
+        for (int64_t k = k0; k < k1; ++k)
+          for (int64_t i = 0; i < g.pq; ++i) y_n[k * g.pq + i] += pb[k];
+      });
+    }
+  }
+}
+
+template <class T>
+void bwd_impl(const Tensor& x, const Tensor& w, const Tensor& grad_y, const Geom& g, Tensor* grad_x, Tensor* grad_w,
+              Tensor* grad_b) {
+  const T* px = x.data<T>();
+  const T* pw = w.data<T>();
+  const T* pgy = grad_y.data<T>();
+  T* pgx = grad_x ? grad_x->data<T>() : nullptr;
+  T* pgw = grad_w ? grad_w->data<T>() : nullptr;
+  if (grad_b) {
+    // One output channel per task, summed over (n, p, q) in double into kLanes partial sums (element i to
+    // lane i % kLanes: hides the latency of the adds, lets them vectorise), combined in lane order. The
+    // order depends only on the shapes.
+    T* pgb = grad_b->data<T>();
+    constexpr int kLanes = 8;
+    parallel_for(g.K, grain_for(g.N * g.pq), [&](int64_t k0, int64_t k1) {
+      for (int64_t k = k0; k < k1; ++k) {
+        double lane[kLanes] = {};
+        for (int64_t n = 0; n < g.N; ++n) {
+          const T* d = pgy + (n * g.K + k) * g.pq;
+          int64_t i = 0;
+          for (; i + kLanes <= g.pq; i += kLanes)
+            for (int j = 0; j < kLanes; ++j) lane[j] += static_cast<double>(d[i + j]);
+          for (; i < g.pq; ++i) lane[i % kLanes] += static_cast<double>(d[i]);
+        }
+        double s = 0.0;
+        for (double v : lane) s += v;
+        pgb[k] = static_cast<T>(s);
+      }
+    });
+  }
+  if (!pgx && !pgw) return;
+  T* col = g.direct ? nullptr : column_buffer<T>(g.G * g.rows * g.band_rows * g.Q);
+  // Images and bands in order; grad_w accumulates with beta = 1 after its first product (n = 0, p0 = 0),
+  // so its summation order is fixed.
+  for (int64_t n = 0; n < g.N; ++n) {
+    const T* x_n = px + n * g.C * g.H * g.W;
+    const T* gy_n = pgy + n * g.K * g.pq;
+    for (int64_t p0 = 0; p0 < g.P; p0 += g.band_rows) {
+      int64_t p1 = std::min(g.P, p0 + g.band_rows), cols = (p1 - p0) * g.Q;
+      int64_t ldb = g.direct ? g.pq : cols;  // leading dimension of the column matrix
+      if (pgw) {
+        if (!g.direct) im2col(x_n, g, p0, p1, col);
+        T beta = (n == 0 && p0 == 0) ? T(0) : T(1);
+        for (int64_t gr = 0; gr < g.G; ++gr) {
+          const T* col_g = g.direct ? x_n + gr * g.Cg * g.pq + p0 * g.Q : col + gr * g.rows * cols;
+          gemm_k_blocked<T>(Trans::kNo, Trans::kYes, g.Kg, g.rows, cols, gy_n + gr * g.Kg * g.pq + p0 * g.Q, g.pq,
+                            col_g, ldb, beta, pgw + gr * g.Kg * g.rows, g.rows);
+        }
+      }
+      if (pgx) {
+        // col_g = w_g^T . grad_y_g band; direct: that is grad_x itself, else col2im scatters it (as a
+        // gather per input row) into grad_x.
+        T* gx_n = pgx + n * g.C * g.H * g.W;
+        for (int64_t gr = 0; gr < g.G; ++gr) {
+          T* col_g = g.direct ? gx_n + gr * g.Cg * g.pq + p0 * g.Q : col + gr * g.rows * cols;
+          gemm_k_blocked<T>(Trans::kYes, Trans::kNo, g.rows, cols, g.Kg, pw + gr * g.Kg * g.rows, g.rows,
+                            gy_n + gr * g.Kg * g.pq + p0 * g.Q, g.pq, T(0), col_g, ldb);
+        }
+        if (!g.direct) col2im_add(col, g, p0, p1, p0 == 0, gx_n);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void conv2d_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y) {
+  with_float_type(x.dtype(), "conv2d", [&](auto tag) {
+    using T = decltype(tag);
+    fwd_impl<T>(x, w, bias, geom_of(x, w, p, sizeof(T)), y);
+  });
+}
+
+void conv2d_bwd(const Tensor& x, const Tensor& w, const Tensor& grad_y, const Conv2dParams& p, Tensor* grad_x,
+                Tensor* grad_w, Tensor* grad_b) {
+  with_float_type(x.dtype(), "conv2d", [&](auto tag) {
+    using T = decltype(tag);
+    bwd_impl<T>(x, w, grad_y, geom_of(x, w, p, sizeof(T)), grad_x, grad_w, grad_b);
+  });
+}
+
+}  // namespace pleura::cpu

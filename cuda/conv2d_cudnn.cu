@@ -1,0 +1,201 @@
+// cuDNN descriptors and the conv2d algorithm cache (declared in cuda/conv2d_cudnn.h, used by cuda/conv2d.cu;
+// CPU twin of the op: cpu/conv2d.cpp; tests: tests/ops/test_conv2d.cpp, gpu suite).
+//
+// Choice: cuDNN's heuristics (cudnnGet*_v7) ranked list, then a fixed fallback list; the first candidate
+// that cuDNN accepts for these descriptors (its workspace query succeeds) with a workspace under 1 GiB wins,
+// deterministic candidates before non-deterministic ones. Math modes:
+// - TF32 allowed: CUDNN_DEFAULT_MATH on the descriptor (TF32 tensor cores on Ampere and later, as PyTorch
+//   does). CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION is never used: it may down-convert float32 data to fp16.
+// - strict FP32: CUDNN_FMA_MATH, and only algorithms that sum the products directly (implicit/explicit
+//   GEMM, direct); FFT and Winograd transforms add rounding error that scales with the largest output,
+//   which would break the CPU parity bound on small outputs.
+#include <array>
+#include <climits>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "cuda/context.h"
+#include "cuda/conv2d_cudnn.h"
+#include "engine/error.h"
+
+namespace pleura::cuda {
+
+namespace {
+
+constexpr size_t kMaxWorkspaceBytes = size_t{1} << 30;
+
+// cuDNN's 4-D descriptors take int sizes; the element count of each tensor must fit an int as well.
+int to_int(int64_t v, const char* what, const Tensor& t) {
+  PLEURA_CHECK(v >= 0 && v <= INT_MAX, "[conv2d] ", what, " = ", v, " does not fit cuDNN's int (", describe(t), ")");
+  return static_cast<int>(v);
+}
+
+struct Candidate {
+  int algo;
+  cudnnMathType_t math;
+  bool deterministic;
+};
+
+// Ranked candidates from cuDNN's heuristics for the descriptors as they are (math type included).
+std::vector<Candidate> heuristic_candidates(cudnnHandle_t h, ConvPass pass, const ConvDescriptors& d) {
+  std::vector<Candidate> out;
+  int max_count = 0, returned = 0;
+  auto keep = [&](const auto& perf) {
+    for (int i = 0; i < returned; ++i)
+      if (perf[i].status == CUDNN_STATUS_SUCCESS)
+        out.push_back({static_cast<int>(perf[i].algo), perf[i].mathType, perf[i].determinism == CUDNN_DETERMINISTIC});
+  };
+  if (pass == ConvPass::kForward) {
+    PLEURA_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(h, &max_count));
+    std::vector<cudnnConvolutionFwdAlgoPerf_t> perf(static_cast<size_t>(max_count));
+    PLEURA_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, d.x.get(), d.w.get(), d.conv.get(), d.y.get(),
+                                                              max_count, &returned, perf.data()));
+    keep(perf);
+  } else if (pass == ConvPass::kBackwardData) {
+    PLEURA_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, &max_count));
+    std::vector<cudnnConvolutionBwdDataAlgoPerf_t> perf(static_cast<size_t>(max_count));
+    PLEURA_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, d.w.get(), d.y.get(), d.conv.get(), d.x.get(),
+                                                                   max_count, &returned, perf.data()));
+    keep(perf);
+  } else {
+    PLEURA_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h, &max_count));
+    std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> perf(static_cast<size_t>(max_count));
+    PLEURA_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, d.x.get(), d.y.get(), d.conv.get(), d.w.get(),
+                                                                     max_count, &returned, perf.data()));
+    keep(perf);
+  }
+  return out;
+}
+
+// Tried after the heuristics' list: the plain GEMM-style algorithms that support every configuration.
+std::vector<Candidate> fallback_candidates(ConvPass pass, cudnnMathType_t math) {
+  switch (pass) {
+    case ConvPass::kForward:
+      return {{CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM, math, true},
+              {CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, math, true},
+              {CUDNN_CONVOLUTION_FWD_ALGO_GEMM, math, true}};
+    case ConvPass::kBackwardData:
+      return {{CUDNN_CONVOLUTION_BWD_DATA_ALGO_1, math, true}, {CUDNN_CONVOLUTION_BWD_DATA_ALGO_0, math, false}};
+    default:
+      return {{CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1, math, true},
+              {CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0, math, false},
+              {CUDNN_CONVOLUTION_BWD_FILTER_ALGO_3, math, false}};
+  }
+}
+
+// Algorithms that accumulate the products themselves (no FFT / Winograd transform of the operands).
+bool sums_directly(ConvPass pass, int algo) {
+  switch (pass) {
+    case ConvPass::kForward:
+      return algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM ||
+             algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM || algo == CUDNN_CONVOLUTION_FWD_ALGO_GEMM ||
+             algo == CUDNN_CONVOLUTION_FWD_ALGO_DIRECT;
+    case ConvPass::kBackwardData:
+      return algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_0 || algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;
+    default:
+      return algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0 || algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1 ||
+             algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_3;
+  }
+}
+
+// cuDNN's workspace query doubles as the "is this algorithm supported here" test: not thrown on failure.
+cudnnStatus_t workspace_size(cudnnHandle_t h, ConvPass pass, const ConvDescriptors& d, int algo, size_t* bytes) {
+  switch (pass) {
+    case ConvPass::kForward:
+      return cudnnGetConvolutionForwardWorkspaceSize(h, d.x.get(), d.w.get(), d.conv.get(), d.y.get(),
+                                                     static_cast<cudnnConvolutionFwdAlgo_t>(algo), bytes);
+    case ConvPass::kBackwardData:
+      return cudnnGetConvolutionBackwardDataWorkspaceSize(h, d.w.get(), d.y.get(), d.conv.get(), d.x.get(),
+                                                          static_cast<cudnnConvolutionBwdDataAlgo_t>(algo), bytes);
+    default:
+      return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, d.x.get(), d.y.get(), d.conv.get(), d.w.get(),
+                                                            static_cast<cudnnConvolutionBwdFilterAlgo_t>(algo), bytes);
+  }
+}
+
+const char* pass_name(ConvPass pass) {
+  return pass == ConvPass::kForward ? "forward" : pass == ConvPass::kBackwardData ? "backward data" : "backward filter";
+}
+
+ConvAlgo choose(cudnnHandle_t h, ConvPass pass, bool tf32, ConvDescriptors& d, const Tensor& x, const Tensor& w) {
+  cudnnMathType_t base = tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
+  PLEURA_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), base));
+  std::vector<Candidate> cands = heuristic_candidates(h, pass, d);
+  for (const Candidate& c : fallback_candidates(pass, base)) cands.push_back(c);
+  for (bool want_deterministic : {true, false}) {
+    for (const Candidate& c : cands) {
+      if (want_deterministic && !c.deterministic) continue;
+      if (c.math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;
+      if (!tf32 && (c.math != CUDNN_FMA_MATH || !sums_directly(pass, c.algo))) continue;
+      PLEURA_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), c.math));
+      size_t bytes = 0;
+      if (workspace_size(h, pass, d, c.algo, &bytes) != CUDNN_STATUS_SUCCESS || bytes > kMaxWorkspaceBytes) continue;
+      return {c.algo, c.math, bytes};
+    }
+  }
+  throw_error(cat("[conv2d] cuDNN offers no usable ", pass_name(pass), " algorithm (",
+                  tf32 ? "TF32 allowed" : "strict FP32", ", workspace <= 1 GiB) for input ", describe(x), ", weight ",
+                  describe(w)));
+}
+
+// Everything that changes the choice: device, pass, math mode, shapes, convolution parameters.
+using AlgoKey = std::array<int64_t, 18>;
+
+std::mutex g_cache_mutex;
+std::map<AlgoKey, ConvAlgo> g_cache;
+
+}  // namespace
+
+ConvDescriptors make_conv_descriptors(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
+  to_int(x.numel(), "input element count", x);
+  ConvDescriptors d;
+  PLEURA_CUDNN_CHECK(cudnnCreateTensorDescriptor(d.x.out()));
+  PLEURA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d.x.get(), CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
+                                                to_int(x.size(0), "N", x), to_int(x.size(1), "C", x),
+                                                to_int(x.size(2), "H", x), to_int(x.size(3), "W", x)));
+  PLEURA_CUDNN_CHECK(cudnnCreateFilterDescriptor(d.w.out()));
+  PLEURA_CUDNN_CHECK(cudnnSetFilter4dDescriptor(d.w.get(), CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW,
+                                                to_int(w.size(0), "K", w), to_int(w.size(1), "C / groups", w),
+                                                to_int(w.size(2), "R", w), to_int(w.size(3), "S", w)));
+  PLEURA_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(d.conv.out()));
+  // Cross-correlation (no kernel flip) is what PyTorch and the CPU kernels compute; accumulate in float32.
+  PLEURA_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(
+      d.conv.get(), to_int(p.pad_h, "pad_h", x), to_int(p.pad_w, "pad_w", x), to_int(p.stride_h, "stride_h", x),
+      to_int(p.stride_w, "stride_w", x), to_int(p.dilation_h, "dilation_h", x), to_int(p.dilation_w, "dilation_w", x),
+      CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  PLEURA_CUDNN_CHECK(cudnnSetConvolutionGroupCount(d.conv.get(), to_int(p.groups, "groups", x)));
+
+  int n = 0, k = 0, oh = 0, ow = 0;
+  PLEURA_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(d.conv.get(), d.x.get(), d.w.get(), &n, &k, &oh, &ow));
+  int64_t P = conv2d_output_size(x.size(2), w.size(2), p.stride_h, p.pad_h, p.dilation_h);
+  int64_t Q = conv2d_output_size(x.size(3), w.size(3), p.stride_w, p.pad_w, p.dilation_w);
+  PLEURA_CHECK(n == x.size(0) && k == w.size(0) && oh == P && ow == Q, "[conv2d] internal error: cuDNN output ", n, "x",
+               k, "x", oh, "x", ow, ", expected ", x.size(0), "x", w.size(0), "x", P, "x", Q, " (input ", describe(x),
+               ", weight ", describe(w), ")");
+  to_int(x.size(0) * w.size(0) * P * Q, "output element count", x);
+  PLEURA_CUDNN_CHECK(cudnnCreateTensorDescriptor(d.y.out()));
+  PLEURA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d.y.get(), CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, k, oh, ow));
+  return d;
+}
+
+ConvAlgo conv_algo(cudnnHandle_t handle, int device, ConvPass pass, const Tensor& x, const Tensor& w,
+                   const Conv2dParams& p, ConvDescriptors& d) {
+  bool tf32 = tf32_allowed();
+  AlgoKey key{device,       static_cast<int64_t>(pass),
+              tf32 ? 1 : 0, x.size(0),
+              x.size(1),    x.size(2),
+              x.size(3),    w.size(0),
+              w.size(2),    w.size(3),
+              p.stride_h,   p.stride_w,
+              p.pad_h,      p.pad_w,
+              p.dilation_h, p.dilation_w,
+              p.groups,     w.size(1)};
+  std::lock_guard<std::mutex> lock(g_cache_mutex);
+  auto it = g_cache.find(key);
+  if (it == g_cache.end()) it = g_cache.emplace(key, choose(handle, pass, tf32, d, x, w)).first;
+  PLEURA_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), it->second.math));
+  return it->second;
+}
+
+}  // namespace pleura::cuda

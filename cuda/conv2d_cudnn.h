@@ -1,0 +1,69 @@
+// cuDNN plumbing for conv2d (used by cuda/conv2d.cu; CPU twin of the op: cpu/conv2d.cpp): move-only owners
+// of the legacy descriptors, and the choice of algorithm, made once per shape/params/math mode/pass and cached.
+// Implemented in cuda/conv2d_cudnn.cu; exercised by the gpu suite of tests/ops/test_conv2d.cpp.
+#pragma once
+
+#include <cstddef>
+#include <utility>
+
+#include "cuda/cuda_check.h"
+#include "engine/ops/conv2d.h"
+
+namespace pleura::cuda {
+
+// Owns one cuDNN descriptor. Destruction only logs a failure: it may run while an exception unwinds.
+template <class Handle, cudnnStatus_t (*Destroy)(Handle)>
+class CudnnDescriptor {
+ public:
+  CudnnDescriptor() = default;
+  ~CudnnDescriptor() { reset(); }
+  CudnnDescriptor(CudnnDescriptor&& o) noexcept : handle_(std::exchange(o.handle_, nullptr)) {}
+  CudnnDescriptor& operator=(CudnnDescriptor&& o) noexcept {
+    if (this != &o) {
+      reset();
+      handle_ = std::exchange(o.handle_, nullptr);
+    }
+    return *this;
+  }
+  CudnnDescriptor(const CudnnDescriptor&) = delete;
+  CudnnDescriptor& operator=(const CudnnDescriptor&) = delete;
+
+  Handle get() const { return handle_; }
+  // For the cudnnCreate* call, which writes the new handle here.
+  Handle* out() { return &handle_; }
+
+ private:
+  void reset() {
+    if (handle_ != nullptr) PLEURA_CUDNN_CHECK_LOG(Destroy(handle_));
+    handle_ = nullptr;
+  }
+  Handle handle_ = nullptr;
+};
+
+using TensorDescriptor = CudnnDescriptor<cudnnTensorDescriptor_t, cudnnDestroyTensorDescriptor>;
+using FilterDescriptor = CudnnDescriptor<cudnnFilterDescriptor_t, cudnnDestroyFilterDescriptor>;
+using ConvolutionDescriptor = CudnnDescriptor<cudnnConvolutionDescriptor_t, cudnnDestroyConvolutionDescriptor>;
+
+// The descriptors of one conv2d call: x (also grad_x), y (also grad_y), w (also grad_w), the convolution.
+struct ConvDescriptors {
+  TensorDescriptor x, y;
+  FilterDescriptor w;
+  ConvolutionDescriptor conv;
+};
+// float32 NCHW descriptors for x [N,C,H,W] and w [K,C/groups,R,S]; y is [N,K,P,Q] (checked against cuDNN).
+ConvDescriptors make_conv_descriptors(const Tensor& x, const Tensor& w, const Conv2dParams& p);
+
+enum class ConvPass { kForward, kBackwardData, kBackwardFilter };
+
+struct ConvAlgo {
+  int algo = 0;  // a cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t, by pass
+  cudnnMathType_t math = CUDNN_FMA_MATH;
+  size_t workspace_bytes = 0;
+};
+
+// The algorithm for this pass, from the cache or chosen now (deterministic first; in strict FP32 only
+// FMA-math algorithms that sum products directly). Leaves d.conv set to the chosen math type.
+ConvAlgo conv_algo(cudnnHandle_t handle, int device, ConvPass pass, const Tensor& x, const Tensor& w,
+                   const Conv2dParams& p, ConvDescriptors& d);
+
+}  // namespace pleura::cuda

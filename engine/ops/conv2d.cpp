@@ -1,0 +1,96 @@
+// conv2d entry point (engine/ops/conv2d.h): argument checks, output allocation, dispatch, and the backward
+// node, which asks the kernel only for the gradients some input needs.
+#include "engine/ops/conv2d.h"
+
+#include "engine/autograd.h"
+#include "engine/dispatch.h"
+#include "engine/op_checks.h"
+
+namespace pleura {
+
+namespace {
+
+class Conv2dBackward : public Node {
+ public:
+  Conv2dBackward(Tensor x, Tensor w, bool has_bias, const Conv2dParams& p)
+      : x_(std::move(x)), w_(std::move(w)), has_bias_(has_bias), p_(p) {}
+
+  std::vector<Tensor> apply(const Tensor& grad_y) override {
+    Tensor grad_x, grad_w, grad_b;
+    if (needs_grad(0)) grad_x = Tensor::empty_like(x_);
+    if (needs_grad(1)) grad_w = Tensor::empty_like(w_);
+    if (has_bias_ && needs_grad(2)) grad_b = Tensor::empty(Shape{w_.size(0)}, w_.dtype(), w_.device());
+    if (grad_x.defined() || grad_w.defined() || grad_b.defined()) {
+      PLEURA_DISPATCH(x_.device(), "conv2d",
+                      conv2d_bwd(x_, w_, grad_y, p_, grad_x.defined() ? &grad_x : nullptr,
+                                 grad_w.defined() ? &grad_w : nullptr, grad_b.defined() ? &grad_b : nullptr));
+    }
+    return {grad_x, grad_w, grad_b};
+  }
+  void release_saved() override {
+    x_ = Tensor();
+    w_ = Tensor();
+  }
+  const char* name() const override { return "conv2d"; }
+
+ private:
+  Tensor x_, w_;
+  bool has_bias_;
+  Conv2dParams p_;
+};
+
+// "input float32[2, 3, 5, 5] on cpu, weight float32[4, 3, 3, 3] on cpu"
+std::string both(const Tensor& x, const Tensor& w) { return cat("input ", describe(x), ", weight ", describe(w)); }
+
+void check_params(const Conv2dParams& p) {
+  PLEURA_CHECK(p.stride_h >= 1 && p.stride_w >= 1, "[conv2d] stride is ", p.stride_h, "x", p.stride_w,
+               " (h x w), expected >= 1");
+  PLEURA_CHECK(p.dilation_h >= 1 && p.dilation_w >= 1, "[conv2d] dilation is ", p.dilation_h, "x", p.dilation_w,
+               " (h x w), expected >= 1");
+  PLEURA_CHECK(p.pad_h >= 0 && p.pad_w >= 0, "[conv2d] padding is ", p.pad_h, "x", p.pad_w, " (h x w), expected >= 0");
+  PLEURA_CHECK(p.groups >= 1, "[conv2d] groups is ", p.groups, ", expected >= 1");
+}
+
+}  // namespace
+
+int64_t conv2d_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation) {
+  int64_t span = in + 2 * pad - dilation * (kernel - 1) - 1;
+  // Floor division also for a negative span (the window does not fit): the result is then <= 0.
+  return (span >= 0 ? span / stride : -((-span + stride - 1) / stride)) + 1;
+}
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p) {
+  const char* op = "conv2d";
+  check_float_nd(x, 4, op, "input");
+  check_float_nd(weight, 4, op, "weight");
+  check_same_place(weight, x, op, "weight", "input");
+  check_params(p);
+  PLEURA_CHECK(x.numel() > 0 && weight.numel() > 0, "[conv2d] empty tensor: ", both(x, weight),
+               "; every dimension must be >= 1");
+  int64_t C = x.size(1), H = x.size(2), W = x.size(3);
+  int64_t K = weight.size(0), R = weight.size(2), S = weight.size(3);
+  PLEURA_CHECK(C == weight.size(1) * p.groups, "[conv2d] input has ", C, " channels, weight expects ",
+               weight.size(1) * p.groups, " (", weight.size(1), " per group x groups ", p.groups, ") (",
+               both(x, weight), ")");
+  PLEURA_CHECK(K % p.groups == 0, "[conv2d] weight has ", K, " output channels, not divisible by groups ", p.groups,
+               " (weight ", describe(weight), ")");
+  if (bias.defined()) {
+    check_float(bias, op, "bias");
+    check_same_place(bias, x, op, "bias", "input");
+    PLEURA_CHECK(bias.ndim() == 1 && bias.size(0) == K, "[conv2d] bias has shape ", bias.shape().str(), ", expected [",
+                 K, "] (one per output channel of weight ", describe(weight), ")");
+  }
+  int64_t P = conv2d_output_size(H, R, p.stride_h, p.pad_h, p.dilation_h);
+  int64_t Q = conv2d_output_size(W, S, p.stride_w, p.pad_w, p.dilation_w);
+  PLEURA_CHECK(P >= 1 && Q >= 1, "[conv2d] output would be ", P, "x", Q, " (P x Q): input ", H, "x", W,
+               " (H x W) with padding ", p.pad_h, "x", p.pad_w, " is smaller than the kernel ", R, "x", S,
+               " with dilation ", p.dilation_h, "x", p.dilation_w, " (", both(x, weight), ")");
+
+  Tensor y = Tensor::empty(Shape{x.size(0), K, P, Q}, x.dtype(), x.device());
+  PLEURA_DISPATCH(x.device(), op, conv2d_fwd(x, weight, bias, p, y));
+  record(y, {&x, &weight, &bias},
+         [&] { return std::make_shared<Conv2dBackward>(x.detach(), weight.detach(), bias.defined(), p); });
+  return y;
+}
+
+}  // namespace pleura

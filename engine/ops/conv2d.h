@@ -1,0 +1,43 @@
+// conv2d: 2-D convolution (cross-correlation, as PyTorch's nn.Conv2d) with stride, padding, dilation and
+// groups. CPU kernels in cpu/conv2d.cpp (im2col + OpenBLAS GEMM), CUDA kernels in cuda/conv2d.cu (cuDNN),
+// tests in tests/ops/test_conv2d.cpp, CPU timing in bench/bench_conv_cpu.cpp.
+#pragma once
+
+#include <cstdint>
+
+#include "engine/tensor.h"
+
+namespace pleura {
+
+struct Conv2dParams {
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_h = 0, pad_w = 0;  // zero padding on both sides
+  int64_t dilation_h = 1, dilation_w = 1;
+  int64_t groups = 1;
+};
+
+// Output size along one axis, PyTorch's formula: (in + 2 pad - dilation (kernel - 1) - 1) / stride + 1
+// (floor division; a result below 1 means the window does not fit, which conv2d rejects).
+int64_t conv2d_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation);
+
+// x: [N, C, H, W]; weight: [K, C / groups, R, S]; bias: [K], or an undefined Tensor() for no bias.
+// All on one device with one dtype (float32, or float64 on the CPU).
+// Returns y: [N, K, P, Q], P = conv2d_output_size(H, R, stride_h, pad_h, dilation_h), Q likewise with W, S.
+// Input channel block g (C / groups channels) feeds output channel block g (K / groups channels).
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p = {});
+
+// Kernels. Arguments are checked by conv2d(); outputs are preallocated with their final shapes and
+// every element is overwritten. bias may be undefined (no bias). In conv2d_bwd a null pointer means that
+// gradient is not wanted; grad_x has x's shape, grad_w weight's shape, grad_b [K].
+namespace cpu {
+void conv2d_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y);
+void conv2d_bwd(const Tensor& x, const Tensor& w, const Tensor& grad_y, const Conv2dParams& p, Tensor* grad_x,
+                Tensor* grad_w, Tensor* grad_b);
+}  // namespace cpu
+namespace cuda {
+void conv2d_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y);
+void conv2d_bwd(const Tensor& x, const Tensor& w, const Tensor& grad_y, const Conv2dParams& p, Tensor* grad_x,
+                Tensor* grad_w, Tensor* grad_b);
+}  // namespace cuda
+
+}  // namespace pleura

@@ -1,0 +1,345 @@
+// Tests of conv2d (engine/ops/conv2d.h; kernels cpu/conv2d.cpp and cuda/conv2d.cu): worked examples, a naive
+// loop reference, float64 gradient checks over the parameter variants, thread-count determinism, bad input,
+// and CPU-vs-CUDA parity (gpu suite).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "cpu/parallel.h"
+#include "engine/autograd.h"
+#include "engine/ops/conv2d.h"
+#include "engine/ops/mul.h"
+#include "engine/ops/reduce.h"
+#include "tests/gradcheck.h"
+#include "tests/parity.h"
+#include "tests/testing.h"
+
+using namespace pleura;
+using namespace pleura::testing;
+
+namespace {
+
+Conv2dParams params(int64_t stride, int64_t pad, int64_t dilation = 1, int64_t groups = 1) {
+  Conv2dParams p;
+  p.stride_h = p.stride_w = stride;
+  p.pad_h = p.pad_w = pad;
+  p.dilation_h = p.dilation_w = dilation;
+  p.groups = groups;
+  return p;
+}
+
+// One configuration of the sweeps: x [N,C,H,W], weight [K,C/groups,R,S], params, bias or not.
+struct Case {
+  const char* name;
+  Shape x, w;
+  Conv2dParams p;
+  bool bias = true;
+};
+
+std::vector<Case> variants() {
+  Conv2dParams asym;  // every h/w parameter different, to catch a swapped axis
+  asym.stride_h = 2, asym.stride_w = 1, asym.pad_h = 0, asym.pad_w = 2, asym.dilation_h = 1, asym.dilation_w = 2;
+  return {
+      {"3x3 pad 1", {2, 3, 5, 6}, {4, 3, 3, 3}, params(1, 1)},
+      {"3x3 stride 2 pad 1", {2, 3, 7, 6}, {4, 3, 3, 3}, params(2, 1)},
+      {"3x3 dilation 2 pad 2", {2, 2, 7, 8}, {3, 2, 3, 3}, params(1, 2, 2)},
+      {"groups 2 (C=4)", {2, 4, 5, 5}, {6, 2, 3, 3}, params(1, 1, 1, 2)},
+      {"depthwise (groups = C = K)", {2, 3, 6, 5}, {3, 1, 3, 3}, params(1, 1, 1, 3)},
+      {"depthwise, multiplier 2", {2, 3, 5, 5}, {6, 1, 3, 3}, params(2, 1, 1, 3)},
+      {"1x1 (no im2col)", {2, 5, 4, 3}, {3, 5, 1, 1}, params(1, 0)},
+      {"1x1 groups 2 (no im2col)", {2, 4, 3, 5}, {6, 2, 1, 1}, params(1, 0, 1, 2)},
+      {"1x1 stride 2", {2, 4, 5, 7}, {3, 4, 1, 1}, params(2, 0)},
+      {"7x7 stride 2 pad 3", {1, 3, 11, 9}, {4, 3, 7, 7}, params(2, 3)},
+      {"rectangular 2x3, mixed stride/pad/dilation", {2, 3, 7, 9}, {4, 3, 2, 3}, asym},
+      {"3x3 pad 1, no bias", {2, 3, 5, 6}, {4, 3, 3, 3}, params(1, 1), false},
+  };
+}
+
+Tensor run_conv(const std::vector<Tensor>& in, const Conv2dParams& p) {
+  return conv2d(in[0], in[1], in.size() > 2 ? in[2] : Tensor(), p);
+}
+
+// Plain loops over the definition, in double: y[n,k,p,q] = b[k] + sum over c, r, s of
+// x[n, g*Cg + c, p*sh - ph + r*dh, q*sw - pw + s*dw] * w[k, c, r, s], g = k / Kg.
+std::vector<double> naive_conv(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p) {
+  std::vector<double> xv = x.to_vector(), wv = w.to_vector(), bv = b.defined() ? b.to_vector() : std::vector<double>();
+  int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), K = w.size(0), R = w.size(2), S = w.size(3);
+  int64_t P = conv2d_output_size(H, R, p.stride_h, p.pad_h, p.dilation_h);
+  int64_t Q = conv2d_output_size(W, S, p.stride_w, p.pad_w, p.dilation_w);
+  int64_t Cg = C / p.groups, Kg = K / p.groups;
+  std::vector<double> y(static_cast<size_t>(N * K * P * Q));
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t oh = 0; oh < P; ++oh)
+        for (int64_t ow = 0; ow < Q; ++ow) {
+          double s = bv.empty() ? 0.0 : bv[k];
+          for (int64_t c = 0; c < Cg; ++c)
+            for (int64_t r = 0; r < R; ++r)
+              for (int64_t t = 0; t < S; ++t) {
+                int64_t h = oh * p.stride_h - p.pad_h + r * p.dilation_h;
+                int64_t v = ow * p.stride_w - p.pad_w + t * p.dilation_w;
+                if (h < 0 || h >= H || v < 0 || v >= W) continue;
+                s += xv[((n * C + (k / Kg) * Cg + c) * H + h) * W + v] * wv[((k * Cg + c) * R + r) * S + t];
+              }
+          y[((n * K + k) * P + oh) * Q + ow] = s;
+        }
+  return y;
+}
+
+// Restores the CPU thread count when the test ends, even on failure.
+struct ThreadCountGuard {
+  int saved = num_threads();
+  ~ThreadCountGuard() { set_num_threads(saved); }
+};
+
+}  // namespace
+
+TEST_CASE("conv2d: worked example, 3x3 input, 2x2 kernel, bias") {
+  // x = [1 2 3; 4 5 6; 7 8 9], w = [1 2; 3 4], b = 0.5. By hand: y00 = 1*1 + 2*2 + 4*3 + 5*4 + 0.5 = 37.5,
+  // y01 = 2 + 6 + 15 + 24 + 0.5 = 47.5, y10 = 4 + 10 + 21 + 32 + 0.5 = 67.5, y11 = 5 + 12 + 24 + 36 + 0.5 = 77.5.
+  Tensor x = Tensor::from_vector({1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 1, 3, 3});
+  Tensor w = Tensor::from_vector({1, 2, 3, 4}, {1, 1, 2, 2});
+  Tensor b = Tensor::from_vector({0.5}, {1});
+  x.set_requires_grad(true);
+  w.set_requires_grad(true);
+  b.set_requires_grad(true);
+  Tensor y = conv2d(x, w, b);
+  CHECK(y.shape() == Shape{1, 1, 2, 2});
+  expect_close(y, Tensor::from_vector({37.5, 47.5, 67.5, 77.5}, {1, 1, 2, 2}), 0, 1e-6, "y");
+  sum(y).backward();
+  // d sum(y)/dw[r,s] = sum of the 2x2 block of x at offset (r,s): 1+2+4+5, 2+3+5+6, 4+5+7+8, 5+6+8+9.
+  expect_close(w.grad(), Tensor::from_vector({12, 16, 24, 28}, {1, 1, 2, 2}), 0, 1e-6, "grad_w");
+  // d sum(y)/dx[h,v] = sum of the kernel taps that touch (h,v); the centre is touched by all four (10).
+  expect_close(x.grad(), Tensor::from_vector({1, 3, 2, 4, 10, 6, 3, 7, 4}, {1, 1, 3, 3}), 0, 1e-6, "grad_x");
+  expect_close(b.grad(), Tensor::from_vector({4}, {1}), 0, 1e-6, "grad_b");  // four outputs
+}
+
+TEST_CASE("conv2d: worked example, stride 2 and padding 1") {
+  // 3x3 ones kernel, stride 2, pad 1 on x = [1..9]: P = Q = (3 + 2 - 2 - 1) / 2 + 1 = 2. Window centres
+  // (0,0), (0,2), (2,0), (2,2) sum the in-bounds 2x2 corners: 1+2+4+5 = 12, 16, 24, 28.
+  Tensor x = Tensor::from_vector({1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 1, 3, 3});
+  Tensor w = Tensor::ones({1, 1, 3, 3});
+  x.set_requires_grad(true);
+  Tensor y = conv2d(x, w, Tensor(), params(2, 1));
+  expect_close(y, Tensor::from_vector({12, 16, 24, 28}, {1, 1, 2, 2}), 0, 1e-6, "y");
+  sum(y).backward();
+  // Each x element's gradient counts the windows covering it: rows/cols 0 and 2 are in one, 1 in two.
+  expect_close(x.grad(), Tensor::from_vector({1, 2, 1, 2, 4, 2, 1, 2, 1}, {1, 1, 3, 3}), 0, 1e-6, "grad_x");
+}
+
+TEST_CASE("conv2d: forward matches a naive loop reference") {
+  for (const Case& c : variants()) {
+    CAPTURE(c.name);
+    Tensor x = random_tensor(c.x, 21), w = random_tensor(c.w, 22), b = random_tensor({c.w[0]}, 23);
+    if (!c.bias) b = Tensor();
+    Tensor y = conv2d(x, w, b, c.p);
+    expect_close(y, Tensor::from_vector(naive_conv(x, w, b, c.p), y.shape(), DType::kFloat64), 1e-12, 1e-12, c.name);
+  }
+  // Big enough that the column matrix is built in several bands of output rows (with the 4 MiB band budget
+  // of cpu/conv2d.cpp: 576 x 32 x 8 bytes per output row, so bands of 28 and 4 rows).
+  Tensor x = random_tensor({2, 64, 32, 32}, 24), w = random_tensor({5, 64, 3, 3}, 25), b = random_tensor({5}, 26);
+  Tensor y = conv2d(x, w, b, params(1, 1));
+  expect_close(y, Tensor::from_vector(naive_conv(x, w, b, params(1, 1)), y.shape(), DType::kFloat64), 1e-12, 1e-12,
+               "banded column matrix");
+}
+
+TEST_CASE("conv2d: float64 gradient check") {
+  // Convolution is linear in each input, so the central difference has no truncation error for any step:
+  // only rounding, which a step of 1e-3 (instead of the default 1e-6) makes 1000x smaller. (With 1e-6, the
+  // rounding of the ~1e3-term weighted sum alone reaches ~1e-8, i.e. 1e-6 relative on small gradients.)
+  // Inputs: random from fixed seeds (any values work, there are no kinks).
+  GradCheckOptions opt;
+  opt.eps = 1e-3;
+  uint64_t seed = 100;
+  for (const Case& c : variants()) {
+    SUBCASE(c.name) {
+      Tensor x = random_tensor(c.x, seed), w = random_tensor(c.w, seed + 1), b = random_tensor({c.w[0]}, seed + 2);
+      Conv2dParams p = c.p;
+      auto fn = [p](const std::vector<Tensor>& in) { return run_conv(in, p); };
+      check_gradients(fn, c.bias ? std::vector<Tensor>{x, w, b} : std::vector<Tensor>{x, w}, opt);
+    }
+    seed += 10;
+  }
+  SUBCASE("banded column matrix (several chunks of output rows)") {
+    Tensor x = random_tensor({2, 64, 32, 32}, 31), w = random_tensor({3, 64, 3, 3}, 32), b = random_tensor({3}, 33);
+    check_gradients([](const std::vector<Tensor>& in) { return run_conv(in, params(1, 1)); }, {x, w, b}, opt);
+  }
+}
+
+TEST_CASE("conv2d: only the needed gradients are computed") {
+  // The first layer's input needs no gradient: the node must not produce one (and weight still gets its own).
+  Tensor x = random_tensor({2, 3, 5, 5}, 41), w = random_tensor({4, 3, 3, 3}, 42), b = random_tensor({4}, 43);
+  w.set_requires_grad(true);
+  sum(conv2d(x, w, b, params(1, 1))).backward();
+  CHECK_FALSE(x.grad().defined());
+  CHECK_FALSE(b.grad().defined());
+  REQUIRE(w.grad().defined());
+  CHECK(w.grad().shape() == w.shape());
+  // Only the bias: the kernel gets null grad_x and grad_w, and grad_b = sum of grad_y per channel = N*P*Q = 50.
+  Tensor b2 = random_tensor({4}, 44);
+  b2.set_requires_grad(true);
+  sum(conv2d(x, w.detach(), b2, params(1, 1))).backward();
+  expect_close(b2.grad(), Tensor::full({4}, 50.0, DType::kFloat64), 0, 1e-12, "grad_b");
+}
+
+TEST_CASE("conv2d: same bits for any thread count") {
+  ThreadCountGuard restore;
+  // float32, 432 x 3600 column matrix per image: two bands of output rows (40 and 20 with the 4 MiB budget of
+  // cpu/conv2d.cpp). A single OpenBLAS product with K = 432 (the forward here) rounds differently at 1 and 2
+  // threads on the development machine; this test caught that, and the K blocks of cpu/conv2d.cpp fixed it.
+  Tensor x0 = random_tensor({2, 48, 60, 60}, 51, DType::kFloat32);
+  Tensor w0 = random_tensor({16, 24, 3, 3}, 52, DType::kFloat32);
+  Tensor b0 = random_tensor({16}, 53, DType::kFloat32);
+  Tensor gw = random_tensor({2, 16, 60, 60}, 54, DType::kFloat32, 0.5, 1.5);
+  auto run = [&](int threads) {
+    set_num_threads(threads);
+    std::vector<Tensor> out;
+    for (int64_t groups : {1, 2}) {
+      Tensor x = x0.clone(), b = b0.clone();
+      Tensor w = groups == 1 ? random_tensor({16, 48, 3, 3}, 55, DType::kFloat32) : w0.clone();
+      x.set_requires_grad(true);
+      w.set_requires_grad(true);
+      b.set_requires_grad(true);
+      Tensor y = conv2d(x, w, b, params(1, 1, 1, groups));
+      sum(mul(y, gw)).backward();
+      out.insert(out.end(), {y.detach(), x.grad(), w.grad(), b.grad()});
+    }
+    return out;
+  };
+  std::vector<Tensor> one = run(1);
+  for (int threads : {2, 3}) {
+    std::vector<Tensor> many = run(threads);
+    const std::string names[] = {"y", "grad_x", "grad_w", "grad_b"};
+    for (size_t i = 0; i < one.size(); ++i) {
+      CAPTURE(threads);
+      CAPTURE(names[i % 4]);
+      CAPTURE(i / 4);  // 0: groups 1, 1: groups 2
+      // Bitwise identity is the point here, so the raw bytes are compared.
+      REQUIRE(one[i].nbytes() == many[i].nbytes());
+      CHECK(std::memcmp(one[i].raw(), many[i].raw(), one[i].nbytes()) == 0);
+    }
+  }
+}
+
+TEST_CASE("conv2d: bad input") {
+  Tensor x = Tensor::zeros({2, 3, 8, 8});
+  Tensor w = Tensor::zeros({4, 3, 3, 3});
+  expect_error(
+      [&] {
+        conv2d(x, Tensor::zeros({4, 2, 3, 3}), Tensor());
+      },
+      {"[conv2d]", "input has 3 channels", "weight expects 2", "float32[2, 3, 8, 8]", "float32[4, 2, 3, 3]"});
+  expect_error(
+      [&] {
+        conv2d(Tensor::zeros({1, 4, 5, 5}), Tensor::zeros({5, 2, 3, 3}), Tensor(), params(1, 1, 1, 2));
+      },
+      {"[conv2d]", "5 output channels", "not divisible by groups 2", "float32[5, 2, 3, 3]"});
+  expect_error([&] { conv2d(x, w, Tensor::zeros({3})); }, {"[conv2d]", "bias has shape [3]", "expected [4]"});
+  expect_error([&] { conv2d(x, w, Tensor::zeros({4, 1})); }, {"[conv2d]", "bias has shape [4, 1]", "expected [4]"});
+  expect_error(
+      [&] {
+        conv2d(Tensor::zeros({1, 3, 2, 8}), w, Tensor());
+      },
+      {"[conv2d]", "output would be 0x6", "float32[1, 3, 2, 8]", "float32[4, 3, 3, 3]"});
+  expect_error([&] { conv2d(Tensor::zeros({3, 8, 8}), w, Tensor()); }, {"[conv2d]", "input has 3 dims, expected 4"});
+  expect_error([&] { conv2d(x, Tensor::zeros({4, 3, 3}), Tensor()); }, {"[conv2d]", "weight has 3 dims, expected 4"});
+  expect_error(
+      [&] {
+        conv2d(x, Tensor::zeros({4, 3, 3, 3}, DType::kFloat64), Tensor());
+      },
+      {"[conv2d]", "weight has dtype float64", "input has dtype float32"});
+  expect_error([&] { conv2d(x, w, Tensor::zeros({4}, DType::kFloat64)); }, {"[conv2d]", "bias has dtype float64"});
+  expect_error([&] { conv2d(Tensor::zeros({2, 3, 8, 8}, DType::kUInt8), w, Tensor()); }, {"[conv2d]", "uint8"});
+  expect_error([&] { conv2d(x, Tensor(), Tensor()); }, {"[conv2d]", "weight is an undefined tensor"});
+  expect_error([&] { conv2d(x, w, Tensor(), params(0, 1)); }, {"[conv2d]", "stride is 0x0"});
+  expect_error([&] { conv2d(x, w, Tensor(), params(1, -1)); }, {"[conv2d]", "padding is -1x-1"});
+  expect_error([&] { conv2d(x, w, Tensor(), params(1, 1, 0)); }, {"[conv2d]", "dilation is 0x0"});
+  expect_error([&] { conv2d(x, w, Tensor(), params(1, 1, 1, 0)); }, {"[conv2d]", "groups is 0"});
+  expect_error([&] { conv2d(Tensor::zeros({0, 3, 8, 8}), w, Tensor()); }, {"[conv2d]", "empty tensor"});
+  if (cuda::device_count() > 0) {
+    expect_error([&] { conv2d(x, w.to(Device::cuda()), Tensor()); }, {"[conv2d]", "weight is on cuda"});
+    expect_error(
+        [&] { conv2d(x.to(DType::kFloat64).to(Device::cuda()), w.to(DType::kFloat64).to(Device::cuda()), Tensor()); },
+        {"[conv2d]", "input has dtype float64", "expected float32 on CUDA"});
+  }
+}
+
+TEST_CASE("conv2d: CPU vs CUDA" * doctest::test_suite("gpu")) {
+  PLEURA_REQUIRE_GPU();
+  // Odd sizes, batch >= 2. Tolerance 1e-4: float32 sums of up to a few hundred products, accumulated in a
+  // different order by cuDNN than by OpenBLAS (strict FP32 on the GPU: no TF32, no FFT/Winograd).
+  ParityOptions opt;
+  opt.tolerance = 1e-4;
+  std::vector<Case> cases = variants();
+  cases.push_back({"ResNeXt-like groups 32, C = K = 64, 9x11", {2, 64, 9, 11}, {64, 2, 3, 3}, params(1, 1, 1, 32)});
+  cases.push_back({"ResNeXt-like groups 32, stride 2", {3, 64, 9, 11}, {64, 2, 3, 3}, params(2, 1, 1, 32)});
+  cases.push_back({"7x7 stride 2 pad 3, batch 2, 3 -> 8", {2, 3, 37, 29}, {8, 3, 7, 7}, params(2, 3)});
+  cases.push_back({"3x3 pad 1, 32 -> 48 channels", {2, 32, 13, 15}, {48, 32, 3, 3}, params(1, 1)});
+  uint64_t seed = 300;
+  for (const Case& c : cases) {
+    SUBCASE(c.name) {
+      Shape xs = c.x;
+      if (xs[0] < 2) xs[0] = 2;
+      std::vector<Tensor> in{random_tensor(xs, seed), random_tensor(c.w, seed + 1)};
+      if (c.bias) in.push_back(random_tensor({c.w[0]}, seed + 2));
+      Conv2dParams p = c.p;
+      auto fn = [p](const std::vector<Tensor>& t) { return run_conv(t, p); };
+      check_cuda_parity(fn, in, c.name, opt);
+      // The first layer's case: no gradient for the input (the backward pass gets grad_x = nullptr).
+      ParityOptions no_dx = opt;
+      no_dx.requires_grad = std::vector<bool>(in.size(), true);
+      no_dx.requires_grad[0] = false;
+      check_cuda_parity(fn, in, std::string(c.name) + ", no grad_x", no_dx);
+      if (c.bias) {
+        // Frozen weights: only the bias gradient (no cuDNN backward pass at all).
+        ParityOptions bias_only = opt;
+        bias_only.requires_grad = {false, false, true};
+        check_cuda_parity(fn, in, std::string(c.name) + ", bias gradient only", bias_only);
+      }
+    }
+    seed += 10;
+  }
+}
+
+TEST_CASE("conv2d: CUDA with TF32 allowed stays close to the CPU" * doctest::test_suite("gpu")) {
+  PLEURA_REQUIRE_GPU();
+  // The other algorithm-selection path (TF32 math), forward and backward. TF32 keeps 10 mantissa bits, so
+  // each product is off by up to ~1e-3 relative: errors are judged against the largest value of each
+  // tensor (bound 5e-3; the expected worst case for these ~400-term sums is ~5e-4).
+  struct Restore {
+    ~Restore() { cuda::set_math_mode(cuda::MathMode::kStrictFP32); }
+  } restore;
+  cuda::set_math_mode(cuda::MathMode::kAllowTF32);
+  std::vector<Tensor> cpu_in{random_tensor({2, 32, 13, 15}, 401, DType::kFloat32),
+                             random_tensor({48, 32, 3, 3}, 402, DType::kFloat32),
+                             random_tensor({48}, 403, DType::kFloat32)};
+  Tensor gw = random_tensor({2, 48, 13, 15}, 404, DType::kFloat32, 0.5, 1.5);
+  std::vector<Tensor> gpu_in;
+  for (Tensor& t : cpu_in) {
+    gpu_in.push_back(t.to(Device::cuda()).set_requires_grad(true));
+    t.set_requires_grad(true);
+  }
+  Tensor y_cpu = run_conv(cpu_in, params(1, 1)), y_gpu = run_conv(gpu_in, params(1, 1));
+  sum(mul(y_cpu, gw)).backward();
+  sum(mul(y_gpu, gw.to(Device::cuda()))).backward();
+  auto normalized_error = [](const Tensor& got, const Tensor& ref) -> double {
+    std::vector<double> a = got.to_vector(), r = ref.to_vector();
+    double worst = 0.0, scale = 0.0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (std::isnan(a[i])) return std::numeric_limits<double>::infinity();
+      worst = std::max(worst, std::fabs(a[i] - r[i]));
+      scale = std::max(scale, std::fabs(r[i]));
+    }
+    return worst / scale;
+  };
+  CHECK(normalized_error(y_gpu, y_cpu) <= 5e-3);
+  const char* names[] = {"grad_x", "grad_w", "grad_b"};
+  for (size_t k = 0; k < cpu_in.size(); ++k) {
+    CAPTURE(names[k]);
+    REQUIRE(gpu_in[k].grad().defined());
+    CHECK(normalized_error(gpu_in[k].grad(), cpu_in[k].grad()) <= 5e-3);
+  }
+}
