@@ -11,16 +11,37 @@
 #include <cstring>
 #include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
-#include "cpu/blas.h"
+#include <cblas.h>
+
 #include "cpu/parallel.h"
 #include "engine/ops/conv2d.h"
 #include "engine/random.h"
 
 using namespace pleura;
 
+extern "C" void openblas_set_num_threads(int num_threads);
+
 namespace {
+
+// The baseline: plain OpenBLAS SGEMM with its own threading on all of the pool's threads (Pleura itself
+// keeps OpenBLAS single-threaded and tiles products over its pool; see cpu/blas.cpp).
+void raw_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+               int64_t ldb, float beta, float* C, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.f, A, lda, B,
+              ldb, beta, C, ldc);
+}
+
+struct RawBlasThreads {
+  RawBlasThreads() { openblas_set_num_threads(num_threads()); }
+  ~RawBlasThreads() {
+    openblas_set_num_threads(1);
+    // OpenBLAS's idle workers spin for about 2^28 cycles before sleeping: let them settle.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+};
 
 struct Shape4 {
   const char* name;
@@ -33,8 +54,7 @@ double seconds_of(const std::function<void()>& fn) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Medians of each function's time over `runs` rounds after one warm-up round. The functions alternate
-// within each round, so that a change in machine load hits the conv and its GEMM baseline alike.
+// Medians of each function's time over `runs` rounds after one warm-up round.
 std::vector<double> median_seconds(int runs, const std::vector<std::function<void()>>& fns) {
   for (const auto& fn : fns) fn();  // warm-up: page faults, OpenBLAS buffers, thread pool
   std::vector<std::vector<double>> t(fns.size());
@@ -71,25 +91,33 @@ Result run(const Shape4& s, int runs) {
   std::vector<float> A(static_cast<size_t>(M * Kdim), 0.5f), B(static_cast<size_t>(Kdim * Ncol), 0.25f);
   std::vector<float> C(static_cast<size_t>(M * Ncol)), D(static_cast<size_t>(Kdim * Ncol)),
       E(static_cast<size_t>(M * Kdim));
-  using cpu::Trans;
-  std::vector<double> t =
-      median_seconds(runs, {
-                               [&] { cpu::conv2d_fwd(x, w, b, p, y); },
-                               [&] { cpu::conv2d_bwd(x, w, gy, p, &gx, &gw, &gb); },
-                               [&] {
-                                 for (int64_t i = 0; i < count; ++i)
-                                   cpu::gemm<float>(Trans::kNo, Trans::kNo, M, Ncol, Kdim, 1.f, A.data(), Kdim,
-                                                    B.data(), Ncol, 0.f, C.data(), Ncol);
-                               },
-                               [&] {
-                                 for (int64_t i = 0; i < count; ++i) {
-                                   cpu::gemm<float>(Trans::kYes, Trans::kNo, Kdim, Ncol, M, 1.f, A.data(), Kdim,
-                                                    C.data(), Ncol, 0.f, D.data(), Ncol);
-                                   cpu::gemm<float>(Trans::kNo, Trans::kYes, M, Kdim, Ncol, 1.f, C.data(), Ncol,
-                                                    B.data(), Ncol, 1.f, E.data(), Kdim);
-                                 }
-                               },
-                           });
+  // The conv first, then its baseline: once OpenBLAS has run threaded, its idle workers spin for a while
+  // and would take a core from the conv (which runs OpenBLAS single-threaded on Pleura's pool) if the two
+  // were interleaved.
+  std::vector<double> conv_t = median_seconds(runs, {
+                                                        [&] { cpu::conv2d_fwd(x, w, b, p, y); },
+                                                        [&] { cpu::conv2d_bwd(x, w, gy, p, &gx, &gw, &gb); },
+                                                    });
+  std::vector<double> gemm_t;
+  {
+    RawBlasThreads threads;
+    gemm_t = median_seconds(runs, {
+                                      [&] {
+                                        for (int64_t i = 0; i < count; ++i)
+                                          raw_sgemm(false, false, M, Ncol, Kdim, A.data(), Kdim, B.data(), Ncol, 0.f,
+                                                    C.data(), Ncol);
+                                      },
+                                      [&] {
+                                        for (int64_t i = 0; i < count; ++i) {
+                                          raw_sgemm(true, false, Kdim, Ncol, M, A.data(), Kdim, C.data(), Ncol, 0.f,
+                                                    D.data(), Ncol);
+                                          raw_sgemm(false, true, M, Kdim, Ncol, C.data(), Ncol, B.data(), Ncol, 1.f,
+                                                    E.data(), Kdim);
+                                        }
+                                      },
+                                  });
+  }
+  std::vector<double> t = {conv_t[0], conv_t[1], gemm_t[0], gemm_t[1]};
   double t_fwd = t[0], t_bwd = t[1], t_gemm_fwd = t[2], t_gemm_bwd = t[3];
 
   double flops_fwd = 2.0 * static_cast<double>(s.N * s.K * P * Q * Kdim);

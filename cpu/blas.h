@@ -1,4 +1,6 @@
 // Matrix products for the CPU backend through OpenBLAS (row-major). Templated on float/double.
+// Parallel over tiles of C on our thread pool, with bit-identical results for any thread count
+// (see blas.cpp). May be called from inside parallel_for (it then runs on the calling thread).
 #pragma once
 
 #include <cstdint>

@@ -28,12 +28,6 @@ namespace {
 // 4 to 8 MiB best.
 constexpr int64_t kBandBytes = int64_t{4} << 20;
 
-// OpenBLAS (0.3.21 here) blocks the reduction dimension differently in its single-threaded and threaded
-// drivers, so one product with a long K can round differently at 1 and 2 threads. Every product here is
-// therefore issued in K blocks of at most 256 (no further split by OpenBLAS, whose K block is >= 256 on
-// x86; a power of two stays aligned if it is smaller), accumulated with beta = 1 in a fixed order.
-// With that, float32 results are bit-identical for any thread count (tests/ops/test_conv2d.cpp).
-constexpr int64_t kGemmKBlock = 256;
 
 struct Geom {
   int64_t N, C, H, W, K, R, S, P, Q;
@@ -90,17 +84,19 @@ Span span_of(const Geom& g, int64_t s) {
   return {w0, lo, hi};
 }
 
-// C [M,N] = op(A) [M,K] . op(B) [K,N] + beta C as cpu::gemm, K taken in kGemmKBlock steps (see above).
-template <class T>
-void gemm_k_blocked(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B,
-                    int64_t ldb, T beta, T* C, int64_t ldc) {
-  for (int64_t k0 = 0; k0 < K; k0 += kGemmKBlock) {
-    int64_t kb = std::min(kGemmKBlock, K - k0);
-    // Column k0 of op(A) and row k0 of op(B), in the row-major storage of A and B.
-    const T* a = ta == Trans::kNo ? A + k0 : A + k0 * lda;
-    const T* b = tb == Trans::kNo ? B + k0 * ldb : B + k0;
-    gemm<T>(ta, tb, M, N, kb, T(1), a, lda, b, ldb, k0 == 0 ? beta : T(1), C, ldc);
+// Runs fn(group) for every group. One group: fn runs here and its products spread over the threads
+// (cpu::gemm tiles them). Several groups: one task per group, whose products then run on its thread,
+// which suits the many small products of a grouped convolution. cpu::gemm cuts a product into the same
+// tiles either way, so results do not depend on the thread count.
+template <class Fn>
+void for_each_group(const Geom& g, const Fn& fn) {
+  if (g.G == 1) {
+    fn(0);
+    return;
   }
+  parallel_for(g.G, 1, [&](int64_t g0, int64_t g1) {
+    for (int64_t gr = g0; gr < g1; ++gr) fn(gr);
+  });
 }
 
 // Items per parallel_for task so that each task moves at least ~16k elements.
@@ -182,15 +178,15 @@ void fwd_impl(const Tensor& x, const Tensor& w, const Tensor& bias, const Geom& 
     for (int64_t p0 = 0; p0 < g.P; p0 += g.band_rows) {
       int64_t p1 = std::min(g.P, p0 + g.band_rows), cols = (p1 - p0) * g.Q;
       if (!g.direct) im2col(x_n, g, p0, p1, col);
-      for (int64_t gr = 0; gr < g.G; ++gr) {
+      for_each_group(g, [&](int64_t gr) {
         const T* w_g = pw + gr * g.Kg * g.rows;
         // Direct: x_n's channels of group gr are the column matrix (ldb = H*W = P*Q, one band: P).
         const T* col_g = g.direct ? x_n + gr * g.Cg * g.pq : col + gr * g.rows * cols;
         int64_t ldb = g.direct ? g.pq : cols;
         // The band's columns are a contiguous stretch of each output row of y_g: ldc = P*Q.
-        gemm_k_blocked<T>(Trans::kNo, Trans::kNo, g.Kg, cols, g.rows, w_g, g.rows, col_g + (g.direct ? p0 * g.Q : 0),
-                          ldb, T(0), y_n + gr * g.Kg * g.pq + p0 * g.Q, g.pq);
-      }
+        gemm<T>(Trans::kNo, Trans::kNo, g.Kg, cols, g.rows, T(1), w_g, g.rows, col_g + (g.direct ? p0 * g.Q : 0), ldb,
+                T(0), y_n + gr * g.Kg * g.pq + p0 * g.Q, g.pq);
+      });
     }
     if (bias.defined()) {
       const T* pb = bias.data<T>();
@@ -245,21 +241,21 @@ void bwd_impl(const Tensor& x, const Tensor& w, const Tensor& grad_y, const Geom
       if (pgw) {
         if (!g.direct) im2col(x_n, g, p0, p1, col);
         T beta = (n == 0 && p0 == 0) ? T(0) : T(1);
-        for (int64_t gr = 0; gr < g.G; ++gr) {
+        for_each_group(g, [&](int64_t gr) {
           const T* col_g = g.direct ? x_n + gr * g.Cg * g.pq + p0 * g.Q : col + gr * g.rows * cols;
-          gemm_k_blocked<T>(Trans::kNo, Trans::kYes, g.Kg, g.rows, cols, gy_n + gr * g.Kg * g.pq + p0 * g.Q, g.pq,
-                            col_g, ldb, beta, pgw + gr * g.Kg * g.rows, g.rows);
-        }
+          gemm<T>(Trans::kNo, Trans::kYes, g.Kg, g.rows, cols, T(1), gy_n + gr * g.Kg * g.pq + p0 * g.Q, g.pq, col_g,
+                  ldb, beta, pgw + gr * g.Kg * g.rows, g.rows);
+        });
       }
       if (pgx) {
         // col_g = w_g^T . grad_y_g band; direct: that is grad_x itself, else col2im scatters it (as a
         // gather per input row) into grad_x.
         T* gx_n = pgx + n * g.C * g.H * g.W;
-        for (int64_t gr = 0; gr < g.G; ++gr) {
+        for_each_group(g, [&](int64_t gr) {
           T* col_g = g.direct ? gx_n + gr * g.Cg * g.pq + p0 * g.Q : col + gr * g.rows * cols;
-          gemm_k_blocked<T>(Trans::kYes, Trans::kNo, g.rows, cols, g.Kg, pw + gr * g.Kg * g.rows, g.rows,
-                            gy_n + gr * g.Kg * g.pq + p0 * g.Q, g.pq, T(0), col_g, ldb);
-        }
+          gemm<T>(Trans::kYes, Trans::kNo, g.rows, cols, g.Kg, T(1), pw + gr * g.Kg * g.rows, g.rows,
+                  gy_n + gr * g.Kg * g.pq + p0 * g.Q, g.pq, T(0), col_g, ldb);
+        });
         if (!g.direct) col2im_add(col, g, p0, p1, p0 == 0, gx_n);
       }
     }

@@ -105,7 +105,8 @@ int g_threads = 0;
 Pool& pool() {
   if (!g_pool) {
     if (g_threads == 0) g_threads = default_threads();
-    openblas_set_num_threads(g_threads);
+    // OpenBLAS stays single-threaded: cpu::gemm parallelises over tiles itself (see cpu/blas.cpp).
+    openblas_set_num_threads(1);
     g_pool = std::make_unique<Pool>(g_threads);
   }
   return *g_pool;
@@ -135,10 +136,11 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
     fn(0, n);
     return;
   }
-  std::lock_guard<std::mutex> lock(g_pool_mutex);
+  std::unique_lock<std::mutex> lock(g_pool_mutex);
   Pool& p = pool();
   int64_t chunks = std::min<int64_t>(p.threads(), (n + grain - 1) / grain);
   if (chunks <= 1) {
+    lock.unlock();  // fn may call parallel_for itself
     fn(0, n);
     return;
   }

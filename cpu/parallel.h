@@ -8,7 +8,7 @@
 
 namespace pleura {
 
-// Threads used by the CPU backend, our pool and OpenBLAS alike. Default: PLEURA_NUM_THREADS if set,
+// Threads of the CPU backend's pool (OpenBLAS itself runs single-threaded inside it). Default: PLEURA_NUM_THREADS if set,
 // else the number of hardware threads.
 void set_num_threads(int n);
 int num_threads();
