@@ -14,10 +14,23 @@
 
 namespace pleura::testing {
 
+// How an element's difference is scaled.
+enum class ParityMeasure {
+  // |cuda - cpu| / (|cpu| + 1e-3 max |cpu|): for ops whose two backends do the same arithmetic.
+  kElementwise,
+  // |cuda - cpu| / m, where m is what the same computation gives on the absolute values of the inputs
+  // (in float64): for linear ops (convolutions) it is the sum of the magnitudes of the terms that make
+  // the element, to which float32 rounding is proportional whatever the summation order. Backends that
+  // sum hundreds of products in different orders (cuDNN, OpenBLAS) differ by a few ulps of m, which
+  // can be far more than 1e-3 of the largest output where the terms cancel.
+  kTermMagnitude,
+};
+
 struct ParityOptions {
   double tolerance = 1e-5;            // pointwise, pooling, upsample, batch norm; 1e-4 for convolutions
   std::vector<bool> requires_grad;    // per input; empty: all inputs
   uint64_t seed = 5;
+  ParityMeasure measure = ParityMeasure::kElementwise;
 };
 
 // Returns the largest error seen (also CHECKed against options.tolerance).

@@ -109,3 +109,26 @@ TEST_CASE("tensor: caching allocator reuses blocks and counts them" * doctest::t
   CHECK(after.bytes_in_use == before.bytes_in_use);
   CHECK(after.peak_bytes_in_use >= (size_t(4) << 20));
 }
+
+TEST_CASE("tensor: pinned host buffers carry data to and from the device" * doctest::test_suite("gpu")) {
+  PLEURA_REQUIRE_GPU();
+  const int64_t n = 1 << 16;
+  float* pinned = static_cast<float*>(cuda::alloc_pinned(n * sizeof(float)));
+  REQUIRE(pinned != nullptr);
+  for (int64_t i = 0; i < n; ++i) pinned[i] = static_cast<float>(i % 1000) * 0.5f;
+  Tensor d = Tensor::empty({n}, DType::kFloat32, Device::cuda());
+  cuda::copy_h2d(d.raw(), pinned, n * sizeof(float), 0);
+  cuda::synchronize(0);  // the copy from pinned memory is asynchronous: wait before reusing the buffer
+  std::vector<double> back = d.to_vector();
+  for (int64_t i = 0; i < n; ++i) REQUIRE(back[i] == static_cast<double>(pinned[i]));
+  Tensor twice = Tensor::full({n}, 3.0, DType::kFloat32, Device::cuda());
+  cuda::copy_d2h(pinned, twice.raw(), n * sizeof(float), 0);
+  for (int64_t i = 0; i < n; ++i) REQUIRE(pinned[i] == 3.0f);
+  cuda::free_pinned(pinned);
+}
+
+TEST_CASE("tensor: pinned host buffers without a device give a clear error") {
+  if (cuda::device_count() > 0) return;
+  std::string expected = cuda::built() ? "no CUDA device available" : "built without CUDA";
+  expect_error([] { cuda::alloc_pinned(64); }, {expected});
+}
