@@ -47,7 +47,7 @@ TEST_CASE("npy: header layout is NumPy's (v1.0, 64-byte aligned, '(n,)' for one 
 }
 
 TEST_CASE("npy: reads the reference golden files") {
-  std::string dir = std::string(PLEURA_SHARED_DIR) + "/reference/loss/";
+  std::string dir = std::string(PLEURA_TEST_DATA_DIR) + "/reference/loss/";
   if (!std::filesystem::exists(dir + "case0_logits.npy")) {
     MESSAGE("golden files not present at ", dir, ": skipped");
     return;
