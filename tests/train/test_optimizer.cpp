@@ -1,0 +1,65 @@
+// Tests of train/optimizer.h: Adam with clipping against a run recorded from PyTorch
+// (tests/data/reference/optim/make_optim_reference.py), parameters without gradients untouched.
+#include "train/optimizer.h"
+
+#include "engine/npy.h"
+#include "tests/testing.h"
+
+using namespace pleura;
+using namespace pleura::testing;
+
+namespace {
+std::string optim_file(const std::string& name) { return std::string(PLEURA_TEST_DATA_DIR) + "/reference/optim/" + name; }
+
+// Row k of a stacked [steps, ...] array.
+Tensor row(const Tensor& stacked, int64_t k, const Shape& shape) {
+  std::vector<double> all = stacked.to_vector();
+  int64_t n = shape.numel();
+  return Tensor::from_vector(std::vector<double>(all.begin() + k * n, all.begin() + (k + 1) * n), shape);
+}
+}  // namespace
+
+TEST_CASE("adam: five clipped steps match PyTorch") {
+  Tensor p = read_npy(optim_file("adam_p0.npy")).set_requires_grad(true);
+  Tensor q = read_npy(optim_file("adam_q0.npy")).set_requires_grad(true);
+  Tensor gp = read_npy(optim_file("adam_grads_p.npy")), gq = read_npy(optim_file("adam_grads_q.npy"));
+  Tensor after_p = read_npy(optim_file("adam_after_p.npy")), after_q = read_npy(optim_file("adam_after_q.npy"));
+  std::vector<double> norms = read_npy(optim_file("adam_norms.npy")).to_vector();
+  Adam adam({&p, &q}, {.lr = 1e-3, .weight_decay = 1e-4});
+  for (int64_t k = 0; k < 5; ++k) {
+    p.impl().grad = row(gp, k, p.shape()).impl_ptr();
+    q.impl().grad = row(gq, k, q.shape()).impl_ptr();
+    double norm = grad_norm({&p, &q});
+    // PyTorch sums the squares in float32; we sum in double.
+    CHECK(norm == doctest::Approx(norms[k]).epsilon(1e-6));
+    adam.step(clip_factor(norm, 0.1));
+    // Float32 results: PyTorch's lerp/addcdiv order rounds slightly differently from ours.
+    expect_close(p, row(after_p, k, p.shape()), 2e-6, 1e-7, "p after step " + std::to_string(k + 1));
+    expect_close(q, row(after_q, k, q.shape()), 2e-6, 1e-7, "q after step " + std::to_string(k + 1));
+  }
+  CHECK(adam.state()[0].step == 5);
+}
+
+TEST_CASE("adam: parameters without a gradient or frozen are not updated, not even decayed") {
+  Tensor a = Tensor::from_vector({1, 2}, {2}).set_requires_grad(true);
+  Tensor unused = Tensor::from_vector({3, 4}, {2}).set_requires_grad(true);
+  Tensor frozen = Tensor::from_vector({5, 6}, {2});
+  frozen.impl().grad = Tensor::from_vector({1, 1}, {2}).impl_ptr();
+  Adam adam({&a, &unused, &frozen}, {.lr = 0.1, .weight_decay = 0.5});
+  a.impl().grad = Tensor::from_vector({0.5, -0.5}, {2}).impl_ptr();
+  adam.step();
+  CHECK(a.to_vector() != std::vector<double>{1, 2});
+  CHECK(unused.to_vector() == std::vector<double>{3, 4});
+  CHECK(frozen.to_vector() == std::vector<double>{5, 6});
+  CHECK(adam.state()[1].step == 0);
+  CHECK_FALSE(adam.state()[1].exp_avg.defined());
+}
+
+TEST_CASE("clip: factor and errors") {
+  CHECK(clip_factor(0.05, 0.1) == 1.0);
+  CHECK(clip_factor(1.0, 0.1) == doctest::Approx(0.1 / (1.0 + 1e-6)));
+  expect_error([] { clip_factor(1.0, 0.0); }, {"[clip]", "max_norm"});
+  Tensor g = Tensor::from_vector({3, 4}, {2}).set_requires_grad(true);
+  g.impl().grad = Tensor::from_vector({3, 4}, {2}).impl_ptr();
+  CHECK(grad_norm({&g}) == 5.0);
+}
