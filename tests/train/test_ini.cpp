@@ -1,0 +1,47 @@
+// Tests of train/ini.h: parsing, typed values, overrides, and errors with file:line.
+#include "train/ini.h"
+
+#include "tests/testing.h"
+
+using namespace pleura;
+using namespace pleura::testing;
+
+TEST_CASE("ini: sections, typed values, lists, comments, overrides") {
+  IniFile ini = IniFile::parse(
+      "\xEF\xBB\xBF; a comment\n[optim]\nlr = 1e-4\nweight_decay=0.0001\n# another\n[data]\nsize = 512\nfolds = 0, 1,2\n"
+      "name = albunet_valid\nflip = yes\ntops = 0.75, 0.6\n",
+      "a.ini");
+  CHECK(ini.get_double("optim", "lr") == 1e-4);
+  CHECK(ini.get_double("optim", "weight_decay") == 0.0001);
+  CHECK(ini.get_int("data", "size") == 512);
+  CHECK(ini.get_ints("data", "folds") == std::vector<int64_t>{0, 1, 2});
+  CHECK(ini.get_string("data", "name") == "albunet_valid");
+  CHECK(ini.get_bool("data", "flip"));
+  CHECK(ini.get_doubles("data", "tops") == std::vector<double>{0.75, 0.6});
+  CHECK(ini.get_int("data", "missing", 7) == 7);
+  ini.set_override("optim.lr=3e-5");
+  CHECK(ini.get_double("optim", "lr") == 3e-5);
+  ini.check_all_used();
+}
+
+TEST_CASE("ini: errors name the file and line") {
+  expect_error([] { IniFile::parse("[a]\nx = 1\nbroken line\n", "c.ini"); }, {"c.ini:3", "expected 'key = value'"});
+  expect_error([] { IniFile::parse("x = 1\n", "c.ini"); }, {"c.ini:1", "outside any [section]"});
+  expect_error([] { IniFile::parse("[a]\nx = 1\nx = 2\n", "c.ini"); }, {"c.ini:3", "repeated", "c.ini:2"});
+  expect_error([] { IniFile::parse("[a\n", "c.ini"); }, {"c.ini:1", "malformed section"});
+  IniFile ini = IniFile::parse("[optim]\nlr = fast\nsteps = 1.5\nflag = maybe\nlist = 1,,2\n", "d.ini");
+  expect_error([&] { ini.get_double("optim", "lr"); }, {"d.ini:2", "[optim] lr", "'fast' is not a number"});
+  expect_error([&] { ini.get_int("optim", "steps"); }, {"d.ini:3", "not an integer"});
+  expect_error([&] { ini.get_bool("optim", "flag"); }, {"d.ini:4", "not a boolean"});
+  expect_error([&] { ini.get_ints("optim", "list"); }, {"d.ini:5", "empty item"});
+  expect_error([&] { ini.get_double("optim", "absent"); }, {"d.ini", "[optim] lacks the required key 'absent'"});
+  expect_error([&] { ini.get_double("nosuch", "x"); }, {"missing section [nosuch]"});
+  expect_error([&] { ini.set_override("lr=1"); }, {"--set 'lr=1'", "section.key=value"});
+}
+
+TEST_CASE("ini: keys nobody read are reported as unknown, with their lines") {
+  IniFile ini = IniFile::parse("[optim]\nlr = 1\nlrr = 2\n[typo_section]\nx = 1\n", "e.ini");
+  ini.get_double("optim", "lr");
+  expect_error([&] { ini.check_all_used(); }, {"2 unknown setting(s)", "e.ini:3: unknown key [optim] lrr",
+                                               "e.ini:5: unknown key [typo_section] x"});
+}
