@@ -177,12 +177,12 @@ TEST_CASE("loader: destroying the loader mid-epoch joins the workers promptly") 
   loader->start_epoch(0, order_of(600));
   CHECK(loader->next().has_value());
   // Destroy on another thread, so that a deadlock fails this test instead of hanging the suite.
-  std::promise<void> done;
-  std::future<void> finished = done.get_future();
+  auto done = std::make_shared<std::promise<void>>();  // shared: a detached thread may outlive this scope
+  std::future<void> finished = done->get_future();
   const auto t0 = std::chrono::steady_clock::now();
-  std::thread destroyer([l = std::move(loader), &done]() mutable {
+  std::thread destroyer([l = std::move(loader), done]() mutable {
     l.reset();
-    done.set_value();
+    done->set_value();
   });
   const bool joined = finished.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
   if (joined) {
