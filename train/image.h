@@ -3,6 +3,7 @@
 // on 8-bit images too (OpenCV on uint8), and masks travel as 0/255 bytes until they become tensors.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
