@@ -43,7 +43,7 @@ void ArgParser::parse(const std::vector<std::string>& args) {
     if (values_.count(name)) throw UsageError(cat("option --", name, " given twice"));
     if (!it->second.takes_value) {
       if (inline_value) throw UsageError(cat("option --", name, " takes no value"));
-      values_[name] = "1";
+      values_.emplace(name, std::string(1, '1'));
       continue;
     }
     if (!inline_value) {

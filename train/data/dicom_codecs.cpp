@@ -2,6 +2,7 @@
 #include "train/data/dicom_codecs.h"
 
 #include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcdict.h>
 #include <dcmtk/dcmdata/dcrledrg.h>
 #include <dcmtk/dcmdata/dcrleerg.h>
 #include <dcmtk/dcmjpeg/djdecode.h>
@@ -11,6 +12,8 @@
 #include <dcmtk/oflog/oflog.h>
 
 #include <mutex>
+
+#include "engine/error.h"
 
 namespace pleura::data {
 
@@ -36,6 +39,9 @@ void ensure_dicom_codecs() {
                                             /*useFFbitstreamPadding=*/OFFalse);
     DcmRLEEncoderRegistration::registerCodecs(OFFalse);
   });
+  // Without its dictionary DCMTK cannot tell the value types of implicit-VR files; say so plainly.
+  PLEURA_CHECK(dcmDataDict.isDictionaryLoaded(), "DCMTK's data dictionary is not loaded (looked in ",
+               DCM_DICT_DEFAULT_PATH, "; set DCMDICTPATH to the dicom.dic of the installed DCMTK)");
 }
 
 }  // namespace pleura::data

@@ -3,6 +3,8 @@
 // (direct, VOI window, min-max, rescale, MONOCHROME1) worked by hand, and malformed files.
 #include <numeric>
 
+#include "engine/file_io.h"
+
 #include "tests/testing.h"
 #include "tests/train/data/data_testing.h"
 #include "tests/train/data/dicom_fixtures.h"
@@ -330,4 +332,27 @@ TEST_CASE("dicom: files that are not DICOM, or missing, are named in the error")
   }
   expect_error([&] { read_dicom(text); }, {text});
   expect_error([&] { read_dicom(dir.file("absent.dcm")); }, {dir.file("absent.dcm"), "cannot read as DICOM"});
+}
+
+TEST_CASE("dicom: a truncated or corrupted real file gives an error or an image, never a crash") {
+  TempDir dir;
+  const std::string bytes = slurp(kSiimDicom);
+  for (size_t cut : {size_t{100}, size_t{1000}, bytes.size() / 2, bytes.size() - 10}) {
+    CAPTURE(cut);
+    write_file_atomic(dir.file("cut.dcm"), bytes.substr(0, cut));
+    expect_error([&] { read_dicom(dir.file("cut.dcm")); }, {dir.file("cut.dcm")});
+  }
+  // Flipped bytes after the header: the JPEG decoder either copes or reports the problem.
+  Rng rng(17);
+  for (int k = 0; k < 10; ++k) {
+    std::string copy = bytes;
+    for (int j = 0; j < 20; ++j) copy[1000 + rng.below(copy.size() - 1000)] ^= static_cast<char>(1 + rng.below(255));
+    write_file_atomic(dir.file("bad.dcm"), copy);
+    try {
+      GrayImage img = read_dicom(dir.file("bad.dcm"));
+      CHECK(img.pixels.size() == 1024u * 1024u);
+    } catch (const Error& e) {
+      CHECK(std::string(e.what()).find(dir.file("bad.dcm")) != std::string::npos);
+    }
+  }
 }
