@@ -27,8 +27,8 @@ GrayImage read_image_gray(const std::string& path);
 // Width and height from the file header only (no decoding); throws on unreadable files.
 void read_image_size(const std::string& path, int64_t& height, int64_t& width);
 
-// Encodes an 8-bit grey PNG (stb_image_write, zlib level 8) and writes it atomically (temporary file
-// in the same folder, then rename).
+// Encodes an 8-bit grey PNG (stb_image_write's filters, zlib's deflate at level 1) and writes it
+// atomically (temporary file in the same folder, then rename).
 void write_png_gray(const std::string& path, const GrayImage& image);
 
 // True when the path ends in .png, .jpg or .jpeg (any case).
