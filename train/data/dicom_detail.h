@@ -26,8 +26,8 @@ struct LoadedDicom {
 // Loads `path` (pixel data stays on disk until accessed) and runs every header check of dicom.h.
 LoadedDicom load_and_check_dicom(const std::string& path);
 
-// Checks the first fragment of encapsulated pixel data: a JPEG / JPEG-LS frame header that matches the
-// DICOM header, or an RLE header with the expected segment count and offsets inside the fragment.
+// Checks the start of encapsulated pixel data (its first fragments, joined): a JPEG / JPEG-LS frame
+// header matching the DICOM header, or an RLE header with the expected segment count and offsets.
 void check_codestream(const uint8_t* data, size_t size, const LoadedDicom& dicom, const std::string& path);
 
 }  // namespace pleura::data::detail

@@ -9,6 +9,7 @@
 #include <dcmtk/dcmdata/dcxfer.h>
 
 #include <cmath>
+#include <vector>
 
 #include "engine/error.h"
 #include "train/data/dicom_codecs.h"
@@ -113,10 +114,17 @@ void check_pixel_data(DcmDataset* ds, LoadedDicom& dicom, const std::string& pat
   DcmPixelItem* fragment = nullptr;
   PLEURA_CHECK(sequence->getItem(fragment, 1).good() && fragment != nullptr && fragment->getLength() > 0, path,
                ": the first Pixel Data fragment is empty");
-  Uint8* bytes = nullptr;
-  PLEURA_CHECK(fragment->getUint8Array(bytes).good() && bytes != nullptr, path,
-               ": cannot read the first Pixel Data fragment");
-  check_codestream(bytes, fragment->getLength(), dicom, path);
+  // The codestream's headers: the first fragment, joined with the next ones when an encoder cut the
+  // stream into small pieces (at most 64 KiB are looked at).
+  std::vector<uint8_t> head;
+  for (unsigned long k = 1; k < sequence->card() && head.size() < 65536; ++k) {
+    Uint8* bytes = nullptr;
+    PLEURA_CHECK(sequence->getItem(fragment, k).good() && fragment->getUint8Array(bytes).good() &&
+                     (bytes != nullptr || fragment->getLength() == 0),
+                 path, ": cannot read Pixel Data fragment ", k);
+    head.insert(head.end(), bytes, bytes + fragment->getLength());
+  }
+  check_codestream(head.data(), head.size(), dicom, path);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <dcmtk/dcmjpeg/djrploss.h>
 #include <dcmtk/dcmjpls/djrparam.h>
 
+#include <algorithm>
 #include <memory>
 #include <stdexcept>
 
@@ -103,6 +104,30 @@ void write_dicom_fixture(const std::string& path, const DicomFixture& f) {
     if (parameter) {
       check(ds->chooseRepresentation(xfer, parameter.get()), "compress");
       if (!ds->canWriteXfer(xfer)) throw std::runtime_error("dicom fixture: cannot write the compressed syntax");
+    }
+    if (f.split_fragments > 0) {
+      // Rebuild the pixel data from the one compressed fragment, cut into pieces (an even size each).
+      DcmElement* element = nullptr;
+      check(ds->findAndGetElement(DCM_PixelData, element), "find pixel data");
+      auto* pixel_data = dynamic_cast<DcmPixelData*>(element);
+      DcmPixelSequence* old_sequence = nullptr;
+      check(pixel_data->getEncapsulatedRepresentation(xfer, parameter.get(), old_sequence), "encapsulated");
+      DcmPixelItem* item = nullptr;
+      Uint8* bytes = nullptr;
+      check(old_sequence->getItem(item, 1), "fragment");
+      check(item->getUint8Array(bytes), "fragment bytes");
+      const std::vector<Uint8> stream(bytes, bytes + item->getLength());
+      auto* split = new DcmPixelData(DCM_PixelData);
+      auto* sequence = new DcmPixelSequence(DCM_PixelSequenceTag);
+      sequence->insert(new DcmPixelItem(DCM_PixelItemTag));
+      for (size_t at = 0; at < stream.size(); at += static_cast<size_t>(f.split_fragments)) {
+        const size_t n = std::min(stream.size() - at, static_cast<size_t>(f.split_fragments));
+        auto* piece = new DcmPixelItem(DCM_PixelItemTag);
+        check(piece->putUint8Array(stream.data() + at, static_cast<unsigned long>(n)), "piece");
+        sequence->insert(piece);
+      }
+      split->putOriginalRepresentation(xfer, nullptr, sequence);
+      check(ds->insert(split, OFTrue), "replace pixel data");
     }
   }
   if (f.rows_tag) check(ds->putAndInsertUint16(DCM_Rows, static_cast<Uint16>(*f.rows_tag)), "Rows override");

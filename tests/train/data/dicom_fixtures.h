@@ -38,6 +38,7 @@ struct DicomFixture {
   std::optional<int64_t> truncate_pixel_bytes;  // uncompressed only: keep this many bytes
   bool omit_pixel_data = false;
   bool empty_pixel_sequence = false;  // encapsulated: offset table only, no fragment
+  int64_t split_fragments = 0;        // encapsulated: cut the codestream into fragments of this many bytes
 };
 
 // Writes the fixture to `path` (throws std::runtime_error when DCMTK refuses).

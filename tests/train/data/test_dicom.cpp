@@ -205,6 +205,16 @@ TEST_CASE("dicom: JPEG-LS round trips random 8-bit images (regression for DCMTK 
   }
 }
 
+TEST_CASE("dicom: a JPEG stream cut into many small fragments decodes like the whole one") {
+  TempDir dir;
+  DicomFixture f = fixture_with(random_values(40 * 30, 31, 0, 4095), 40, 30, 12);
+  f.syntax = FixtureSyntax::kJpegLossless;
+  const GrayImage whole = read_fixture(dir, f, "whole.dcm");
+  f.split_fragments = 64;  // the frame header itself spans several fragments
+  const GrayImage pieces = read_fixture(dir, f, "pieces.dcm");
+  CHECK(pieces.pixels == whole.pixels);
+}
+
 TEST_CASE("dicom: JPEG baseline 8-bit stays close to the original") {
   TempDir dir;
   std::vector<int32_t> values(64 * 48);
