@@ -1,0 +1,215 @@
+// Tests of tools/prepare_data through its library entry point (prepare_data_main in
+// train/data/prepare.h): a SIIM-style tree with the real SIIM DICOM, generated DICOMs and a PNG; resized
+// images and masks equal to the library's own resize of the decoded sources; the manifest; folds;
+// resuming; and the errors a user can make.
+#include <filesystem>
+#include <sstream>
+
+#include "engine/file_io.h"
+#include "tests/testing.h"
+#include "tests/train/data/data_testing.h"
+#include "train/data/dicom.h"
+#include "train/data/dicom_write.h"
+#include "train/data/folds.h"
+#include "train/data/image_io.h"
+#include "train/data/manifest.h"
+#include "train/data/prepare.h"
+#include "train/data/resize.h"
+#include "train/data/rle.h"
+#include "train/data/rle_csv.h"
+
+namespace fs = std::filesystem;
+using namespace pleura;
+using namespace pleura::data;
+using namespace pleura::testing;
+
+namespace {
+
+const std::string kSiimId = "1.2.276.0.7230010.3.1.4.8323329.6904.1517875201.850819";
+
+struct Run {
+  int code;
+  std::string out, err;
+};
+
+Run run(const std::vector<std::string>& args) {
+  std::ostringstream out, err;
+  const int code = prepare_data_main(args, out, err);
+  return {code, out.str(), err.str()};
+}
+
+// A small SIIM-style tree: the real 1024x1024 DICOM, two 80x80 generated ones and a 60x60 PNG, with
+// labels for all four (the real image and one generated image positive).
+struct Tree {
+  TempDir dir;
+  std::string images = dir.file("dicom-images-train"), labels = dir.file("train-rle.csv");
+  GrayImage siim_mask = random_mask(1024, 1024, 1, 0.02);
+  GrayImage gen_mask = random_mask(80, 80, 2, 0.1);
+  Tree() {
+    fs::create_directories(images + "/study1/series1");
+    fs::create_directories(images + "/study2/series2");
+    fs::copy_file(std::string(PLEURA_TEST_DATA_DIR) + "/siim/" + kSiimId + ".dcm",
+                  images + "/study1/series1/" + kSiimId + ".dcm");
+    DicomWriteOptions o;
+    o.study_instance_uid = "2.25.10";
+    o.series_instance_uid = "2.25.11";
+    for (const char* id : {"2.25.100", "2.25.101"}) {
+      o.sop_instance_uid = id;
+      write_dicom_gray8(images + "/study2/series2/" + id + ".dcm", random_gray(80, 80, 3), o);
+    }
+    write_png_gray(images + "/study2/extra.png", random_gray(60, 60, 4));
+    write_rle_csv(labels, {{kSiimId, encode_rle(siim_mask, RleFormat::kSiimRelative)},
+                           {"2.25.100", "-1"},
+                           {"2.25.101", encode_rle(gen_mask, RleFormat::kSiimRelative)},
+                           {"extra", "-1"}},
+                  RleCsvStyle::kSiimTrain);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("prepare_data: images, masks and manifest from a SIIM-style tree") {
+  Tree t;
+  const std::string out = t.dir.file("out");
+  Run r = run({"--images", t.images, "--labels", t.labels, "--out", out, "--size", "32", "--threads", "2",
+               "--folds", "2", "--seed", "5"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(r.out.find("4 images") != std::string::npos);
+  CHECK(r.out.find("4 written") != std::string::npos);
+  CHECK(r.out.find("2 with a mask") != std::string::npos);
+  // Each image is the decoded source resized as cv2.resize(INTER_LINEAR) would; each mask the decoded
+  // labels resized with nearest neighbour.
+  CHECK(read_image_gray(out + "/images/" + kSiimId + ".png").pixels ==
+        resize_bilinear(read_dicom(t.images + "/study1/series1/" + kSiimId + ".dcm"), 32, 32).pixels);
+  CHECK(read_image_gray(out + "/masks/" + kSiimId + ".png").pixels == resize_nearest(t.siim_mask, 32, 32).pixels);
+  CHECK(read_image_gray(out + "/images/2.25.101.png").pixels ==
+        resize_bilinear(read_dicom(t.images + "/study2/series2/2.25.101.dcm"), 32, 32).pixels);
+  CHECK(read_image_gray(out + "/masks/2.25.101.png").pixels == resize_nearest(t.gen_mask, 32, 32).pixels);
+  CHECK(read_image_gray(out + "/images/extra.png").pixels ==
+        resize_bilinear(read_image_gray(t.images + "/study2/extra.png"), 32, 32).pixels);
+  const GrayImage empty_mask = read_image_gray(out + "/masks/2.25.100.png");
+  CHECK(std::count(empty_mask.pixels.begin(), empty_mask.pixels.end(), 0) == 32 * 32);
+
+  std::vector<ManifestRow> rows = read_manifest(out + "/manifest.csv");
+  REQUIRE(rows.size() == 4);
+  CHECK(rows[0].image_id == kSiimId);  // sorted by ImageId: "1.2..." < "2.25..." < "extra"
+  CHECK(rows[0].source == t.images + "/study1/series1/" + kSiimId + ".dcm");
+  CHECK(rows[0].source_height == 1024);
+  CHECK(rows[0].height == 32);
+  CHECK(rows[0].has_mask == true);
+  const GrayImage written_mask = read_image_gray(out + "/masks/" + kSiimId + ".png");
+  CHECK(rows[0].mask_pixels == std::count(written_mask.pixels.begin(), written_mask.pixels.end(), 255));
+  CHECK(rows[0].mask_pixels > 0);
+  CHECK(rows[1].image_id == "2.25.100");
+  CHECK(rows[1].has_mask == false);
+  CHECK(rows[3].image_id == "extra");
+  CHECK(rows[3].source_width == 60);
+  Folds folds = read_folds(out + "/folds_2.csv");
+  CHECK(folds.entries.size() == 4);
+  CHECK_NOTHROW(check_folds(folds, RleLabels::read(t.labels, RleFormat::kSiimRelative), out + "/images"));
+}
+
+TEST_CASE("prepare_data: same outputs with 1 and 3 threads; without labels no masks") {
+  Tree t;
+  REQUIRE(run({"--images", t.images, "--labels", t.labels, "--out", t.dir.file("a"), "--size", "40", "--threads", "1"}).code == 0);
+  REQUIRE(run({"--images", t.images, "--labels", t.labels, "--out", t.dir.file("b"), "--size", "40", "--threads", "3"}).code == 0);
+  for (const std::string sub : {"images", "masks"}) {
+    for (const auto& e : fs::directory_iterator(t.dir.file("a/" + sub))) {
+      CHECK(slurp(e.path().string()) == slurp(t.dir.file("b/" + sub + "/" + e.path().filename().string())));
+    }
+  }
+  CHECK(slurp(t.dir.file("a/manifest.csv")) == slurp(t.dir.file("b/manifest.csv")));
+  Run r = run({"--images", t.images, "--out", t.dir.file("c"), "--size", "16"});
+  REQUIRE(r.code == 0);
+  CHECK(!fs::exists(t.dir.file("c/masks")));
+  std::vector<ManifestRow> rows = read_manifest(t.dir.file("c/manifest.csv"));
+  REQUIRE(rows.size() == 4);
+  CHECK(!rows[0].has_mask.has_value());
+}
+
+TEST_CASE("prepare_data: a rerun resumes (finished files untouched), refuses another size") {
+  Tree t;
+  const std::string out = t.dir.file("out");
+  const std::vector<std::string> args = {"--images", t.images, "--labels", t.labels, "--out", out, "--size", "24"};
+  REQUIRE(run(args).code == 0);
+  const auto stamp = fs::last_write_time(out + "/images/2.25.100.png");
+  const std::string manifest = slurp(out + "/manifest.csv");
+  fs::remove(out + "/images/2.25.101.png");  // as if the run had been killed before this image
+  write_file_atomic(out + "/images/x.png.tmp.999", "half-written");
+  Run again = run(args);
+  REQUIRE_MESSAGE(again.code == 0, again.err);
+  CHECK(again.out.find("1 written, 3 already there") != std::string::npos);
+  CHECK(fs::last_write_time(out + "/images/2.25.100.png") == stamp);
+  CHECK(fs::exists(out + "/images/2.25.101.png"));
+  CHECK(!fs::exists(out + "/images/x.png.tmp.999"));  // stale temporaries are cleared
+  CHECK(slurp(out + "/manifest.csv") == manifest);    // the rebuilt manifest is the same
+  std::vector<std::string> other = args;
+  other.back() = "48";
+  Run bad = run(other);
+  CHECK(bad.code == 1);
+  CHECK(bad.err.find("earlier run with size 24x24, but --size is 48") != std::string::npos);
+}
+
+TEST_CASE("prepare_data: labels and images that do not match are named") {
+  Tree t;
+  write_rle_csv(t.labels, {{kSiimId, "-1"}, {"2.25.100", "-1"}, {"2.25.101", "-1"}, {"ghost", "-1"}});
+  Run r = run({"--images", t.images, "--labels", t.labels, "--out", t.dir.file("o"), "--size", "8"});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("1 image(s) under") != std::string::npos);
+  CHECK(r.err.find("'extra'") != std::string::npos);
+  Run skip = run({"--images", t.images, "--labels", t.labels, "--out", t.dir.file("o"), "--size", "8", "--skip-missing"});
+  REQUIRE_MESSAGE(skip.code == 0, skip.err);
+  CHECK(skip.out.find("3 images") != std::string::npos);
+  CHECK(skip.out.find("1 without labels skipped") != std::string::npos);
+  CHECK(skip.out.find("1 label rows without an image ignored") != std::string::npos);
+  CHECK(!fs::exists(t.dir.file("o/images/extra.png")));
+  // A label row whose runs do not fit the image.
+  write_rle_csv(t.labels, {{kSiimId, "-1"}, {"2.25.100", "6390 20"}, {"2.25.101", "-1"}, {"extra", "-1"}});
+  Run overflow = run({"--images", t.images, "--labels", t.labels, "--out", t.dir.file("p"), "--size", "8"});
+  CHECK(overflow.code == 1);
+  CHECK(overflow.err.find(t.labels + ":3 (2.25.100)") != std::string::npos);
+  CHECK(overflow.err.find("80x80 image has only 6400 pixels") != std::string::npos);
+}
+
+TEST_CASE("prepare_data: broken inputs and duplicate ImageIds are named") {
+  Tree t;
+  fs::create_directories(t.images + "/study3/series3");
+  write_file_atomic(t.images + "/study3/series3/2.25.200.dcm", "not a dicom file, but long enough to be parsed a bit");
+  write_file_atomic(t.labels, slurp(t.labels) + "2.25.200, -1\n");
+  Run r = run({"--images", t.images, "--labels", t.labels, "--out", t.dir.file("o"), "--size", "8"});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("prepare_data: error: " + t.images + "/study3/series3/2.25.200.dcm") != std::string::npos);
+  fs::remove(t.images + "/study3/series3/2.25.200.dcm");
+  fs::copy_file(t.images + "/study2/series2/2.25.100.dcm", t.images + "/study3/series3/2.25.100.dcm");
+  Run dup = run({"--images", t.images, "--out", t.dir.file("q"), "--size", "8"});
+  CHECK(dup.code == 1);
+  CHECK(dup.err.find("two files have the ImageId '2.25.100'") != std::string::npos);
+}
+
+TEST_CASE("prepare_data: strict arguments, clear errors, exit codes") {
+  Tree t;
+  Run help = run({"--help"});
+  CHECK(help.code == 0);
+  CHECK(help.out.find("usage: prepare_data --images DIR [--labels CSV]") != std::string::npos);
+  auto usage_error = [&](const std::vector<std::string>& args, const std::string& part) {
+    Run r = run(args);
+    CAPTURE(r.err);
+    CHECK(r.code == 2);
+    CHECK(r.err.find(part) != std::string::npos);
+  };
+  const std::string out = t.dir.file("o");
+  usage_error({}, "missing required option --images");
+  usage_error({"--images", t.images, "--out", out}, "missing required option --size");
+  usage_error({"--images", t.images, "--out", out, "--size", "0"}, "--size is 0, expected 1..16384");
+  usage_error({"--images", t.images, "--out", out, "--size", "12x"}, "--size expects an integer, got '12x'");
+  usage_error({"--images", t.images, "--out", out, "--size", "8", "--threads", "0"}, "--threads is 0");
+  usage_error({"--images", t.images, "--out", out, "--size", "8", "--folds", "5"}, "--folds needs --labels");
+  usage_error({"--images", t.images, "--out", out, "--size", "8", "--seed", "1"}, "--seed needs --folds");
+  usage_error({"--images", t.dir.file("nowhere"), "--out", out, "--size", "8"}, "is not a folder");
+  usage_error({"--images", t.images, "--labels", t.dir.file("none.csv"), "--out", out, "--size", "8"}, "is not a file");
+  usage_error({"--images", t.images, "--out", out, "--size", "8", "--label-format", "absolute"}, "needs --labels");
+  usage_error({"--images", t.images, "--labels", t.labels, "--out", out, "--size", "8", "--label-format", "zig"},
+              "expected relative or absolute");
+  usage_error({"--images", t.images, "--out", out, "--size", "8", "--sizes", "9"}, "unknown option --sizes");
+  CHECK(!fs::exists(out));
+}
