@@ -7,7 +7,8 @@
 // grad_w_g += grad_y_g . col_g^T, grad_x = col2im(w_g^T . grad_y_g for every g). The column matrix is built
 // for a band of output rows at a time, all groups at once (one parallel pass per band however many groups),
 // in a buffer reused for the whole call; the band size depends only on the shapes, never on the thread
-// count. A 1x1, stride-1, unpadded convolution uses x itself as the column matrix.
+// count. A 1x1, stride-1, unpadded convolution uses x itself as the column matrix. Grouped convolutions with
+// few channels per group take the direct kernels of cpu/conv2d_grouped.cpp instead (rule there).
 #include "engine/ops/conv2d.h"
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include <memory>
 
 #include "cpu/blas.h"
+#include "cpu/conv2d_grouped.h"
 #include "cpu/float_types.h"
 #include "cpu/parallel.h"
 
@@ -265,6 +267,7 @@ void bwd_impl(const Tensor& x, const Tensor& w, const Tensor& grad_y, const Geom
 }  // namespace
 
 void conv2d_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y) {
+  if (grouped_direct_applies(w, p)) return conv2d_grouped_fwd(x, w, bias, p, y);
   with_float_type(x.dtype(), "conv2d", [&](auto tag) {
     using T = decltype(tag);
     fwd_impl<T>(x, w, bias, geom_of(x, w, p, sizeof(T)), y);
@@ -275,7 +278,11 @@ void conv2d_bwd(const Tensor& x, const Tensor& w, const Tensor& grad_y, const Co
                 Tensor* grad_w, Tensor* grad_b) {
   with_float_type(x.dtype(), "conv2d", [&](auto tag) {
     using T = decltype(tag);
-    bwd_impl<T>(x, w, grad_y, geom_of(x, w, p, sizeof(T)), grad_x, grad_w, grad_b);
+    // The direct grouped kernels leave grad_b to bwd_impl, which then returns before any column matrix.
+    bool direct = grouped_direct_applies(w, p);
+    bwd_impl<T>(x, w, grad_y, geom_of(x, w, p, sizeof(T)), direct ? nullptr : grad_x, direct ? nullptr : grad_w,
+                grad_b);
+    if (direct) conv2d_grouped_bwd(x, w, grad_y, p, grad_x, grad_w);
   });
 }
 

@@ -22,6 +22,7 @@
 #include "engine/ops/mul.h"
 #include "engine/ops/reduce.h"
 #include "engine/ops/relu.h"
+#include "engine/ops/scse.h"
 #include "engine/ops/sigmoid.h"
 #include "engine/ops/upsample.h"
 #include "engine/random.h"
@@ -72,6 +73,12 @@ void bench_pointwise(int64_t n, int64_t c, int64_t h, int64_t w) {
   mem_row("mul channel bwd", 3 * e, [&] { cuda::mul_bwd(x, cg, MulBroadcast::kChannel, g, &gx, &cgg); });
   mem_row("mul spatial fwd", 2 * e, [&] { cuda::mul_fwd(x, sg, MulBroadcast::kSpatial, out); });
   mem_row("mul spatial bwd", 3 * e, [&] { cuda::mul_bwd(x, sg, MulBroadcast::kSpatial, g, &gx, &sgg); });
+  // Fused SCSE maxout: at least x read and out written, plus the [N,1,H,W] spatial gate written (forward);
+  // x and grad_out read, grad_x written, the gate read (backward). The gates and weights are negligible.
+  Tensor sw = rnd({1, c, 1, 1}, 13), swg = Tensor::empty({1, c, 1, 1}, DType::kFloat32, Device::cuda());
+  Tensor gate = Tensor::empty({n, 1, h, w}, DType::kFloat32, Device::cuda());
+  mem_row("scse_maxout fwd", 2 * e + e / c, [&] { cuda::scse_maxout_fwd(x, cg, sw, out, gate); });
+  mem_row("scse_maxout bwd", 3 * e + e / c, [&] { cuda::scse_maxout_bwd(x, cg, sw, gate, g, &gx, &cgg, &swg); });
   Tensor scalar = Tensor::empty(Shape{}, DType::kFloat32, Device::cuda());
   mem_row("sum fwd", e, [&] { cuda::sum_fwd(x, 1.0, scalar); });
   mem_row("global_avg_pool fwd", e, [&] { cuda::global_avg_pool_fwd(x, cgg); });

@@ -42,6 +42,9 @@ struct Case {
 std::vector<Case> variants() {
   Conv2dParams asym;  // every h/w parameter different, to catch a swapped axis
   asym.stride_h = 2, asym.stride_w = 1, asym.pad_h = 0, asym.pad_w = 2, asym.dilation_h = 1, asym.dilation_w = 2;
+  Conv2dParams asym_groups = asym;  // and the other way round, grouped
+  asym_groups.stride_h = 1, asym_groups.stride_w = 2, asym_groups.pad_h = 1, asym_groups.pad_w = 0;
+  asym_groups.dilation_h = 2, asym_groups.dilation_w = 1, asym_groups.groups = 2;
   return {
       {"3x3 pad 1", {2, 3, 5, 6}, {4, 3, 3, 3}, params(1, 1)},
       {"3x3 stride 2 pad 1", {2, 3, 7, 6}, {4, 3, 3, 3}, params(2, 1)},
@@ -55,6 +58,11 @@ std::vector<Case> variants() {
       {"7x7 stride 2 pad 3", {1, 3, 11, 9}, {4, 3, 7, 7}, params(2, 3)},
       {"rectangular 2x3, mixed stride/pad/dilation", {2, 3, 7, 9}, {4, 3, 2, 3}, asym},
       {"3x3 pad 1, no bias", {2, 3, 5, 6}, {4, 3, 3, 3}, params(1, 1), false},
+      // Grouped, few channels per group: the direct kernels of cpu/conv2d_grouped.cpp.
+      {"groups 32, 4 per group (ResNeXt), pad 1", {2, 128, 6, 7}, {128, 4, 3, 3}, params(1, 1, 1, 32)},
+      {"groups 32, 4 per group, stride 2 pad 1", {2, 128, 7, 9}, {128, 4, 3, 3}, params(2, 1, 1, 32)},
+      {"groups 4, 5 -> 3 per group, dilation 2, 37 columns", {1, 20, 6, 37}, {12, 5, 3, 3}, params(1, 2, 2, 4)},
+      {"groups 2, rectangular 2x3, mixed stride/pad/dilation", {2, 4, 7, 9}, {4, 2, 2, 3}, asym_groups},
   };
 }
 
@@ -87,6 +95,34 @@ std::vector<double> naive_conv(const Tensor& x, const Tensor& w, const Tensor& b
           y[((n * K + k) * P + oh) * Q + ow] = s;
         }
   return y;
+}
+
+// The gradients of sum(y * gy) by the same plain loops: grad_x and grad_w, in double.
+struct NaiveGrads {
+  std::vector<double> x, w;
+};
+NaiveGrads naive_conv_grads(const Tensor& x, const Tensor& w, const Tensor& gy, const Conv2dParams& p) {
+  std::vector<double> xv = x.to_vector(), wv = w.to_vector(), gv = gy.to_vector();
+  int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), K = w.size(0), R = w.size(2), S = w.size(3);
+  int64_t P = gy.size(2), Q = gy.size(3), Cg = C / p.groups, Kg = K / p.groups;
+  NaiveGrads g{std::vector<double>(xv.size()), std::vector<double>(wv.size())};
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t oh = 0; oh < P; ++oh)
+        for (int64_t ow = 0; ow < Q; ++ow) {
+          double d = gv[((n * K + k) * P + oh) * Q + ow];
+          for (int64_t c = 0; c < Cg; ++c)
+            for (int64_t r = 0; r < R; ++r)
+              for (int64_t t = 0; t < S; ++t) {
+                int64_t h = oh * p.stride_h - p.pad_h + r * p.dilation_h;
+                int64_t v = ow * p.stride_w - p.pad_w + t * p.dilation_w;
+                if (h < 0 || h >= H || v < 0 || v >= W) continue;
+                int64_t xi = ((n * C + (k / Kg) * Cg + c) * H + h) * W + v, wi = ((k * Cg + c) * R + r) * S + t;
+                g.x[xi] += wv[wi] * d;
+                g.w[wi] += xv[xi] * d;
+              }
+        }
+  return g;
 }
 
 // Restores the CPU thread count when the test ends, even on failure.
@@ -169,6 +205,55 @@ TEST_CASE("conv2d: float64 gradient check") {
   }
 }
 
+TEST_CASE("conv2d: grouped direct kernels match naive loops, forward and backward") {
+  // The direct path (cpu/conv2d_grouped.cpp) in the shapes its structure depends on: several bands of rows per
+  // task (the 256 KiB packing budget: 2 rows per band below with 32 channels per group and 200 columns in
+  // float64), both column phases of stride 2, a last strip of 5 of 16 columns, more output than input channels
+  // per group. float64: only the summation order differs from the loops (1e-12). float32: sums of up to a few
+  // hundred float products (grad_w: N*P*Q terms), judged against the largest value of each tensor (1e-5).
+  struct GroupedCase {
+    const char* name;
+    Shape x, w;
+    Conv2dParams p;
+    DType dtype;
+  };
+  const GroupedCase cases[] = {
+      {"32 per group, 200 columns: 3 bands", {1, 64, 6, 200}, {64, 32, 3, 3}, params(1, 1, 1, 2), DType::kFloat64},
+      {"32 per group, stride 2, 201 columns: 5 bands", {1, 64, 9, 201}, {64, 32, 3, 3}, params(2, 1, 1, 2),
+       DType::kFloat64},
+      {"groups 8, 2 -> 6 per group, 1x1 pad 1", {2, 16, 5, 6}, {48, 2, 1, 1}, params(1, 1, 1, 8), DType::kFloat64},
+      // grad_x reads every 2nd column of grad_y starting at an odd packed column.
+      {"groups 4, 1x1 stride 2 pad 1", {2, 8, 7, 9}, {8, 2, 1, 1}, params(2, 1, 1, 4), DType::kFloat64},
+      // 32 columns (whole strips) and 7 rows: grad_w's flat sums end in a short vector with real columns.
+      {"groups 32, 32 columns, 7 rows", {2, 64, 7, 32}, {64, 2, 3, 3}, params(1, 1, 1, 32), DType::kFloat64},
+      {"ResNeXt-like float32, 37 columns", {2, 128, 9, 37}, {128, 4, 3, 3}, params(1, 1, 1, 32), DType::kFloat32},
+      {"ResNeXt-like float32, stride 2", {2, 128, 9, 37}, {128, 4, 3, 3}, params(2, 1, 1, 32), DType::kFloat32},
+  };
+  uint64_t seed = 60;
+  for (const GroupedCase& c : cases) {
+    CAPTURE(c.name);
+    Tensor x = random_tensor(c.x, seed, c.dtype), w = random_tensor(c.w, seed + 1, c.dtype);
+    x.set_requires_grad(true);
+    w.set_requires_grad(true);
+    Tensor y = conv2d(x, w, Tensor(), c.p);
+    Tensor gy = random_tensor(y.shape(), seed + 2, c.dtype, 0.5, 1.5);
+    sum(mul(y, gy)).backward();
+    std::vector<double> y_ref = naive_conv(x.detach(), w.detach(), Tensor(), c.p);
+    NaiveGrads g = naive_conv_grads(x.detach(), w.detach(), gy, c.p);
+    auto check = [&](const Tensor& got, const std::vector<double>& ref, const char* what) {
+      double scale = 0.0;
+      for (double v : ref) scale = std::max(scale, std::fabs(v));
+      double tol = c.dtype == DType::kFloat64 ? 1e-12 : 1e-5;
+      expect_close(got.to(DType::kFloat64), Tensor::from_vector(ref, got.shape(), DType::kFloat64), tol, tol * scale,
+                   what);
+    };
+    check(y, y_ref, "y");
+    check(x.grad(), g.x, "grad_x");
+    check(w.grad(), g.w, "grad_w");
+    seed += 10;
+  }
+}
+
 TEST_CASE("conv2d: only the needed gradients are computed") {
   // The first layer's input needs no gradient: the node must not produce one (and weight still gets its own).
   Tensor x = random_tensor({2, 3, 5, 5}, 41), w = random_tensor({4, 3, 3, 3}, 42), b = random_tensor({4}, 43);
@@ -190,6 +275,7 @@ TEST_CASE("conv2d: same bits for any thread count") {
   // float32, 432 x 3600 column matrix per image: two bands of output rows (40 and 20 with the 4 MiB budget of
   // cpu/conv2d.cpp). A single OpenBLAS product with K = 432 (the forward here) rounds differently at 1 and 2
   // threads on the development machine; this test caught that, and the K blocks of cpu/conv2d.cpp fixed it.
+  // groups 2 and 16 (24 and 3 channels per group) take the direct kernels of cpu/conv2d_grouped.cpp.
   Tensor x0 = random_tensor({2, 48, 60, 60}, 51, DType::kFloat32);
   Tensor w0 = random_tensor({16, 24, 3, 3}, 52, DType::kFloat32);
   Tensor b0 = random_tensor({16}, 53, DType::kFloat32);
@@ -197,9 +283,11 @@ TEST_CASE("conv2d: same bits for any thread count") {
   auto run = [&](int threads) {
     set_num_threads(threads);
     std::vector<Tensor> out;
-    for (int64_t groups : {1, 2}) {
+    for (int64_t groups : {1, 2, 16}) {
       Tensor x = x0.clone(), b = b0.clone();
-      Tensor w = groups == 1 ? random_tensor({16, 48, 3, 3}, 55, DType::kFloat32) : w0.clone();
+      Tensor w = groups == 1   ? random_tensor({16, 48, 3, 3}, 55, DType::kFloat32)
+                 : groups == 2 ? w0.clone()
+                               : random_tensor({16, 3, 3, 3}, 56, DType::kFloat32);
       x.set_requires_grad(true);
       w.set_requires_grad(true);
       b.set_requires_grad(true);
@@ -216,7 +304,7 @@ TEST_CASE("conv2d: same bits for any thread count") {
     for (size_t i = 0; i < one.size(); ++i) {
       CAPTURE(threads);
       CAPTURE(names[i % 4]);
-      CAPTURE(i / 4);  // 0: groups 1, 1: groups 2
+      CAPTURE(i / 4);  // 0: groups 1 (im2col + GEMM), 1: groups 2, 2: groups 16 (direct grouped kernels)
       // Bitwise identity is the point here, so the raw bytes are compared.
       REQUIRE(one[i].nbytes() == many[i].nbytes());
       CHECK(std::memcmp(one[i].raw(), many[i].raw(), one[i].nbytes()) == 0);
