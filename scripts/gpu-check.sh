@@ -99,7 +99,7 @@ else
   mc=$?
   note "memcheck" "rc=$mc $(grep -E 'ERROR SUMMARY' "$out/memcheck.log" | tail -n 1)"
   echo "== racecheck (shared-memory kernels)"
-  shared_cases="*sum*,*mean*,*mul*,*batch_norm*,*global_avg_pool*,*combo_loss*,*triplet*"
+  shared_cases="*sum*,*mean*,*mul*,*batch_norm*,*global_avg_pool*,*combo_loss*,*triplet*,*scse*"
   PLEURA_CUDA_NO_CACHE=1 timeout 100 "$sanitizer" --tool racecheck --racecheck-report all --error-exitcode 3 \
     "$bin/pleura_tests" -ts=gpu -tc="$shared_cases" >"$out/racecheck.log" 2>&1
   rc=$?
