@@ -1,6 +1,6 @@
 // conv2d: 2-D convolution (cross-correlation, as PyTorch's nn.Conv2d) with stride, padding, dilation and
-// groups. CPU kernels in cpu/conv2d.cpp (im2col + OpenBLAS GEMM; cpu/conv2d_grouped.cpp for narrow groups), CUDA kernels in cuda/conv2d.cu (cuDNN),
-// tests in tests/ops/test_conv2d.cpp, CPU timing in bench/bench_conv_cpu.cpp.
+// groups. CPU kernels in cpu/conv2d.cpp (im2col + OpenBLAS GEMM; cpu/conv2d_grouped.cpp for narrow groups),
+// CUDA kernels in cuda/conv2d.cu (cuDNN), tests in tests/ops/test_conv2d.cpp, CPU timing in bench/bench_conv_cpu.cpp.
 #pragma once
 
 #include <cstdint>
