@@ -1,0 +1,41 @@
+// BatchNorm2d (layers/batchnorm.h).
+#include "layers/batchnorm.h"
+
+#include "engine/ops/batch_norm.h"
+
+namespace pleura {
+
+BatchNorm2d::BatchNorm2d(int64_t channels, double momentum, double eps)
+    : channels_(channels), momentum_(momentum), eps_(eps) {
+  PLEURA_CHECK(channels >= 1, "[BatchNorm2d] channels is ", channels, ", expected >= 1");
+  weight_ = &register_parameter("weight", Tensor::ones({channels}));
+  bias_ = &register_parameter("bias", Tensor::zeros({channels}));
+  running_mean_ = &register_buffer("running_mean", Tensor::zeros({channels}));
+  running_var_ = &register_buffer("running_var", Tensor::ones({channels}));
+  num_batches_tracked_ =
+      &register_buffer("num_batches_tracked", Tensor::zeros(Shape{}, DType::kInt64), BufferPlacement::kHost);
+}
+
+Tensor BatchNorm2d::forward(const Tensor& x) {
+  Tensor y = batch_norm2d(x, *weight_, *bias_, *running_mean_, *running_var_,
+                          {.training = is_training(), .momentum = momentum_, .eps = eps_});
+  if (is_training()) {
+    PLEURA_CHECK(num_batches_tracked_->device().is_cpu() && num_batches_tracked_->dtype() == DType::kInt64 &&
+                     num_batches_tracked_->numel() == 1,
+                 "[BatchNorm2d] num_batches_tracked must be a one-element int64 CPU tensor, got ",
+                 describe(*num_batches_tracked_));
+    num_batches_tracked_->data<int64_t>()[0] += 1;
+  }
+  return y;
+}
+
+void BatchNorm2d::reset_parameters() {
+  auto fill = [](Tensor* t, double v) { t->copy_from(Tensor::full(t->shape(), v, t->dtype(), t->device())); };
+  fill(weight_, 1.0);
+  fill(bias_, 0.0);
+  fill(running_mean_, 0.0);
+  fill(running_var_, 1.0);
+  fill(num_batches_tracked_, 0.0);
+}
+
+}  // namespace pleura

@@ -1,0 +1,40 @@
+// BatchNorm2d: PyTorch's nn.BatchNorm2d as a Layer over batch_norm2d (engine/ops/batch_norm.h), with
+// PyTorch's state: parameters "weight", "bias", buffers "running_mean", "running_var",
+// "num_batches_tracked". Implementation in layers/batchnorm.cpp, tests in tests/layers/test_conv_bn.cpp.
+#pragma once
+
+#include <cstdint>
+
+#include "layers/module.h"
+
+namespace pleura {
+
+class BatchNorm2d : public Layer {
+ public:
+  // Starts as PyTorch's: weight 1, bias 0, running_mean 0, running_var 1, num_batches_tracked 0.
+  explicit BatchNorm2d(int64_t channels, double momentum = 0.1, double eps = 1e-5);
+
+  // x [N, C, H, W] -> same shape. Training mode: batch statistics; running_mean and running_var
+  // move towards them by `momentum` (unbiased variance) and num_batches_tracked grows by 1, under
+  // NoGradGuard too, as in PyTorch. Eval mode: running statistics, nothing changes.
+  Tensor forward(const Tensor& x) override;
+  // Back to the starting values above.
+  void reset_parameters();
+
+  Tensor& weight() { return *weight_; }
+  Tensor& bias() { return *bias_; }
+  Tensor& running_mean() { return *running_mean_; }
+  Tensor& running_var() { return *running_var_; }
+  // int64, shape [] (0-dim), like PyTorch's. Kept on the CPU whatever the module's device
+  // (BufferPlacement::kHost): no kernel reads it, and counting on the device would cost a
+  // device-to-host synchronisation per layer per step.
+  Tensor& num_batches_tracked() { return *num_batches_tracked_; }
+  int64_t channels() const { return channels_; }
+
+ private:
+  int64_t channels_;
+  double momentum_, eps_;
+  Tensor *weight_, *bias_, *running_mean_, *running_var_, *num_batches_tracked_;
+};
+
+}  // namespace pleura

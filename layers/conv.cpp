@@ -1,0 +1,29 @@
+// Conv2d (layers/conv.h).
+#include "layers/conv.h"
+
+#include <cmath>
+
+namespace pleura {
+
+Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, Bias bias, const Conv2dParams& p)
+    : in_channels_(in_channels), out_channels_(out_channels), kernel_size_(kernel_size), p_(p) {
+  PLEURA_CHECK(in_channels >= 1 && out_channels >= 1 && kernel_size >= 1 && p.groups >= 1 &&
+                   in_channels % p.groups == 0 && out_channels % p.groups == 0,
+               "[Conv2d] in_channels ", in_channels, ", out_channels ", out_channels, ", kernel_size ", kernel_size,
+               ", groups ", p.groups, ": expected positive sizes with both channel counts divisible by groups");
+  weight_ = &register_parameter("weight", Tensor::zeros({out_channels, in_channels / p.groups, kernel_size, kernel_size}));
+  if (bias == Bias::kWith) bias_ = &register_parameter("bias", Tensor::zeros({out_channels}));
+}
+
+Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, *weight_, bias(), p_); }
+
+int64_t Conv2d::fan_in() const { return in_channels_ / p_.groups * kernel_size_ * kernel_size_; }
+
+void Conv2d::reset_parameters(Rng& rng) {
+  double bound = 1.0 / std::sqrt(static_cast<double>(fan_in()));
+  weight_->copy_from(rand_uniform(weight_->shape(), rng, -bound, bound, weight_->dtype()).to(weight_->device()));
+  if (bias_ != nullptr)
+    bias_->copy_from(rand_uniform(bias_->shape(), rng, -bound, bound, bias_->dtype()).to(bias_->device()));
+}
+
+}  // namespace pleura
