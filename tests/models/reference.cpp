@@ -14,37 +14,7 @@ namespace pleura::testing {
 namespace {
 std::string reference_path(const std::string& file) { return std::string(PLEURA_TEST_DATA_DIR) + "/reference/" + file; }
 
-std::string shape_text(const std::vector<int64_t>& s) {
-  std::string out = "[";
-  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + "]";
-}
 }  // namespace
-
-std::vector<ReferenceKey> read_reference_keys(const std::string& file) {
-  std::ifstream in(reference_path(file));
-  REQUIRE_MESSAGE(in.good(), "cannot open ", reference_path(file));
-  std::vector<ReferenceKey> keys;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    std::istringstream fields(line);
-    std::string name, shape, dtype;
-    REQUIRE(std::getline(fields, name, '\t'));
-    REQUIRE(std::getline(fields, shape, '\t'));
-    REQUIRE(std::getline(fields, dtype, '\t'));
-    ReferenceKey k;
-    k.name = name;
-    k.alias = dtype.find('=') != std::string::npos;
-    k.dtype = dtype.substr(0, dtype.find(' '));
-    std::string dims = shape.substr(1, shape.size() - 2);  // strip [ ]
-    std::istringstream ds(dims);
-    std::string d;
-    while (std::getline(ds, d, ',')) k.shape.push_back(std::stoll(d));
-    keys.push_back(k);
-  }
-  return keys;
-}
 
 ReferenceNumbers read_reference_numbers(const std::string& model) {
   std::ifstream in(reference_path("numbers.md"));
@@ -69,21 +39,20 @@ ReferenceNumbers read_reference_numbers(const std::string& model) {
   return {};
 }
 
-void check_state_dict_against(Module& model, const std::string& file, const std::string& skip_prefix) {
+void check_state_dict_against(Module& model, const std::string& reference, const std::string& skip_prefix) {
   std::vector<ReferenceKey> expected;
-  for (const ReferenceKey& k : read_reference_keys(file))
-    if (!k.alias && (skip_prefix.empty() || !k.name.starts_with(skip_prefix))) expected.push_back(k);
+  for (const ReferenceKey& k : read_reference_keys(reference))
+    if (k.alias_of.empty() && (skip_prefix.empty() || !k.name.starts_with(skip_prefix))) expected.push_back(k);
   NamedSlots got = model.state_dict_slots();
-  CHECK_MESSAGE(got.size() == expected.size(), file, ": ", got.size(), " keys, reference has ", expected.size());
+  CHECK_MESSAGE(got.size() == expected.size(), reference, ": ", got.size(), " keys, reference has ", expected.size());
   size_t n = std::min(got.size(), expected.size());
   int mismatches = 0;
   for (size_t i = 0; i < n && mismatches < 10; ++i) {
     const Tensor& t = *got[i].second;
-    std::string dtype = dtype_name(t.dtype());
-    bool same = got[i].first == expected[i].name && t.shape().vec() == expected[i].shape && dtype == expected[i].dtype;
+    bool same = got[i].first == expected[i].name && t.shape() == expected[i].shape && t.dtype() == expected[i].dtype;
     if (!same) ++mismatches;
-    CHECK_MESSAGE(same, file, " entry ", i, ": got ", got[i].first, " ", t.shape().str(), " ", dtype, ", reference ",
-                  expected[i].name, " ", shape_text(expected[i].shape), " ", expected[i].dtype);
+    CHECK_MESSAGE(same, reference, " entry ", i, ": got ", got[i].first, " ", t.shape().str(), " ", dtype_name(t.dtype()),
+                  ", reference ", expected[i].name, " ", expected[i].shape.str(), " ", dtype_name(expected[i].dtype));
   }
 }
 

@@ -1,6 +1,6 @@
 // Readers for the reference model facts under tests/data/reference/ (produced from the PyTorch models,
-// see SEMANTICS.md): the state_dict key lists keys_*.txt and the table of numbers.md; and checks of a
-// Pleura model against them. Used by tests/models/test_*.cpp.
+// see SEMANTICS.md): the table of numbers.md, and checks of a Pleura model against it and against the key
+// lists (read by tests/layers/reference_keys.h). Used by tests/models/test_*.cpp.
 #pragma once
 
 #include <cstdint>
@@ -8,18 +8,9 @@
 #include <vector>
 
 #include "layers/module.h"
+#include "tests/layers/reference_keys.h"
 
 namespace pleura::testing {
-
-struct ReferenceKey {
-  std::string name;
-  std::vector<int64_t> shape;  // empty for a 0-dim tensor
-  std::string dtype;           // "float32" or "int64"
-  bool alias = false;          // marked "= canonical key" (AlbuNet's conv1..conv5 re-exposures)
-};
-
-// Reads tests/data/reference/<file> ("key<TAB>[shape]<TAB>dtype[  = canonical]" per line).
-std::vector<ReferenceKey> read_reference_keys(const std::string& file);
 
 struct ReferenceNumbers {
   int64_t params_used = 0, bn_layers = 0, conv_layers = 0;
@@ -27,9 +18,9 @@ struct ReferenceNumbers {
 // The row of numbers.md whose first cell is `model` ("albunet", "resnet50", "scseunet").
 ReferenceNumbers read_reference_numbers(const std::string& model);
 
-// CHECKs that model.state_dict_slots() lists exactly the non-alias keys of `file` that do not start with
-// `skip_prefix` (when non-empty), in the same order, with the same shapes and dtypes.
-void check_state_dict_against(Module& model, const std::string& file, const std::string& skip_prefix = "");
+// CHECKs that model.state_dict_slots() lists exactly the non-alias keys of keys_<reference>.txt that do not
+// start with `skip_prefix` (when non-empty), in the same order, with the same shapes and dtypes.
+void check_state_dict_against(Module& model, const std::string& reference, const std::string& skip_prefix = "");
 
 // Number of Conv2d and BatchNorm2d modules in the tree.
 int count_conv_layers(Module& model);

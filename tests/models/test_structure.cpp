@@ -12,22 +12,21 @@ using namespace pleura::testing;
 namespace {
 struct Case {
   const char* model;    // make_model name
-  const char* keys;     // reference key list
-  const char* row;      // numbers.md row
+  const char* row;      // reference name: keys_<row>.txt and the numbers.md row
   const char* skip;     // reference keys the model leaves out on purpose
 };
 // AlbuNet leaves out torchvision's encoder.fc (never used by the UNet; the alias keys are skipped
 // by check_state_dict_against).
-const Case kCases[] = {{"albunet", "keys_albunet.txt", "albunet", "encoder.fc."},
-                       {"resnet50_unet", "keys_resnet50.txt", "resnet50", ""},
-                       {"scse_unet", "keys_scseunet.txt", "scseunet", ""}};
+const Case kCases[] = {{"albunet", "albunet", "encoder.fc."},
+                       {"resnet50_unet", "resnet50", ""},
+                       {"scse_unet", "scseunet", ""}};
 }  // namespace
 
 TEST_CASE("models: state_dict keys, shapes and dtypes equal the reference lists, in order") {
   for (const Case& c : kCases) {
     CAPTURE(c.model);
     auto model = make_model(c.model, 1);
-    check_state_dict_against(*model, c.keys, c.skip);
+    check_state_dict_against(*model, c.row, c.skip);
   }
 }
 
