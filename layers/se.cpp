@@ -1,10 +1,10 @@
-// SEModule, SCSEModule and the composed SCSE maxout (layers/se.h).
+// SEModule and SCSEModule (layers/se.h); SCSE's spatial gate and maxout merge are the fused op scse_maxout.
 #include "layers/se.h"
 
 #include "engine/ops/global_avg_pool.h"
-#include "engine/ops/maximum.h"
 #include "engine/ops/mul.h"
 #include "engine/ops/relu.h"
+#include "engine/ops/scse.h"
 #include "engine/ops/sigmoid.h"
 
 namespace pleura {
@@ -14,6 +14,11 @@ void check_reduction(const char* layer, int64_t channels, int64_t reduction) {
   PLEURA_CHECK(reduction >= 1 && channels / reduction >= 1, "[", layer, "] channels ", channels, " and reduction ",
                reduction, " leave no channel in the squeeze (expected reduction >= 1 and channels / reduction >= 1)");
 }
+
+// sigmoid(fc2(relu(fc1(gap(x))))): the channel gate [N, C, 1, 1] of both modules.
+Tensor squeeze_excite(const Tensor& x, Conv2d& fc1, Conv2d& fc2) {
+  return sigmoid(fc2.forward(relu(fc1.forward(global_avg_pool(x)))));
+}
 }  // namespace
 
 SEModule::SEModule(int64_t channels, int64_t reduction) {
@@ -22,9 +27,7 @@ SEModule::SEModule(int64_t channels, int64_t reduction) {
   fc2 = register_module("fc2", std::make_shared<Conv2d>(channels / reduction, channels, 1, Bias::kWith));
 }
 
-Tensor SEModule::channel_gate(const Tensor& x) {
-  return sigmoid(fc2->forward(relu(fc1->forward(global_avg_pool(x)))));
-}
+Tensor SEModule::channel_gate(const Tensor& x) { return squeeze_excite(x, *fc1, *fc2); }
 
 Tensor SEModule::forward(const Tensor& x) { return mul(x, channel_gate(x)); }
 
@@ -38,13 +41,10 @@ SCSEModule::SCSEModule(int64_t channels, int64_t reduction) {
 }
 
 Tensor SCSEModule::forward(const Tensor& x) {
-  Tensor gate = sigmoid(fc2->forward(relu(fc1->forward(global_avg_pool(x)))));
-  return scse_maxout_composed(x, gate, spatial_conv->weight());
-}
-
-Tensor scse_maxout_composed(const Tensor& x, const Tensor& channel_gate, const Tensor& spatial_weight) {
-  Tensor spatial_gate = sigmoid(conv2d(x, spatial_weight, Tensor()));
-  return maximum(mul(x, channel_gate), mul(x, spatial_gate));
+  Tensor gate = squeeze_excite(x, *fc1, *fc2);
+  // max(x * gate, x * sigmoid(conv1x1(x))) in one pass (engine/ops/scse.h; tests/ops/test_scse.cpp checks it
+  // against the composition of conv2d, sigmoid, mul and maximum).
+  return scse_maxout(x, gate, spatial_conv->weight());
 }
 
 }  // namespace pleura

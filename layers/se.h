@@ -38,9 +38,4 @@ class SCSEModule : public Layer {
   std::shared_ptr<Sequential> spatial_se_;
 };
 
-// The maxout merge of SCSEModule built from engine ops: max(x * channel_gate, x * sigmoid(conv1x1(x,
-// spatial_weight))). x [N, C, H, W], channel_gate [N, C, 1, 1], spatial_weight [1, C, 1, 1]. The one place
-// to swap for the fused scse_maxout op (engine/ops/scse.h) when it lands.
-Tensor scse_maxout_composed(const Tensor& x, const Tensor& channel_gate, const Tensor& spatial_weight);
-
 }  // namespace pleura
