@@ -3,7 +3,7 @@
 # prebuilt .gpu-bundle/ made by scripts/gpu-bundle.sh when it matches these sources), runs every test
 # (the gpu suite included), compute-sanitizer memcheck on the gpu tests and racecheck on the kernels
 # that use shared memory, then the GPU benchmarks; prints a short table last. Logs and JSON go to $OUT
-# when it is set (else build-gpu/check/). Never changes the card's settings.
+# when it is set (else build-gpu/check/), at most 8 files. Never changes the card's settings.
 # Environment: PLEURA_GPU_SKIP_SANITIZER=1 skips the sanitizer runs; PLEURA_ALLOW_STALE=1 accepts a
 # bundle built from other sources.
 set -uo pipefail
@@ -16,7 +16,7 @@ note() { summary+=("$(printf '%-26s %s' "$1" "$2")"); }
 elapsed() { echo $(( $(date +%s) - start ))s; }
 
 echo "== device"
-nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv 2>&1 | tee "$out/device.txt"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv 2>&1
 
 # --- binaries: the bundle when it matches, else a build here ---
 bin=""
@@ -42,6 +42,7 @@ if [ -z "$bin" ]; then
     mkdir -p "$build/bin"
     cp "$build/tests/pleura_tests" "$build/bin/"
     find "$build/bench" -maxdepth 2 -type f -executable -name 'bench_*' -exec cp {} "$build/bin/" \;
+    cp "$build/bench_unet" "$build/bin/"
     bin="$build/bin"
     note "binaries" "built here in $(elapsed)"
   else
@@ -114,6 +115,20 @@ for b in "$bin"/bench_cuda*; do
   timeout 150 "$b" --json "$out/$name.json" 2>&1 | tee "$out/$name.log" | tail -n 60
   note "$name" "rc=${PIPESTATUS[0]} (table above, JSON in $name.json)"
 done
+
+# --- whole models: a training step and an eval forward at 1024x1024, batch 2 ---
+if [ -x "$bin/bench_unet" ]; then
+  for model in albunet resnet50_unet scse_unet; do
+    echo "== bench_unet $model"
+    timeout 120 "$bin/bench_unet" --model "$model" --size 1024 --batch 2 --steps 5 --warmup 2 --device cuda --json \
+      >"$out/bench_unet.part" 2>&1
+    cat "$out/bench_unet.part" >>"$out/bench_unet.log"
+    tail -n 4 "$out/bench_unet.part"
+    line=$(grep -E '^\{' "$out/bench_unet.part" | tail -n 1)
+    rm -f "$out/bench_unet.part"
+    note "bench_unet $model" "${line:-failed (see bench_unet.log)}"
+  done
+fi
 
 echo
 echo "================ gpu-check summary ================"
