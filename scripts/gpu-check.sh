@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One call on a lent GPU machine tells the whole truth: builds Release for sm_90 (or takes the
-# prebuilt .gpu-bundle/ made by scripts/gpu-bundle.sh when it matches these sources), runs every test
-# (the gpu suite included), compute-sanitizer memcheck on the gpu tests and racecheck on the kernels
+# prebuilt .gpu-bundle/ made by scripts/gpu-bundle.sh when it matches these sources), runs every GPU
+# test (the doctest suite "gpu"), compute-sanitizer memcheck on the gpu tests and racecheck on the kernels
 # that use shared memory, then the GPU benchmarks; prints a short table last. Logs and JSON go to $OUT
 # when it is set (else build-gpu/check/), at most 8 files. Never changes the card's settings.
 # Environment: PLEURA_GPU_SKIP_SANITIZER=1 skips the sanitizer runs; PLEURA_ALLOW_STALE=1 accepts a
@@ -78,16 +78,12 @@ for lib in libcudnn.so.9 libcublas.so.13 libcublasLt.so.13; do
 done
 echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
 
-# --- tests ---
-echo "== tests (all, gpu suite included)"
-timeout 180 "$bin/pleura_tests" 2>&1 | tee "$out/tests.log" | tail -n 40
-tests_rc=${PIPESTATUS[0]}
-tests_line=$(grep -E '^\[doctest\] test cases' "$out/tests.log" | tail -n 1)
-note "tests (all)" "rc=$tests_rc ${tests_line#\[doctest\] }"
-timeout 120 "$bin/pleura_tests" -ts=gpu > "$out/gpu-tests.log" 2>&1
-gpu_rc=$?
+# --- tests: the gpu suite (the CPU suite is CI's; run it here with "$bin/pleura_tests" if wanted) ---
+echo "== gpu tests"
+timeout 240 "$bin/pleura_tests" -ts=gpu 2>&1 | tee "$out/gpu-tests.log" | tail -n 40
+gpu_rc=${PIPESTATUS[0]}
 note "gpu tests" "rc=$gpu_rc $(grep -E '^\[doctest\] test cases' "$out/gpu-tests.log" | tail -n 1 | sed 's/^\[doctest\] //')"
-grep -m1 -E "skipped: no CUDA device" "$out/gpu-tests.log" && note "WARNING" "gpu tests were skipped"
+grep -q -m1 "skipped: no CUDA device" "$out/gpu-tests.log" && note "WARNING" "gpu tests were skipped"
 
 # --- compute-sanitizer ---
 sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer /opt/nvidia/*/compute-sanitizer 2>/dev/null | head -n 1)
@@ -95,7 +91,7 @@ if [ "${PLEURA_GPU_SKIP_SANITIZER:-0}" = 1 ] || [ -z "$sanitizer" ]; then
   note "compute-sanitizer" "not run (${sanitizer:-not found})"
 else
   echo "== memcheck (caching allocator off)"
-  PLEURA_CUDA_NO_CACHE=1 timeout 150 "$sanitizer" --tool memcheck --error-exitcode 3 \
+  PLEURA_CUDA_NO_CACHE=1 timeout 200 "$sanitizer" --tool memcheck --error-exitcode 3 \
     "$bin/pleura_tests" -ts=gpu >"$out/memcheck.log" 2>&1
   mc=$?
   note "memcheck" "rc=$mc $(grep -E 'ERROR SUMMARY' "$out/memcheck.log" | tail -n 1)"
@@ -134,4 +130,4 @@ echo
 echo "================ gpu-check summary ================"
 printf '%s\n' "${summary[@]}"
 printf '%-26s %s\n' "total time" "$(elapsed)"
-[ "$tests_rc" -eq 0 ] && [ "$gpu_rc" -eq 0 ]
+[ "$gpu_rc" -eq 0 ]
