@@ -6,12 +6,12 @@
 
 #include "engine/autograd.h"
 #include "engine/cuda_runtime.h"
+#include "engine/host_allocator.h"
 
 namespace pleura {
 
 namespace {
 
-constexpr size_t kCpuAlignment = 64;
 bool g_poison_empty = false;
 
 template <class Fn>
@@ -29,9 +29,7 @@ void visit_dtype(DType dtype, const char* what, Fn&& fn) {
 
 Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
   if (device.is_cpu()) {
-    size_t rounded = (bytes + kCpuAlignment - 1) / kCpuAlignment * kCpuAlignment;
-    data_ = std::aligned_alloc(kCpuAlignment, rounded == 0 ? kCpuAlignment : rounded);
-    PLEURA_CHECK(data_ != nullptr, "[tensor] out of host memory allocating ", bytes, " bytes");
+    data_ = host_alloc(bytes);
   } else {
     cuda::require_device(device.index);
     data_ = cuda::alloc(bytes, device.index);
@@ -40,7 +38,7 @@ Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
 
 Storage::~Storage() {
   if (device_.is_cpu()) {
-    std::free(data_);
+    host_free(data_, bytes_);
   } else if (data_ != nullptr) {
     cuda::free(data_, bytes_, device_.index);
   }

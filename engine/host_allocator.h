@@ -1,0 +1,29 @@
+// Host memory for CPU tensors: 64-byte aligned, with a cache of large blocks. A training step allocates
+// the same large activation buffers every time; handing freed ones back out avoids the page faults and
+// zeroing a fresh mapping costs (about 6% of an AlbuNet step on the CPU, measured with perf).
+// Blocks of at least kCachedMin bytes are rounded to size classes (64 KiB steps up to 1 MiB, 1 MiB steps
+// above) and kept on free lists by class; smaller ones go straight to the C library. Caching is off
+// with PLEURA_CPU_NO_CACHE=1 (for valgrind and sanitizers). Tests: tests/engine/test_host_allocator.cpp.
+#pragma once
+
+#include <cstddef>
+
+namespace pleura {
+
+constexpr size_t kHostAlignment = 64;
+constexpr size_t kCachedMin = size_t(256) << 10;
+
+void* host_alloc(size_t bytes);
+void host_free(void* ptr, size_t bytes);
+
+struct HostMemoryStats {
+  size_t bytes_cached = 0;   // free blocks held for reuse
+  size_t cache_hits = 0;     // large requests served from the cache
+  size_t cache_misses = 0;   // large requests that went to the C library
+  bool caching = true;
+};
+HostMemoryStats host_memory_stats();
+// Returns every cached block to the C library.
+void host_empty_cache();
+
+}  // namespace pleura
