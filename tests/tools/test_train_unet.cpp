@@ -1,0 +1,252 @@
+// Tests of tools/train_unet through its library entry point (train_unet_main in train/train_cli.h), at a
+// tiny size (AlbuNet at 64x64 on the CPU, 8 training and 4 validation images, 2 epochs): the files a run
+// leaves (checkpoints, summary.csv, metrics CSV, learning-curve PNG, logs), a run stopped inside an
+// epoch and before a validation (by the test hook and by a real SIGINT) and resumed, which must end
+// bit-identical to an uninterrupted run, and the command-line and configuration errors.
+#include <csignal>
+#include <filesystem>
+#include <sstream>
+
+#include "engine/file_io.h"
+#include "layers/state_dict.h"
+#include "models/model.h"
+#include "tests/testing.h"
+#include "tests/train/data/data_testing.h"
+#include "tests/train/train_testing.h"
+#include "train/checkpoint.h"
+#include "train/data/image_io.h"
+#include "train/train_cli.h"
+#include "train/train_log.h"
+
+namespace fs = std::filesystem;
+using namespace pleura;
+using namespace pleura::testing;
+
+namespace {
+
+struct Run {
+  int code;
+  std::string out, err;
+};
+
+Run run(const std::vector<std::string>& args, const TrainOptions* options = nullptr) {
+  std::ostringstream out, err;
+  const int code = train_unet_main(args, out, err, options);
+  return {code, out.str(), err.str()};
+}
+
+std::string write_ini(const TempDir& dir, const std::string& name, const std::string& text) {
+  const std::string path = dir.file(name);
+  write_file_atomic(path, text);
+  return path;
+}
+
+std::vector<std::string> lines_of(const std::string& path) {
+  std::vector<std::string> lines;
+  std::istringstream in(slurp(path));
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  return lines;
+}
+
+int count_epoch_checkpoints(const std::string& folder) {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(folder))
+    if (e.path().filename().string().find("_epoch") != std::string::npos) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("train_unet: two epochs at 64x64 leave checkpoints, summary.csv, metrics.csv, the curve and logs") {
+  TempDir t;
+  const TinyCache cache = make_tiny_cache(t.file("cache"), 12, 64, 3);
+  const std::string exp = t.file("exp");
+  const std::string ini = write_ini(t, "tiny.ini", tiny_train_ini(cache, exp, "[checkpoints]\ntopk = 1\n"));
+  const Run r = run({ini});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(r.out.find("fold 0: 8 training images (4 positive), 4 validation images (2 positive)") != std::string::npos);
+  CHECK(r.out.find("1 epoch: \t Score: ") != std::string::npos);
+
+  const std::string fold = exp + "/checkpoints/fold0";
+  CHECK(fs::is_regular_file(exp + "/checkpoints/tiny_fold0.safetensors"));  // best, as the reference names it
+  CHECK(fs::is_regular_file(fold + "/tiny_fold0_last.safetensors"));
+  CHECK(count_epoch_checkpoints(fold) == 1);  // topk = 1: the worse epoch's file was removed
+  CHECK(fs::is_regular_file(exp + "/log/train_main.log"));
+  CHECK(slurp(exp + "/log/train_fold0.log").find("Calculated train loss") != std::string::npos);
+
+  // summary.csv: the reference's columns, one row per validated epoch, best_metric = the best column.
+  const std::vector<std::string> summary = lines_of(fold + "/summary.csv");
+  REQUIRE(summary.size() == 3);
+  CHECK(summary[0] ==
+        "epoch,best_metric,\"(0.3, 0, 0.2)\",\"(0.3, 0, 0.4)\",\"(0.3, 20, 0.2)\",\"(0.3, 20, 0.4)\","
+        "\"(0.6, 0, 0.2)\",\"(0.6, 0, 0.4)\",\"(0.6, 20, 0.2)\",\"(0.6, 20, 0.4)\"");
+  for (int row = 1; row <= 2; ++row) {
+    std::vector<double> values;
+    std::istringstream in(summary[static_cast<size_t>(row)]);
+    for (std::string f; std::getline(in, f, ',');) values.push_back(std::stod(f));
+    REQUIRE(values.size() == 10);
+    CHECK(values[0] == row - 1);
+    CHECK(values[1] == *std::max_element(values.begin() + 2, values.end()));
+    for (size_t i = 1; i < values.size(); ++i) CHECK((values[i] >= 0 && values[i] <= 1));
+  }
+  // metrics.csv: the cosine schedule's rates, lr(1) = 1e-5 + (1e-3 - 1e-5) * (1 + cos(pi/2)) / 2 = 5.05e-4.
+  const CsvLog metrics = metrics_csv(fold + "/metrics.csv");
+  REQUIRE(metrics.rows() == 2);
+  CHECK(std::stod(metrics.column("lr")[0]) == 0.001);
+  CHECK(std::stod(metrics.column("lr")[1]) == doctest::Approx(5.05e-4).epsilon(1e-12));
+  for (const std::string& loss : metrics.column("train_loss")) CHECK(std::stod(loss) > 0);
+  CHECK(metrics.column("best_triplet")[1].front() == '(');
+
+  const GrayImage curve = data::read_image_gray(fold + "/learning_curve.png");
+  CHECK(curve.width == 640);
+  CHECK(curve.height == 360);
+  CHECK(std::count(curve.pixels.begin(), curve.pixels.end(), 0) > 100);  // axes, text, the score line
+
+  // The best checkpoint loads strictly into a fresh AlbuNet; the state says the fold is finished.
+  std::shared_ptr<Model> model = make_model("albunet", 99);
+  CHECK_NOTHROW(load_state_dict_file(model->state_dict_slots(), exp + "/checkpoints/tiny_fold0.safetensors"));
+  const TrainingState st = peek_training_state(fold + "/tiny_fold0_last_state.safetensors");
+  CHECK(st.finished);
+  CHECK(st.epoch == 2);
+  CHECK(st.topk.size() == 1);
+
+  // --resume of a finished run does nothing; a fresh run of the same config appends to summary.csv and
+  // starts from its best score (the reference's behaviour for staged runs in one folder).
+  const Run again = run({ini, "--resume"});
+  CHECK(again.code == 0);
+  CHECK(again.out.find("already finished") != std::string::npos);
+  CHECK(lines_of(fold + "/summary.csv").size() == 3);
+}
+
+TEST_CASE("train_unet: stopped inside an epoch and before a validation, then resumed, ends bit-identical") {
+  TempDir t;
+  const TinyCache cache = make_tiny_cache(t.file("cache"), 12, 64, 3);
+  // grad_accum = 3 with 4 batches per epoch: the stop after batch 1 leaves accumulated gradients, and a
+  // remainder carries over between epochs, so the saved gradients matter too.
+  const std::string extra = "[checkpoints]\ntopk = 2\n";
+  const std::string ini_a = write_ini(t, "a.ini", tiny_train_ini(cache, t.file("a"), extra));
+  const std::string ini_b = write_ini(t, "b.ini", tiny_train_ini(cache, t.file("b"), extra));
+  const std::vector<std::string> accum = {"--set", "train.grad_accum=3"};
+  auto with = [&](const std::string& ini, std::vector<std::string> more) {
+    std::vector<std::string> args = {ini, accum[0], accum[1]};
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+  };
+
+  const Run a = run(with(ini_a, {}));
+  REQUIRE_MESSAGE(a.code == 0, a.err);
+
+  // 1: the test hook stops after batch 1 of epoch 0.
+  TrainOptions stop_mid_epoch;
+  stop_mid_epoch.after_batch = [](int, int64_t epoch, int64_t batch) { return epoch == 0 && batch == 1; };
+  const Run b1 = run(with(ini_b, {}), &stop_mid_epoch);
+  REQUIRE_MESSAGE(b1.code == 128 + SIGINT, b1.err);
+  CHECK(b1.err.find("stopped by signal 2") != std::string::npos);
+  const std::string fold_b = t.file("b/checkpoints/fold0");
+  TrainingState st = peek_training_state(fold_b + "/tiny_fold0_last_state.safetensors");
+  CHECK(st.epoch == 0);
+  CHECK(st.batch == 2);
+  CHECK_FALSE(st.finished);
+  CHECK(st.loss_count == 2);
+
+  // Without --resume an interrupted fold is not overwritten.
+  const Run refused = run(with(ini_b, {}));
+  CHECK(refused.code == 1);
+  CHECK(refused.err.find("add --resume") != std::string::npos);
+
+  // 2: resumed, then a real SIGINT after the last batch of epoch 1: the state is saved before validating.
+  TrainOptions sigint_at_end;
+  sigint_at_end.after_batch = [](int, int64_t epoch, int64_t batch) {
+    if (epoch == 1 && batch == 3) std::raise(SIGINT);
+    return false;
+  };
+  const Run b2 = run(with(ini_b, {"--resume"}), &sigint_at_end);
+  REQUIRE_MESSAGE(b2.code == 128 + SIGINT, b2.err);
+  st = peek_training_state(fold_b + "/tiny_fold0_last_state.safetensors");
+  CHECK(st.epoch == 1);
+  CHECK(st.training_done);
+  CHECK(st.summary_rows == 1);
+
+  // 3: resumed to the end.
+  const Run b3 = run(with(ini_b, {"--resume"}));
+  REQUIRE_MESSAGE(b3.code == 0, b3.err);
+
+  const std::string fold_a = t.file("a/checkpoints/fold0");
+  for (const std::string name : {"tiny_fold0_last.safetensors", "tiny_fold0_last_state.safetensors", "summary.csv",
+                                 "tiny_fold0_epoch0.safetensors", "tiny_fold0_epoch1.safetensors"}) {
+    CHECK_MESSAGE(slurp(fold_a + "/" + name) == slurp(fold_b + "/" + name), name);
+  }
+  CHECK(slurp(t.file("a/checkpoints/tiny_fold0.safetensors")) == slurp(t.file("b/checkpoints/tiny_fold0.safetensors")));
+  const CsvLog ma = metrics_csv(fold_a + "/metrics.csv"), mb = metrics_csv(fold_b + "/metrics.csv");
+  for (const std::string col : {"epoch", "train_loss", "lr", "best_triplet", "score"})
+    CHECK_MESSAGE(ma.column(col) == mb.column(col), col);
+}
+
+TEST_CASE("train_unet: usage and configuration errors exit non-zero with one clear message") {
+  TempDir t;
+  CHECK(run({}).code == 2);
+  CHECK(run({"a.ini", "b.ini"}).code == 2);
+  CHECK(run({"a.ini", "--sett", "x"}).code == 2);
+  CHECK(run({"a.ini", "--set"}).code == 2);
+  const Run help = run({"--help"});
+  CHECK(help.code == 0);
+  CHECK(help.out.find("--resume") != std::string::npos);
+
+  const Run missing = run({t.file("nope.ini")});
+  CHECK(missing.code == 1);
+  CHECK(missing.err.find("nope.ini' does not exist") != std::string::npos);
+
+  const TinyCache cache = make_tiny_cache(t.file("cache"), 6, 64, 3);
+  const std::string ini = write_ini(t, "c.ini", tiny_train_ini(cache, t.file("exp"), "[augment]\nhflip.q = 0.5\n"));
+  const Run unknown = run({ini});
+  CHECK(unknown.code == 1);
+  CHECK(unknown.err.find("c.ini:32: unknown key [augment] hflip.q") != std::string::npos);
+  const Run bad_set = run({ini, "--set", "augment.hflip.q", "--set", "train.epochs=two"});
+  CHECK(bad_set.code == 1);
+  const Run bad_value = run({write_ini(t, "d.ini", tiny_train_ini(cache, t.file("exp"))), "--set", "train.epochs=two"});
+  CHECK(bad_value.code == 1);
+  CHECK(bad_value.err.find("--set train.epochs: [train] epochs: 'two' is not an integer") != std::string::npos);
+}
+
+TEST_CASE("train_unet: [init] starts from an earlier stage's checkpoint; a frozen encoder is not updated") {
+  TempDir t;
+  const TinyCache cache = make_tiny_cache(t.file("cache"), 12, 64, 3);
+  // The earlier stage: some AlbuNet's weights where [init] looks for them (<folder>/<pipeline>_fold0).
+  std::shared_ptr<Model> earlier = make_model("albunet", 5);
+  fs::create_directories(t.file("stage0"));
+  save_weights(t.file("stage0/stage0_fold0.safetensors"), *earlier, {});
+  const std::string init = "[init]\nfolder = " + t.file("stage0") + "\npipeline = stage0\n";
+  const std::string ini = write_ini(t, "s1.ini", tiny_train_ini(cache, t.file("s1"), init));
+  // Also without the sampler: all 8 training images in 4 batches (the sampler at rate 0.8 would take the
+  // 4 positives and int(4 * 0.2 / 0.8) = 1 negative, 3 batches).
+  const Run r = run({ini, "--set", "model.freeze_encoder_epochs=1", "--set", "train.epochs=1", "--set",
+                     "sampler.enabled=false", "--set", "sampler.rate=0.8"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(r.err.find("fold 0 epoch 0 train 4/4") != std::string::npos);
+  CHECK(r.out.find("load model from " + t.file("stage0/stage0_fold0.safetensors")) != std::string::npos);
+  CHECK(r.out.find("encoder frozen") != std::string::npos);
+
+  std::map<std::string, Tensor> last;
+  for (NamedTensor& n : read_safetensors(t.file("s1/checkpoints/fold0/tiny_fold0_last.safetensors"))) last[n.name] = n.tensor;
+  std::map<std::string, Tensor> start;
+  for (NamedTensor& n : state_dict_of(earlier->state_dict_slots())) start[n.name] = n.tensor;
+  auto same = [&](const std::string& k) { return last.at(k).to_vector() == start.at(k).to_vector(); };
+  CHECK(same("encoder.conv1.weight"));
+  CHECK(same("encoder.layer4.2.bn2.weight"));
+  CHECK_FALSE(same("encoder.bn1.running_mean"));  // batch statistics still move in training mode, as in PyTorch
+  CHECK_FALSE(same("dec0.conv.weight"));
+  CHECK_FALSE(same("final.weight"));
+
+  // Without the file, the fold starts from scratch with a log line (Train.py skips a missing file too).
+  const std::string absent = "[init]\nfolder = " + t.file("nowhere") + "\npipeline = stage0\n";
+  // validate_only (MODEL.FREEZE): one validation of the starting weights, a summary row, no checkpoint.
+  const Run v = run({write_ini(t, "v.ini", tiny_train_ini(cache, t.file("v"), absent)), "--set",
+                     "model.validate_only=true"});
+  REQUIRE_MESSAGE(v.code == 0, v.err);
+  CHECK(v.out.find("no checkpoint " + t.file("nowhere/stage0_fold0.safetensors") + " to start from") !=
+        std::string::npos);
+  CHECK(lines_of(t.file("v/checkpoints/fold0/summary.csv")).size() == 2);
+  const CsvLog m = metrics_csv(t.file("v/checkpoints/fold0/metrics.csv"));
+  CHECK(m.column("train_loss") == std::vector<std::string>{""});
+  CHECK_FALSE(fs::exists(t.file("v/checkpoints/tiny_fold0.safetensors")));
+}

@@ -1,0 +1,376 @@
+// run_training (train/trainer.h): folds, model set-up, resuming, the epoch loop with the reference's
+// post-processing (Learning.process_summary / post_processing), stop requests and checkpoints. The
+// epoch itself is in train/train_epoch.cpp. Tests: tests/tools/test_train_unet.cpp.
+#include "train/trainer.h"
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <filesystem>
+#include <numeric>
+
+#include "engine/error.h"
+#include "layers/pretrained.h"
+#include "train/fold_trainer.h"
+#include "train/learning_curve.h"
+
+namespace fs = std::filesystem;
+
+namespace pleura {
+
+namespace {
+
+// Streams of random numbers derived from a fold's seed (train/sampler.h: derive_seed).
+constexpr uint64_t kModelStream = 0x4D4F44454C494E31ULL;    // "MODELIN1"
+constexpr uint64_t kSamplerSeed = 0x53414D504C455253ULL;    // "SAMPLERS"
+constexpr uint64_t kAugmentStream = 0x4155474D454E5431ULL;  // "AUGMENT1"
+
+std::atomic<int> g_stop_signal{0};
+
+void on_signal(int signal_number) { request_stop(signal_number); }
+
+std::unique_ptr<Scheduler> make_scheduler(const TrainConfig& c) {
+  switch (c.scheduler) {
+    case SchedulerType::kPlateau: return make_plateau(c.lr, c.plateau);
+    case SchedulerType::kCosine: return make_cosine(c.lr, c.cosine);
+    case SchedulerType::kWarmRestarts: return make_warm_restarts(c.lr, c.warm_restarts);
+  }
+  throw_error("[train] unknown scheduler type");
+}
+
+std::map<std::string, std::string> weight_metadata(const FoldRun& run, int64_t epoch, const std::string& score) {
+  std::map<std::string, std::string> m = {{"pipeline", run.config.pipeline},
+                                          {"model", run.config.model},
+                                          {"fold", std::to_string(run.fold)},
+                                          {"epoch", std::to_string(epoch)}};
+  if (!score.empty()) m["score"] = score;
+  return m;
+}
+
+void save_last(FoldRun& run) {
+  run.state.lr = run.adam->lr();
+  run.state.scheduler = run.scheduler->state();
+  // The state first: it alone is what --resume reads; the plain weights are for inference.
+  save_training_state(run.paths.last_state, run.state, *run.model, *run.adam);
+  save_weights(run.paths.last, *run.model, weight_metadata(run, run.state.epoch, ""));
+}
+
+TrainOutcome interrupted(FoldRun& run) {
+  save_last(run);
+  const int64_t batches = run.train_loader->num_batches();
+  run.log.line(cat("stopped (signal ", stop_signal(), "): saved ", run.paths.last_state, " at epoch ", run.state.epoch,
+                   run.state.training_done ? ", before its validation" : cat(", batch ", run.state.batch, " of ", batches),
+                   "; run again with --resume to continue"));
+  return TrainOutcome::kInterrupted;
+}
+
+// Learning.post_processing: keep the epoch among the top-k, save the best, step the scheduler.
+void post_process(FoldRun& run, double score, int64_t epoch) {
+  const TrainConfig& c = run.config;
+  TrainingState& st = run.state;
+  const std::string score_text = format_number(score);
+  if (c.topk > 0) {
+    const std::string path = run.paths.epoch_checkpoint(epoch);
+    save_weights(path, *run.model, weight_metadata(run, epoch, score_text));
+    st.topk.push_back({score, epoch, fs::path(path).filename().string()});
+    if (static_cast<int64_t>(st.topk.size()) > c.topk) {
+      // heapq.heappop of (score, path): the lowest score, ties broken by the path (all in one folder).
+      auto worst = std::min_element(st.topk.begin(), st.topk.end(), [](const TopkEntry& a, const TopkEntry& b) {
+        return a.score != b.score ? a.score < b.score : a.path < b.path;
+      });
+      const std::string removing = run.paths.history + "/" + worst->path;
+      st.topk.erase(worst);
+      std::error_code ec;
+      fs::remove(removing, ec);  // already gone when a resumed run repeats an epoch
+      run.log.line("Removed checkpoint is " + removing);
+    }
+  }
+  if (score > st.best_score) {
+    st.best_score = score;
+    st.best_epoch = epoch;
+    save_weights(run.paths.best, *run.model, weight_metadata(run, epoch, score_text));
+    run.log.line(cat("best model: ", epoch, " epoch - ", score_text));
+  }
+  run.adam->set_lr(run.scheduler->step(score));
+}
+
+void apply_freeze(FoldRun& run, int64_t epoch, bool first_epoch_of_run) {
+  const int64_t n = run.config.freeze_encoder_epochs;
+  if (n <= 0) return;
+  const std::string prefix = encoder_prefix(run.config.model);
+  if (epoch < n) {
+    const int count = run.model->freeze(prefix);
+    if (first_epoch_of_run) run.log.line(cat("encoder frozen (", count, " parameters under ", prefix, ") until epoch ", n));
+  } else if (epoch == n || first_epoch_of_run) {
+    run.model->unfreeze(prefix);
+    if (epoch == n) run.log.line(cat("encoder unfrozen at epoch ", epoch));
+  }
+}
+
+std::vector<std::string> summary_row(int64_t epoch, const TripletSearchResult& r) {
+  std::vector<std::string> row = {std::to_string(epoch), format_number(r.best_score())};
+  for (double s : r.scores) row.push_back(format_number(s));
+  return row;
+}
+
+// `valid_seconds` of the epoch's st.epoch_seconds went to validation; the data wait is a share of the rest.
+std::vector<std::string> metrics_row(const TrainingState& st, double lr, const TripletSearchResult* r,
+                                     double valid_seconds) {
+  const bool trained = st.loss_count > 0;
+  const double train_seconds = st.epoch_seconds - valid_seconds;
+  const double share = train_seconds > 0 ? st.wait_seconds / train_seconds : 0.0;
+  char seconds[32], wait[32];
+  std::snprintf(seconds, sizeof(seconds), "%.2f", st.epoch_seconds);
+  std::snprintf(wait, sizeof(wait), "%.4f", share);
+  return {std::to_string(st.epoch),
+          trained ? format_number(st.loss_sum / static_cast<double>(st.loss_count)) : "",
+          format_number(lr),
+          seconds,
+          trained ? wait : "",
+          r ? triplet_label(r->best_triplet()) : "",
+          r ? format_number(r->best_score()) : ""};
+}
+
+// Builds the model, optimizer, scheduler, sampler and loaders of a fold; loads the starting weights of a
+// fresh run (ImageNet encoder, previous stage) or the saved state of a resumed one.
+void set_up(FoldRun& run, const TrainDataset& dataset, bool resuming, CsvLog& summary, CsvLog& metrics) {
+  const TrainConfig& c = run.config;
+  run.model = make_model(c.model, derive_seed(run.seed, kModelStream));
+  PLEURA_CHECK(c.size % run.model->input_multiple() == 0, c.where("data.size"), ": ", c.size,
+               " is not a multiple of ", run.model->input_multiple(), ", which ", c.model, " needs");
+  if (!resuming) {
+    if (!c.pretrained_encoder.empty())
+      run.log.line("ImageNet encoder: " + load_pretrained_encoder(run.model->state_dict_slots(), c.model,
+                                                                   c.pretrained_encoder));
+    if (!c.init_folder.empty()) {
+      // Train.py: MODEL.PRETRAINED loads <path>/<pipeline>_fold<k> when the file exists, silently skips it otherwise.
+      const std::string path = c.init_folder + "/" + c.init_pipeline + "_fold" + std::to_string(run.fold) + ".safetensors";
+      if (fs::is_regular_file(path)) {
+        load_weights(path, *run.model);
+        run.log.line("load model from " + path);
+      } else {
+        run.log.line("no checkpoint " + path + " to start from: training from " +
+                     (c.pretrained_encoder.empty() ? "scratch" : "the ImageNet encoder"));
+      }
+    }
+  }
+  try {
+    run.model->to(c.device);
+  } catch (const Error& e) {
+    throw_error(cat(c.where("run.device"), ": ", e.what()));
+  }
+  AdamOptions adam;
+  adam.lr = c.lr;
+  adam.weight_decay = c.weight_decay;
+  run.adam = std::make_unique<Adam>(run.model->parameters(), adam);
+  run.scheduler = make_scheduler(c);
+  if (c.use_sampler)
+    run.sampler = std::make_unique<EpochSampler>(
+        run.split.train_positive, SampleRateSchedule::sliding(c.rate_start, c.rate_end, c.epochs),
+        derive_seed(run.seed, kSamplerSeed));
+
+  LoaderConfig lc;
+  lc.batch_size = c.batch_size;
+  lc.num_workers = c.workers;
+  lc.normalization = c.normalization;
+  lc.memory = c.device.is_cuda() ? HostMemory::kPinned : HostMemory::kPageable;
+  lc.augment = c.augment;
+  lc.seed = derive_seed(run.seed, kAugmentStream);
+  run.train_loader = std::make_unique<Loader>(dataset.source(run.split.train, MaskPolicy::kZerosForNegatives), lc,
+                                              dataset.namer(run.split.train));
+  lc.augment = augment::resize_only(c.size);
+  run.valid_loader = std::make_unique<Loader>(dataset.source(run.split.valid, MaskPolicy::kRead), lc,
+                                              dataset.namer(run.split.valid));
+
+  TrainingState& st = run.state;
+  if (resuming) {
+    st = load_training_state(run.paths.last_state, *run.model, *run.adam);
+    run.scheduler->load_state(st.scheduler);
+    run.adam->set_lr(st.lr);
+    summary.truncate(st.summary_rows);  // rows written after the save are written again
+    metrics.truncate(st.metrics_rows);
+    run.log.line(cat("resuming fold ", run.fold, " at epoch ", st.epoch,
+                     st.training_done ? " (validation)" : cat(", batch ", st.batch)));
+    return;
+  }
+  st = TrainingState{};
+  st.config_hash = config_hash(c);
+  st.pipeline = c.pipeline;
+  st.fold = run.fold;
+  st.lr = c.lr;
+  // Learning.__init__: the best score starts at the best of an existing summary.csv (an earlier stage in
+  // the same folder), so a stage only replaces the best checkpoint when it beats the earlier ones.
+  if (std::optional<double> best = best_in_summary(summary)) {
+    st.best_score = *best;
+    run.log.line("Pretrained best score is " + format_number(*best));
+  }
+  st.summary_rows = summary.rows();
+  st.metrics_rows = metrics.rows();
+}
+
+TrainOutcome train_fold(const TrainConfig& c, const TrainOptions& options, const TrainDataset& dataset, int fold,
+                        std::ostream& out, std::ostream& progress) {
+  const FoldPaths paths = fold_paths(c, fold);
+  fs::create_directories(paths.history);
+  fs::create_directories(fs::path(paths.best).parent_path());
+  RunLog log(paths.log, out);
+  FoldRun run(c, options, fold, paths, log, progress, dataset.split(fold), derive_seed(c.seed, static_cast<uint64_t>(fold)));
+  log.line(cat("fold ", fold, ": ", run.split.train.size(), " training images (", run.split.train_positives(),
+               " positive), ", run.split.valid.size(), " validation images (", run.split.valid_positives(), " positive)"));
+
+  bool resuming = false;
+  if (fs::exists(paths.last_state)) {
+    const TrainingState saved = peek_training_state(paths.last_state);
+    const bool same_config = saved.config_hash == config_hash(c);
+    if (options.resume && saved.finished && !same_config) {
+      // A finished earlier stage in the same folder: nothing of this run to resume.
+      log.line(cat("fold ", fold, ": ", paths.last_state, " is a finished run of another configuration: starting"));
+    } else if (options.resume) {
+      PLEURA_CHECK(same_config, "fold ", fold, ": ", paths.last_state, " was made by another configuration (hash ",
+                   saved.config_hash, ", this one ", config_hash(c), "); --resume continues only the same run");
+      if (saved.finished) {
+        log.line(cat("fold ", fold, " already finished (", paths.last_state, "): skipped"));
+        return TrainOutcome::kFinished;
+      }
+      resuming = true;
+    } else {
+      PLEURA_CHECK(saved.finished, "fold ", fold, ": ", paths.last_state, " holds an interrupted run (epoch ",
+                   saved.epoch, ", batch ", saved.batch, "): add --resume to continue it, or delete it to start over");
+    }
+  } else if (options.resume) {
+    log.line(cat("fold ", fold, ": nothing to resume (no ", paths.last_state, "): starting it"));
+  }
+
+  CsvLog summary = summary_csv(paths.summary, c.triplets), metrics = metrics_csv(paths.metrics);
+  set_up(run, dataset, resuming, summary, metrics);
+  TrainingState& st = run.state;
+
+  if (c.validate_only) {  // MODEL.FREEZE: the reference validates without training or saving
+    std::optional<TripletSearchResult> r = validate(run);
+    if (!r) return TrainOutcome::kInterrupted;
+    summary.append(summary_row(st.epoch, *r));
+    metrics.append(metrics_row(st, run.adam->lr(), &*r, st.epoch_seconds));
+    log.line(cat(st.epoch, " epoch: \t Score: ", format_number(r->best_score()), "\t Params: ", triplet_label(r->best_triplet())));
+    return TrainOutcome::kFinished;
+  }
+
+  bool first = true;
+  while (st.epoch < c.epochs) {
+    const int64_t epoch = st.epoch;
+    apply_freeze(run, epoch, first);
+    first = false;
+    if (!st.training_done) {
+      if (st.batch == 0) log.line(cat(epoch, " epoch: \t start training...."));
+      if (!train_epoch(run)) return interrupted(run);
+    }
+    if (stop_requested()) return interrupted(run);
+    log.line(cat(epoch, " epoch: \t Calculated train loss: ", format_number(st.loss_sum / static_cast<double>(st.loss_count))));
+    const double lr = run.adam->lr();
+    std::optional<TripletSearchResult> result;
+    double valid_seconds = 0.0;
+    const bool validating = epoch % c.validation_frequency == c.validation_frequency - 1;
+    if (validating) {
+      const auto t0 = std::chrono::steady_clock::now();
+      result = validate(run);
+      if (!result) return interrupted(run);
+      valid_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      st.epoch_seconds += valid_seconds;
+      log.line(cat(epoch, " epoch: \t Score: ", format_number(result->best_score()), "\t Params: ",
+                   triplet_label(result->best_triplet())));
+      summary.append(summary_row(epoch, *result));
+      ++st.summary_rows;
+    } else {
+      log.line("skip validation....");
+    }
+    metrics.append(metrics_row(st, lr, result ? &*result : nullptr, valid_seconds));
+    ++st.metrics_rows;
+    bool early_stop = false;
+    if (result) {
+      post_process(run, result->best_score(), epoch);
+      early_stop = epoch - st.best_epoch > c.early_stopping;
+    }
+    st.epoch = epoch + 1;
+    st.batch = 0;
+    st.training_done = false;
+    st.loss_sum = st.epoch_seconds = st.wait_seconds = 0.0;
+    st.loss_count = 0;
+    st.finished = early_stop || st.epoch >= c.epochs;
+    save_last(run);
+    write_learning_curve(paths.metrics, paths.curve);
+    if (early_stop) {
+      log.line("EARLY STOPPING");
+      break;
+    }
+  }
+  log.line(cat("fold ", fold, " done: best score ", format_number(st.best_score),
+               st.best_epoch >= 0 ? cat(" at epoch ", st.best_epoch) : std::string(" (no better epoch in this run)")));
+  return TrainOutcome::kFinished;
+}
+
+}  // namespace
+
+void request_stop(int signal_number) { g_stop_signal.store(signal_number); }
+bool stop_requested() { return g_stop_signal.load() != 0; }
+int stop_signal() { return g_stop_signal.load(); }
+void clear_stop_request() { g_stop_signal.store(0); }
+
+void install_stop_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESETHAND;  // a second signal gets the default action: the process ends at once
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+std::string FoldPaths::epoch_checkpoint(int64_t epoch) const {
+  return prefix + "_epoch" + std::to_string(epoch) + ".safetensors";
+}
+
+FoldPaths fold_paths(const TrainConfig& c, int fold) {
+  FoldPaths p;
+  const std::string k = std::to_string(fold);
+  p.history = c.output + "/" + c.full_folder + "/fold" + k;
+  p.prefix = p.history + "/" + c.pipeline + "_fold" + k;
+  p.best = c.output + "/" + c.best_folder + "/" + c.pipeline + "_fold" + k + ".safetensors";
+  p.last = p.prefix + "_last.safetensors";
+  p.last_state = p.prefix + "_last_state.safetensors";
+  p.summary = p.history + "/summary.csv";
+  p.metrics = p.history + "/metrics.csv";
+  p.curve = p.history + "/learning_curve.png";
+  p.log = c.output + "/" + c.log_dir + "/train_fold" + k + ".log";
+  return p;
+}
+
+TrainOutcome run_training(const TrainConfig& c, const TrainOptions& options, std::ostream& out,
+                          std::ostream& progress) {
+  fs::create_directories(c.output + "/" + c.log_dir);
+  RunLog log(c.output + "/" + c.log_dir + "/train_main.log", out);
+  log.line(cat("train_unet: pipeline ", c.pipeline, ", model ", c.model, " at ", c.size, "x", c.size, " on ",
+               c.device.str(), ", config ", c.file, " (hash ", config_hash(c), ")"));
+  log.file_only(config_text(c));
+  const TrainDataset dataset = TrainDataset::open({c.cache, c.images, c.labels}, c.folds_file);
+  const int num_folds = dataset.folds().num_folds;
+  log.line(cat("data: ", dataset.describe(), ", ", dataset.entries().size(), " images in ", num_folds, " folds (",
+               c.folds_file, ")"));
+  PLEURA_CHECK(c.folds_number == 0 || c.folds_number == num_folds, c.where("folds.number"), ": ", c.folds_number,
+               " folds, but ", c.folds_file, " has ", num_folds);
+  std::vector<int> folds = c.folds_use;
+  if (folds.empty()) {
+    folds.resize(static_cast<size_t>(num_folds));
+    std::iota(folds.begin(), folds.end(), 0);
+  }
+  for (int f : folds)
+    PLEURA_CHECK(f < num_folds, c.where("folds.use"), ": fold ", f, " but ", c.folds_file, " has folds 0..",
+                 num_folds - 1);
+  for (int fold : folds) {
+    if (stop_requested()) return TrainOutcome::kInterrupted;  // between folds: nothing of this fold to save
+    log.line(cat("Start training of ", fold, " fold...."));
+    if (train_fold(c, options, dataset, fold, out, progress) == TrainOutcome::kInterrupted)
+      return TrainOutcome::kInterrupted;
+  }
+  return TrainOutcome::kFinished;
+}
+
+}  // namespace pleura

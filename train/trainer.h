@@ -1,0 +1,65 @@
+// The training loop of tools/train_unet, with the reference's semantics (unet_pipeline/Train.py and
+// Learning.py): fold by fold; per epoch the sampler's order, loss.backward() per batch and every
+// grad_accum batches clip to max norm, Adam step, zero_grad; validation every `frequency` epochs with the
+// triplet grid; top-k / best checkpoints, the scheduler step and early stopping after each validation.
+// Stops cleanly on request (SIGINT / SIGTERM): the step in progress ends, `last` is saved with the
+// position inside the epoch, and --resume continues bit for bit (on the CPU). Implementation in
+// train/trainer.cpp (setup, resume, checkpoints) and train/train_epoch.cpp (the epoch itself); tests in
+// tests/tools/test_train_unet.cpp.
+//
+// Files per fold k, under [run] output:
+//   <best_folder>/<pipeline>_fold<k>.safetensors                   best weights (the reference's .pth)
+//   <full_folder>/fold<k>/<pipeline>_fold<k>_epoch<e>.safetensors  the top-k by validation score
+//   <full_folder>/fold<k>/<pipeline>_fold<k>_last.safetensors      weights after the last epoch / stop
+//   <full_folder>/fold<k>/<pipeline>_fold<k>_last_state.safetensors   what --resume reads
+//   <full_folder>/fold<k>/summary.csv, metrics.csv, learning_curve.png
+//   <log_dir>/train_main.log, <log_dir>/train_fold<k>.log
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <ostream>
+#include <string>
+
+#include "train/train_config.h"
+
+namespace pleura {
+
+struct TrainOptions {
+  bool resume = false;    // continue each fold from its last state (a finished fold is skipped)
+  bool terminal = false;  // progress as a bar redrawn in place (else plain lines)
+  // Test hook, called after every training batch: returning true requests a stop, as a signal does.
+  std::function<bool(int fold, int64_t epoch, int64_t batch)> after_batch;
+};
+
+enum class TrainOutcome {
+  kFinished,     // every fold trained (or skipped as finished)
+  kInterrupted,  // a stop was requested; `last` was saved
+};
+
+// Runs the whole configuration. Logs go to `out` (and the log files), the progress display to `progress`.
+TrainOutcome run_training(const TrainConfig& config, const TrainOptions& options, std::ostream& out,
+                          std::ostream& progress);
+
+// Stop requests: async-signal-safe (a signal handler may call request_stop). The loop looks at the flag
+// after every batch.
+void request_stop(int signal_number);
+bool stop_requested();
+int stop_signal();  // the signal of the request (0: none)
+void clear_stop_request();
+// SIGINT and SIGTERM call request_stop (a second signal while stopping kills the process as usual).
+void install_stop_handlers();
+
+// The paths above, for fold `fold` of `config`.
+struct FoldPaths {
+  std::string history;  // <output>/<full_folder>/fold<k>
+  std::string best;     // <output>/<best_folder>/<pipeline>_fold<k>.safetensors
+  std::string last, last_state;
+  std::string summary, metrics, curve;
+  std::string log;      // <output>/<log_dir>/train_fold<k>.log
+  std::string epoch_checkpoint(int64_t epoch) const;
+  std::string prefix;   // <history>/<pipeline>_fold<k>
+};
+FoldPaths fold_paths(const TrainConfig& config, int fold);
+
+}  // namespace pleura
