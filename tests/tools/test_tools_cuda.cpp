@@ -1,0 +1,91 @@
+// The tools on CUDA against the CPU (gpu suite; skipped without a device): train_unet one epoch at 64x64
+// from the same seed on both devices, and infer_unet of one checkpoint on both devices. The test runner
+// sets strict FP32, so the differences are rounding only; Adam's first steps move each weight by about
+// lr * sign(gradient), so a weight whose gradient is at rounding level may move the other way on the GPU:
+// the training check bounds the share of weights that differ, not every weight.
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+#include "engine/file_io.h"
+#include "engine/safetensors.h"
+#include "tests/testing.h"
+#include "tests/train/data/data_testing.h"
+#include "tests/train/infer/infer_testing.h"
+#include "tests/train/train_testing.h"
+#include "train/infer/infer_run.h"
+#include "train/train_cli.h"
+#include "train/train_log.h"
+
+namespace fs = std::filesystem;
+using namespace pleura;
+using namespace pleura::testing;
+
+namespace {
+
+std::map<std::string, std::vector<double>> weights_of(const std::string& path) {
+  std::map<std::string, std::vector<double>> w;
+  for (NamedTensor& n : read_safetensors(path)) w[n.name] = n.tensor.to_vector();
+  return w;
+}
+
+}  // namespace
+
+TEST_CASE("train_unet and infer_unet: CUDA runs end close to CPU runs" * doctest::test_suite("gpu")) {
+  PLEURA_REQUIRE_GPU();
+  TempDir t;
+  const TinyCache cache = make_tiny_cache(t.file("cache"), 12, 64, 3);
+  const std::string ini = t.file("tiny.ini");
+  write_file_atomic(ini, tiny_train_ini(cache, t.file("unused")));
+  auto train = [&](const std::string& device) {
+    std::ostringstream out, err;
+    const int code = train_unet_main({ini, "--set", "train.epochs=1", "--set", "run.device=" + device, "--set",
+                                      "run.output=" + t.file(device)},
+                                     out, err, nullptr);
+    REQUIRE_MESSAGE(code == 0, err.str());
+  };
+  train("cpu");
+  train("cuda");
+
+  const std::string last = "/checkpoints/fold0/tiny_fold0_last.safetensors";
+  const auto w_cpu = weights_of(t.file("cpu") + last), w_gpu = weights_of(t.file("cuda") + last);
+  REQUIRE(w_cpu.size() == w_gpu.size());
+  size_t total = 0, off = 0;
+  for (const auto& [name, a] : w_cpu) {
+    CAPTURE(name);
+    REQUIRE(w_gpu.count(name) == 1);
+    const std::vector<double>& b = w_gpu.at(name);
+    REQUIRE(a.size() == b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      REQUIRE(std::isfinite(b[i]));
+      ++total;
+      // num_batches_tracked is an integer count; running statistics and weights are compared alike.
+      if (std::fabs(a[i] - b[i]) > 1e-5 * std::max(1.0, std::fabs(a[i]))) ++off;
+    }
+  }
+  MESSAGE("weights differing by more than 1e-5: ", off, " of ", total);
+  CHECK(static_cast<double>(off) <= 0.01 * static_cast<double>(total));
+  const CsvLog m_cpu = metrics_csv(t.file("cpu/checkpoints/fold0/metrics.csv"));
+  const CsvLog m_gpu = metrics_csv(t.file("cuda/checkpoints/fold0/metrics.csv"));
+  CHECK(std::stod(m_gpu.column("train_loss")[0]) == doctest::Approx(std::stod(m_cpu.column("train_loss")[0])).epsilon(1e-4));
+
+  // infer_unet of the CPU run's checkpoint on both devices, with flip: maps within 1e-5.
+  auto infer = [&](const std::string& device) {
+    std::ostringstream out, err;
+    const int code = infer::infer_unet_main({"--model", "albunet", "--weights", t.file("cpu") + last, "--input",
+                                             cache.dir, "--output", t.file("maps-" + device), "--size", "64",
+                                             "--flip", "--device", device, "--batch", "3"},
+                                            out, err);
+    REQUIRE_MESSAGE(code == 0, err.str());
+  };
+  infer("cpu");
+  infer("cuda");
+  for (const std::string& id : cache.ids) {
+    CAPTURE(id);
+    const Tensor a = read_map_npy(t.file("maps-cpu/" + id + ".npy"));
+    const Tensor b = read_map_npy(t.file("maps-cuda/" + id + ".npy"));
+    CHECK(max_rel_error(b, a, 1e-5) <= 1e-4);
+  }
+}
