@@ -8,6 +8,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "cpu/parallel.h"
 
@@ -31,10 +32,39 @@ void call(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, double alpha, con
               static_cast<blasint>(ldc));
 }
 
-// Tile sides: wide enough for OpenBLAS's packed kernels to run near peak, small enough to give every
-// thread several tiles on the matrices of a UNet layer.
-int64_t tile_cols(int64_t n) { return n >= 512 ? 256 : (n >= 128 ? 64 : n); }
-int64_t tile_rows(int64_t m) { return m >= 256 ? 128 : (m >= 128 ? 64 : m); }
+// The split of C: an even number of near-equal tiles (so that two threads get equal work; the pool hands
+// each thread one contiguous run of tiles), about 32K elements each (at most 32 tiles), as square as the
+// shape allows, with boundaries on multiples of 16 (the kernels' register tiles). Fixed-size tiles with a
+// remainder left one thread idle for a third of some products (3 tiles on 2 threads); near-equal parts
+// made the UNets' convolutions about 10% faster (bench: each conv of albunet and scse_unet at 256x256).
+struct Split {
+  int64_t parts_m, parts_n;
+};
+
+constexpr int64_t kTileElements = 32768;
+
+Split split_of(int64_t M, int64_t N) {
+  int64_t count = std::clamp<int64_t>(M * N / kTileElements, 2, 32);
+  count -= count % 2;
+  for (; count >= 2; count -= 2) {
+    Split best{0, 0};
+    double best_skew = 0.0;
+    for (int64_t pm = 1; pm <= count; ++pm) {
+      const int64_t pn = count / pm;
+      if (count % pm != 0 || (pm > 1 && M / pm < 16) || (pn > 1 && N / pn < 16)) continue;
+      const double skew = std::fabs(std::log(static_cast<double>(M / pm) / static_cast<double>(N / pn)));
+      if (best.parts_m == 0 || skew < best_skew) best = {pm, pn}, best_skew = skew;
+    }
+    if (best.parts_m != 0) return best;
+  }
+  return {1, 1};
+}
+
+// Where part i of `parts` near-equal parts of n starts (n for i = parts).
+int64_t part_begin(int64_t n, int64_t parts, int64_t i) {
+  if (i >= parts) return n;
+  return std::min(n, (n * i / parts + 8) / 16 * 16);
+}
 
 // Below this many multiply-adds one call on the calling thread is cheaper than waking the pool.
 constexpr int64_t kParallelMacs = int64_t{1} << 18;
@@ -49,16 +79,16 @@ void tiled_gemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, T alpha, co
     call(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
-  int64_t tm = tile_rows(M), tn = tile_cols(N);
-  int64_t tiles_m = (M + tm - 1) / tm, tiles_n = (N + tn - 1) / tn;
-  parallel_for(tiles_m * tiles_n, 1, [&](int64_t t0, int64_t t1) {
+  const Split sp = split_of(M, N);
+  parallel_for(sp.parts_m * sp.parts_n, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
-      int64_t i0 = (t / tiles_n) * tm, j0 = (t % tiles_n) * tn;
-      int64_t mi = std::min(tm, M - i0), nj = std::min(tn, N - j0);
+      const int64_t i0 = part_begin(M, sp.parts_m, t / sp.parts_n), i1 = part_begin(M, sp.parts_m, t / sp.parts_n + 1);
+      const int64_t j0 = part_begin(N, sp.parts_n, t % sp.parts_n), j1 = part_begin(N, sp.parts_n, t % sp.parts_n + 1);
+      if (i1 <= i0 || j1 <= j0) continue;
       // Rows i0.. of op(A) and columns j0.. of op(B), in the row-major storage of A and B.
       const T* a = ta == Trans::kNo ? A + i0 * lda : A + i0;
       const T* b = tb == Trans::kNo ? B + j0 : B + j0 * ldb;
-      call(ta, tb, mi, nj, K, alpha, a, lda, b, ldb, beta, C + i0 * ldc + j0, ldc);
+      call(ta, tb, i1 - i0, j1 - j0, K, alpha, a, lda, b, ldb, beta, C + i0 * ldc + j0, ldc);
     }
   });
 }
