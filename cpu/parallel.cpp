@@ -1,8 +1,16 @@
-// The CPU thread pool behind parallel_for: workers sleep on a condition variable between jobs, chunk i
-// always goes to thread i, and the first exception thrown by any chunk is rethrown to the caller.
+// The CPU thread pool behind parallel_for: chunk i always goes to thread i, and the first exception
+// thrown by any chunk is rethrown to the caller. Between jobs a worker first polls for the next one for
+// a short while (kSpin), then sleeps on a condition variable; the caller likewise polls for the end of a
+// job before sleeping. A training step makes thousands of parallel_for calls, most within microseconds
+// of the previous one: waking sleeping threads through the kernel cost about 45 us per call (bench:
+// 20000 empty calls on 2 threads), the polling brings that down to under 1 us; the polling yields the
+// core now and then (to loader threads, or when there are more threads than cores), and a worker that
+// found no job during kSpin sleeps, so idle pools use no CPU.
 #include "cpu/parallel.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -10,6 +18,10 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 #include "engine/error.h"
 
@@ -20,6 +32,30 @@ namespace {
 
 thread_local bool t_inside_parallel = false;
 
+constexpr std::chrono::microseconds kSpin{100};
+
+void pause_briefly() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+// Polls `done()` for up to kSpin; true if it became true.
+template <class Done>
+bool spin_until(Done&& done) {
+  const auto limit = std::chrono::steady_clock::now() + kSpin;
+  for (int i = 0;; ++i) {
+    if (done()) return true;
+    pause_briefly();
+    if ((i & 63) == 63) {
+      if (std::chrono::steady_clock::now() > limit) return done();
+      std::this_thread::yield();  // lets loader threads (or more threads than cores) run meanwhile
+    }
+  }
+}
+
 class Pool {
  public:
   explicit Pool(int threads) {
@@ -28,7 +64,7 @@ class Pool {
   ~Pool() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
+      stop_.store(true);
     }
     start_.notify_all();
     for (auto& w : workers_) w.join();
@@ -37,17 +73,22 @@ class Pool {
 
   // Runs task(i) for i in [0, chunks), chunks <= threads(); chunk 0 on the caller.
   void run(int chunks, const std::function<void(int)>& task) {
-    std::unique_lock<std::mutex> lock(mutex_);
     task_ = &task;
-    chunks_ = chunks;
-    remaining_ = chunks - 1;
     error_ = nullptr;
-    ++generation_;
-    lock.unlock();
+    remaining_.store(chunks - 1, std::memory_order_relaxed);
+    {
+      // Published under the mutex, so that a worker about to sleep sees it or is woken.
+      std::lock_guard<std::mutex> lock(mutex_);
+      const uint64_t generation = (job_.load(std::memory_order_relaxed) >> 16) + 1;
+      job_.store(generation << 16 | static_cast<uint64_t>(chunks), std::memory_order_release);
+    }
     start_.notify_all();
     run_chunk(0);
-    lock.lock();
-    done_.wait(lock, [this] { return remaining_ == 0; });
+    auto finished = [this] { return remaining_.load(std::memory_order_acquire) == 0; };
+    if (!spin_until(finished)) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      done_.wait(lock, finished);
+    }
     task_ = nullptr;
     if (error_) std::rethrow_exception(error_);
   }
@@ -65,29 +106,36 @@ class Pool {
   }
 
   void work(int index) {
-    uint64_t seen = 0;
-    std::unique_lock<std::mutex> lock(mutex_);
+    uint64_t seen = 0;  // the job word last acted on
     for (;;) {
-      start_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-      if (index >= chunks_) continue;
-      lock.unlock();
-      run_chunk(index);
-      lock.lock();
-      if (--remaining_ == 0) done_.notify_one();
+      auto ready = [&] { return stop_.load() || job_.load(std::memory_order_acquire) != seen; };
+      if (!spin_until(ready)) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        start_.wait(lock, ready);
+      }
+      if (stop_.load()) return;
+      // Generation and chunk count come in one word: a worker left out of a job (index >= its chunks)
+      // may see the next job's word late, but never a mix of two jobs.
+      seen = job_.load(std::memory_order_acquire);
+      if (index >= static_cast<int>(seen & 0xFFFF)) continue;
+      run_chunk(index);  // task_ stays valid: the job cannot end before this chunk does
+      if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        { std::lock_guard<std::mutex> lock(mutex_); }  // the caller is polling, or waiting under the mutex
+        done_.notify_one();
+      }
     }
   }
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable start_, done_;
+  // Written by the caller before it publishes job_ (release), read by workers after they see the new
+  // job (acquire). job_ = generation << 16 | number of chunks (threads are at most 1024).
   const std::function<void(int)>* task_ = nullptr;
-  int chunks_ = 0;
-  int remaining_ = 0;
-  uint64_t generation_ = 0;
-  bool stop_ = false;
   std::exception_ptr error_;
+  std::atomic<int> remaining_{0};
+  std::atomic<uint64_t> job_{0};
+  std::atomic<bool> stop_{false};
 };
 
 int default_threads() {

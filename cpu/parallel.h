@@ -15,8 +15,9 @@ int num_threads();
 
 namespace cpu {
 
-// Calls fn(begin, end) over contiguous chunks covering [0, n), in parallel. No chunk is smaller than
-// `grain` elements (except a short last one). Nested calls run inline on the calling thread.
+// Calls fn(begin, end) over contiguous chunks covering [0, n), in parallel: at most one chunk per thread
+// and at most ceil(n / grain) chunks, of equal size but for a shorter last one (so n <= grain runs on the
+// calling thread). Nested calls run inline on the calling thread.
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
 }  // namespace cpu
