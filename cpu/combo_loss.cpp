@@ -10,18 +10,11 @@
 #include "cpu/float_types.h"
 #include "cpu/parallel.h"
 #include "cpu/reduce.h"
+#include "cpu/stable_sigmoid.h"
 
 namespace pleura::cpu {
 
 namespace {
-
-// Same branches as cpu/sigmoid.cpp: exp only ever sees -|x|.
-template <class T>
-T stable_sigmoid(T x) {
-  if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
-  T e = std::exp(x);
-  return e / (T(1) + e);
-}
 
 // The focal loss clamps p and t to [1e-8, 1 - 1e-8] in the element type. In float32 the upper bound
 // 1 - 1e-8 rounds to exactly 1, so a confidently wrong pixel keeps pt = 1e-8 (cost ~18.4), as in the

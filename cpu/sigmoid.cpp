@@ -5,20 +5,9 @@
 
 #include "cpu/float_types.h"
 #include "cpu/parallel.h"
+#include "cpu/stable_sigmoid.h"
 
 namespace pleura::cpu {
-
-namespace {
-// exp is only ever taken of -|x| <= 0, so it lies in [0, 1] and cannot overflow: for x >= 0,
-// 1 / (1 + exp(-x)); for x < 0, the same value written as e / (1 + e) with e = exp(x).
-// NaN fails x >= 0 and comes out of exp(NaN) as NaN.
-template <class T>
-T stable_sigmoid(T x) {
-  if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
-  T e = std::exp(x);
-  return e / (T(1) + e);
-}
-}  // namespace
 
 void sigmoid_fwd(const Tensor& x, Tensor& y) {
   with_float_type(x.dtype(), "sigmoid", [&](auto tag) {

@@ -6,6 +6,7 @@
 
 #include "cuda/block_reduce.cuh"
 #include "cuda/launch.h"
+#include "cuda/stable_sigmoid.cuh"
 #include "engine/cuda_runtime.h"
 #include "engine/ops/combo_loss.h"
 
@@ -20,13 +21,6 @@ constexpr unsigned kMaxGridY = 65535;
 // float32 bounds of the focal clamp: 1 - 1e-8 rounds to 1.0f (see cpu/combo_loss.cpp).
 constexpr float kFocalLo = 1e-8f;
 constexpr float kFocalHi = 1.0f - 1e-8f;
-
-__device__ inline float stable_sigmoid(float x) {
-  // expf, not __expf: the fast intrinsic would move p away from the CPU's by more than an ulp.
-  if (x >= 0.f) return 1.f / (1.f + expf(-x));
-  float e = expf(x);
-  return e / (1.f + e);
-}
 
 __device__ inline float clamp_focal(float v) { return fminf(fmaxf(v, kFocalLo), kFocalHi); }
 

@@ -1,5 +1,6 @@
 // CUDA kernels of sigmoid (engine/ops/sigmoid.h); twin: cpu/sigmoid.cpp.
 #include "cuda/launch.h"
+#include "cuda/stable_sigmoid.cuh"
 #include "engine/ops/sigmoid.h"
 
 namespace pleura::cuda {
@@ -7,16 +8,7 @@ namespace pleura::cuda {
 namespace {
 __global__ void sigmoid_fwd_kernel(const float* x, float* y, int64_t n) {
   PLEURA_KERNEL_LOOP(i, n) {
-    // Same branches as the CPU: expf only sees -|x|, so it never overflows (x = -1000 gives
-    // e = 0 and y = 0 exactly, not inf / inf). expf, not __expf: the fast intrinsic loses accuracy
-    // the parity test would see. NaN takes the second branch and stays NaN.
-    float v = x[i];
-    if (v >= 0.f) {
-      y[i] = 1.f / (1.f + expf(-v));
-    } else {
-      float e = expf(v);
-      y[i] = e / (1.f + e);
-    }
+    y[i] = stable_sigmoid(x[i]);
   }
 }
 __global__ void sigmoid_bwd_kernel(const float* y, const float* grad_y, float* grad_x, int64_t n) {
