@@ -16,7 +16,7 @@
 
 #include <cblas.h>
 
-#include "cpu/parallel.h"
+#include "engine/parallel.h"
 #include "engine/ops/conv2d.h"
 #include "engine/random.h"
 

@@ -15,7 +15,7 @@
 
 #include <cblas.h>
 
-#include "cpu/parallel.h"
+#include "engine/parallel.h"
 #include "engine/autograd.h"
 #include "engine/ops/conv2d.h"
 #include "engine/ops/reduce.h"

@@ -1,4 +1,4 @@
-// Data-pipeline timing (train/augment/, train/loader.*): decoded-and-augmented 1024x1024 samples per
+// Data-pipeline timing (data/augment/, data/loader.*): decoded-and-augmented 1024x1024 samples per
 // second on one core, per transform and for the solution's whole chain, then through the threaded
 // Loader with several workers. Usage: bench_loader [--samples N] [--workers W]
 //
@@ -20,17 +20,17 @@
 #include <time.h>
 
 #include "engine/random.h"
-#include "train/augment/elastic.h"
-#include "train/augment/flip.h"
-#include "train/augment/grid_distortion.h"
-#include "train/augment/intensity.h"
-#include "train/augment/normalize.h"
-#include "train/augment/optical_distortion.h"
-#include "train/augment/pipeline.h"
-#include "train/augment/resize.h"
-#include "train/augment/shift_scale_rotate.h"
-#include "train/loader.h"
-#include "train/sampler.h"
+#include "data/augment/elastic.h"
+#include "data/augment/flip.h"
+#include "data/augment/grid_distortion.h"
+#include "data/augment/intensity.h"
+#include "data/augment/normalize.h"
+#include "data/augment/optical_distortion.h"
+#include "data/augment/pipeline.h"
+#include "data/augment/resize.h"
+#include "data/augment/shift_scale_rotate.h"
+#include "data/loader.h"
+#include "data/sampler.h"
 
 using namespace pleura;
 using namespace pleura::augment;

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "cpu/parallel.h"
+#include "engine/parallel.h"
 #include "train/triplet_search.h"
 
 using namespace pleura;
@@ -46,7 +46,7 @@ class Generator {
   }
   // Fills n images starting at image `first` into scores [n,1,h,w] float32 and truth [n,1,h,w] uint8.
   void fill(int64_t first, int64_t n, float* scores, uint8_t* truth) const {
-    cpu::parallel_for(n, 1, [&](int64_t i0, int64_t i1) {
+    parallel_for(n, 1, [&](int64_t i0, int64_t i1) {
       std::vector<float> gy(static_cast<size_t>(h_)), gx(static_cast<size_t>(w_));
       for (int64_t i = i0; i < i1; ++i) {
         uint64_t s = 1234567ull + static_cast<uint64_t>(first + i) * 0x2545F4914F6CDD1Dull;

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "cpu/float_types.h"
-#include "cpu/parallel.h"
+#include "engine/parallel.h"
 #include "engine/ops/adam.h"
 
 namespace pleura::cpu {

@@ -2,7 +2,7 @@
 #include "engine/ops/add.h"
 
 #include "cpu/float_types.h"
-#include "cpu/parallel.h"
+#include "engine/parallel.h"
 
 namespace pleura::cpu {
 

@@ -10,11 +10,23 @@
 #include <algorithm>
 #include <cmath>
 
-#include "cpu/parallel.h"
+#include "engine/parallel.h"
+
+extern "C" void openblas_set_num_threads(int num_threads);
 
 namespace pleura::cpu {
 
 namespace {
+
+// OpenBLAS stays single-threaded: the tiles below run on Pleura's pool (engine/parallel.h). Set once,
+// before the first product.
+void keep_openblas_single_threaded() {
+  static const bool done = [] {
+    openblas_set_num_threads(1);
+    return true;
+  }();
+  (void)done;
+}
 
 CBLAS_TRANSPOSE to_cblas(Trans t) { return t == Trans::kYes ? CblasTrans : CblasNoTrans; }
 
@@ -73,6 +85,7 @@ template <class T>
 void tiled_gemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
                 int64_t ldb, T beta, T* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
+  keep_openblas_single_threaded();
   // The tiling depends on the shapes alone, also when called inside a parallel_for (where the tiles
   // then run one after the other on the calling thread): the same product is always the same calls.
   if (M * N * std::max<int64_t>(K, 1) < kParallelMacs) {

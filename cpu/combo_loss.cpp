@@ -8,7 +8,7 @@
 #include <cmath>
 
 #include "cpu/float_types.h"
-#include "cpu/parallel.h"
+#include "engine/parallel.h"
 #include "cpu/reduce.h"
 #include "cpu/stable_sigmoid.h"
 

@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "cpu/float_types.h"
-#include "cpu/parallel.h"
+#include "engine/parallel.h"
 #include "engine/ops/concat.h"
 
 namespace pleura::cpu {

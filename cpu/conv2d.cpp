@@ -18,7 +18,7 @@
 #include "cpu/blas.h"
 #include "cpu/conv2d_grouped.h"
 #include "cpu/float_types.h"
-#include "cpu/parallel.h"
+#include "engine/parallel.h"
 
 namespace pleura::cpu {
 

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "cpu/float_types.h"
-#include "cpu/parallel.h"
+#include "engine/parallel.h"
 
 // Let the compiler fuse a * b + c into one FMA where the target has it (the AVX2 + FMA build below).
 #pragma GCC optimize("fp-contract=fast")

@@ -1,7 +1,7 @@
 // CPU kernel of hflip (engine/ops/flip.h); twin: cuda/flip.cu. One row of W values per step, parallel
 // over the N*C*H rows.
 #include "cpu/float_types.h"
-#include "cpu/parallel.h"
+#include "engine/parallel.h"
 #include "engine/ops/flip.h"
 
 namespace pleura::cpu {

@@ -4,7 +4,7 @@
 #include <algorithm>
 
 #include "cpu/float_types.h"
-#include "cpu/parallel.h"
+#include "engine/parallel.h"
 
 namespace pleura::cpu {
 

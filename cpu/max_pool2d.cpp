@@ -6,7 +6,7 @@
 #include <limits>
 
 #include "cpu/float_types.h"
-#include "cpu/parallel.h"
+#include "engine/parallel.h"
 #include "engine/ops/max_pool2d.h"
 
 namespace pleura::cpu {

@@ -3,7 +3,7 @@
 #include "engine/ops/mul.h"
 
 #include "cpu/float_types.h"
-#include "cpu/parallel.h"
+#include "engine/parallel.h"
 
 namespace pleura::cpu {
 

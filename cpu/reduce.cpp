@@ -2,7 +2,7 @@
 #include "cpu/reduce.h"
 
 #include "cpu/float_types.h"
-#include "cpu/parallel.h"
+#include "engine/parallel.h"
 #include "engine/ops/reduce.h"
 
 namespace pleura::cpu {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "cpu/float_types.h"
-#include "cpu/parallel.h"
+#include "engine/parallel.h"
 
 namespace pleura::cpu {
 

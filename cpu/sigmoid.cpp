@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "cpu/float_types.h"
-#include "cpu/parallel.h"
+#include "engine/parallel.h"
 #include "cpu/stable_sigmoid.h"
 
 namespace pleura::cpu {

@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-#include "cpu/parallel.h"
+#include "engine/parallel.h"
 #include "engine/ops/triplet_mask_math.h"
 
 namespace pleura::cpu {

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "cpu/float_types.h"
-#include "cpu/parallel.h"
+#include "engine/parallel.h"
 #include "engine/ops/upsample.h"
 
 namespace pleura::cpu {

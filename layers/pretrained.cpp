@@ -1,5 +1,5 @@
 // ImageNet encoder import (see pretrained.h): the encoder's key list is generated from the
-// architecture (checked against tests/data/reference/keys_*.txt by tests/layers/test_pretrained.cpp),
+// architecture (checked against tests/fixtures/reference/keys_*.txt by tests/layers/test_pretrained.cpp),
 // each file naming is translated to one canonical naming (torchvision for ResNets, Cadene for
 // SE-ResNeXt), and the canonical names are mapped to the model's.
 #include "layers/pretrained.h"

@@ -17,7 +17,7 @@ rm -rf "$bundle"
 mkdir -p "$bundle/bin" "$bundle/lib"
 cp "$build/tests/pleura_tests" "$bundle/bin/"
 find "$build/bench" -maxdepth 2 -type f -executable -name 'bench_*' -exec cp {} "$bundle/bin/" \;
-cp "$build/bench_unet" "$bundle/bin/"
+cp "$build/bench/bench_unet" "$bundle/bin/"
 
 # Every non-system, non-CUDA library the binaries load.
 for bin in "$bundle"/bin/*; do

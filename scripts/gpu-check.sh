@@ -42,7 +42,7 @@ if [ -z "$bin" ]; then
     mkdir -p "$build/bin"
     cp "$build/tests/pleura_tests" "$build/bin/"
     find "$build/bench" -maxdepth 2 -type f -executable -name 'bench_*' -exec cp {} "$build/bin/" \;
-    cp "$build/bench_unet" "$build/bin/"
+    cp "$build/bench/bench_unet" "$build/bin/"
     bin="$build/bin"
     note "binaries" "built here in $(elapsed)"
   else

@@ -12,10 +12,10 @@
 
 #include "models/model.h"
 #include "train/checkpoint.h"
-#include "train/dataset.h"
-#include "train/loader.h"
+#include "data/dataset.h"
+#include "data/loader.h"
 #include "train/optimizer.h"
-#include "train/sampler.h"
+#include "data/sampler.h"
 #include "train/scheduler.h"
 #include "train/train_log.h"
 #include "train/trainer.h"

@@ -11,7 +11,7 @@
 #include <map>
 
 #include "engine/error.h"
-#include "train/data/image_io.h"
+#include "data/image_io.h"
 #include "train/train_log.h"
 
 namespace pleura {

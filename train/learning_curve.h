@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "train/image.h"
+#include "data/image.h"
 
 namespace pleura {
 

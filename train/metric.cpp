@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <type_traits>
 
-#include "cpu/parallel.h"
+#include "engine/parallel.h"
 #include "engine/op_checks.h"
 
 namespace pleura {
@@ -73,7 +73,7 @@ std::vector<DiceCounts> dice_counts(const Tensor& predicted, const Tensor& truth
     with_mask_data(tru, "truth", [&](const auto* tp) {
       using P = std::remove_cv_t<std::remove_pointer_t<decltype(pp)>>;
       using T = std::remove_cv_t<std::remove_pointer_t<decltype(tp)>>;
-      cpu::parallel_for(n_images, 1, [&](int64_t n0, int64_t n1) {
+      parallel_for(n_images, 1, [&](int64_t n0, int64_t n1) {
         for (int64_t n = n0; n < n1; ++n) {
           const P* p = pp + n * per_image;
           const T* t = tp + n * per_image;

@@ -4,7 +4,7 @@
 #include <csignal>
 
 #include "engine/error.h"
-#include "train/data/progress.h"
+#include "data/progress.h"
 #include "train/train_config.h"
 
 namespace pleura {

@@ -36,8 +36,8 @@
 // [sampler]
 //   enabled = true               (USE_SAMPLER) false: every training image once per epoch, shuffled
 //   rate = 0.8                   (NON_EMPTY_MASK_PROBA) share of positives per epoch, fixed; or
-//   rate_start, rate_end         sliding linearly from the first epoch to the last (train/sampler.h)
-// [augment] (TRAIN_TRANSFORMS) every field of train/augment/config.h under its dotted name, e.g.
+//   rate_start, rate_end         sliding linearly from the first epoch to the last (data/sampler.h)
+// [augment] (TRAIN_TRANSFORMS) every field of data/augment/config.h under its dotted name, e.g.
 //   hflip.p = 0.5, intensity.p = 0.3, intensity.gamma.gamma_min = 80, distortion.elastic.alpha = 120,
 //   shift_scale_rotate.rotate_limit = 45; defaults: the solution's pipeline. Validation and the
 //   VALID_TRANSFORMS are a resize to [data] size only.
@@ -76,8 +76,8 @@
 #include "engine/device.h"
 #include "engine/ops/combo_loss.h"
 #include "engine/ops/triplet_mask.h"
-#include "train/augment/config.h"
-#include "train/augment/normalize.h"
+#include "data/augment/config.h"
+#include "data/augment/normalize.h"
 #include "train/metric.h"
 #include "train/scheduler.h"
 

@@ -21,7 +21,7 @@ namespace pleura {
 
 namespace {
 
-// Streams of random numbers derived from a fold's seed (train/sampler.h: derive_seed).
+// Streams of random numbers derived from a fold's seed (data/sampler.h: derive_seed).
 constexpr uint64_t kModelStream = 0x4D4F44454C494E31ULL;    // "MODELIN1"
 constexpr uint64_t kSamplerSeed = 0x53414D504C455253ULL;    // "SAMPLERS"
 constexpr uint64_t kAugmentStream = 0x4155474D454E5431ULL;  // "AUGMENT1"

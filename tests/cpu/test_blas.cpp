@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "cpu/blas.h"
-#include "cpu/parallel.h"
+#include "engine/parallel.h"
 #include "engine/random.h"
 #include "tests/testing.h"
 

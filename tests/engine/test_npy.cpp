@@ -47,7 +47,7 @@ TEST_CASE("npy: header layout is NumPy's (v1.0, 64-byte aligned, '(n,)' for one 
 }
 
 TEST_CASE("npy: reads the reference golden files") {
-  std::string dir = std::string(PLEURA_TEST_DATA_DIR) + "/reference/loss/";
+  std::string dir = std::string(PLEURA_FIXTURES_DIR) + "/reference/loss/";
   Tensor logits = read_npy(dir + "case0_logits.npy");
   CHECK(logits.shape() == Shape({2, 1, 64, 64}));
   CHECK(logits.dtype() == DType::kFloat32);

@@ -100,12 +100,12 @@ TEST_CASE("safetensors: byte layout of a tiny file, checked by hand") {
 }
 
 TEST_CASE("safetensors: reads a file written by the reference implementation") {
-  std::string path = std::string(PLEURA_TEST_DATA_DIR) + "/weights/written_by_safetensors.safetensors";
+  std::string path = std::string(PLEURA_FIXTURES_DIR) + "/weights/written_by_safetensors.safetensors";
   std::map<std::string, std::string> meta;
   std::vector<NamedTensor> ts = read_safetensors(path, &meta);
   CHECK(ts.size() == 6);
   CHECK(meta == std::map<std::string, std::string>{{"format", "pt"}, {"note", "caf\xc3\xa9 \"quoted\""}});
-  // Values as written by the Python script in tests/data/weights/README.md.
+  // Values as written by the Python script in tests/fixtures/weights/README.md.
   check_same(find(ts, "weight").tensor, Tensor::from_vector({-1, -0.5, 0, 0.5, 1, 1.5}, {2, 3}, DType::kFloat32));
   check_same(find(ts, "scale").tensor, Tensor::from_vector({0.1, -2.5, 1e300}, {3}, DType::kFloat64));
   check_same(find(ts, "count").tensor, Tensor::from_vector({7}, {}, DType::kInt64));

@@ -11,7 +11,7 @@
 namespace pleura::testing {
 
 std::vector<ReferenceKey> read_reference_keys(const std::string& model) {
-  std::string path = std::string(PLEURA_TEST_DATA_DIR) + "/reference/keys_" + model + ".txt";
+  std::string path = std::string(PLEURA_FIXTURES_DIR) + "/reference/keys_" + model + ".txt";
   std::istringstream in(read_file(path));
   std::vector<ReferenceKey> out;
   std::string line;

@@ -1,4 +1,4 @@
-// Test helpers: the reference state_dict key lists (tests/data/reference/keys_<model>.txt) and
+// Test helpers: the reference state_dict key lists (tests/fixtures/reference/keys_<model>.txt) and
 // stand-in models built from them (one random tensor per key), for tests/layers/test_state_dict.cpp
 // and tests/layers/test_pretrained.cpp.
 #pragma once

@@ -81,7 +81,7 @@ void check_size_errors(Model& model) {
 // - the function checked is model(x) - model(x0), a constant offset (same gradients) that keeps
 //   gradcheck's weighted output sum near zero, so that the sum's own rounding does not add noise.
 // Each element is judged against the largest gradient of its tensor (floor_fraction 1.0, as in
-// tests/nets/test_tiny_net.cpp).
+// tests/models/test_tiny_net.cpp).
 void gradcheck_model(const std::string& model_name, const std::vector<GradGroup>& groups, int64_t size,
                      int max_checks) {
   auto model = make_model(model_name, 51);

@@ -12,7 +12,7 @@
 namespace pleura::testing {
 
 namespace {
-std::string reference_path(const std::string& file) { return std::string(PLEURA_TEST_DATA_DIR) + "/reference/" + file; }
+std::string reference_path(const std::string& file) { return std::string(PLEURA_FIXTURES_DIR) + "/reference/" + file; }
 
 }  // namespace
 

@@ -1,4 +1,4 @@
-// Readers for the reference model facts under tests/data/reference/ (produced from the PyTorch models,
+// Readers for the reference model facts under tests/fixtures/reference/ (produced from the PyTorch models,
 // see SEMANTICS.md): the table of numbers.md, and checks of a Pleura model against it and against the key
 // lists (read by tests/layers/reference_keys.h). Used by tests/models/test_*.cpp.
 #pragma once

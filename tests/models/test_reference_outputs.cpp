@@ -1,6 +1,6 @@
 // The three models against the reference PyTorch models themselves: every parameter and buffer set by the
 // same formula on both sides, the same input, and the outputs (eval and training mode) and two weight
-// gradients compared with values the reference code produced (tests/data/reference/models/, made by
+// gradients compared with values the reference code produced (tests/fixtures/reference/models/, made by
 // make_model_reference.py there from the solution's own model code).
 #include <cmath>
 
@@ -17,7 +17,7 @@ using namespace pleura::testing;
 
 namespace {
 
-std::string golden(const std::string& file) { return std::string(PLEURA_TEST_DATA_DIR) + "/reference/models/" + file; }
+std::string golden(const std::string& file) { return std::string(PLEURA_FIXTURES_DIR) + "/reference/models/" + file; }
 
 // The formula of make_model_reference.py's fill_value: entry `index` of the key list, element j.
 Tensor formula_value(const std::string& name, int64_t index, const Shape& shape) {

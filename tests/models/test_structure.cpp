@@ -1,4 +1,4 @@
-// Structure of the three models against the reference PyTorch models (tests/data/reference): every
+// Structure of the three models against the reference PyTorch models (tests/fixtures/reference): every
 // state_dict key in order with its shape and dtype, the used parameter count, and the numbers of
 // convolution and batch-norm layers.
 #include <doctest/doctest.h>

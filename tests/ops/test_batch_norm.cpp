@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "cpu/parallel.h"
+#include "engine/parallel.h"
 #include "engine/autograd.h"
 #include "engine/ops/mul.h"
 #include "engine/ops/reduce.h"

@@ -1,5 +1,5 @@
 // Tests of combo_loss (engine/ops/combo_loss.h): a worked example, the reference's golden values and
-// gradients (tests/data/reference/loss), the 1e-5 clamp, float64 gradient checks, thread-count
+// gradients (tests/fixtures/reference/loss), the 1e-5 clamp, float64 gradient checks, thread-count
 // determinism, CPU-vs-CUDA parity, bad input.
 #include <cmath>
 #include <fstream>
@@ -8,7 +8,7 @@
 #include <sstream>
 #include <tuple>
 
-#include "cpu/parallel.h"
+#include "engine/parallel.h"
 #include "engine/npy.h"
 #include "engine/ops/combo_loss.h"
 #include "tests/gradcheck.h"
@@ -20,7 +20,7 @@ using namespace pleura::testing;
 
 namespace {
 
-const std::string kGoldenDir = std::string(PLEURA_TEST_DATA_DIR) + "/reference/loss/";
+const std::string kGoldenDir = std::string(PLEURA_FIXTURES_DIR) + "/reference/loss/";
 
 // One (case, weights) entry of summary.json.
 struct Golden {

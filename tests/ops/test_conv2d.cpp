@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "cpu/parallel.h"
+#include "engine/parallel.h"
 #include "engine/autograd.h"
 #include "engine/ops/conv2d.h"
 #include "engine/ops/mul.h"

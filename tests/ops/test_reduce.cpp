@@ -2,7 +2,7 @@
 // across thread counts, CPU-vs-CUDA parity, bad input.
 #include "engine/ops/reduce.h"
 
-#include "cpu/parallel.h"
+#include "engine/parallel.h"
 #include "tests/gradcheck.h"
 #include "tests/parity.h"
 #include "tests/testing.h"

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <limits>
 
-#include "cpu/parallel.h"
+#include "engine/parallel.h"
 #include "engine/ops/triplet_mask.h"
 #include "engine/ops/triplet_mask_math.h"
 #include "tests/testing.h"

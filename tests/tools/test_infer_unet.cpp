@@ -1,6 +1,6 @@
-// Tests of tools/infer_unet through infer_unet_main (train/infer/infer_run.h): tiny end-to-end runs on the
+// Tests of tools/infer_unet through infer_unet_main (infer/infer_run.h): tiny end-to-end runs on the
 // CPU (AlbuNet at 64x64, checkpoints saved from models made here) whose maps must equal the direct
-// computation of tests/train/infer/infer_testing.cpp bit for bit (npy) or its quantisation (png), on PNGs,
+// computation of tests/infer/infer_testing.cpp bit for bit (npy) or its quantisation (png), on PNGs,
 // a DICOM tree (INI mode) and a train_unet-style pipeline folder; --resume; and every error path.
 #include <cmath>
 #include <cstring>
@@ -10,12 +10,12 @@
 #include "engine/file_io.h"
 #include "layers/state_dict.h"
 #include "tests/testing.h"
-#include "tests/train/data/data_testing.h"
-#include "tests/train/infer/infer_testing.h"
-#include "tests/train/submit/submit_testing.h"
-#include "train/data/image_io.h"
-#include "train/infer/infer_run.h"
-#include "train/infer/map_writer.h"
+#include "tests/data/data_testing.h"
+#include "tests/infer/infer_testing.h"
+#include "tests/eval/eval_testing.h"
+#include "data/image_io.h"
+#include "infer/infer_run.h"
+#include "infer/map_writer.h"
 
 namespace fs = std::filesystem;
 using namespace pleura;

@@ -1,5 +1,5 @@
 // Tests of tools/make_demo_data through its library entry point (make_demo_data_main in
-// train/data/synthetic_dataset.h): the SIIM-shaped layout, labels that match the rendered lesions,
+// data/synthetic_dataset.h): the SIIM-shaped layout, labels that match the rendered lesions,
 // folds and submission files, byte-identical reruns whatever the thread count, and argument checking.
 #include <algorithm>
 #include <filesystem>
@@ -8,12 +8,12 @@
 
 #include "engine/file_io.h"
 #include "tests/testing.h"
-#include "tests/train/data/data_testing.h"
-#include "train/data/csv.h"
-#include "train/data/dicom.h"
-#include "train/data/folds.h"
-#include "train/data/rle_csv.h"
-#include "train/data/synthetic_dataset.h"
+#include "tests/data/data_testing.h"
+#include "data/csv.h"
+#include "data/dicom.h"
+#include "data/folds.h"
+#include "data/rle_csv.h"
+#include "data/synthetic_dataset.h"
 
 namespace fs = std::filesystem;
 using namespace pleura;

@@ -1,5 +1,5 @@
 // Tests of tools/prepare_data through its library entry point (prepare_data_main in
-// train/data/prepare.h): a SIIM-style tree with the real SIIM DICOM, generated DICOMs and a PNG; resized
+// data/prepare.h): a SIIM-style tree with the real SIIM DICOM, generated DICOMs and a PNG; resized
 // images and masks equal to the library's own resize of the decoded sources; the manifest; folds;
 // resuming; and the errors a user can make.
 #include <filesystem>
@@ -7,16 +7,16 @@
 
 #include "engine/file_io.h"
 #include "tests/testing.h"
-#include "tests/train/data/data_testing.h"
-#include "train/data/dicom.h"
-#include "train/data/dicom_write.h"
-#include "train/data/folds.h"
-#include "train/data/image_io.h"
-#include "train/data/manifest.h"
-#include "train/data/prepare.h"
-#include "train/data/resize.h"
-#include "train/data/rle.h"
-#include "train/data/rle_csv.h"
+#include "tests/data/data_testing.h"
+#include "data/dicom.h"
+#include "data/dicom_write.h"
+#include "data/folds.h"
+#include "data/image_io.h"
+#include "data/manifest.h"
+#include "data/prepare.h"
+#include "data/resize.h"
+#include "data/rle.h"
+#include "data/rle_csv.h"
 
 namespace fs = std::filesystem;
 using namespace pleura;
@@ -48,7 +48,7 @@ struct Tree {
   Tree() {
     fs::create_directories(images + "/study1/series1");
     fs::create_directories(images + "/study2/series2");
-    fs::copy_file(std::string(PLEURA_TEST_DATA_DIR) + "/siim/" + kSiimId + ".dcm",
+    fs::copy_file(std::string(PLEURA_FIXTURES_DIR) + "/siim/" + kSiimId + ".dcm",
                   images + "/study1/series1/" + kSiimId + ".dcm");
     DicomWriteOptions o;
     o.study_instance_uid = "2.25.10";

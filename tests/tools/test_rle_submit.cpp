@@ -1,30 +1,30 @@
-// Tests of tools/rle_submit through rle_submit_main (train/submit/submission.h): a submission worked by
+// Tests of tools/rle_submit through rle_submit_main (eval/submission.h): a submission worked by
 // hand (at 4x4 so the RLE can be checked on paper), the golden case written by the reference's own
-// TripletSubmit code (tests/data/submit/make_golden.py), round trips of known 1024 masks, weighted
+// TripletSubmit code (tests/fixtures/submit/make_golden.py), round trips of known 1024 masks, weighted
 // ensembles, min-component removal, and every error path.
 #include <filesystem>
 #include <fstream>
 
 #include "engine/file_io.h"
 #include "tests/testing.h"
-#include "tests/train/data/data_testing.h"
-#include "tests/train/submit/submit_testing.h"
-#include "train/data/image_io.h"
-#include "train/data/rle.h"
-#include "train/data/rle_csv.h"
-#include "train/submit/scoring.h"
-#include "train/submit/submission.h"
+#include "tests/data/data_testing.h"
+#include "tests/eval/eval_testing.h"
+#include "data/image_io.h"
+#include "data/rle.h"
+#include "data/rle_csv.h"
+#include "eval/scoring.h"
+#include "eval/submission.h"
 
 namespace fs = std::filesystem;
 using namespace pleura;
-using namespace pleura::submit;
+using namespace pleura::eval;
 using namespace pleura::testing;
 
 namespace {
 
 ToolRun run(const std::vector<std::string>& args) { return run_tool(rle_submit_main, args); }
 
-const std::string kData = std::string(PLEURA_TEST_DATA_DIR) + "/submit";
+const std::string kData = std::string(PLEURA_FIXTURES_DIR) + "/submit";
 
 // Three small maps and a sample submission that lists them in another order (one id twice).
 struct HandCase {

@@ -1,17 +1,17 @@
-// Tests of tools/score_submission through score_submission_main (train/submit/scoring.h): a 4-image
+// Tests of tools/score_submission through score_submission_main (eval/scoring.h): a 4-image
 // example worked by hand with its report and JSON line, SIIM's label sample scored against itself,
 // several rows per ImageId, the standard RLE form, and every error path.
 #include <charconv>
 #include <fstream>
 
 #include "tests/testing.h"
-#include "tests/train/data/data_testing.h"
-#include "tests/train/submit/submit_testing.h"
-#include "train/submit/json.h"
-#include "train/submit/scoring.h"
+#include "tests/data/data_testing.h"
+#include "tests/eval/eval_testing.h"
+#include "eval/json.h"
+#include "eval/scoring.h"
 
 using namespace pleura;
-using namespace pleura::submit;
+using namespace pleura::eval;
 using namespace pleura::testing;
 
 namespace {
@@ -28,7 +28,7 @@ double json_field(const std::string& json, const std::string& name) {
   return v;
 }
 
-const std::string kSiimSample = std::string(PLEURA_TEST_DATA_DIR) + "/siim/train-rle-sample.csv";
+const std::string kSiimSample = std::string(PLEURA_FIXTURES_DIR) + "/siim/train-rle-sample.csv";
 
 }  // namespace
 

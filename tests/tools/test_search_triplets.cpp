@@ -1,4 +1,4 @@
-// Tests of tools/search_triplets through search_triplets_main (train/submit/search.h): a grid worked by
+// Tests of tools/search_triplets through search_triplets_main (eval/search.h): a grid worked by
 // hand with its table and JSON, the streamed fast scores equal to the brute force (masks + metric) on
 // random maps (npy and png, truth from masks and from labels at another size), and every error path.
 #include <cmath>
@@ -9,18 +9,18 @@
 #include "engine/file_io.h"
 #include "engine/npy.h"
 #include "tests/testing.h"
-#include "tests/train/data/data_testing.h"
-#include "tests/train/submit/submit_testing.h"
-#include "train/data/image_io.h"
-#include "train/data/resize.h"
-#include "train/data/rle.h"
-#include "train/submit/json.h"
-#include "train/submit/prob_maps.h"
-#include "train/submit/search.h"
+#include "tests/data/data_testing.h"
+#include "tests/eval/eval_testing.h"
+#include "data/image_io.h"
+#include "data/resize.h"
+#include "data/rle.h"
+#include "eval/json.h"
+#include "eval/prob_maps.h"
+#include "eval/search.h"
 
 namespace fs = std::filesystem;
 using namespace pleura;
-using namespace pleura::submit;
+using namespace pleura::eval;
 using namespace pleura::testing;
 
 namespace {

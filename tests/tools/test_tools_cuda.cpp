@@ -12,10 +12,10 @@
 #include "engine/file_io.h"
 #include "engine/safetensors.h"
 #include "tests/testing.h"
-#include "tests/train/data/data_testing.h"
-#include "tests/train/infer/infer_testing.h"
+#include "tests/data/data_testing.h"
+#include "tests/infer/infer_testing.h"
 #include "tests/train/train_testing.h"
-#include "train/infer/infer_run.h"
+#include "infer/infer_run.h"
 #include "train/train_cli.h"
 #include "train/train_log.h"
 

@@ -11,10 +11,10 @@
 #include "layers/state_dict.h"
 #include "models/model.h"
 #include "tests/testing.h"
-#include "tests/train/data/data_testing.h"
+#include "tests/data/data_testing.h"
 #include "tests/train/train_testing.h"
 #include "train/checkpoint.h"
-#include "train/data/image_io.h"
+#include "data/image_io.h"
 #include "train/train_cli.h"
 #include "train/train_log.h"
 

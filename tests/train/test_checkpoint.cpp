@@ -14,7 +14,7 @@
 #include "layers/batchnorm.h"
 #include "layers/conv.h"
 #include "tests/testing.h"
-#include "tests/train/data/data_testing.h"
+#include "tests/data/data_testing.h"
 
 using namespace pleura;
 using namespace pleura::testing;

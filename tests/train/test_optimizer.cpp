@@ -1,5 +1,5 @@
 // Tests of train/optimizer.h: Adam with clipping against a run recorded from PyTorch
-// (tests/data/reference/optim/make_optim_reference.py), parameters without gradients untouched.
+// (tests/fixtures/reference/optim/make_optim_reference.py), parameters without gradients untouched.
 #include "train/optimizer.h"
 
 #include "engine/npy.h"
@@ -9,7 +9,7 @@ using namespace pleura;
 using namespace pleura::testing;
 
 namespace {
-std::string optim_file(const std::string& name) { return std::string(PLEURA_TEST_DATA_DIR) + "/reference/optim/" + name; }
+std::string optim_file(const std::string& name) { return std::string(PLEURA_FIXTURES_DIR) + "/reference/optim/" + name; }
 
 // Row k of a stacked [steps, ...] array.
 Tensor row(const Tensor& stacked, int64_t k, const Shape& shape) {

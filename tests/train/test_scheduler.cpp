@@ -1,5 +1,5 @@
 // Tests of train/scheduler.h against learning rates recorded from PyTorch
-// (tests/data/reference/optim/schedulers.csv, made by make_optim_reference.py), and state round trips.
+// (tests/fixtures/reference/optim/schedulers.csv, made by make_optim_reference.py), and state round trips.
 #include "train/scheduler.h"
 
 #include <fstream>
@@ -17,7 +17,7 @@ struct Row {
   double lr;
 };
 std::vector<Row> read_rows() {
-  std::ifstream in(std::string(PLEURA_TEST_DATA_DIR) + "/reference/optim/schedulers.csv");
+  std::ifstream in(std::string(PLEURA_FIXTURES_DIR) + "/reference/optim/schedulers.csv");
   REQUIRE(in.good());
   std::string line;
   std::getline(in, line);  // header

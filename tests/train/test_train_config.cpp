@@ -8,7 +8,7 @@
 #include "engine/file_io.h"
 #include "models/model.h"
 #include "tests/testing.h"
-#include "tests/train/data/data_testing.h"
+#include "tests/data/data_testing.h"
 #include "tests/train/train_testing.h"
 #include "train/triplet_search.h"
 
@@ -199,7 +199,7 @@ TEST_CASE("train config: the model table matches models/model.h") {
 
 TEST_CASE("train config: configs/ holds the solution's 16 training configs with the YAMLs' values") {
   Paths p;
-  const std::string folder = std::string(PLEURA_TEST_DATA_DIR) + "/../../configs";
+  const std::string folder = std::string(PLEURA_SOURCE_DIR) + "/configs";
   // Values of unet_pipeline/experiments/<experiment>/train_config_<stage>.yaml, read off the YAMLs:
   // lr, weight decay, sample rate, (bce, dice, focal), epochs, early stopping, top-k, cosine (else plateau),
   // eta_min, ImageNet normalisation (the non-"_old" transforms), 2nd-stage folds file.

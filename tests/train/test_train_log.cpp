@@ -8,8 +8,8 @@
 
 #include "engine/file_io.h"
 #include "tests/testing.h"
-#include "tests/train/data/data_testing.h"
-#include "train/data/image_io.h"
+#include "tests/data/data_testing.h"
+#include "data/image_io.h"
 #include "train/learning_curve.h"
 
 using namespace pleura;

@@ -4,10 +4,10 @@
 #include <filesystem>
 
 #include "engine/error.h"
-#include "train/data/folds.h"
-#include "train/data/image_io.h"
-#include "train/data/manifest.h"
-#include "train/data/synthetic.h"
+#include "data/folds.h"
+#include "data/image_io.h"
+#include "data/manifest.h"
+#include "data/synthetic.h"
 
 namespace pleura::testing {
 

@@ -1,4 +1,4 @@
-// Helpers for the training tests (tests/train/test_dataset.cpp, tests/tools/test_train_unet.cpp): a tiny
+// Helpers for the training tests (tests/data/test_dataset.cpp, tests/tools/test_train_unet.cpp): a tiny
 // prepared cache of synthetic chest images laid out as tools/prepare_data writes it, with a folds file,
 // and the INI text of a small training run over it. Implemented in train_testing.cpp.
 #pragma once

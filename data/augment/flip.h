@@ -1,0 +1,14 @@
+// Horizontal flip of an 8-bit image (albumentations HorizontalFlip: img[:, ::-1]).
+// Test: tests/data/augment/test_flip.cpp.
+#pragma once
+
+#include <cstddef>  // before data/image.h, which uses size_t without including it
+
+#include "data/image.h"
+
+namespace pleura::augment {
+
+// Mirrors every row in place: pixel x goes to width-1-x.
+void hflip(GrayImage& image);
+
+}  // namespace pleura::augment

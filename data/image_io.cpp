@@ -1,0 +1,103 @@
+// PNG / JPEG reading and PNG writing for 8-bit grey images (see image_io.h).
+#include "data/image_io.h"
+
+#include <stb_image.h>
+#include <stb_image_write.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include "engine/error.h"
+#include "engine/file_io.h"
+
+namespace pleura::data {
+namespace {
+
+std::string lower_extension(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  const size_t dot = path.rfind('.');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return "";
+  std::string ext = path.substr(dot + 1);
+  for (char& c : ext) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  return ext;
+}
+
+struct StbiFree {
+  void operator()(stbi_uc* p) const { stbi_image_free(p); }
+};
+
+}  // namespace
+
+bool is_png_or_jpeg_path(const std::string& path) {
+  const std::string ext = lower_extension(path);
+  return ext == "png" || ext == "jpg" || ext == "jpeg";
+}
+
+void read_image_size(const std::string& path, int64_t& height, int64_t& width) {
+  const std::string bytes = read_file(path);
+  int w = 0, h = 0, comp = 0;
+  PLEURA_CHECK(bytes.size() <= 0x7fffffff, path, ": file too large (", bytes.size(), " bytes)");
+  const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
+  PLEURA_CHECK(stbi_info_from_memory(data, static_cast<int>(bytes.size()), &w, &h, &comp), path,
+               ": not a readable PNG or JPEG (", stbi_failure_reason(), ")");
+  height = h;
+  width = w;
+}
+
+GrayImage read_image_gray(const std::string& path) {
+  const std::string bytes = read_file(path);
+  PLEURA_CHECK(bytes.size() <= 0x7fffffff, path, ": file too large (", bytes.size(), " bytes)");
+  const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
+  const int size = static_cast<int>(bytes.size());
+  int w = 0, h = 0, comp = 0;
+  // Header first: the size cap is enforced before stb allocates or decodes anything.
+  PLEURA_CHECK(stbi_info_from_memory(data, size, &w, &h, &comp), path, ": not a readable PNG or JPEG (",
+               stbi_failure_reason(), ")");
+  PLEURA_CHECK(w >= 1 && h >= 1 && w <= kMaxImageSide && h <= kMaxImageSide, path, ": image is ", w, "x",
+               h, " (width x height); each side must be 1..", kMaxImageSide);
+  const bool is_png = bytes.size() >= 8 && std::memcmp(bytes.data(), "\x89PNG\r\n\x1a\n", 8) == 0;
+  // JPEG: ask stb for one channel, which is the decoded luma plane (no RGB round trip), as libjpeg's
+  // JCS_GRAYSCALE output that OpenCV reads. PNG: native channels, converted below as libpng would.
+  const int wanted = is_png ? 0 : 1;
+  int n = 0;
+  std::unique_ptr<stbi_uc, StbiFree> pixels(stbi_load_from_memory(data, size, &w, &h, &n, wanted));
+  PLEURA_CHECK(pixels != nullptr, path, ": cannot decode (", stbi_failure_reason(), ")");
+  const int channels = wanted ? wanted : n;
+  GrayImage out(h, w);
+  const stbi_uc* p = pixels.get();
+  const size_t count = static_cast<size_t>(w) * static_cast<size_t>(h);
+  if (channels <= 2) {  // grey or grey + alpha (alpha dropped)
+    for (size_t i = 0; i < count; ++i) out.pixels[i] = p[i * static_cast<size_t>(channels)];
+  } else {  // RGB or RGBA (alpha dropped): libpng's truncating 15-bit rgb_to_gray
+    constexpr uint32_t kRed = 9797, kGreen = 19234, kBlue = 32768 - kRed - kGreen;
+    for (size_t i = 0; i < count; ++i) {
+      const stbi_uc* px = p + i * static_cast<size_t>(channels);
+      const uint32_t r = px[0], g = px[1], b = px[2];
+      out.pixels[i] = (r == g && r == b) ? static_cast<uint8_t>(r)
+                                         : static_cast<uint8_t>((kRed * r + kGreen * g + kBlue * b) >> 15);
+    }
+  }
+  return out;
+}
+
+void write_png_gray(const std::string& path, const GrayImage& image) {
+  PLEURA_CHECK(image.height >= 1 && image.width >= 1 && image.height <= kMaxImageSide &&
+                   image.width <= kMaxImageSide,
+               "[write_png_gray] ", path, ": image is ", image.height, "x", image.width,
+               " (H x W); each side must be 1..", kMaxImageSide);
+  PLEURA_CHECK(static_cast<int64_t>(image.pixels.size()) == image.height * image.width,
+               "[write_png_gray] ", path, ": pixel buffer holds ", image.pixels.size(), " bytes, expected ",
+               image.height * image.width);
+  std::string encoded;
+  auto append = [](void* context, void* data, int size) {
+    static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<size_t>(size));
+  };
+  const int ok = stbi_write_png_to_func(append, &encoded, static_cast<int>(image.width),
+                                        static_cast<int>(image.height), 1, image.pixels.data(),
+                                        static_cast<int>(image.width));
+  PLEURA_CHECK(ok != 0, "[write_png_gray] ", path, ": PNG encoding failed");
+  write_file_atomic(path, encoded);
+}
+
+}  // namespace pleura::data

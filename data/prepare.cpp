@@ -1,0 +1,194 @@
+// Dataset preparation: DICOM / PNG tree to PNGs, masks and a manifest (see prepare.h).
+#include "data/prepare.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <optional>
+
+#include "engine/error.h"
+#include "data/dicom.h"
+#include "data/folds.h"
+#include "data/image_io.h"
+#include "data/jobs.h"
+#include "data/manifest.h"
+#include "data/progress.h"
+#include "data/resize.h"
+#include "data/rle_csv.h"
+
+namespace fs = std::filesystem;
+
+namespace pleura::data {
+namespace {
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  return s;
+}
+
+bool is_dicom_path(const fs::path& p) { return lower(p.extension().string()) == ".dcm"; }
+
+std::string list_some(const std::vector<std::string>& ids) {
+  std::string out;
+  const size_t shown = std::min<size_t>(ids.size(), 5);
+  for (size_t i = 0; i < shown; ++i) out += cat(i ? ", '" : "'", ids[i], "'");
+  if (ids.size() > shown) out += cat(" and ", ids.size() - shown, " more");
+  return out;
+}
+
+// Removes temporary files a killed run may have left ("<name>.png.tmp.<pid>").
+void remove_stale_temporaries(const fs::path& dir) {
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_regular_file() && name.find(".png.tmp.") != std::string::npos) fs::remove(entry.path());
+  }
+}
+
+GrayImage read_source(const SourceImage& src, int64_t& height, int64_t& width) {
+  GrayImage img = is_dicom_path(src.path) ? read_dicom(src.path) : read_image_gray(src.path);
+  height = img.height;
+  width = img.width;
+  return img;
+}
+
+void source_size(const SourceImage& src, int64_t& height, int64_t& width) {
+  if (is_dicom_path(src.path)) {
+    const DicomInfo info = read_dicom_info(src.path);
+    height = info.rows;
+    width = info.columns;
+  } else {
+    read_image_size(src.path, height, width);
+  }
+}
+
+int64_t count_on(const GrayImage& mask) {
+  return std::count_if(mask.pixels.begin(), mask.pixels.end(), [](uint8_t v) { return v != 0; });
+}
+
+// An existing output from an earlier run must have the size asked for now.
+void check_existing(const std::string& path, int64_t size) {
+  int64_t h = 0, w = 0;
+  read_image_size(path, h, w);
+  PLEURA_CHECK(h == size && w == size, path, " exists from an earlier run with size ", h, "x", w, ", but --size is ",
+               size, " (use another --out, or delete it)");
+}
+
+}  // namespace
+
+std::vector<SourceImage> find_source_images(const std::string& dir) {
+  PLEURA_CHECK(fs::is_directory(dir), "image folder '", dir, "' does not exist or is not a folder");
+  std::vector<SourceImage> found;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    const fs::path& p = entry.path();
+    if (!is_dicom_path(p) && !is_png_or_jpeg_path(p.string())) continue;
+    found.push_back({p.stem().string(), p.string()});
+  }
+  std::sort(found.begin(), found.end(), [](const SourceImage& a, const SourceImage& b) {
+    return a.image_id != b.image_id ? a.image_id < b.image_id : a.path < b.path;
+  });
+  for (size_t i = 1; i < found.size(); ++i) {
+    PLEURA_CHECK(found[i].image_id != found[i - 1].image_id, "two files have the ImageId '", found[i].image_id,
+                 "': ", found[i - 1].path, " and ", found[i].path);
+  }
+  return found;
+}
+
+PrepareSummary prepare_dataset(const PrepareOptions& options, std::ostream& log) {
+  PLEURA_CHECK(options.size >= 1 && options.size <= kMaxImageSide, "--size ", options.size, " is outside 1..",
+               kMaxImageSide);
+  PrepareSummary summary;
+  std::vector<SourceImage> sources = find_source_images(options.images_dir);
+  PLEURA_CHECK(!sources.empty(), "no .dcm, .png or .jpg files under '", options.images_dir, "'");
+  std::optional<RleLabels> labels;
+  if (!options.labels_path.empty()) {
+    labels = RleLabels::read(options.labels_path, options.label_format);
+    std::vector<std::string> unlabelled, imageless;
+    std::vector<SourceImage> kept;
+    std::map<std::string, bool> on_disk;
+    for (const SourceImage& s : sources) {
+      on_disk[s.image_id] = true;
+      if (labels->contains(s.image_id)) kept.push_back(s); else unlabelled.push_back(s.image_id);
+    }
+    for (const std::string& id : labels->ids()) {
+      if (!on_disk.count(id)) imageless.push_back(id);
+    }
+    PLEURA_CHECK(options.skip_missing || unlabelled.empty(), unlabelled.size(), " image(s) under ", options.images_dir,
+                 " have no row in ", options.labels_path, ": ", list_some(unlabelled), " (--skip-missing skips them)");
+    PLEURA_CHECK(options.skip_missing || imageless.empty(), imageless.size(), " ImageId(s) of ", options.labels_path,
+                 " have no image under ", options.images_dir, ": ", list_some(imageless),
+                 " (--skip-missing ignores them)");
+    summary.unlabelled_skipped = static_cast<int64_t>(unlabelled.size());
+    summary.labels_without_image = static_cast<int64_t>(imageless.size());
+    sources = std::move(kept);
+    PLEURA_CHECK(!sources.empty(), "no image under ", options.images_dir, " has a label row in ", options.labels_path);
+  }
+  PLEURA_CHECK(options.folds == 0 || labels, "--folds needs --labels");
+  PLEURA_CHECK(options.folds == 0 || static_cast<int64_t>(sources.size()) >= options.folds, "--folds ",
+               options.folds, " needs at least as many images, found ", sources.size());
+
+  const fs::path out(options.out_dir), image_dir = out / "images", mask_dir = out / "masks";
+  fs::create_directories(image_dir);
+  if (labels) fs::create_directories(mask_dir);
+  remove_stale_temporaries(image_dir);
+  if (labels) remove_stale_temporaries(mask_dir);
+
+  std::vector<ManifestRow> rows(sources.size());
+  std::vector<char> resumed(sources.size(), 0);
+  Progress progress(log, "prepare_data", static_cast<int64_t>(sources.size()), options.terminal);
+  run_jobs(static_cast<int64_t>(sources.size()), options.threads, [&](int64_t i) {
+    const SourceImage& src = sources[static_cast<size_t>(i)];
+    ManifestRow& row = rows[static_cast<size_t>(i)];
+    row.image_id = src.image_id;
+    row.source = src.path;
+    row.height = row.width = options.size;
+    const std::string image_path = (image_dir / (src.image_id + ".png")).string();
+    const std::string mask_path = (mask_dir / (src.image_id + ".png")).string();
+    const bool done = fs::exists(image_path) && (!labels || fs::exists(mask_path));
+    if (done) {
+      // Resume: the outputs stand; the manifest row is rebuilt from headers and the written mask.
+      check_existing(image_path, options.size);
+      source_size(src, row.source_height, row.source_width);
+      if (labels) {
+        check_existing(mask_path, options.size);
+        row.mask_pixels = count_on(read_image_gray(mask_path));
+        row.has_mask = labels->positive(src.image_id);
+      }
+      resumed[static_cast<size_t>(i)] = 1;
+    } else {
+      GrayImage img = read_source(src, row.source_height, row.source_width);
+      if (labels) {
+        // The mask first, so that an image whose labels do not fit fails before anything is written.
+        GrayImage mask = labels->mask(src.image_id, img.height, img.width);
+        if (mask.height != options.size || mask.width != options.size) {
+          mask = resize_nearest(mask, options.size, options.size);
+        }
+        row.mask_pixels = count_on(mask);
+        row.has_mask = labels->positive(src.image_id);
+        write_png_gray(mask_path, mask);
+      }
+      if (img.height != options.size || img.width != options.size) {
+        img = resize_bilinear(img, options.size, options.size);
+      }
+      // The image last: its presence marks the pair as finished for a resumed run.
+      write_png_gray(image_path, img);
+    }
+    progress.advance();
+  });
+  progress.finish();
+  write_manifest((out / "manifest.csv").string(), rows);
+  if (options.folds > 0) {
+    std::vector<std::pair<std::string, bool>> pairs;
+    for (const ManifestRow& r : rows) pairs.emplace_back(r.image_id, labels->positive(r.image_id));
+    write_folds((out / cat("folds_", options.folds, ".csv")).string(),
+                make_stratified_folds(pairs, options.folds, options.seed));
+  }
+  summary.images = static_cast<int64_t>(rows.size());
+  summary.resumed = std::count(resumed.begin(), resumed.end(), 1);
+  summary.written = summary.images - summary.resumed;
+  for (const ManifestRow& r : rows) summary.positives += r.has_mask.value_or(false);
+  summary.seconds = progress.seconds();
+  return summary;
+}
+
+}  // namespace pleura::data

@@ -1,0 +1,22 @@
+// Host threading for every stage: a small pool with static partitioning (engine/parallel.cpp, test
+// tests/engine/test_parallel.cpp). Work is split into contiguous chunks whose results never depend on
+// which thread ran them, so outputs are bit-identical for any thread count (reductions combine
+// fixed-size blocks in a fixed order; see cpu/reduce.h). The CPU backend's kernels and the host-side
+// work above the engine (metric, submission, triplet search) share this one pool.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+namespace pleura {
+
+// Threads of the pool. Default: PLEURA_NUM_THREADS if set, else the number of hardware threads.
+void set_num_threads(int n);
+int num_threads();
+
+// Calls fn(begin, end) over contiguous chunks covering [0, n), in parallel: at most one chunk per thread
+// and at most ceil(n / grain) chunks, of equal size but for a shorter last one (so n <= grain runs on the
+// calling thread). Nested calls run inline on the calling thread.
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
+}  // namespace pleura

@@ -1,0 +1,57 @@
+// The settings of one infer_unet run, and their two spellings: command-line flags and an INI file
+// (configs/<experiment>_infer.ini, documented in configs/README_infer.md). Implementation in
+// infer/infer_options.cpp; tests in tests/infer/test_infer_options.cpp and
+// tests/tools/test_infer_unet.cpp.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/device.h"
+#include "data/augment/normalize.h"
+#include "data/cli_args.h"
+#include "infer/checkpoints.h"
+#include "infer/map_writer.h"
+
+namespace pleura::infer {
+
+struct InferOptions {
+  std::string model;                        // albunet, resnet50_unet or scse_unet
+  std::vector<std::string> weights;         // explicit checkpoint files, averaged in this order; or
+  std::optional<PipelineSelection> pipeline;  // checkpoints chosen in a train_unet output folder
+  std::string input;                        // see inputs.h
+  std::string output;                       // folder of <ImageId>.npy / .png maps
+  int64_t size = 0;                         // the model's input side; maps have this size
+  bool flip = false;                        // horizontal-flip TTA
+  augment::Normalization norm = augment::Normalization::kUnit;
+  MapFormat format = MapFormat::kNpy;
+  Device device = Device::cpu();
+  int64_t batch = 2;                        // images per forward pass
+  int workers = 1;                          // threads decoding images and encoding maps
+  bool resume = false;                      // skip the images whose map the output folder already holds
+};
+
+// The flags of infer_unet (flag mode) into `parser`.
+void add_infer_flags(data::ArgParser& parser);
+// Options from parsed flags. Every mistake (a missing or conflicting option, a malformed list, an unknown
+// model, a size that is not a multiple of the model's, an input folder or --weights file that does not
+// exist) is a data::UsageError naming the option.
+InferOptions infer_options_from_flags(const data::ArgParser& parser);
+
+// Options from an INI file with "section.key=value" overrides applied first. Unknown sections or keys,
+// missing or malformed values and the same mistakes as above are pleura::Errors naming file:line (or
+// "--set"). Paths are taken as written (relative to the working folder, as the reference's YAML paths).
+InferOptions load_infer_config(const std::string& path, const std::vector<std::string>& overrides);
+
+// Throws a pleura::Error unless `model` is a known model and `size` a positive multiple of its input
+// multiple (64 for albunet, 32 for the others); at most 16384.
+void check_model_and_size(const std::string& model, int64_t size);
+
+// "0,1,2": non-negative integers, no repeats; `what` names the option in errors.
+std::vector<int64_t> parse_index_list(const std::string& what, const std::string& text);
+// "K:E[,E...]" (e.g. "0:7,13,17"): a fold and its epochs.
+std::pair<int64_t, std::vector<int64_t>> parse_fold_epochs(const std::string& what, const std::string& text);
+
+}  // namespace pleura::infer

@@ -1,0 +1,77 @@
+// Flip TTA and the running mean over checkpoints (see predict.h).
+#include "infer/predict.h"
+
+#include <cstring>
+
+#include "engine/autograd.h"
+#include "engine/error.h"
+#include "engine/ops/flip.h"
+#include "engine/ops/sigmoid.h"
+#include "layers/state_dict.h"
+
+namespace pleura::infer {
+namespace {
+
+// Stores v as a float32 and reads it back: a compiler allowed to contract a * b + c into one fused
+// multiply-add (one rounding) cannot skip the rounding numpy does between the product and the sum.
+inline float rounded(float v) {
+  volatile float r = v;
+  return r;
+}
+
+}  // namespace
+
+void running_mean_step(float* mean, const float* p, int64_t n, int64_t i) {
+  PLEURA_CHECK(i >= 0 && n >= 0, "[running_mean_step] i ", i, ", n ", n);
+  if (i == 0) {
+    std::memcpy(mean, p, static_cast<size_t>(n) * sizeof(float));
+    return;
+  }
+  // numpy: float32 array * Python int -> float32; + float32; / Python int -> float32 (true division).
+  const float fi = static_cast<float>(i), fi1 = static_cast<float>(i + 1);
+  for (int64_t k = 0; k < n; ++k) mean[k] = rounded(rounded(mean[k] * fi) + p[k]) / fi1;
+}
+
+Tensor checkpoint_probabilities(Model& model, const Tensor& x, bool flip) {
+  PLEURA_CHECK(x.ndim() == 4 && x.size(1) == 3 && x.dtype() == DType::kFloat32,
+               "[checkpoint_probabilities] expected x float32 [N, 3, H, W], got ", describe(x));
+  NoGradGuard no_grad;
+  Tensor p = sigmoid(model.forward(x)).to(Device::cpu());
+  if (!flip) return p;
+  // The reference flips the batch, predicts, and flips the probabilities back (np.flip on the last axis).
+  const Tensor q = hflip(sigmoid(model.forward(hflip(x)))).to(Device::cpu());
+  Tensor out = Tensor::empty(p.shape(), DType::kFloat32);
+  const float* a = p.data<float>();
+  const float* b = q.data<float>();
+  float* o = out.data<float>();
+  for (int64_t k = 0; k < p.numel(); ++k) o[k] = (a[k] + b[k]) / 2.0f;  // (masks + flipped_masks) / 2
+  return out;
+}
+
+CheckpointEnsemble::CheckpointEnsemble(const std::string& model_name, const std::vector<std::string>& checkpoints,
+                                       Device device)
+    : checkpoints_(checkpoints), device_(device) {
+  PLEURA_CHECK(!checkpoints.empty(), "[CheckpointEnsemble] no checkpoint given");
+  for (const std::string& path : checkpoints) {
+    std::shared_ptr<Model> model = make_model(model_name, 0);
+    load_state_dict_file(model->state_dict_slots(), path);  // strict: throws naming the file
+    model->eval();
+    model->to(device);
+    models_.push_back(std::move(model));
+  }
+}
+
+Tensor CheckpointEnsemble::predict(const Tensor& x, bool flip) const {
+  PLEURA_CHECK(x.ndim() == 4 && x.size(1) == 3 && x.dtype() == DType::kFloat32 && x.device().is_cpu(),
+               "[CheckpointEnsemble::predict] expected a CPU float32 [N, 3, H, W] batch, got ", describe(x));
+  const int64_t N = x.size(0), H = x.size(2), W = x.size(3);
+  const Tensor x_dev = x.to(device_);
+  Tensor mean = Tensor::empty({N, H, W}, DType::kFloat32);
+  for (size_t i = 0; i < models_.size(); ++i) {
+    const Tensor p = checkpoint_probabilities(*models_[i], x_dev, flip);
+    running_mean_step(mean.data<float>(), p.data<float>(), N * H * W, static_cast<int64_t>(i));
+  }
+  return mean;
+}
+
+}  // namespace pleura::infer

@@ -1,0 +1,36 @@
+// Tests of bench_unet (bench/unet_bench.h): one small run of each model ends with a JSON line
+// carrying the timings, and bad arguments are usage errors.
+#include <sstream>
+
+#include "bench/unet_bench.h"
+#include "tests/testing.h"
+
+using namespace pleura;
+
+TEST_CASE("bench_unet: a small run prints its timings as JSON") {
+  for (const char* model : {"albunet", "resnet50_unet", "scse_unet"}) {
+    std::ostringstream out, err;
+    int rc = bench_unet_main({"--model", model, "--size", "64", "--batch", "1", "--steps", "1", "--warmup", "0", "--json"},
+                             out, err);
+    INFO(err.str());
+    REQUIRE(rc == 0);
+    std::string text = out.str();
+    std::string last = text.substr(text.rfind('{'));
+    CHECK(last.find("\"model\": \"" + std::string(model) + "\"") != std::string::npos);
+    CHECK(last.find("\"train_step_s\": ") != std::string::npos);
+    CHECK(last.find("\"forward_s\": ") != std::string::npos);
+    CHECK(last.back() == '\n');
+  }
+}
+
+TEST_CASE("bench_unet: bad arguments are usage errors") {
+  std::ostringstream out, err;
+  CHECK(bench_unet_main({"--model", "albunet", "--size", "abc"}, out, err) == 2);
+  CHECK(err.str().find("size") != std::string::npos);
+  std::ostringstream out2, err2;
+  CHECK(bench_unet_main({"--device", "gpu"}, out2, err2) == 2);
+  CHECK(err2.str().find("cannot parse device 'gpu'") != std::string::npos);
+  std::ostringstream out3, err3;
+  CHECK(bench_unet_main({"--model", "vgg", "--size", "64", "--steps", "1"}, out3, err3) == 1);
+  CHECK(err3.str().find("vgg") != std::string::npos);
+}

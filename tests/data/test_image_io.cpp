@@ -1,0 +1,89 @@
+// Tests of data/image_io.h: grey PNG round trips, RGB(A) PNGs converted to grey exactly as
+// cv2.imread(path, 0) does, JPEG reading, the dimension cap checked from the header, and errors.
+#include <stb_image_write.h>
+
+#include <filesystem>
+
+#include "engine/file_io.h"
+#include "tests/testing.h"
+#include "tests/data/data_testing.h"
+#include "data/image_io.h"
+
+using namespace pleura;
+using namespace pleura::data;
+using namespace pleura::testing;
+
+TEST_CASE("image io: grey PNG round trip, atomic write leaves no temporary file") {
+  TempDir dir;
+  const GrayImage img = random_gray(37, 53, 1);
+  write_png_gray(dir.file("g.png"), img);
+  GrayImage back = read_image_gray(dir.file("g.png"));
+  CHECK(back.height == 37);
+  CHECK(back.width == 53);
+  CHECK(back.pixels == img.pixels);
+  int64_t h = 0, w = 0;
+  read_image_size(dir.file("g.png"), h, w);
+  CHECK(h == 37);
+  CHECK(w == 53);
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) files += entry.is_regular_file();
+  CHECK(files == 1);
+}
+
+TEST_CASE("image io: RGB and RGBA PNGs become grey as cv2.imread(path, 0) makes them") {
+  TempDir dir;
+  // Expected values from OpenCV 4.10's cv2.imread(path, 0) of the same pixels (libpng's rgb_to_gray):
+  // grey = (9797 R + 19234 G + 3737 B) >> 15, e.g. pure green 19234*255 >> 15 = 149 (cv2.cvtColor would
+  // give 150), (1,2,3) -> 59476 >> 15 = 1; grey pixels (7,7,7) keep their value.
+  const uint8_t rgb[2 * 4 * 3] = {255, 0,   0,   0, 255, 0, 0,   0,   255, 10, 20, 30,
+                                  200, 100, 50,  7, 7,   7, 255, 255, 255, 1,  2,  3};
+  REQUIRE(stbi_write_png(dir.file("rgb.png").c_str(), 4, 2, 3, rgb, 4 * 3));
+  const std::vector<uint8_t> expected{76, 149, 29, 18, 124, 7, 255, 1};
+  CHECK(read_image_gray(dir.file("rgb.png")).pixels == expected);
+  uint8_t rgba[2 * 4 * 4];
+  for (int i = 0; i < 8; ++i) {
+    for (int c = 0; c < 3; ++c) rgba[4 * i + c] = rgb[3 * i + c];
+    rgba[4 * i + 3] = 128;  // alpha is dropped, not blended
+  }
+  REQUIRE(stbi_write_png(dir.file("rgba.png").c_str(), 4, 2, 4, rgba, 4 * 4));
+  CHECK(read_image_gray(dir.file("rgba.png")).pixels == expected);
+  uint8_t grey_alpha[4] = {10, 0, 250, 255};
+  REQUIRE(stbi_write_png(dir.file("ga.png").c_str(), 2, 1, 2, grey_alpha, 4));
+  CHECK(read_image_gray(dir.file("ga.png")).pixels == std::vector<uint8_t>{10, 250});
+}
+
+TEST_CASE("image io: JPEG reads as its luma plane, close to the source") {
+  TempDir dir;
+  GrayImage ramp(32, 40);
+  for (int64_t y = 0; y < 32; ++y) {
+    for (int64_t x = 0; x < 40; ++x) ramp.at(y, x) = static_cast<uint8_t>(30 + 3 * y + 2 * x);
+  }
+  REQUIRE(stbi_write_jpg(dir.file("r.jpg").c_str(), 40, 32, 1, ramp.pixels.data(), 95));
+  GrayImage back = read_image_gray(dir.file("r.jpg"));
+  REQUIRE(back.pixels.size() == ramp.pixels.size());
+  int max_diff = 0;
+  for (size_t i = 0; i < ramp.pixels.size(); ++i) max_diff = std::max(max_diff, std::abs(back.pixels[i] - ramp.pixels[i]));
+  CHECK(max_diff <= 3);  // lossy quantisation of a smooth ramp at quality 95
+}
+
+TEST_CASE("image io: the dimension cap is checked from the header, before decoding") {
+  TempDir dir;
+  // A PNG header claiming 20000 x 2 pixels followed by no image data: stbi_info reads the size from
+  // IHDR, and the reader must refuse it without trying to decode.
+  GrayImage small(2, 3, 9);
+  write_png_gray(dir.file("s.png"), small);
+  std::string bytes = slurp(dir.file("s.png"));
+  // IHDR data starts at byte 16: width (4 bytes, big endian) then height.
+  bytes[16] = 0, bytes[17] = 0, bytes[18] = 0x4E, bytes[19] = 0x20;  // width 20000
+  write_file_atomic(dir.file("big.png"), bytes);
+  expect_error([&] { read_image_gray(dir.file("big.png")); },
+               {dir.file("big.png"), "image is 20000x2 (width x height)", "1..16384"});
+  write_file_atomic(dir.file("junk.png"), "not an image");
+  expect_error([&] { read_image_gray(dir.file("junk.png")); }, {dir.file("junk.png"), "not a readable PNG or JPEG"});
+  expect_error([&] { read_image_gray(dir.file("absent.png")); }, {dir.file("absent.png")});
+  expect_error([&] { write_png_gray(dir.file("e.png"), GrayImage()); }, {"[write_png_gray]", "0x0"});
+  CHECK(is_png_or_jpeg_path("a/b.PNG"));
+  CHECK(is_png_or_jpeg_path("x.jpeg"));
+  CHECK(!is_png_or_jpeg_path("x.dcm"));
+  CHECK(!is_png_or_jpeg_path("dir.png/file"));
+}
