@@ -9,6 +9,9 @@
 
 UNET_PIPELINE_DIR is the solution's unet_pipeline/ folder (models/ternausnets.py, models/selim_zoo/).
 Needs torch and torchvision; no ImageNet weights are downloaded (the encoders start from random values).
+
+For the GPU baseline that needs nothing but PyTorch, see pytorch_gpu_bench.py: it times the same models as
+defined in pleura_unets.py, which compare_with_solution.py checks against the code in UNET_PIPELINE_DIR.
 """
 import argparse
 import statistics
