@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cuda/context.h"
+#include "engine/counters.h"
 #include "engine/error.h"
 
 namespace pleura::cuda {
@@ -45,6 +46,7 @@ void release_cached(DeviceCache& c, int device) {
   for (auto& [key, blocks] : c.free_blocks) {
     for (void* p : blocks) {
       PLEURA_CUDA_CHECK(cudaFree(p));
+      count(Counter::kDeviceFree);
       ++c.stats.num_cuda_free;
       c.stats.bytes_reserved -= key.second;
     }
@@ -87,6 +89,7 @@ void* allocator_alloc(size_t bytes, int device, cudaStream_t stream) {
                       c.stats.bytes_reserved, " bytes)"));
     }
     ++c.stats.num_cuda_malloc;
+    count(Counter::kDeviceMalloc);
     c.stats.bytes_reserved += rounded;
   }
   c.stats.bytes_in_use += rounded;
@@ -106,6 +109,7 @@ void allocator_free(void* ptr, size_t bytes, int device, cudaStream_t stream) {
   DeviceGuard guard(device);
   // Without the cache the block goes back to CUDA now; cudaFree waits for work that may still use it.
   PLEURA_CUDA_CHECK_LOG(cudaFree(ptr));
+  count(Counter::kDeviceFree);
   ++c.stats.num_cuda_free;
   c.stats.bytes_reserved -= rounded;
 }

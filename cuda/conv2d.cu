@@ -50,6 +50,7 @@ void conv2d_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv
   PLEURA_CUDNN_CHECK(cudnnConvolutionForward(h, &one, d.x.get(), x.data<float>(), d.w.get(), w.data<float>(),
                                              d.conv.get(), static_cast<cudnnConvolutionFwdAlgo_t>(a.algo),
                                              workspace_ptr(ws), a.workspace_bytes, &zero, d.y.get(), y.data<float>()));
+  count(Counter::kLibraryCall);
   if (bias.defined()) {
     int64_t total = y.numel(), K = y.size(1), pq = y.size(2) * y.size(3);
     conv2d_bias_fwd_kernel<<<grid_for(total), kBlockThreads, 0, stream(dev)>>>(bias.data<float>(), y.data<float>(),
@@ -81,6 +82,7 @@ void conv2d_bwd(const Tensor& x, const Tensor& w, const Tensor& grad_y, const Co
         cudnnConvolutionBackwardData(h, &one, d.w.get(), w.data<float>(), d.y.get(), grad_y.data<float>(), d.conv.get(),
                                      static_cast<cudnnConvolutionBwdDataAlgo_t>(a.algo), workspace_ptr(ws),
                                      a.workspace_bytes, &zero, d.x.get(), grad_x->data<float>()));
+    count(Counter::kLibraryCall);
   }
   if (grad_w) {
     ConvAlgo a = conv_algo(h, dev, ConvPass::kBackwardFilter, x, w, p, d);
@@ -89,6 +91,7 @@ void conv2d_bwd(const Tensor& x, const Tensor& w, const Tensor& grad_y, const Co
         cudnnConvolutionBackwardFilter(h, &one, d.x.get(), x.data<float>(), d.y.get(), grad_y.data<float>(),
                                        d.conv.get(), static_cast<cudnnConvolutionBwdFilterAlgo_t>(a.algo),
                                        workspace_ptr(ws), a.workspace_bytes, &zero, d.w.get(), grad_w->data<float>()));
+    count(Counter::kLibraryCall);
   }
 }
 

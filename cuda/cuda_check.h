@@ -7,6 +7,8 @@
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
+#include "engine/counters.h"
+
 namespace pleura::cuda {
 
 [[noreturn]] void throw_status(const char* library, long code, const char* status, const char* call,
@@ -44,5 +46,10 @@ void log_status(const char* library, long code, const char* status, const char* 
 #define PLEURA_CUDA_CHECK_LOG(call) PLEURA_CUDA_STATUS_(log_status, call)
 #define PLEURA_CUBLAS_CHECK_LOG(call) PLEURA_CUBLAS_STATUS_(log_status, call)
 #define PLEURA_CUDNN_CHECK_LOG(call) PLEURA_CUDNN_STATUS_(log_status, call)
-// After every kernel launch: reports a bad launch configuration at the launch site.
-#define PLEURA_CUDA_LAUNCH_CHECK() PLEURA_CUDA_CHECK(cudaGetLastError())
+// After every kernel launch (exactly one per launch): reports a bad launch configuration at the launch
+// site, and counts the launch (engine/counters.h).
+#define PLEURA_CUDA_LAUNCH_CHECK()                            \
+  do {                                                        \
+    PLEURA_CUDA_CHECK(cudaGetLastError());                    \
+    ::pleura::count(::pleura::Counter::kKernelLaunch);        \
+  } while (0)

@@ -8,6 +8,7 @@
 #include "cuda/allocator.h"
 #include "cuda/context.h"
 #include "cuda/launch.h"
+#include "engine/counters.h"
 #include "engine/cuda_runtime.h"
 #include "engine/error.h"
 
@@ -76,27 +77,32 @@ void copy_h2d(void* dst_dev, const void* src, size_t bytes, int device) {
   DeviceGuard guard(device);
   // From pageable memory this returns once the source has been staged, so the caller may free it.
   PLEURA_CUDA_CHECK(cudaMemcpyAsync(dst_dev, src, bytes, cudaMemcpyHostToDevice, stream(device)));
+  count(Counter::kCopyOrFill);
 }
 
 void copy_d2h(void* dst, const void* src_dev, size_t bytes, int device) {
   DeviceGuard guard(device);
   PLEURA_CUDA_CHECK(cudaMemcpyAsync(dst, src_dev, bytes, cudaMemcpyDeviceToHost, stream(device)));
   PLEURA_CUDA_CHECK(cudaStreamSynchronize(stream(device)));
+  count(Counter::kDeviceToHostCopy);
 }
 
 void copy_d2d(void* dst_dev, const void* src_dev, size_t bytes, int device) {
   DeviceGuard guard(device);
   PLEURA_CUDA_CHECK(cudaMemcpyAsync(dst_dev, src_dev, bytes, cudaMemcpyDeviceToDevice, stream(device)));
+  count(Counter::kCopyOrFill);
 }
 
 void memset_zero(void* ptr_dev, size_t bytes, int device) {
   DeviceGuard guard(device);
   PLEURA_CUDA_CHECK(cudaMemsetAsync(ptr_dev, 0, bytes, stream(device)));
+  count(Counter::kCopyOrFill);
 }
 
 void fill_bytes(void* ptr_dev, unsigned char value, size_t bytes, int device) {
   DeviceGuard guard(device);
   PLEURA_CUDA_CHECK(cudaMemsetAsync(ptr_dev, value, bytes, stream(device)));
+  count(Counter::kCopyOrFill);
 }
 
 void fill(void* ptr_dev, int64_t n, DType dtype, double value, int device) {
@@ -116,16 +122,21 @@ void fill(void* ptr_dev, int64_t n, DType dtype, double value, int device) {
 void synchronize(int device) {
   DeviceGuard guard(device);
   PLEURA_CUDA_CHECK(cudaStreamSynchronize(stream(device)));
+  count(Counter::kSynchronization);
 }
 
 void* alloc_pinned(size_t bytes) {
   require_device(0);
   void* ptr = nullptr;
   PLEURA_CUDA_CHECK(cudaMallocHost(&ptr, bytes == 0 ? 1 : bytes));
+  count(Counter::kPinnedAlloc);
   return ptr;
 }
 
-void free_pinned(void* ptr) { PLEURA_CUDA_CHECK_LOG(cudaFreeHost(ptr)); }
+void free_pinned(void* ptr) {
+  PLEURA_CUDA_CHECK_LOG(cudaFreeHost(ptr));
+  count(Counter::kPinnedFree);
+}
 
 MemoryStats memory_stats(int device) { return allocator_stats(device); }
 void reset_peak_memory(int device) { allocator_reset_peak(device); }

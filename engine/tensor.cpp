@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "engine/autograd.h"
+#include "engine/counters.h"
 #include "engine/cuda_runtime.h"
 #include "engine/host_allocator.h"
 
@@ -124,6 +125,8 @@ void Tensor::copy_from(const Tensor& src) {
 }
 
 Tensor Tensor::to(Device device) const {
+  // A read of values on the host: counted on every device, so that a CPU run sees where a GPU run waits.
+  if (device.is_cpu()) count(Counter::kHostRead);
   if (device == this->device()) return *this;
   Tensor out = empty(shape(), dtype(), device);
   out.copy_from(*this);
