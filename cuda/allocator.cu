@@ -1,15 +1,17 @@
-// Caching device allocator; the policy is described in allocator.h.
+// The caching device allocator (allocator.h): a BlockPool per device over a cudaMalloc heap, or plain
+// cudaMalloc/cudaFree with PLEURA_CUDA_NO_CACHE=1.
 #include "cuda/allocator.h"
 
 #include <array>
 #include <cstdlib>
 #include <cstring>
-#include <map>
+#include <memory>
 #include <mutex>
-#include <utility>
-#include <vector>
+#include <string>
 
 #include "cuda/context.h"
+#include "engine/alloc_context.h"
+#include "engine/block_pool.h"
 #include "engine/counters.h"
 #include "engine/error.h"
 
@@ -17,9 +19,6 @@ namespace pleura::cuda {
 
 namespace {
 
-constexpr size_t kSmallStep = 512;
-constexpr size_t kSmallLimit = size_t(1) << 20;
-constexpr size_t kLargeStep = size_t(1) << 20;
 constexpr int kMaxDevices = 16;
 
 bool caching_from_env() {
@@ -27,109 +26,145 @@ bool caching_from_env() {
   return !(env != nullptr && env[0] != '\0' && std::strcmp(env, "0") != 0);
 }
 
-struct DeviceCache {
-  std::map<std::pair<cudaStream_t, size_t>, std::vector<void*>> free_blocks;
-  MemoryStats stats;
+// Segments straight from cudaMalloc / cudaFree on one device, counted (engine/counters.h).
+class CudaHeap : public SegmentHeap {
+ public:
+  explicit CudaHeap(int device) : device_(device) {}
+  void* allocate(size_t bytes) override {
+    DeviceGuard guard(device_);
+    void* ptr = nullptr;
+    const cudaError_t err = cudaMalloc(&ptr, bytes);
+    if (err == cudaErrorMemoryAllocation) {
+      cudaGetLastError();  // clear the error so that later calls do not report it
+      return nullptr;
+    }
+    PLEURA_CUDA_CHECK(err);
+    count(Counter::kDeviceMalloc);
+    ++mallocs;
+    return ptr;
+  }
+  void release(void* base, size_t) override {
+    DeviceGuard guard(device_);
+    // cudaFree waits for work that may still use the segment.
+    PLEURA_CUDA_CHECK_LOG(cudaFree(base));
+    count(Counter::kDeviceFree);
+    ++frees;
+  }
+  std::pair<size_t, size_t> free_and_total() const override {
+    DeviceGuard guard(device_);
+    size_t free_bytes = 0, total = 0;
+    if (cudaMemGetInfo(&free_bytes, &total) != cudaSuccess) {
+      cudaGetLastError();
+      return {0, 0};
+    }
+    return {free_bytes, total};
+  }
+  size_t mallocs = 0, frees = 0;
+
+ private:
+  int device_;
+};
+
+struct DeviceMemory {
+  std::unique_ptr<CudaHeap> heap;
+  std::unique_ptr<BlockPool> pool;
+  MemoryStats uncached;  // the PLEURA_CUDA_NO_CACHE=1 path's statistics
 };
 
 std::mutex g_mutex;
-std::array<DeviceCache, kMaxDevices> g_caches;
+std::array<DeviceMemory, kMaxDevices> g_devices;
 const bool g_caching = caching_from_env();
 
-DeviceCache& cache(int device) {
+DeviceMemory& memory(int device) {
   PLEURA_CHECK(device >= 0 && device < kMaxDevices, "[cuda alloc] device index ", device, " out of range");
-  return g_caches[device];
+  DeviceMemory& m = g_devices[device];
+  if (!m.pool) {
+    m.heap = std::make_unique<CudaHeap>(device);
+    m.pool = std::make_unique<BlockPool>(*m.heap, "cuda:" + std::to_string(device));
+  }
+  return m;
 }
 
-void release_cached(DeviceCache& c, int device) {
-  DeviceGuard guard(device);
-  for (auto& [key, blocks] : c.free_blocks) {
-    for (void* p : blocks) {
-      PLEURA_CUDA_CHECK(cudaFree(p));
-      count(Counter::kDeviceFree);
-      ++c.stats.num_cuda_free;
-      c.stats.bytes_reserved -= key.second;
-    }
+StreamId stream_id(cudaStream_t stream) { return reinterpret_cast<StreamId>(stream); }
+
+// Without the cache: one cudaMalloc per request, the same out-of-memory message.
+void* alloc_uncached(DeviceMemory& m, size_t bytes, int device) {
+  void* ptr = m.heap->allocate(bytes == 0 ? 1 : bytes);
+  if (ptr == nullptr) {
+    const auto [free_bytes, total] = m.heap->free_and_total();
+    throw OutOfMemoryError(cat("[cuda:", device, " alloc] out of memory: asked for ", bytes, " bytes",
+                               allocation_context(), "; cuda:", device, " has ", free_bytes >> 20, " MiB free of ",
+                               total >> 20, " MiB. Lower the batch size or the image size"));
   }
-  c.free_blocks.clear();
+  MemoryStats& s = m.uncached;
+  ++s.num_allocs;
+  ++s.num_cuda_malloc;
+  s.bytes_in_use += bytes;
+  s.bytes_reserved += bytes;
+  if (s.bytes_in_use > s.peak_bytes_in_use) s.peak_bytes_in_use = s.bytes_in_use;
+  return ptr;
 }
 
 }  // namespace
 
-size_t size_class(size_t bytes) {
-  if (bytes == 0) bytes = 1;
-  size_t step = bytes <= kSmallLimit ? kSmallStep : kLargeStep;
-  return (bytes + step - 1) / step * step;
-}
-
 void* allocator_alloc(size_t bytes, int device, cudaStream_t stream) {
-  size_t rounded = size_class(bytes);
   std::lock_guard<std::mutex> lock(g_mutex);
-  DeviceCache& c = cache(device);
-  c.stats.caching = g_caching;
-  ++c.stats.num_allocs;
-  void* ptr = nullptr;
-  auto it = c.free_blocks.find({stream, rounded});
-  if (it != c.free_blocks.end() && !it->second.empty()) {
-    ptr = it->second.back();
-    it->second.pop_back();
-    ++c.stats.num_cache_hits;
-  } else {
-    DeviceGuard guard(device);
-    cudaError_t err = cudaMalloc(&ptr, rounded);
-    if (err == cudaErrorMemoryAllocation) {
-      cudaGetLastError();  // clear the sticky-free error state before retrying
-      release_cached(c, device);
-      err = cudaMalloc(&ptr, rounded);
-    }
-    if (err != cudaSuccess) {
-      cudaGetLastError();
-      throw_error(cat("[cuda alloc] cudaMalloc of ", rounded, " bytes on cuda:", device, " failed: ",
-                      cudaGetErrorString(err), " (in use ", c.stats.bytes_in_use, " bytes, reserved ",
-                      c.stats.bytes_reserved, " bytes)"));
-    }
-    ++c.stats.num_cuda_malloc;
-    count(Counter::kDeviceMalloc);
-    c.stats.bytes_reserved += rounded;
-  }
-  c.stats.bytes_in_use += rounded;
-  if (c.stats.bytes_in_use > c.stats.peak_bytes_in_use) c.stats.peak_bytes_in_use = c.stats.bytes_in_use;
-  return ptr;
+  DeviceMemory& m = memory(device);
+  if (!g_caching) return alloc_uncached(m, bytes, device);
+  return m.pool->allocate(bytes, stream_id(stream));
 }
 
-void allocator_free(void* ptr, size_t bytes, int device, cudaStream_t stream) {
-  size_t rounded = size_class(bytes);
+void allocator_free(void* ptr, size_t bytes, int device, cudaStream_t) {
   std::lock_guard<std::mutex> lock(g_mutex);
-  DeviceCache& c = cache(device);
-  c.stats.bytes_in_use -= rounded;
+  DeviceMemory& m = memory(device);
   if (g_caching) {
-    c.free_blocks[{stream, rounded}].push_back(ptr);
+    m.pool->free(ptr);
     return;
   }
-  DeviceGuard guard(device);
-  // Without the cache the block goes back to CUDA now; cudaFree waits for work that may still use it.
-  PLEURA_CUDA_CHECK_LOG(cudaFree(ptr));
-  count(Counter::kDeviceFree);
-  ++c.stats.num_cuda_free;
-  c.stats.bytes_reserved -= rounded;
+  m.heap->release(ptr, bytes);
+  ++m.uncached.num_cuda_free;
+  m.uncached.bytes_in_use -= bytes;
+  m.uncached.bytes_reserved -= bytes;
 }
 
 MemoryStats allocator_stats(int device) {
   std::lock_guard<std::mutex> lock(g_mutex);
-  MemoryStats s = cache(device).stats;
-  s.caching = g_caching;
+  DeviceMemory& m = memory(device);
+  if (!g_caching) {
+    MemoryStats s = m.uncached;
+    s.caching = false;
+    return s;
+  }
+  const BlockPoolStats p = m.pool->stats();
+  MemoryStats s;
+  s.bytes_in_use = p.bytes_in_use;
+  s.peak_bytes_in_use = p.peak_bytes_in_use;
+  s.bytes_reserved = p.bytes_reserved;
+  s.peak_bytes_reserved = p.peak_bytes_reserved;
+  s.num_cuda_malloc = p.heap_allocs;
+  s.num_cuda_free = p.heap_frees;
+  s.num_allocs = p.allocs;
+  s.num_cache_hits = p.cache_hits;
+  s.num_splits = p.splits;
+  s.num_merges = p.merges;
+  s.caching = true;
   return s;
 }
 
 void allocator_reset_peak(int device) {
   std::lock_guard<std::mutex> lock(g_mutex);
-  DeviceCache& c = cache(device);
-  c.stats.peak_bytes_in_use = c.stats.bytes_in_use;
+  DeviceMemory& m = memory(device);
+  if (g_caching) {
+    m.pool->reset_peak();
+  } else {
+    m.uncached.peak_bytes_in_use = m.uncached.bytes_in_use;
+  }
 }
 
 void allocator_empty_cache(int device) {
   std::lock_guard<std::mutex> lock(g_mutex);
-  release_cached(cache(device), device);
+  DeviceMemory& m = memory(device);
+  if (g_caching) m.pool->release_cached();
 }
 
 }  // namespace pleura::cuda

@@ -1,11 +1,12 @@
-// The caching device allocator behind pleura::cuda::alloc/free (engine/cuda_runtime.h).
-//
-// Sizes are rounded to classes (512 B steps up to 1 MiB, 1 MiB steps above), and a freed block goes to
-// a free list keyed by (stream, class) to be handed out again for the same class on the same stream.
-// Every op runs on its device's one compute stream, so a block freed there is safe to reuse at once:
-// later work on that stream is ordered after the work that used it. When cudaMalloc fails, the cache
-// is returned to CUDA and the call retried once. PLEURA_CUDA_NO_CACHE=1 turns caching off (each
-// request is one cudaMalloc and each free one cudaFree), so that compute-sanitizer sees every buffer.
+// The caching device allocator behind pleura::cuda::alloc/free (engine/cuda_runtime.h): one
+// splitting and coalescing BlockPool per device (engine/block_pool.h, whose policy is tested on the host
+// by tests/engine/test_block_pool.cpp) over cudaMalloc/cudaFree. Every op runs on its device's compute
+// stream, and a block is reused only on the stream it was made for, so a freed block can be handed out
+// again at once: later work on that stream is ordered after the work that used it. When cudaMalloc
+// fails, the pool returns its free segments to CUDA and tries once more, then throws an out-of-memory
+// error naming the request, the device's free and total memory, the op and the workload.
+// PLEURA_CUDA_NO_CACHE=1 turns caching off (each request is one cudaMalloc and each free one cudaFree),
+// so that compute-sanitizer sees every buffer.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -16,7 +17,6 @@
 
 namespace pleura::cuda {
 
-size_t size_class(size_t bytes);
 void* allocator_alloc(size_t bytes, int device, cudaStream_t stream);
 void allocator_free(void* ptr, size_t bytes, int device, cudaStream_t stream);
 MemoryStats allocator_stats(int device);

@@ -4,6 +4,7 @@
 
 #include <unordered_map>
 
+#include "engine/alloc_context.h"
 #include "engine/dispatch.h"
 #include "engine/ops/add.h"
 
@@ -105,7 +106,11 @@ void run_backward(const Tensor& root) {
     PLEURA_CHECK(!n->released(), twice);
     Tensor grad_out = std::move(grads[n]);
     grads.erase(n);
-    std::vector<Tensor> grad_in = n->apply(grad_out);
+    std::vector<Tensor> grad_in;
+    {
+      OpScope scope(n->name());  // names the backward step in out-of-memory messages
+      grad_in = n->apply(grad_out);
+    }
     n->release_saved();
     n->released_ = true;
     PLEURA_CHECK(grad_in.size() == n->edges().size(), "[backward] internal error: ", n->name(),

@@ -39,15 +39,19 @@ void synchronize(int device);
 void* alloc_pinned(size_t bytes);
 void free_pinned(void* ptr);
 
-// Caching allocator statistics, in bytes and calls since the start (or the last reset of the peak).
+// Caching allocator statistics (cuda/allocator.h), in bytes and calls since the start (or the last reset
+// of the peaks).
 struct MemoryStats {
-  size_t bytes_in_use = 0;       // handed out to tensors (rounded to size classes)
+  size_t bytes_in_use = 0;       // handed out to tensors (rounded to 512 B)
   size_t peak_bytes_in_use = 0;
   size_t bytes_reserved = 0;     // held from cudaMalloc, in use or cached
+  size_t peak_bytes_reserved = 0;
   size_t num_cuda_malloc = 0;
   size_t num_cuda_free = 0;
   size_t num_allocs = 0;         // requests served
   size_t num_cache_hits = 0;     // requests served from the cache
+  size_t num_splits = 0;         // blocks split to serve a smaller request
+  size_t num_merges = 0;         // freed blocks merged with a free neighbour
   bool caching = true;           // false when PLEURA_CUDA_NO_CACHE=1 (for compute-sanitizer)
 };
 MemoryStats memory_stats(int device);

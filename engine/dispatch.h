@@ -1,7 +1,9 @@
-// Device dispatch for op entry points: the one place that chooses the CPU or the CUDA kernel.
+// Device dispatch for op entry points: the one place that chooses the CPU or the CUDA kernel, and names
+// the op for out-of-memory messages while its kernel runs (engine/alloc_context.h).
 // In a build without CUDA the CUDA branch throws "built without CUDA" and references no CUDA symbol.
 #pragma once
 
+#include "engine/alloc_context.h"
 #include "engine/tensor.h"
 
 namespace pleura {
@@ -11,13 +13,14 @@ namespace pleura {
 }  // namespace pleura
 
 #if PLEURA_WITH_CUDA
-#define PLEURA_DISPATCH(device, op, call) \
-  do {                                    \
-    if ((device).is_cuda()) {             \
-      ::pleura::cuda::call;               \
-    } else {                              \
-      ::pleura::cpu::call;                \
-    }                                     \
+#define PLEURA_DISPATCH(device, op, call)       \
+  do {                                          \
+    if ((device).is_cuda()) {                   \
+      ::pleura::OpScope pleura_op_scope_(op);   \
+      ::pleura::cuda::call;                     \
+    } else {                                    \
+      ::pleura::cpu::call;                      \
+    }                                           \
   } while (0)
 #else
 #define PLEURA_DISPATCH(device, op, call)       \
