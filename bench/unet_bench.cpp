@@ -11,7 +11,7 @@
 #include "engine/cuda_runtime.h"
 #include "engine/ops/combo_loss.h"
 #include "engine/random.h"
-#include "models/model.h"
+#include "models/registry.h"
 #include "data/cli_args.h"
 #include "train/optimizer.h"
 #include "eval/json.h"
