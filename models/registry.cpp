@@ -1,6 +1,11 @@
-// The model registry's table and its look-ups, and make_model (models/registry.h).
+// The model registry's table and its look-ups, make_model and model_flops (models/registry.h).
 #include "models/registry.h"
 
+#include <map>
+#include <mutex>
+
+#include "engine/autograd.h"
+#include "layers/flops.h"
 #include "models/albunet.h"
 #include "models/resnet50_unet.h"
 #include "models/scse_unet.h"
@@ -118,5 +123,39 @@ LoadOptions model_load_options(const std::string& name, const std::string& file_
 }
 
 int64_t Model::input_multiple() const { return model_spec(name(), "Model").input_multiple; }
+
+namespace {
+
+// The FLOP terms of one forward at input_multiple x input_multiple (see model_flops), counted once.
+const std::vector<FlopTerm>& probe_terms(const ModelSpec& spec) {
+  static std::mutex mutex;
+  static std::map<std::string, std::vector<FlopTerm>> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = cache.find(spec.name);
+  if (it == cache.end()) {
+    std::shared_ptr<Model> model = spec.build();  // zero weights: the count needs shapes, not values
+    model->eval();
+    NoGradGuard no_grad;
+    FlopTally tally;
+    model->forward(Tensor::ones({1, 3, spec.input_multiple, spec.input_multiple}));
+    it = cache.emplace(spec.name, tally.terms()).first;
+  }
+  return it->second;
+}
+
+}  // namespace
+
+int64_t model_flops(const std::string& name, int64_t H, int64_t W) {
+  const ModelSpec& spec = model_spec(name, "model_flops");
+  const int64_t m = spec.input_multiple;
+  PLEURA_CHECK(H >= m && W >= m && H % m == 0 && W % m == 0, "[model_flops] ", name, ": input size ", H, "x", W,
+               " (H x W) is not supported: height and width must be positive multiples of ", m);
+  return flops_at(probe_terms(spec), m, m, H, W);
+}
+
+int64_t train_step_flops(const std::string& name, int64_t H, int64_t W, int64_t batch) {
+  PLEURA_CHECK(batch >= 1, "[train_step_flops] batch ", batch, " must be >= 1");
+  return 3 * batch * model_flops(name, H, W);
+}
 
 }  // namespace pleura

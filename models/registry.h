@@ -1,6 +1,7 @@
 // The model registry: one record per model (its name, builder, input-size rule, encoder prefix,
-// state-dict aliases and optional keys, ImageNet encoder import); every part of Pleura that needs to know
-// a model by name asks here. Implementation in models/registry.cpp, tests in tests/models/test_registry.cpp.
+// state-dict aliases and optional keys, ImageNet encoder import) and its FLOP count per input size; every
+// part of Pleura that needs to know a model by name asks here. Implementation in models/registry.cpp,
+// tests in tests/models/test_registry.cpp and tests/models/test_flops.cpp.
 #pragma once
 
 #include <cstdint>
@@ -44,5 +45,20 @@ std::shared_ptr<Model> make_model(const std::string& name, uint64_t seed = 0);
 
 // load_state_dict's options for a checkpoint of model `name` (its rules), naming `file_name` in messages.
 LoadOptions model_load_options(const std::string& name, const std::string& file_name);
+
+// Floating-point operations of one forward pass of one image of size H x W (positive multiples of the
+// model's input_multiple), as layers/flops.h counts them: every convolution at 2 * K * C/groups * R * S
+// per output element plus the SE gates' fc1/fc2 on pooled vectors; batch norm, activations, upsampling,
+// pooling and the bias adds are left out. Counted once per model by a FlopTally around a forward at the
+// smallest legal size (input_multiple x input_multiple, batch 1, no gradient) and scaled to H x W: every
+// layer's output map is then a fixed fraction 1/s of the input (s: the layer's total stride, a divisor
+// of input_multiple; the x2 upsamplings only undo strides), so each convolution's map at H x W is exactly
+// (H/s) x (W/s) and its count exactly proportional to H * W; the SE gates' count does not change.
+// The training step's convention: forward + backward = 3x the forward (the backward computes the
+// gradients of the inputs and of the weights, each a convolution as large as the forward's), so a
+// training step of batch N costs 3 * N * model_flops(name, H, W).
+int64_t model_flops(const std::string& name, int64_t H, int64_t W);
+// 3 * batch * model_flops(name, H, W).
+int64_t train_step_flops(const std::string& name, int64_t H, int64_t W, int64_t batch);
 
 }  // namespace pleura

@@ -1,7 +1,7 @@
 // The model registry (models/registry.h) and init_weights (models/model.h): the names and errors, each
 // record's facts against its model (input multiple, encoder prefix, encoder import, state-dict rules),
 // determinism from the seed, and the initialisation scheme each reference model gives its encoder and
-// decoder.
+// decoder. FLOP counts: tests/models/test_flops.cpp.
 #include <doctest/doctest.h>
 
 #include <algorithm>
