@@ -10,12 +10,15 @@ thread_local FlopTally* open_tally = nullptr;
 thread_local int constant_depth = 0;
 }  // namespace
 
-FlopTally::FlopTally() {
-  PLEURA_CHECK(open_tally == nullptr, "[FlopTally] a tally is already open on this thread (one at a time)");
+FlopTally::FlopTally() : outer_(open_tally), outer_constant_(constant_depth) {
   open_tally = this;
+  constant_depth = 0;
 }
 
-FlopTally::~FlopTally() { open_tally = nullptr; }
+FlopTally::~FlopTally() {
+  open_tally = outer_;
+  constant_depth = outer_constant_;
+}
 
 int64_t flops_total(const std::vector<FlopTerm>& terms) {
   int64_t sum = 0;

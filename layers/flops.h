@@ -25,7 +25,8 @@ struct FlopTerm {
   FlopScaling scaling = FlopScaling::kWithArea;
 };
 
-// Records the terms of the convolutions run on this thread while it is alive. One per thread at a time.
+// Records the terms of the convolutions run on this thread while it is alive. Tallies nest: the innermost
+// open one records (from outside any ConstantFlopsScope), and the one around it resumes when it closes.
 class FlopTally {
  public:
   FlopTally();
@@ -41,6 +42,8 @@ class FlopTally {
 
  private:
   std::vector<FlopTerm> terms_;
+  FlopTally* outer_;     // the tally open on this thread before this one, if any
+  int outer_constant_;   // the ConstantFlopsScope depth it had
 };
 
 // The operations of one image in the pass that was counted.

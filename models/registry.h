@@ -49,14 +49,16 @@ LoadOptions model_load_options(const std::string& name, const std::string& file_
 // Floating-point operations of one forward pass of one image of size H x W (positive multiples of the
 // model's input_multiple), as layers/flops.h counts them: every convolution at 2 * K * C/groups * R * S
 // per output element plus the SE gates' fc1/fc2 on pooled vectors; batch norm, activations, upsampling,
-// pooling and the bias adds are left out. Counted once per model by a FlopTally around a forward at the
-// smallest legal size (input_multiple x input_multiple, batch 1, no gradient) and scaled to H x W: every
-// layer's output map is then a fixed fraction 1/s of the input (s: the layer's total stride, a divisor
-// of input_multiple; the x2 upsamplings only undo strides), so each convolution's map at H x W is exactly
-// (H/s) x (W/s) and its count exactly proportional to H * W; the SE gates' count does not change.
+// pooling and the bias adds are left out. Counted once per model by a FlopTally (nested in any the caller
+// has open) around a forward at the smallest legal size (input_multiple x input_multiple, batch 1, no
+// gradient) and scaled to H x W: every layer's output map is then a fixed fraction 1/s of the input (s:
+// the layer's total stride, a divisor of input_multiple; the x2 upsamplings only undo strides), so each
+// convolution's map at H x W is exactly (H/s) x (W/s) and its count exactly proportional to H * W; the
+// SE gates' count does not change.
 // The training step's convention: forward + backward = 3x the forward (the backward computes the
-// gradients of the inputs and of the weights, each a convolution as large as the forward's), so a
-// training step of batch N costs 3 * N * model_flops(name, H, W).
+// gradients of the inputs and of the weights, each a convolution as large as the forward's; the first
+// layer's input gradient, which nothing needs, is counted too), so a training step of batch N costs
+// 3 * N * model_flops(name, H, W).
 int64_t model_flops(const std::string& name, int64_t H, int64_t W);
 // 3 * batch * model_flops(name, H, W).
 int64_t train_step_flops(const std::string& name, int64_t H, int64_t W, int64_t batch);

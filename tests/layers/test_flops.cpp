@@ -1,6 +1,6 @@
 // Tests of layers/flops.h: FLOP counts worked by hand for one convolution, a two-layer stack and the SE
 // gates (constant whatever the input size), scaling to other sizes checked against a second counted
-// pass, and the errors (a second tally on the thread, a size with no whole output).
+// pass, nested tallies, and the errors (a size with no whole output).
 #include "layers/flops.h"
 
 #include "engine/autograd.h"
@@ -81,13 +81,23 @@ TEST_CASE("flops: the SE gates' fc1 and fc2 are constant, SCSE's spatial gate sc
   CHECK(flops_total(count(scse, {1, 8, 12, 12})) == 128 + 2 * 8 * 144);
 }
 
-TEST_CASE("flops: nothing is recorded outside a tally, and one tally at a time per thread") {
-  Conv2d conv(2, 2, 1, Bias::kNone);
+TEST_CASE("flops: nothing is recorded outside a tally; nested tallies, the innermost records") {
+  Conv2d conv(2, 2, 1, Bias::kNone);  // 2 * 2 * 2 = 8 per position
   Rng rng(9);
-  conv.forward(rand_uniform({1, 2, 3, 3}, rng, -1.0, 1.0));  // no tally open: nothing to record into
-  FlopTally tally;
-  CHECK(tally.terms().empty());
-  expect_error([] { FlopTally second; }, {"[FlopTally] a tally is already open on this thread"});
-  conv.forward(rand_uniform({1, 2, 3, 3}, rng, -1.0, 1.0));
-  CHECK(flops_total(tally.terms()) == 2 * 2 * 2 * 9);
+  const Tensor x3 = rand_uniform({1, 2, 3, 3}, rng, -1.0, 1.0), x4 = rand_uniform({1, 2, 4, 4}, rng, -1.0, 1.0);
+  conv.forward(x3);  // no tally open: nothing to record into
+  FlopTally outer;
+  CHECK(outer.terms().empty());
+  conv.forward(x3);
+  {
+    ConstantFlopsScope pooled;  // an inner tally starts outside the scope and gives it back when it closes
+    FlopTally inner;
+    conv.forward(x4);
+    REQUIRE(inner.terms().size() == 1);
+    CHECK(inner.terms()[0].scaling == FlopScaling::kWithArea);
+    CHECK(flops_total(inner.terms()) == 8 * 16);
+  }
+  conv.forward(x3);
+  REQUIRE(outer.terms().size() == 2);
+  CHECK(flops_total(outer.terms()) == 2 * 8 * 9);
 }
