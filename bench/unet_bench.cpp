@@ -11,7 +11,7 @@
 #include "engine/cuda_runtime.h"
 #include "engine/ops/combo_loss.h"
 #include "engine/random.h"
-#include "models/model.h"
+#include "models/registry.h"
 #include "data/cli_args.h"
 #include "train/optimizer.h"
 #include "eval/json.h"
@@ -50,6 +50,8 @@ UnetBenchResult run_unet_bench(const UnetBenchOptions& o) {
   Adam adam(model->parameters(), {.lr = 1e-4, .weight_decay = 5e-6});
   UnetBenchResult r;
   r.parameters = model->num_parameters();
+  r.flops_per_image_forward = model_flops(o.model, o.size, o.size);
+  r.train_step_tflop = static_cast<double>(train_step_flops(o.model, o.size, o.size, o.batch)) / 1e12;
 
   model->train();
   std::vector<double> train_times;
@@ -112,15 +114,18 @@ int bench_unet_main(const std::vector<std::string>& args, std::ostream& out, std
     UnetBenchResult r = run_unet_bench(o);
     out << "bench_unet: " << o.model << " (" << r.parameters << " parameters), " << o.size << "x" << o.size << ", batch "
         << o.batch << ", " << o.device.str() << (o.device.is_cpu() ? ", " + std::to_string(num_threads()) + " threads" : "")
-        << "\n  training step: " << r.train_step_s << " s (median of " << o.steps << ")\n  eval forward:  " << r.forward_s
-        << " s\n";
+        << "\n  training step: " << r.train_step_s << " s (median of " << o.steps << "), " << r.train_step_tflop
+        << " TFLOP (3x forward), " << r.train_step_tflop / r.train_step_s << " TFLOP/s\n  eval forward:  "
+        << r.forward_s << " s\n";
     if (o.device.is_cuda()) out << "  peak tensor memory: " << r.peak_bytes / 1048576.0 << " MiB\n";
     if (parser.has("json")) {
       out << "{\"model\": " << eval::json_string(o.model) << ", \"size\": " << o.size << ", \"batch\": " << o.batch
           << ", \"device\": " << eval::json_string(o.device.str()) << ", \"threads\": " << num_threads()
           << ", \"steps\": " << o.steps << ", \"train_step_s\": " << eval::json_number(r.train_step_s)
           << ", \"forward_s\": " << eval::json_number(r.forward_s) << ", \"final_loss\": "
-          << eval::json_number(r.final_loss);
+          << eval::json_number(r.final_loss) << ", \"flops_per_image_forward\": " << r.flops_per_image_forward
+          << ", \"train_step_tflop\": " << eval::json_number(r.train_step_tflop)
+          << ", \"train_step_tflop_per_s\": " << eval::json_number(r.train_step_tflop / r.train_step_s);
       if (o.device.is_cuda()) out << ", \"peak_bytes\": " << r.peak_bytes;
       out << "}\n";
     }

@@ -27,6 +27,10 @@ struct UnetBenchResult {
   double final_loss = 0;    // loss of the last step (a sanity check: finite)
   int64_t peak_bytes = 0;   // CUDA only: peak bytes held by tensors (caching allocator)
   int64_t parameters = 0;
+  // Floating-point operations (models/registry.h, model_flops): one image's forward, and a training step
+  // of the batch by the 3x-forward convention, in TFLOP; the achieved rate is train_step_tflop / train_step_s.
+  int64_t flops_per_image_forward = 0;
+  double train_step_tflop = 0;
 };
 
 UnetBenchResult run_unet_bench(const UnetBenchOptions& options);

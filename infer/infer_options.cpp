@@ -2,12 +2,10 @@
 #include "infer/infer_options.h"
 
 #include <filesystem>
-#include <map>
-#include <mutex>
 #include <set>
 
 #include "engine/error.h"
-#include "models/model.h"
+#include "models/registry.h"
 #include "data/csv.h"
 #include "data/image_io.h"
 #include "data/jobs.h"
@@ -41,17 +39,8 @@ auto as_usage(Fn&& fn) {
 }  // namespace
 
 void check_model_and_size(const std::string& model, int64_t size) {
-  // make_model throws for an unknown name, listing the known ones. The input multiple is a property of the
-  // model object, so one is made (and its fresh weights thrown away) once per name and process.
-  static std::mutex mutex;
-  static std::map<std::string, int64_t> multiples;
-  int64_t multiple = 0;
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    auto it = multiples.find(model);
-    if (it == multiples.end()) it = multiples.emplace(model, make_model(model, 0)->input_multiple()).first;
-    multiple = it->second;
-  }
+  // Throws for an unknown name, listing the known ones.
+  const int64_t multiple = model_spec(model, "make_model").input_multiple;
   PLEURA_CHECK(size >= multiple && size <= data::kMaxImageSide && size % multiple == 0, "size ", size,
                " does not suit ", model, ": expected a multiple of ", multiple, " (", multiple, "..",
                data::kMaxImageSide, ")");

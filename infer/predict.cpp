@@ -8,6 +8,7 @@
 #include "engine/ops/flip.h"
 #include "engine/ops/sigmoid.h"
 #include "layers/state_dict.h"
+#include "models/registry.h"
 
 namespace pleura::infer {
 namespace {
@@ -54,7 +55,8 @@ CheckpointEnsemble::CheckpointEnsemble(const std::string& model_name, const std:
   PLEURA_CHECK(!checkpoints.empty(), "[CheckpointEnsemble] no checkpoint given");
   for (const std::string& path : checkpoints) {
     std::shared_ptr<Model> model = make_model(model_name, 0);
-    load_state_dict_file(model->state_dict_slots(), path);  // strict: throws naming the file
+    // Strict, with the model's aliases and optional keys: throws naming the file.
+    load_state_dict_file(model->state_dict_slots(), path, model_load_options(model_name, path));
     model->eval();
     model->to(device);
     models_.push_back(std::move(model));

@@ -3,6 +3,8 @@
 
 #include <cmath>
 
+#include "layers/flops.h"
+
 namespace pleura {
 
 Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, Bias bias, const Conv2dParams& p)
@@ -15,7 +17,11 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, B
   if (bias == Bias::kWith) bias_ = &register_parameter("bias", Tensor::zeros({out_channels}));
 }
 
-Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, *weight_, bias(), p_); }
+Tensor Conv2d::forward(const Tensor& x) {
+  Tensor y = conv2d(x, *weight_, bias(), p_);
+  FlopTally::record_conv(out_channels_, in_channels_ / p_.groups, kernel_size_, kernel_size_, y.size(2), y.size(3));
+  return y;
+}
 
 int64_t Conv2d::fan_in() const { return in_channels_ / p_.groups * kernel_size_ * kernel_size_; }
 

@@ -1,7 +1,7 @@
 // ImageNet encoder import (see pretrained.h): the encoder's key list is generated from the
 // architecture (checked against tests/fixtures/reference/keys_*.txt by tests/layers/test_pretrained.cpp),
 // each file naming is translated to one canonical naming (torchvision for ResNets, Cadene for
-// SE-ResNeXt), and the canonical names are mapped to the model's.
+// SE-ResNeXt), and the canonical names are mapped to the model's by its EncoderImport.
 #include "layers/pretrained.h"
 
 #include <map>
@@ -10,23 +10,7 @@ namespace pleura {
 
 namespace {
 
-enum class Arch { kResNet34, kResNet50, kSeResNeXt50 };
-
-const char* arch_name(Arch a) {
-  switch (a) {
-    case Arch::kResNet34: return "ResNet34";
-    case Arch::kResNet50: return "ResNet50";
-    case Arch::kSeResNeXt50: return "SE-ResNeXt50 32x4d";
-  }
-  return "?";
-}
-
-Arch arch_of(const std::string& model) {
-  if (model == "albunet") return Arch::kResNet34;
-  if (model == "resnet50" || model == "resnet50_unet") return Arch::kResNet50;
-  if (model == "scseunet" || model == "scse_unet" || model == "seresnext50_scse_unet") return Arch::kSeResNeXt50;
-  throw_error(cat("[pretrained] unknown model '", model, "' (expected albunet, resnet50 or scseunet)"));
-}
+using Arch = EncoderArch;
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
 bool is_nbt(const std::string& key) {
@@ -91,19 +75,12 @@ std::vector<SpecKey> encoder_spec(Arch arch) {
   return out;
 }
 
-// Canonical name -> model name. AlbuNet keeps torchvision's module as "encoder". The selim_zoo UNets
-// list stages: 0 = the stem (conv1, bn1 as Sequential 0/1 for ResNet50; Cadene's layer0 with named
-// conv1/bn1 for SE-ResNeXt), 1 = [maxpool, layer1] (so layer1 is "1.1"), 2..4 = layer2..layer4.
-std::string to_model_key(Arch arch, const std::string& k) {
-  if (arch == Arch::kResNet34) return "encoder." + k;
-  if (starts_with(k, "layer1.")) return "encoder_stages.1.1." + k.substr(7);
-  if (arch == Arch::kSeResNeXt50) {
-    if (starts_with(k, "layer0.")) return "encoder_stages.0." + k.substr(7);
-  } else {
-    if (starts_with(k, "conv1.")) return "encoder_stages.0.0." + k.substr(6);
-    if (starts_with(k, "bn1.")) return "encoder_stages.0.1." + k.substr(4);
-  }
-  return cat("encoder_stages.", k[5], ".", k.substr(7));  // "layerN.rest", N = 2..4
+// Canonical name -> model name, by the model's rules.
+std::string to_model_key(const EncoderImport& import, const std::string& k) {
+  std::string key = rename_prefix(import.to_model, k);
+  PLEURA_CHECK(!key.empty(), "[pretrained] ", import.model, ": no rule of its encoder import renames the ",
+               encoder_arch_name(import.arch), " key '", k, "' (internal error in the model registry)");
+  return key;
 }
 
 // File key -> canonical key, or "" for a key foreign to the naming.
@@ -145,58 +122,83 @@ void append_lines(std::string& msg, const char* title, const std::vector<std::st
 
 }  // namespace
 
-std::vector<std::pair<std::string, Shape>> pretrained_encoder_keys(const std::string& model_name) {
-  Arch arch = arch_of(model_name);
+const char* encoder_arch_name(EncoderArch arch) {
+  switch (arch) {
+    case Arch::kResNet34: return "ResNet34";
+    case Arch::kResNet50: return "ResNet50";
+    case Arch::kSeResNeXt50: return "SE-ResNeXt50 32x4d";
+  }
+  return "?";
+}
+
+std::vector<std::pair<std::string, Shape>> pretrained_encoder_keys(const EncoderImport& import) {
   std::vector<std::pair<std::string, Shape>> out;
-  for (const SpecKey& k : encoder_spec(arch)) out.emplace_back(to_model_key(arch, k.name), k.shape);
+  for (const SpecKey& k : encoder_spec(import.arch)) out.emplace_back(to_model_key(import, k.name), k.shape);
   return out;
 }
 
-MappedEncoder map_pretrained_encoder(const std::string& model_name, const std::vector<NamedTensor>& file,
-                                     const std::string& file_name) {
-  Arch arch = arch_of(model_name);
-  std::vector<SpecKey> spec = encoder_spec(arch);
-  std::map<std::string, size_t> spec_index;
-  for (size_t j = 0; j < spec.size(); ++j) spec_index[spec[j].name] = j;
-  std::string what = cat("the ", arch_name(arch), " encoder of ", model_name);
+namespace {
 
-  // DataParallel checkpoints prefix every key with "module.".
-  bool module_prefix = !file.empty();
+// The file's keys without a "module." prefix that every key carries (DataParallel checkpoints).
+std::vector<std::string> file_keys(const std::vector<NamedTensor>& file, bool& module_prefix) {
+  module_prefix = !file.empty();
   for (const NamedTensor& nt : file) module_prefix = module_prefix && starts_with(nt.name, "module.");
-  auto key_of = [&](size_t i) { return module_prefix ? file[i].name.substr(7) : file[i].name; };
+  std::vector<std::string> keys;
+  for (const NamedTensor& nt : file) keys.push_back(module_prefix ? nt.name.substr(7) : nt.name);
+  return keys;
+}
 
+// The naming that fits the file best: the one matching the most keys; among equals (ResNet namings
+// differ only in the classifier), the one that leaves the fewest keys unexplained. Throws, showing the
+// namings expected and the file's first keys, when none matches any key.
+const Naming& pick_naming(Arch arch, const std::map<std::string, size_t>& spec_index,
+                          const std::vector<NamedTensor>& file, const std::vector<std::string>& keys,
+                          const std::string& file_name, const std::string& what, size_t& best) {
   const Naming* naming = nullptr;
-  // The best naming matches the most keys; among equals (ResNet namings differ only in the
-  // classifier), the one that leaves the fewest keys unexplained.
-  size_t best = 0, best_other = 0;
+  size_t best_other = 0;
+  best = 0;
   std::string expected;
   for (const Naming& n : kNamings) {
     if (n.for_se != (arch == Arch::kSeResNeXt50)) continue;
     expected += cat("\n    ", n.name, ": ", n.example);
     size_t score = 0, other = 0;
-    for (size_t i = 0; i < file.size(); ++i) {
-      bool match = spec_index.count(n.to_canonical(key_of(i))) > 0;
+    for (const std::string& key : keys) {
+      bool match = spec_index.count(n.to_canonical(key)) > 0;
       score += match;
-      other += !match && !starts_with(key_of(i), n.classifier);
+      other += !match && !starts_with(key, n.classifier);
     }
     if (score > best || (score == best && score > 0 && other < best_other)) best = score, best_other = other, naming = &n;
   }
-  if (naming == nullptr) {
-    std::string first;
-    for (size_t i = 0; i < file.size() && i < 6; ++i) first += (i ? ", " : "") + file[i].name;
-    bool full_model = false;
-    for (size_t i = 0; i < file.size(); ++i) full_model = full_model || starts_with(key_of(i), "encoder");
-    throw_error(cat("[pretrained] ", file_name, ": no known naming fits ", what, "; expected keys such as:", expected,
-                    "\n  the file has ", file.size(), " keys, starting: ", first.empty() ? "(none)" : first,
-                    full_model ? "\n  this looks like a whole-model checkpoint: load it with load_state_dict" : ""));
-  }
+  if (naming != nullptr) return *naming;
+  std::string first;
+  for (size_t i = 0; i < file.size() && i < 6; ++i) first += (i ? ", " : "") + file[i].name;
+  bool full_model = false;
+  for (const std::string& key : keys) full_model = full_model || starts_with(key, "encoder");
+  throw_error(cat("[pretrained] ", file_name, ": no known naming fits ", what, "; expected keys such as:", expected,
+                  "\n  the file has ", file.size(), " keys, starting: ", first.empty() ? "(none)" : first,
+                  full_model ? "\n  this looks like a whole-model checkpoint: load it with load_state_dict" : ""));
+}
+
+}  // namespace
+
+MappedEncoder map_pretrained_encoder(const EncoderImport& import, const std::vector<NamedTensor>& file,
+                                     const std::string& file_name) {
+  const Arch arch = import.arch;
+  std::vector<SpecKey> spec = encoder_spec(arch);
+  std::map<std::string, size_t> spec_index;
+  for (size_t j = 0; j < spec.size(); ++j) spec_index[spec[j].name] = j;
+  std::string what = cat("the ", encoder_arch_name(arch), " encoder of ", import.model);
+  bool module_prefix = false;
+  const std::vector<std::string> keys = file_keys(file, module_prefix);
+  size_t best = 0;
+  const Naming* naming = &pick_naming(arch, spec_index, file, keys, file_name, what, best);
 
   MappedEncoder out;
   out.naming = cat(naming->name, module_prefix ? " (\"module.\" prefix stripped)" : "");
   std::vector<std::string> unexpected, missing, mismatched;
   std::vector<long> source(spec.size(), -1);
   for (size_t i = 0; i < file.size(); ++i) {
-    std::string key = key_of(i);
+    const std::string& key = keys[i];
     if (starts_with(key, naming->classifier)) {
       out.ignored.push_back(file[i].name);
       continue;
@@ -208,7 +210,7 @@ MappedEncoder map_pretrained_encoder(const std::string& model_name, const std::v
       source[j->second] = static_cast<long>(i);
   }
   for (size_t j = 0; j < spec.size(); ++j) {
-    std::string model_key = to_model_key(arch, spec[j].name);
+    std::string model_key = to_model_key(import, spec[j].name);
     if (source[j] < 0) {
       if (!is_nbt(spec[j].name)) missing.push_back(model_key);
       continue;
@@ -236,20 +238,20 @@ MappedEncoder map_pretrained_encoder(const std::string& model_name, const std::v
   return out;
 }
 
-std::string load_pretrained_encoder(const Slots& slots, const std::string& model_name, const std::string& path) {
-  return load_pretrained_encoder(slots, model_name, read_safetensors(path), path);
+std::string load_pretrained_encoder(const Slots& slots, const EncoderImport& import, const std::string& path) {
+  return load_pretrained_encoder(slots, import, read_safetensors(path), path);
 }
 
-std::string load_pretrained_encoder(const Slots& slots, const std::string& model_name,
+std::string load_pretrained_encoder(const Slots& slots, const EncoderImport& import,
                                     const std::vector<NamedTensor>& file, const std::string& path) {
-  MappedEncoder m = map_pretrained_encoder(model_name, file, path);
+  MappedEncoder m = map_pretrained_encoder(import, file, path);
   LoadOptions opt;
   opt.allow_missing = true;  // the decoder is not in the file and keeps its values
   opt.file_name = cat(path, " (ImageNet encoder, ", m.naming, " naming)");
   LoadReport r = load_state_dict(slots, m.tensors, opt);
   std::string ignored;
   for (const std::string& k : m.ignored) ignored += (ignored.empty() ? "" : ", ") + k;
-  return cat("loaded ", r.loaded.size(), " encoder tensors of ", model_name, " from ", path, " (naming: ", m.naming,
+  return cat("loaded ", r.loaded.size(), " encoder tensors of ", import.model, " from ", path, " (naming: ", m.naming,
              "; ignored: ", ignored.empty() ? "nothing" : ignored, ")");
 }
 

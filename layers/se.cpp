@@ -6,6 +6,7 @@
 #include "engine/ops/relu.h"
 #include "engine/ops/scse.h"
 #include "engine/ops/sigmoid.h"
+#include "layers/flops.h"
 
 namespace pleura {
 
@@ -17,6 +18,7 @@ void check_reduction(const char* layer, int64_t channels, int64_t reduction) {
 
 // sigmoid(fc2(relu(fc1(gap(x))))): the channel gate [N, C, 1, 1] of both modules.
 Tensor squeeze_excite(const Tensor& x, Conv2d& fc1, Conv2d& fc2) {
+  ConstantFlopsScope pooled;  // fc1 and fc2 act on a [C, 1, 1] vector whatever the input size
   return sigmoid(fc2.forward(relu(fc1.forward(global_avg_pool(x)))));
 }
 }  // namespace
@@ -44,6 +46,8 @@ Tensor SCSEModule::forward(const Tensor& x) {
   Tensor gate = squeeze_excite(x, *fc1, *fc2);
   // max(x * gate, x * sigmoid(conv1x1(x))) in one pass (engine/ops/scse.h; tests/ops/test_scse.cpp checks it
   // against the composition of conv2d, sigmoid, mul and maximum).
+  // The fused op does the work of spatial_conv: a 1x1 convolution C -> 1 over the whole map.
+  FlopTally::record_conv(1, spatial_conv->in_channels(), 1, 1, x.size(2), x.size(3));
   return scse_maxout(x, gate, spatial_conv->weight());
 }
 

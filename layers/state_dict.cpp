@@ -15,7 +15,12 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 const std::string kNbt = ".num_batches_tracked";
 bool is_nbt(const std::string& key) { return ends_with(key, kNbt); }
-bool is_albunet_fc(const std::string& key) { return key == "encoder.fc.weight" || key == "encoder.fc.bias"; }
+
+const OptionalKey* optional_key(const StateDictRules& rules, const std::string& key) {
+  for (const OptionalKey& k : rules.optional)
+    if (k.key == key) return &k;
+  return nullptr;
+}
 
 bool is_float(DType d) { return d == DType::kFloat32 || d == DType::kFloat64; }
 
@@ -46,11 +51,9 @@ void append_lines(std::string& msg, const char* title, const std::vector<std::st
 
 }  // namespace
 
-std::string albunet_alias_target(const std::string& key) {
-  if (starts_with(key, "conv1.0.")) return "encoder.conv1." + key.substr(8);
-  if (starts_with(key, "conv1.1.")) return "encoder.bn1." + key.substr(8);
-  if (key.size() > 6 && starts_with(key, "conv") && key[4] >= '2' && key[4] <= '5' && key[5] == '.')
-    return cat("encoder.layer", key[4] - '1', ".", key.substr(6));
+std::string rename_prefix(const std::vector<PrefixRename>& rules, const std::string& key) {
+  for (const PrefixRename& r : rules)
+    if (starts_with(key, r.from)) return r.to + key.substr(r.from.size());
   return "";
 }
 
@@ -74,47 +77,71 @@ void save_state_dict(const std::string& path, const Slots& slots, const std::map
   write_safetensors(path, state_dict_of(slots), metadata);
 }
 
-LoadReport load_state_dict(const Slots& slots, const std::vector<NamedTensor>& file, const LoadOptions& opt) {
-  const std::string& fname = opt.file_name;
+namespace {
+
+// The slots by name, those that alias another slot (filled last, from their canonical slot) and the
+// model's BatchNorm modules (to recognise num_batches_tracked buffers it does not keep).
+struct SlotIndex {
   std::map<std::string, Tensor*> slot_of;
+  std::set<std::string> alias_slots;
+  std::set<std::string> bn_prefixes;
+};
+
+SlotIndex index_slots(const Slots& slots, const StateDictRules& rules) {
+  SlotIndex ix;
   for (const auto& [name, t] : slots) {
     PLEURA_CHECK(t != nullptr && t->defined(), "[load_state_dict] slot '", name, "' holds no tensor");
-    PLEURA_CHECK(slot_of.emplace(name, t).second, "[load_state_dict] slot '", name, "' is listed twice");
+    PLEURA_CHECK(ix.slot_of.emplace(name, t).second, "[load_state_dict] slot '", name, "' is listed twice");
   }
-  // Slots that alias another slot (AlbuNet's conv1..conv5 when the model lists them) are filled last.
-  std::set<std::string> alias_slots;
   for (const auto& [name, t] : slots) {
-    std::string target = albunet_alias_target(name);
-    if (!target.empty() && slot_of.count(target)) alias_slots.insert(name);
+    const std::string target = rename_prefix(rules.aliases, name);
+    if (!target.empty() && ix.slot_of.count(target)) ix.alias_slots.insert(name);
+    if (ends_with(name, ".running_mean")) ix.bn_prefixes.insert(name.substr(0, name.size() - 13));
   }
-  // BatchNorm modules of the model, to recognise num_batches_tracked buffers it does not keep.
-  std::set<std::string> bn_prefixes;
-  for (const auto& [name, t] : slots)
-    if (ends_with(name, ".running_mean")) bn_prefixes.insert(name.substr(0, name.size() - 13));
+  return ix;
+}
 
+std::map<std::string, size_t> index_file(const std::vector<NamedTensor>& file, const std::string& fname) {
   std::map<std::string, size_t> file_index;
   for (size_t i = 0; i < file.size(); ++i)
     PLEURA_CHECK(file_index.emplace(file[i].name, i).second, "[load_state_dict] ", fname, ": key '", file[i].name,
                  "' appears twice");
+  return file_index;
+}
 
-  LoadReport r;
-  std::map<std::string, size_t> source;  // slot -> file entry that fills it
+// Which file entry fills each (non-alias) slot; file keys dropped or unexpected go to the report.
+using Sources = std::map<std::string, size_t>;
+
+// Sorts the file's keys: a slot's own key is its source; an alias key is set aside (returned, with its
+// canonical key); optional keys and num_batches_tracked of the model's BatchNorms are ignored; the rest
+// is unexpected.
+std::vector<std::pair<size_t, std::string>> sort_file_keys(const std::vector<NamedTensor>& file, const SlotIndex& ix,
+                                                           const StateDictRules& rules, Sources& source,
+                                                           LoadReport& r) {
   std::vector<std::pair<size_t, std::string>> aliases;
   for (size_t i = 0; i < file.size(); ++i) {
     const std::string& key = file[i].name;
-    std::string target = albunet_alias_target(key);
-    if (slot_of.count(key) && !alias_slots.count(key)) {
+    const std::string target = rename_prefix(rules.aliases, key);
+    const OptionalKey* optional = optional_key(rules, key);
+    if (ix.slot_of.count(key) && !ix.alias_slots.count(key)) {
       source[key] = i;
-    } else if (!target.empty() && slot_of.count(target)) {
+    } else if (!target.empty() && ix.slot_of.count(target)) {
       aliases.emplace_back(i, target);
-    } else if (is_albunet_fc(key)) {
-      r.ignored.push_back(key + " (AlbuNet's unused ImageNet classifier)");
-    } else if (is_nbt(key) && bn_prefixes.count(key.substr(0, key.size() - kNbt.size()))) {
+    } else if (optional != nullptr) {
+      r.ignored.push_back(cat(key, " (", optional->reason, ")"));
+    } else if (is_nbt(key) && ix.bn_prefixes.count(key.substr(0, key.size() - kNbt.size()))) {
       r.ignored.push_back(key + " (the model keeps no num_batches_tracked)");
     } else {
       r.unexpected.push_back(key);
     }
   }
+  return aliases;
+}
+
+// An alias key loads its canonical slot when the file lacks the canonical key; otherwise it must equal
+// the canonical tensor exactly (then it is dropped) or it is a conflict.
+void resolve_aliases(const std::vector<NamedTensor>& file, const std::map<std::string, size_t>& file_index,
+                     const std::vector<std::pair<size_t, std::string>>& aliases, Sources& source, LoadReport& r) {
   for (const auto& [i, target] : aliases) {
     const std::string& key = file[i].name;
     auto canon = file_index.find(target);
@@ -128,13 +155,20 @@ LoadReport load_state_dict(const Slots& slots, const std::vector<NamedTensor>& f
                                 ")"));
     }
   }
+}
 
-  std::vector<std::pair<Tensor*, const Tensor*>> plan;
+using CopyPlan = std::vector<std::pair<Tensor*, const Tensor*>>;
+
+// The copies to make, slot by slot; slots without a source are kept (optional, or opt.allow_missing) or
+// missing, sources of the wrong shape or dtype mismatched.
+CopyPlan plan_copies(const Slots& slots, const std::vector<NamedTensor>& file, const SlotIndex& ix,
+                     const Sources& source, const LoadOptions& opt, LoadReport& r) {
+  CopyPlan plan;
   for (const auto& [name, t] : slots) {
-    if (alias_slots.count(name)) continue;
+    if (ix.alias_slots.count(name)) continue;
     auto s = source.find(name);
     if (s == source.end()) {
-      if (is_nbt(name) || is_albunet_fc(name) || opt.allow_missing)
+      if (is_nbt(name) || optional_key(opt.rules, name) != nullptr || opt.allow_missing)
         r.kept.push_back(name);
       else
         r.missing.push_back(name);
@@ -148,30 +182,49 @@ LoadReport load_state_dict(const Slots& slots, const std::vector<NamedTensor>& f
     plan.emplace_back(t, &src.tensor);
     r.loaded.push_back(src.name == name ? name : cat(name, " (from ", src.name, ")"));
   }
+  return plan;
+}
 
-  if (!r.ok() && opt.strict) {
-    std::string msg = cat("[load_state_dict] ", fname, " does not match the model (", slots.size(), " slots, ",
-                          file.size(), " keys in the file): ", r.missing.size(), " missing, ", r.unexpected.size(),
-                          " unexpected, ", r.mismatched.size(), " wrong shape or dtype, ", r.conflicts.size(),
-                          " alias conflicts; nothing was loaded");
-    if (plan.empty() && !file.empty())
-      msg += "\n  no key of the file fits the model: is it a checkpoint of another model, or an ImageNet encoder "
-             "(load those with load_pretrained_encoder)?";
-    append_lines(msg, "missing from the file", r.missing);
-    append_lines(msg, "unexpected in the file", r.unexpected);
-    append_lines(msg, "wrong shape or dtype", r.mismatched);
-    append_lines(msg, "alias differs from its canonical key", r.conflicts);
-    throw_error(msg);
-  }
+[[noreturn]] void throw_mismatch(const Slots& slots, const std::vector<NamedTensor>& file, const CopyPlan& plan,
+                                 const std::string& fname, const LoadReport& r) {
+  std::string msg = cat("[load_state_dict] ", fname, " does not match the model (", slots.size(), " slots, ",
+                        file.size(), " keys in the file): ", r.missing.size(), " missing, ", r.unexpected.size(),
+                        " unexpected, ", r.mismatched.size(), " wrong shape or dtype, ", r.conflicts.size(),
+                        " alias conflicts; nothing was loaded");
+  if (plan.empty() && !file.empty())
+    msg += "\n  no key of the file fits the model: is it a checkpoint of another model, or an ImageNet encoder "
+           "(load those with load_pretrained_encoder)?";
+  append_lines(msg, "missing from the file", r.missing);
+  append_lines(msg, "unexpected in the file", r.unexpected);
+  append_lines(msg, "wrong shape or dtype", r.mismatched);
+  append_lines(msg, "alias differs from its canonical key", r.conflicts);
+  throw_error(msg);
+}
 
-  for (auto& [slot, src] : plan) copy_into(*slot, *src);
+// Alias slots take their canonical slot's values (nothing to do when they share its storage).
+void fill_alias_slots(const Slots& slots, const SlotIndex& ix, const StateDictRules& rules) {
   for (const auto& [name, t] : slots) {
-    if (!alias_slots.count(name)) continue;
-    Tensor* canon = slot_of[albunet_alias_target(name)];
+    if (!ix.alias_slots.count(name)) continue;
+    Tensor* canon = ix.slot_of.at(rename_prefix(rules.aliases, name));
     PLEURA_CHECK(t->shape() == canon->shape() && t->dtype() == canon->dtype(), "[load_state_dict] alias slot '", name,
                  "' (", describe(*t), ") does not match its canonical slot (", describe(*canon), ")");
     if (t != canon && !t->same_data(*canon)) t->copy_from(*canon);
   }
+}
+
+}  // namespace
+
+LoadReport load_state_dict(const Slots& slots, const std::vector<NamedTensor>& file, const LoadOptions& opt) {
+  const SlotIndex ix = index_slots(slots, opt.rules);
+  const std::map<std::string, size_t> file_index = index_file(file, opt.file_name);
+  LoadReport r;
+  Sources source;
+  const auto aliases = sort_file_keys(file, ix, opt.rules, source, r);
+  resolve_aliases(file, file_index, aliases, source, r);
+  const CopyPlan plan = plan_copies(slots, file, ix, source, opt, r);
+  if (!r.ok() && opt.strict) throw_mismatch(slots, file, plan, opt.file_name, r);
+  for (auto& [slot, src] : plan) copy_into(*slot, *src);
+  fill_alias_slots(slots, ix, opt.rules);
   return r;
 }
 

@@ -19,6 +19,27 @@ std::vector<NamedTensor> state_dict_of(const Slots& slots);
 void save_state_dict(const std::string& path, const Slots& slots,
                      const std::map<std::string, std::string>& metadata = {});
 
+// A renaming by key prefix: a key that starts with `from` becomes `to` followed by the rest of the key.
+struct PrefixRename {
+  std::string from, to;
+};
+// The first rule whose `from` begins `key` renames it; "" when none does.
+std::string rename_prefix(const std::vector<PrefixRename>& rules, const std::string& key);
+
+// A key that a model's files may hold or lack at will (both ways optional), and why (named in reports).
+struct OptionalKey {
+  std::string key, reason;
+};
+
+// What a model's state dicts may hold beyond its slots' exact names. The layers know the mechanism; each
+// model's rules are data in the model registry (models/registry.cpp).
+struct StateDictRules {
+  // Alias keys: PyTorch modules registered under two names (the same tensors), alias prefix -> canonical.
+  std::vector<PrefixRename> aliases;
+  // Ignored in a file when the model has no such slot; kept when the model has the slot and the file not.
+  std::vector<OptionalKey> optional;
+};
+
 struct LoadOptions {
   // Strict: any problem (below) throws one error listing all of them and nothing is loaded.
   // Not strict: what matches is loaded and the problems are returned in the report.
@@ -27,6 +48,7 @@ struct LoadOptions {
   // encoder); unexpected, wrong-shaped or conflicting keys are still problems.
   bool allow_missing = false;
   std::string file_name = "<state dict>";  // named in messages
+  StateDictRules rules;                      // the model's aliases and optional keys (none by default)
 };
 
 struct LoadReport {
@@ -47,17 +69,13 @@ struct LoadReport {
 // are converted to the slot's float type). Rules beyond exact name matching, after PyTorch's models:
 // - "*.num_batches_tracked" (int64 []) is optional both ways: absent from the file, the slot keeps
 //   its value; present in the file for a model without that buffer (its BatchNorm exists), ignored.
-// - "encoder.fc.weight/bias" (AlbuNet's torchvision classifier, unused by the UNet) is optional both
-//   ways too: ignored in the file when the model has no such slot, kept when the file lacks it.
-// - AlbuNet aliases: "conv1.0.*" = "encoder.conv1.*", "conv1.1.*" = "encoder.bn1.*", "conv2.*" ..
-//   "conv5.*" = "encoder.layer1.*" .. "encoder.layer4.*" (keys_albunet.txt). An alias in the file is
-//   accepted when it equals its canonical tensor exactly and dropped; a file with only the alias
-//   loads through it. Alias slots (when the model lists them) are filled from their canonical slot.
+// - opt.rules.optional keys are optional both ways too: ignored in the file when the model has no such
+//   slot, kept when the file lacks them.
+// - opt.rules.aliases: an alias in the file is accepted when it equals its canonical tensor exactly and
+//   dropped; a file with only the alias loads through it. Alias slots (when the model lists them) are
+//   filled from their canonical slot.
 LoadReport load_state_dict(const Slots& slots, const std::vector<NamedTensor>& file, const LoadOptions& opt = {});
 // Reads a safetensors file and loads it; opt.file_name is replaced by the path.
 LoadReport load_state_dict_file(const Slots& slots, const std::string& path, LoadOptions opt = {});
-
-// "encoder.conv1.weight" for "conv1.0.weight" and the other AlbuNet aliases; "" for any other key.
-std::string albunet_alias_target(const std::string& key);
 
 }  // namespace pleura

@@ -18,7 +18,6 @@ class AlbuNet : public Model {
  public:
   AlbuNet();
   const char* name() const override { return "albunet"; }
-  int64_t input_multiple() const override { return 64; }
   // Encoder convs: torchvision's resnet34() constructor (kaiming normal, fan_out, relu). Decoder convs:
   // PyTorch's default (TernausNet does not re-initialise them), as SEMANTICS.md says.
   ConvInit conv_init(const std::string& module_name) const override;

@@ -1,9 +1,6 @@
-// Model::forward's input checks, init_weights and the model registry (models/model.h).
+// Model::forward's input checks and init_weights (models/model.h); Model::input_multiple is in
+// models/registry.cpp.
 #include "models/model.h"
-
-#include "models/albunet.h"
-#include "models/resnet50_unet.h"
-#include "models/scse_unet.h"
 
 namespace pleura {
 
@@ -20,25 +17,6 @@ Tensor Model::forward(const Tensor& x) {
 void init_weights(Model& model, uint64_t seed) {
   Rng rng(seed);
   init_module(model, [&](const std::string& name) { return model.conv_init(name); }, rng);
-}
-
-const std::vector<std::string>& model_names() {
-  static const std::vector<std::string> names = {"albunet", "resnet50_unet", "scse_unet"};
-  return names;
-}
-
-std::shared_ptr<Model> make_model(const std::string& name, uint64_t seed) {
-  std::shared_ptr<Model> model;
-  if (name == "albunet") model = std::make_shared<AlbuNet>();
-  if (name == "resnet50_unet") model = std::make_shared<Resnet50Unet>();
-  if (name == "scse_unet") model = std::make_shared<ScseUnet>();
-  if (!model) {
-    std::string known;
-    for (const auto& n : model_names()) known += (known.empty() ? "" : ", ") + n;
-    throw_error(cat("[make_model] unknown model '", name, "'; known models: ", known));
-  }
-  init_weights(*model, seed);
-  return model;
 }
 
 }  // namespace pleura

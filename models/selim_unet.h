@@ -13,9 +13,6 @@
 namespace pleura {
 
 class SelimUnet : public Model {
- public:
-  int64_t input_multiple() const override { return 32; }
-
  protected:
   // filters: output channels of the five encoder stages; decoder_filters: four decoder widths from
   // shallow to deep; last_upsample: width of the final x2 block; gate: SCSE in the bottlenecks or not.

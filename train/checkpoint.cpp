@@ -130,8 +130,10 @@ void save_weights(const std::string& path, Module& model, const std::map<std::st
   save_state_dict(path, model.state_dict_slots(), meta);
 }
 
-std::string load_weights(const std::string& path, Module& model) {
-  LoadReport report = load_state_dict_file(model.state_dict_slots(), path);
+std::string load_weights(const std::string& path, Module& model, const StateDictRules& rules) {
+  LoadOptions opt;
+  opt.rules = rules;
+  LoadReport report = load_state_dict_file(model.state_dict_slots(), path, opt);
   return report.summary();
 }
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "layers/module.h"
+#include "layers/state_dict.h"
 #include "train/optimizer.h"
 
 namespace pleura {
@@ -48,8 +49,9 @@ struct TrainingState {
 
 // Plain weights: every state_dict slot, with metadata (format "pt" plus the given entries).
 void save_weights(const std::string& path, Module& model, const std::map<std::string, std::string>& metadata);
-// Strict load (every slot, no extra key; aliases as layers/state_dict.h allows); returns the report line.
-std::string load_weights(const std::string& path, Module& model);
+// Strict load (every slot, no extra key; the aliases and optional keys of `rules`, a model's from the
+// registry, models/registry.h); returns the report line.
+std::string load_weights(const std::string& path, Module& model, const StateDictRules& rules = {});
 
 // Writes the resumable state of `model` and `adam` (whose params must be model.parameters()).
 void save_training_state(const std::string& path, const TrainingState& state, Module& model, Adam& adam);

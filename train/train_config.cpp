@@ -9,6 +9,7 @@
 
 #include "engine/error.h"
 #include "engine/file_io.h"
+#include "models/registry.h"
 #include "train/ini.h"
 #include "train/train_config_sections.h"
 
@@ -17,21 +18,6 @@ namespace fs = std::filesystem;
 namespace pleura {
 
 namespace {
-
-// The models train_unet knows; models/model.h's model_names() must list the same (tested).
-struct ModelFacts {
-  const char* name;
-  const char* encoder_prefix;
-  int64_t input_multiple;
-};
-constexpr ModelFacts kModels[] = {
-    {"albunet", "encoder.", 64}, {"resnet50_unet", "encoder_stages.", 32}, {"scse_unet", "encoder_stages.", 32}};
-
-const ModelFacts& model_facts(const std::string& name) {
-  for (const ModelFacts& m : kModels)
-    if (name == m.name) return m;
-  throw_error(cat("unknown model '", name, "' (known: albunet, resnet50_unet, scse_unet)"));
-}
 
 std::string file_must_exist(const ConfigReader& r, const std::string& s, const std::string& k) {
   const std::string path = r.ini.get_string(s, k);
@@ -108,13 +94,11 @@ void read_folds(const ConfigReader& r, TrainConfig& c) {
 
 void read_model(const ConfigReader& r, TrainConfig& c) {
   c.model = r.ini.get_string("model", "name");
-  try {
-    model_facts(c.model);
-  } catch (const Error& e) {
-    throw_error(cat(r.where("model", "name"), ": ", e.what()));
-  }
-  PLEURA_CHECK(c.size % input_multiple(c.model) == 0, r.where("data", "size"), ": ", c.size,
-               " is not a multiple of ", input_multiple(c.model), ", which ", c.model, " needs");
+  const ModelSpec* spec = find_model(c.model);
+  PLEURA_CHECK(spec != nullptr, r.where("model", "name"), ": unknown model '", c.model, "' (known: ", known_models(),
+               ")");
+  PLEURA_CHECK(c.size % spec->input_multiple == 0, r.where("data", "size"), ": ", c.size, " is not a multiple of ",
+               spec->input_multiple, ", which ", c.model, " needs");
   if (r.ini.has("model", "pretrained_encoder") && !r.ini.get_string("model", "pretrained_encoder").empty())
     c.pretrained_encoder = file_must_exist(r, "model", "pretrained_encoder");
   c.freeze_encoder_epochs = r.int_in("model", "freeze_encoder_epochs", 0, 0, 1000000);
@@ -179,9 +163,6 @@ std::string TrainConfig::where(const std::string& section_key) const {
   auto it = origin.find(section_key);
   return it != origin.end() ? it->second : cat(file, ": [", section_key, "]");
 }
-
-std::string encoder_prefix(const std::string& model) { return model_facts(model).encoder_prefix; }
-int64_t input_multiple(const std::string& model) { return model_facts(model).input_multiple; }
 
 TrainConfig parse_train_config(const std::string& text, const std::string& name,
                                const std::vector<std::string>& overrides) {

@@ -160,9 +160,4 @@ std::string config_text(const TrainConfig& config);
 // result ([run] output, log_dir, device and workers): --resume refuses a state another configuration made.
 std::string config_hash(const TrainConfig& config);
 
-// The encoder's parameter prefix in `model` ("encoder." for albunet, "encoder_stages." otherwise).
-std::string encoder_prefix(const std::string& model);
-// The input side must be a multiple of this (64 for albunet, 32 otherwise; SEMANTICS.md).
-int64_t input_multiple(const std::string& model);
-
 }  // namespace pleura

@@ -12,6 +12,7 @@
 
 #include "engine/error.h"
 #include "layers/pretrained.h"
+#include "models/registry.h"
 #include "train/fold_trainer.h"
 #include "train/learning_curve.h"
 
@@ -98,7 +99,7 @@ void post_process(FoldRun& run, double score, int64_t epoch) {
 void apply_freeze(FoldRun& run, int64_t epoch, bool first_epoch_of_run) {
   const int64_t n = run.config.freeze_encoder_epochs;
   if (n <= 0) return;
-  const std::string prefix = encoder_prefix(run.config.model);
+  const std::string prefix = model_spec(run.config.model).encoder_prefix;
   if (epoch < n) {
     const int count = run.model->freeze(prefix);
     if (first_epoch_of_run) run.log.line(cat("encoder frozen (", count, " parameters under ", prefix, ") until epoch ", n));
@@ -141,13 +142,14 @@ void set_up(FoldRun& run, const TrainDataset& dataset, bool resuming, CsvLog& su
                " is not a multiple of ", run.model->input_multiple(), ", which ", c.model, " needs");
   if (!resuming) {
     if (!c.pretrained_encoder.empty())
-      run.log.line("ImageNet encoder: " + load_pretrained_encoder(run.model->state_dict_slots(), c.model,
+      run.log.line("ImageNet encoder: " + load_pretrained_encoder(run.model->state_dict_slots(),
+                                                                   model_spec(c.model).encoder,
                                                                    c.pretrained_encoder));
     if (!c.init_folder.empty()) {
       // Train.py: MODEL.PRETRAINED loads <path>/<pipeline>_fold<k> when the file exists, silently skips it otherwise.
       const std::string path = c.init_folder + "/" + c.init_pipeline + "_fold" + std::to_string(run.fold) + ".safetensors";
       if (fs::is_regular_file(path)) {
-        load_weights(path, *run.model);
+        load_weights(path, *run.model, model_spec(c.model).state_dict);
         run.log.line("load model from " + path);
       } else {
         run.log.line("no checkpoint " + path + " to start from: training from " +

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "engine/tensor.h"
-#include "models/model.h"
+#include "models/registry.h"
 #include "data/augment/normalize.h"
 #include "data/image.h"
 

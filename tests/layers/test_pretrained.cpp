@@ -1,12 +1,14 @@
-// Tests of layers/pretrained.h: the generated encoder keys against the reference key lists, ImageNet
-// files in every naming (torchvision/timm or Cadene ResNet34/50, Cadene or timm SE-ResNeXt50) loaded
-// into stand-in models, and the errors for files that do not fit.
+// Tests of layers/pretrained.h with each model's EncoderImport from the registry (models/registry.h): the
+// generated encoder keys against the reference key lists, ImageNet files in every naming (torchvision/timm
+// or Cadene ResNet34/50, Cadene or timm SE-ResNeXt50) loaded into stand-in models, and the errors for
+// files that do not fit or an import that lacks a rule.
 #include "layers/pretrained.h"
 
 #include <cstdio>
 #include <filesystem>
 
 #include "engine/random.h"
+#include "models/registry.h"
 #include "tests/layers/reference_keys.h"
 #include "tests/testing.h"
 
@@ -20,6 +22,14 @@ std::string temp_path(const std::string& name) {
 }
 
 bool starts(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
+
+// The registry's import for a reference key list's model ("albunet", "resnet50", "scseunet").
+const EncoderImport& import_of(const std::string& reference_model) {
+  const std::string name = reference_model == "resnet50"   ? "resnet50_unet"
+                           : reference_model == "scseunet" ? "scse_unet"
+                                                           : reference_model;
+  return model_spec(name).encoder;
+}
 bool is_encoder(const std::string& k) { return starts(k, "encoder.") || starts(k, "encoder_stages."); }
 bool is_nbt(const std::string& k) { return k.find("num_batches_tracked") != std::string::npos; }
 bool model_slot(const ReferenceKey& k) { return k.alias_of.empty() && !starts(k.name, "encoder.fc."); }
@@ -91,10 +101,10 @@ void check_import(const std::string& model, const ImageNetFile& f, const std::st
   if (via == Via::kFile) {
     std::string path = temp_path("imagenet_" + model + ".safetensors");
     write_safetensors(path, f.tensors);
-    report = load_pretrained_encoder(m.slots, model, path);
+    report = load_pretrained_encoder(m.slots, import_of(model), path);
     std::remove(path.c_str());
   } else {
-    report = load_pretrained_encoder(m.slots, model, f.tensors, "memory");
+    report = load_pretrained_encoder(m.slots, import_of(model), f.tensors, "memory");
   }
   CHECK(report.find("naming: " + naming) != std::string::npos);
   CHECK(report.find("ignored: " + ignored) != std::string::npos);
@@ -111,7 +121,7 @@ void check_import(const std::string& model, const ImageNetFile& f, const std::st
   CHECK(bad == 0);
   CHECK(report.find(cat("loaded ", from_file, " encoder tensors")) != std::string::npos);
   CHECK(from_file > 100);
-  CHECK(encoder == static_cast<int>(pretrained_encoder_keys(model).size()));
+  CHECK(encoder == static_cast<int>(pretrained_encoder_keys(import_of(model)).size()));
 }
 
 }  // namespace
@@ -122,7 +132,7 @@ TEST_CASE("pretrained: the generated encoder keys are the reference key lists' e
     std::vector<std::pair<std::string, Shape>> want;
     for (const ReferenceKey& k : read_reference_keys(model))
       if (model_slot(k) && is_encoder(k.name)) want.emplace_back(k.name, k.shape);
-    std::vector<std::pair<std::string, Shape>> got = pretrained_encoder_keys(model);
+    std::vector<std::pair<std::string, Shape>> got = pretrained_encoder_keys(import_of(model));
     REQUIRE(got.size() == want.size());
     for (size_t i = 0; i < got.size(); ++i) {
       CHECK_MESSAGE(got[i].first == want[i].first, i);
@@ -131,10 +141,26 @@ TEST_CASE("pretrained: the generated encoder keys are the reference key lists' e
   }
   // Counts: ResNet34 has 36 BatchNorms (5 keys each) + 36 convs + 0 classifier = 216 keys; ResNet50
   // 53 BatchNorms + 53 convs = 318; SE-ResNeXt50 adds 4 SE keys to each of its 16 blocks: 382.
-  CHECK(pretrained_encoder_keys("albunet").size() == 216);
-  CHECK(pretrained_encoder_keys("resnet50_unet").size() == 318);
-  CHECK(pretrained_encoder_keys("seresnext50_scse_unet").size() == 382);
-  expect_error([] { pretrained_encoder_keys("unet"); }, {"unknown model 'unet'", "albunet, resnet50 or scseunet"});
+  CHECK(pretrained_encoder_keys(import_of("albunet")).size() == 216);
+  CHECK(pretrained_encoder_keys(import_of("resnet50")).size() == 318);
+  CHECK(pretrained_encoder_keys(import_of("scseunet")).size() == 382);
+}
+
+TEST_CASE("pretrained: an import's rules rename canonical keys by prefix, first fit first; none fitting is an error") {
+  // A made-up model that keeps torchvision's stem names and moves layer1 under "body.".
+  EncoderImport import{.model = "toy", .arch = EncoderArch::kResNet34,
+                       .to_model = {{"layer1.", "body.one."}, {"", "net."}}};
+  std::vector<std::pair<std::string, Shape>> keys = pretrained_encoder_keys(import);
+  REQUIRE(keys.size() == 216);
+  CHECK(keys[0].first == "net.conv1.weight");
+  CHECK(keys[0].second == Shape({64, 3, 7, 7}));
+  CHECK(keys[6].first == "body.one.0.conv1.weight");      // conv1 + bn1's 5 keys, then layer1.0.conv1
+  CHECK(keys[6].second == Shape({64, 64, 3, 3}));
+  CHECK(keys.back().first == "net.layer4.2.bn2.num_batches_tracked");
+  import.to_model = {{"conv1.", "stem.conv."}, {"bn1.", "stem.bn."}, {"layer1.", "a."}, {"layer2.", "b."},
+                     {"layer3.", "c."}};
+  expect_error([&] { pretrained_encoder_keys(import); },
+               {"[pretrained] toy: no rule of its encoder import renames the ResNet34 key 'layer4.0.conv1.weight'"});
 }
 
 TEST_CASE("pretrained: torchvision/timm and Cadene ResNet34 and ResNet50 files load into AlbuNet and the ResNet50 UNet") {
@@ -185,7 +211,7 @@ TEST_CASE("pretrained: key mappings worked by hand") {
     std::vector<std::string> classifier = model == "scseunet" ? std::vector<std::string>{"last_linear.weight", "last_linear.bias"}
                                                               : std::vector<std::string>{"fc.weight", "fc.bias"};
     ImageNetFile f = imagenet_file(model, rename, classifier, 7, true, 9);
-    MappedEncoder m = map_pretrained_encoder(model, f.tensors, "hand.safetensors");
+    MappedEncoder m = map_pretrained_encoder(import_of(model), f.tensors, "hand.safetensors");
     const Tensor* from = nullptr;
     for (const NamedTensor& nt : f.tensors)
       if (nt.name == p.file_key) from = &nt.tensor;
@@ -197,7 +223,7 @@ TEST_CASE("pretrained: key mappings worked by hand") {
   }
   // timm's SE names: "se.fc1" is Cadene's "se_module.fc1", the stem has no "layer0.".
   ImageNetFile t = imagenet_file("scseunet", timm_seresnext, {"fc.weight", "fc.bias"}, 2048, true, 10);
-  MappedEncoder m = map_pretrained_encoder("scseunet", t.tensors, "timm.safetensors");
+  MappedEncoder m = map_pretrained_encoder(import_of("scseunet"), t.tensors, "timm.safetensors");
   CHECK(m.naming == "timm SE-ResNeXt");
   std::map<std::string, const Tensor*> got;
   for (const NamedTensor& nt : m.tensors) got[nt.name] = &nt.tensor;
@@ -217,7 +243,7 @@ TEST_CASE("pretrained: files that do not fit get one error listing every problem
     else broken.push_back(nt);
   }
   broken.push_back({"layer5.0.conv1.weight", Tensor::ones({1})});  // unexpected
-  expect_error([&] { map_pretrained_encoder("albunet", broken, "broken.safetensors"); },
+  expect_error([&] { map_pretrained_encoder(import_of("albunet"), broken, "broken.safetensors"); },
                {"[pretrained] broken.safetensors: does not fit the ResNet34 encoder of albunet",
                 "naming torchvision/timm ResNet", "1 missing, 1 unexpected, 2 wrong shape or dtype",
                 "encoder.layer3.4.conv2.weight", "layer5.0.conv1.weight",
@@ -226,16 +252,18 @@ TEST_CASE("pretrained: files that do not fit get one error listing every problem
 
   // A ResNet50 file for AlbuNet: conv3/bn3 keys are unexpected, shapes differ.
   ImageNetFile r50 = imagenet_file("resnet50", torchvision_resnet50, {"fc.weight", "fc.bias"}, 2048, true, 12);
-  expect_error([&] { map_pretrained_encoder("albunet", r50.tensors, "r50.safetensors"); },
+  expect_error([&] { map_pretrained_encoder(import_of("albunet"), r50.tensors, "r50.safetensors"); },
                {"does not fit the ResNet34 encoder", "layer1.0.conv3.weight", "layer1.0.conv1.weight: file float32[64, 64, 1, 1] vs model float32[64, 64, 3, 3]"});
 
   // No naming fits: the namings expected and the file's first keys are shown.
-  expect_error([&] { map_pretrained_encoder("scseunet", {{"features.0.weight", Tensor::ones({1})}}, "vgg.safetensors"); },
-               {"vgg.safetensors: no known naming fits the SE-ResNeXt50 32x4d encoder of scseunet",
+  expect_error([&] {
+    map_pretrained_encoder(import_of("scseunet"), {{"features.0.weight", Tensor::ones({1})}}, "vgg.safetensors");
+  },
+               {"vgg.safetensors: no known naming fits the SE-ResNeXt50 32x4d encoder of scse_unet",
                 "Cadene pretrainedmodels SE-ResNeXt: layer0.conv1.weight", "timm SE-ResNeXt: conv1.weight",
                 "the file has 1 keys, starting: features.0.weight"});
   FakeModel whole = make_fake_model(read_reference_keys("resnet50"), 13);
-  expect_error([&] { map_pretrained_encoder("resnet50", state_dict_of(whole.slots), "whole.safetensors"); },
+  expect_error([&] { map_pretrained_encoder(import_of("resnet50"), state_dict_of(whole.slots), "whole.safetensors"); },
                {"no known naming fits", "whole-model checkpoint: load it with load_state_dict"});
 
   // The model's slots lack an encoder key: named, and nothing changes.
@@ -244,7 +272,7 @@ TEST_CASE("pretrained: files that do not fit get one error listing every problem
   for (const auto& s : m.slots)
     if (s.first != "encoder.layer2.1.bn1.bias") partial.push_back(s);
   std::map<std::string, Tensor> before = snapshot(partial);
-  expect_error([&] { load_pretrained_encoder(partial, "albunet", good.tensors, "partial.safetensors"); },
+  expect_error([&] { load_pretrained_encoder(partial, import_of("albunet"), good.tensors, "partial.safetensors"); },
                {"partial.safetensors (ImageNet encoder, torchvision/timm ResNet naming)",
                 "unexpected in the file (1):\n    encoder.layer2.1.bn1.bias"});
   for (const auto& [name, t] : partial) CHECK_MESSAGE(same_tensor(*t, before.at(name)), name);

@@ -1,12 +1,14 @@
-// Tests of layers/state_dict.h on stand-in models built from the reference key lists: round trips,
-// the file variants the reference exports (AlbuNet with/without aliases, encoder.fc,
-// num_batches_tracked), one error listing every mismatch, non-strict loads, dtype and device rules.
+// Tests of layers/state_dict.h on stand-in models built from the reference key lists, with each model's
+// rules (aliases, optional keys) from the registry (models/registry.h): round trips, the file variants the
+// reference exports (AlbuNet with/without aliases, encoder.fc, num_batches_tracked), one error listing
+// every mismatch, non-strict loads, dtype and device rules, and the rules' mechanism on a hand-made case.
 #include "layers/state_dict.h"
 
 #include <cstdio>
 #include <filesystem>
 #include <set>
 
+#include "models/registry.h"
 #include "tests/layers/reference_keys.h"
 #include "tests/testing.h"
 
@@ -18,6 +20,16 @@ namespace {
 std::string temp_path(const std::string& name) {
   return (std::filesystem::temp_directory_path() / ("pleura_test_" + name)).string();
 }
+
+// The registry's state-dict rules of a reference key list's model ("albunet", "resnet50", "scseunet").
+const StateDictRules& rules_of(const std::string& reference_model) {
+  const std::string name = reference_model == "resnet50"   ? "resnet50_unet"
+                           : reference_model == "scseunet" ? "scse_unet"
+                                                           : reference_model;
+  return model_spec(name).state_dict;
+}
+// AlbuNet's canonical key for an alias key, "" for any other key.
+std::string albunet_alias_target(const std::string& key) { return rename_prefix(rules_of("albunet").aliases, key); }
 
 bool is_nbt(const std::string& k) { return k.find("num_batches_tracked") != std::string::npos; }
 bool is_fc(const std::string& k) { return k.rfind("encoder.fc.", 0) == 0; }
@@ -57,11 +69,11 @@ void check_loaded(const Slots& slots, const FakeModel& src, const std::map<std::
 
 }  // namespace
 
-TEST_CASE("state_dict: the AlbuNet alias rule matches every '= canonical' line of keys_albunet.txt") {
+TEST_CASE("state_dict: each model's alias rules match every '= canonical' line of its reference key list") {
   int aliases = 0;
   for (const std::string model : {"albunet", "resnet50", "scseunet"})
     for (const ReferenceKey& k : read_reference_keys(model)) {
-      CHECK_MESSAGE(albunet_alias_target(k.name) == k.alias_of, model, ": ", k.name);
+      CHECK_MESSAGE(rename_prefix(rules_of(model).aliases, k.name) == k.alias_of, model, ": ", k.name);
       aliases += !k.alias_of.empty();
     }
   CHECK(aliases == 216);  // numbers.md: "462 (216, 72)"
@@ -82,12 +94,12 @@ TEST_CASE("state_dict: save then load round trip for the three models, keys in s
       CHECK(meta.at("model") == model);
       REQUIRE(file.size() == a.slots.size());
       for (size_t i = 0; i < file.size(); ++i) CHECK(file[i].name == a.slots[i].first);
-      r = load_state_dict_file(b.slots, path);
+      r = load_state_dict_file(b.slots, path, {.rules = rules_of(model)});
       std::remove(path.c_str());
     } else {
       std::vector<NamedTensor> file = parse_safetensors(format_safetensors(state_dict_of(a.slots)), model);
       for (size_t i = 0; i < file.size(); ++i) CHECK(file[i].name == a.slots[i].first);
-      r = load_state_dict(b.slots, file);
+      r = load_state_dict(b.slots, file, {.rules = rules_of(model)});
     }
     CHECK(r.ok());
     CHECK(r.loaded.size() == a.slots.size());
@@ -118,6 +130,7 @@ TEST_CASE("state_dict: AlbuNet loads every variant the reference exports, into s
       for (auto& [name, t] : dst.tensors) t.copy_from(before.at(name));
       LoadOptions opt;
       opt.file_name = v.name;
+      opt.rules = rules_of("albunet");
       LoadReport r = load_state_dict(dst.slots, export_of(src, v.aliases, v.fc, v.nbt, v.canonical_aliased), opt);
       CHECK(r.ok());
       check_loaded(dst.slots, src, before, v.nbt, v.fc);
@@ -151,6 +164,7 @@ TEST_CASE("state_dict: one error lists every missing, unexpected, wrong-shaped a
   std::map<std::string, Tensor> before = snapshot(dst.slots);
   LoadOptions opt;
   opt.file_name = "broken.safetensors";
+  opt.rules = rules_of("albunet");
   expect_error([&] { load_state_dict(dst.slots, broken, opt); },
                {"[load_state_dict] broken.safetensors does not match the model", "2 missing, 2 unexpected",
                 "2 wrong shape or dtype", "1 alias conflicts", "nothing was loaded", "dec3.block.1.conv.bias",
@@ -217,4 +231,39 @@ TEST_CASE("state_dict: CUDA slots keep their device, state_dict_of copies to the
   std::vector<NamedTensor> sd = state_dict_of(slots);
   CHECK(sd[0].tensor.device().is_cpu());
   CHECK(same_tensor(sd[0].tensor, src.to(DType::kFloat32)));
+}
+
+TEST_CASE("state_dict: rules worked by hand: an alias prefix, an optional key, and the same file without rules") {
+  // A model whose module "body" PyTorch also registers as "trunk", with an optional "head.w".
+  const StateDictRules rules{.aliases = {{"trunk.", "body."}}, .optional = {{"head.w", "an unused head"}}};
+  CHECK(rename_prefix(rules.aliases, "trunk.0.weight") == "body.0.weight");
+  CHECK(rename_prefix(rules.aliases, "body.0.weight") == "");
+  CHECK(rename_prefix({{"a.", "x."}, {"a.b.", "y."}}, "a.b.c") == "x.b.c");  // the first rule that fits wins
+  Tensor w = Tensor::zeros({2}), head = Tensor::zeros({1});
+  const Tensor w_file = Tensor::from_vector({0.5, -1.5}, {2});
+  // Only the alias in the file: it loads its canonical slot; the optional key is absent and kept.
+  LoadReport r = load_state_dict({{"body.0.weight", &w}, {"head.w", &head}}, {{"trunk.0.weight", w_file}},
+                                 {.rules = rules});
+  CHECK(r.ok());
+  CHECK(w.to_vector() == std::vector<double>{0.5, -1.5});
+  CHECK(r.loaded == std::vector<std::string>{"body.0.weight (from trunk.0.weight)"});
+  CHECK(r.kept == std::vector<std::string>{"head.w"});
+  // The optional key in the file of a model without it: ignored, with the reason.
+  r = load_state_dict({{"body.0.weight", &w}}, {{"body.0.weight", w_file}, {"head.w", Tensor::ones({1})}},
+                      {.rules = rules});
+  CHECK(r.ignored == std::vector<std::string>{"head.w (an unused head)"});
+  // Without the rules both keys are strangers.
+  expect_error([&] { load_state_dict({{"body.0.weight", &w}}, {{"trunk.0.weight", w_file}, {"head.w", w_file}}); },
+               {"1 missing, 2 unexpected", "trunk.0.weight", "head.w"});
+}
+
+TEST_CASE("state_dict: without AlbuNet's rules its reference export does not load (the rules are what make it fit)") {
+  std::vector<ReferenceKey> keys = read_reference_keys("albunet");
+  FakeModel src = make_fake_model(keys, 30, every_key), dst = make_fake_model(keys, 31, pleura_albunet);
+  LoadOptions opt;
+  opt.strict = false;
+  LoadReport r = load_state_dict(dst.slots, export_of(src, true, true, true), opt);
+  CHECK(r.unexpected.size() == 216 + 2);  // every alias and the classifier
+  opt.rules = rules_of("albunet");
+  CHECK(load_state_dict(dst.slots, export_of(src, true, true, true), opt).ok());
 }

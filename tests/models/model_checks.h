@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "engine/tensor.h"
-#include "models/model.h"
+#include "models/registry.h"
 
 namespace pleura::testing {
 

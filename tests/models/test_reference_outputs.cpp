@@ -8,7 +8,7 @@
 #include "engine/npy.h"
 #include "engine/ops/mul.h"
 #include "engine/ops/reduce.h"
-#include "models/model.h"
+#include "models/registry.h"
 #include "tests/layers/reference_keys.h"
 #include "tests/testing.h"
 

@@ -1,12 +1,15 @@
-// make_model and init_weights (models/model.h): the registry's names and error, determinism from the
-// seed, and the initialisation scheme each reference model gives its encoder and decoder.
+// The model registry (models/registry.h) and init_weights (models/model.h): the names and errors, each
+// record's facts against its model (input multiple, encoder prefix, encoder import, state-dict rules),
+// determinism from the seed, and the initialisation scheme each reference model gives its encoder and
+// decoder. FLOP counts: tests/models/test_flops.cpp.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "layers/batchnorm.h"
 #include "layers/conv.h"
-#include "models/model.h"
+#include "models/registry.h"
 #include "tests/testing.h"
 
 using namespace pleura;
@@ -48,6 +51,87 @@ TEST_CASE("make_model: known names, and an error listing them for others") {
   CHECK(model_names() == std::vector<std::string>{"albunet", "resnet50_unet", "scse_unet"});
   for (const auto& name : model_names()) CHECK(std::string(make_model(name)->name()) == name);
   expect_error([] { make_model("unet"); }, {"[make_model]", "'unet'", "albunet, resnet50_unet, scse_unet"});
+  CHECK(known_models() == "albunet, resnet50_unet, scse_unet");
+  CHECK(find_model("unet") == nullptr);
+  CHECK(find_model("scse_unet") == &model_registry()[2]);
+  expect_error([] { model_spec("unet"); },
+               {"[models] unknown model 'unet'; known models: albunet, resnet50_unet, scse_unet"});
+  expect_error([] { model_spec("Albunet", "infer"); }, {"[infer] unknown model 'Albunet'"});
+  // The reference's spellings are recorded, not accepted.
+  expect_error([] { make_model("scseunet"); }, {"unknown model 'scseunet'"});
+}
+
+TEST_CASE("registry: each record's input multiple, encoder prefix and class are its model's") {
+  const std::vector<std::pair<std::string, int64_t>> multiples = {
+      {"albunet", 64}, {"resnet50_unet", 32}, {"scse_unet", 32}};
+  for (const auto& [name, multiple] : multiples) {
+    INFO(name);
+    const ModelSpec& spec = model_spec(name);
+    CHECK(spec.input_multiple == multiple);
+    std::shared_ptr<Model> m = make_model(name, 1);
+    CHECK(m->input_multiple() == multiple);
+    CHECK(spec.class_name == (name == "albunet" ? "AlbuNet" : name == "resnet50_unet" ? "Resnet50Unet" : "ScseUnet"));
+    // The encoder prefix names real parameters: freeze() finds them, and only them.
+    const int frozen = m->freeze(spec.encoder_prefix);
+    CHECK(frozen > 0);
+    CHECK(m->trainable_parameters().size() + static_cast<size_t>(frozen) == m->parameters().size());
+    int decoder = 0;
+    for (const auto& [key, t] : m->named_parameters()) decoder += key.rfind(spec.encoder_prefix, 0) != 0;
+    CHECK(decoder == static_cast<int>(m->trainable_parameters().size()));
+  }
+}
+
+TEST_CASE("registry: each encoder import names exactly the model's encoder slots, shapes and order") {
+  for (const ModelSpec& spec : model_registry()) {
+    INFO(spec.name);
+    std::shared_ptr<Model> m = make_model(spec.name, 1);
+    std::vector<std::pair<std::string, Shape>> slots;
+    for (const auto& [key, t] : m->state_dict_slots())
+      if (key.rfind(spec.encoder_prefix, 0) == 0) slots.emplace_back(key, t->shape());
+    std::vector<std::pair<std::string, Shape>> keys = pretrained_encoder_keys(spec.encoder);
+    REQUIRE(keys.size() == slots.size());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      CHECK_MESSAGE(keys[i].first == slots[i].first, i);
+      CHECK_MESSAGE(keys[i].second == slots[i].second, keys[i].first);
+    }
+    CHECK(spec.encoder.model == spec.name);
+  }
+}
+
+TEST_CASE("registry: AlbuNet's state-dict rules, worked by hand, and a PyTorch-style export loading through them") {
+  const StateDictRules& rules = model_spec("albunet").state_dict;
+  CHECK(rename_prefix(rules.aliases, "conv1.0.weight") == "encoder.conv1.weight");
+  CHECK(rename_prefix(rules.aliases, "conv1.1.running_var") == "encoder.bn1.running_var");
+  CHECK(rename_prefix(rules.aliases, "conv3.1.conv2.weight") == "encoder.layer2.1.conv2.weight");
+  CHECK(rename_prefix(rules.aliases, "conv5.0.downsample.1.bias") == "encoder.layer4.0.downsample.1.bias");
+  CHECK(rename_prefix(rules.aliases, "center.block.1.conv.weight") == "");
+  CHECK(model_spec("resnet50_unet").state_dict.aliases.empty());
+  CHECK(model_spec("scse_unet").state_dict.optional.empty());
+
+  // What TernausNet's state_dict holds beyond Pleura's slots: an alias of every encoder.layer2 tensor and
+  // the classifier. It loads with the registry's options, and refuses without them.
+  std::shared_ptr<Model> a = make_model("albunet", 3), b = make_model("albunet", 4);
+  std::vector<NamedTensor> file = state_dict_of(a->state_dict_slots());
+  size_t aliases = 0;
+  for (const NamedTensor& nt : state_dict_of(a->state_dict_slots())) {
+    if (nt.name.rfind("encoder.layer2.", 0) != 0) continue;
+    file.push_back({"conv3." + nt.name.substr(15), nt.tensor});
+    ++aliases;
+  }
+  file.push_back({"encoder.fc.weight", Tensor::ones({1000, 512})});
+  file.push_back({"encoder.fc.bias", Tensor::ones({1000})});
+  LoadReport r = load_state_dict(b->state_dict_slots(), file, model_load_options("albunet", "export.safetensors"));
+  CHECK(r.ok());
+  CHECK(r.ignored.size() == aliases + 2);
+  CHECK(std::count(r.ignored.begin(), r.ignored.end(), "encoder.fc.bias (AlbuNet's unused ImageNet classifier)") == 1);
+  const auto sa = a->state_dict_slots(), sb = b->state_dict_slots();
+  for (size_t i = 0; i < sa.size(); i += 17)
+    CHECK_MESSAGE(sa[i].second->to_vector() == sb[i].second->to_vector(), sa[i].first);
+  LoadOptions no_rules;
+  no_rules.file_name = "export.safetensors";
+  expect_error([&] { load_state_dict(b->state_dict_slots(), file, no_rules); },
+               {"export.safetensors does not match the model", "conv3.0.conv1.weight", "encoder.fc.weight"});
+  expect_error([] { model_load_options("vgg", "x"); }, {"[load_state_dict] unknown model 'vgg'"});
 }
 
 TEST_CASE("init_weights: same seed same weights, other seed other weights; batch norm reset") {

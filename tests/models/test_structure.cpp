@@ -3,7 +3,7 @@
 // convolution and batch-norm layers.
 #include <doctest/doctest.h>
 
-#include "models/model.h"
+#include "models/registry.h"
 #include "tests/models/reference.h"
 
 using namespace pleura;

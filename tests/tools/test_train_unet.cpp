@@ -9,7 +9,7 @@
 
 #include "engine/file_io.h"
 #include "layers/state_dict.h"
-#include "models/model.h"
+#include "models/registry.h"
 #include "tests/testing.h"
 #include "tests/data/data_testing.h"
 #include "tests/train/train_testing.h"

@@ -1,12 +1,12 @@
 // Tests of train/train_config.h: a full configuration read into its typed fields, the defaults, every kind
 // of error with file:line, the configs/ INI versions of the solution's YAMLs (values checked against the
-// YAMLs), the model list against models/model.h, and the configuration hash.
+// YAMLs), and the configuration hash. (Model names, input multiples and encoder prefixes come from the
+// registry, tested in tests/models/test_registry.cpp.)
 #include "train/train_config.h"
 
 #include <filesystem>
 
 #include "engine/file_io.h"
-#include "models/model.h"
 #include "tests/testing.h"
 #include "tests/data/data_testing.h"
 #include "tests/train/train_testing.h"
@@ -180,21 +180,6 @@ TEST_CASE("train config: errors name file:line and say what was expected") {
   fails(p.ini("[validation]\ntops = 0.5\nareas = 0\n"), {"[validation] lacks the required key 'bottoms'"});
   fails(p.ini("[folds]\n"), {"section [folds] repeated"});
   fails(p.ini(), {"--set folds.use: [folds] use: fold 1 listed twice"}, {"folds.use=1,1"});
-}
-
-TEST_CASE("train config: the model table matches models/model.h") {
-  CHECK(model_names() == std::vector<std::string>{"albunet", "resnet50_unet", "scse_unet"});
-  for (const std::string& name : model_names()) {
-    std::shared_ptr<Model> m = make_model(name, 1);
-    CHECK(input_multiple(name) == m->input_multiple());
-    // The encoder prefix names real parameters: freeze() finds them, and only them.
-    const int frozen = m->freeze(encoder_prefix(name));
-    CHECK(frozen > 0);
-    CHECK(m->trainable_parameters().size() + static_cast<size_t>(frozen) == m->parameters().size());
-    int decoder = 0;
-    for (const auto& [key, t] : m->named_parameters()) decoder += key.rfind(encoder_prefix(name), 0) != 0;
-    CHECK(decoder == static_cast<int>(m->trainable_parameters().size()));
-  }
 }
 
 TEST_CASE("train config: configs/ holds the solution's 16 training configs with the YAMLs' values") {
