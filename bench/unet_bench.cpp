@@ -1,4 +1,4 @@
-// run_unet_bench and bench_unet_main (unet_bench.h).
+// run_unet_bench and the tool bench_unet (unet_bench.h).
 #include "bench/unet_bench.h"
 
 #include <algorithm>
@@ -12,7 +12,6 @@
 #include "engine/ops/combo_loss.h"
 #include "engine/random.h"
 #include "models/registry.h"
-#include "data/cli_args.h"
 #include "train/optimizer.h"
 #include "eval/json.h"
 
@@ -50,8 +49,6 @@ UnetBenchResult run_unet_bench(const UnetBenchOptions& o) {
   Adam adam(model->parameters(), {.lr = 1e-4, .weight_decay = 5e-6});
   UnetBenchResult r;
   r.parameters = model->num_parameters();
-  r.flops_per_image_forward = model_flops(o.model, o.size, o.size);
-  r.train_step_tflop = static_cast<double>(train_step_flops(o.model, o.size, o.size, o.batch)) / 1e12;
 
   model->train();
   std::vector<double> train_times;
@@ -79,61 +76,67 @@ UnetBenchResult run_unet_bench(const UnetBenchOptions& o) {
   return r;
 }
 
-int bench_unet_main(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  using data::UsageError;
-  data::ArgParser parser("bench_unet",
-                         "Times a training step (forward, combo loss 3-1-4, backward, clipping to 0.1, Adam) and an\n"
-                         "eval forward of a UNet on random data, median over the timed steps after the warm-up ones.");
-  parser.add_value("model", "NAME", "albunet, resnet50_unet or scse_unet (default albunet)");
-  parser.add_value("size", "S", "input height and width (default 256)");
-  parser.add_value("batch", "B", "batch size (default 2)");
-  parser.add_value("steps", "N", "timed steps (default 5)");
-  parser.add_value("warmup", "W", "untimed steps before them (default 1)");
-  parser.add_value("device", "DEV", "cpu, cuda or cuda:N (default cpu)");
-  parser.add_value("threads", "T", "CPU threads (default: all cores)");
-  parser.add_flag("json", "end with one JSON line of the results");
-  UnetBenchOptions o;
-  try {
-    parser.parse(args);
-    if (parser.help_requested()) {
-      out << parser.usage();
-      return 0;
-    }
-    o.model = parser.value("model", o.model);
-    o.size = parser.int_value("size", 32, 4096, o.size);
-    o.batch = parser.int_value("batch", 1, 1024, o.batch);
-    o.steps = parser.int_value("steps", 1, 100000, o.steps);
-    o.warmup = parser.int_value("warmup", 0, 100000, o.warmup);
-    o.device = Device::parse(parser.value("device", "cpu"));
-    if (parser.has("threads")) set_num_threads(static_cast<int>(parser.int_value("threads", 1, 1024, 1)));
-  } catch (const Error& e) {
-    err << "bench_unet: " << e.what() << "\n(run bench_unet --help for usage)\n";
-    return 2;
-  }
-  try {
-    UnetBenchResult r = run_unet_bench(o);
-    out << "bench_unet: " << o.model << " (" << r.parameters << " parameters), " << o.size << "x" << o.size << ", batch "
-        << o.batch << ", " << o.device.str() << (o.device.is_cpu() ? ", " + std::to_string(num_threads()) + " threads" : "")
-        << "\n  training step: " << r.train_step_s << " s (median of " << o.steps << "), " << r.train_step_tflop
-        << " TFLOP (3x forward), " << r.train_step_tflop / r.train_step_s << " TFLOP/s\n  eval forward:  "
-        << r.forward_s << " s\n";
-    if (o.device.is_cuda()) out << "  peak tensor memory: " << r.peak_bytes / 1048576.0 << " MiB\n";
-    if (parser.has("json")) {
-      out << "{\"model\": " << eval::json_string(o.model) << ", \"size\": " << o.size << ", \"batch\": " << o.batch
-          << ", \"device\": " << eval::json_string(o.device.str()) << ", \"threads\": " << num_threads()
-          << ", \"steps\": " << o.steps << ", \"train_step_s\": " << eval::json_number(r.train_step_s)
-          << ", \"forward_s\": " << eval::json_number(r.forward_s) << ", \"final_loss\": "
-          << eval::json_number(r.final_loss) << ", \"flops_per_image_forward\": " << r.flops_per_image_forward
-          << ", \"train_step_tflop\": " << eval::json_number(r.train_step_tflop)
-          << ", \"train_step_tflop_per_s\": " << eval::json_number(r.train_step_tflop / r.train_step_s);
-      if (o.device.is_cuda()) out << ", \"peak_bytes\": " << r.peak_bytes;
-      out << "}\n";
-    }
-    return 0;
-  } catch (const std::exception& e) {
-    err << "bench_unet: error: " << e.what() << "\n";
-    return 1;
-  }
+namespace {
+
+const char* const kSummary =
+    "Times a training step (forward, combo loss 3-1-4, backward, clipping to 0.1, Adam) and an\n"
+    "eval forward of a UNet on random data, median over the timed steps after the warm-up ones.";
+
+struct BenchArgs {
+  UnetBenchOptions options;
+  std::string device = "cpu";
+  int threads = 0;  // 0: the pool's default
+  bool json = false;
+};
+
+void declare(CLI::App& app, BenchArgs& a) {
+  using tools::int_in;
+  UnetBenchOptions& o = a.options;
+  app.add_option("--model", o.model, "albunet, resnet50_unet or scse_unet (default albunet)")->type_name("NAME");
+  app.add_option("--size", o.size, "input height and width (default 256)")->type_name("S")->check(int_in(32, 4096));
+  app.add_option("--batch", o.batch, "batch size (default 2)")->type_name("B")->check(int_in(1, 1024));
+  app.add_option("--steps", o.steps, "timed steps (default 5)")->type_name("N")->check(int_in(1, 100000));
+  app.add_option("--warmup", o.warmup, "untimed steps before them (default 1)")
+      ->type_name("W")
+      ->check(int_in(0, 100000));
+  app.add_option("--device", a.device, "cpu, cuda or cuda:N (default cpu)")->type_name("DEV");
+  app.add_option("--threads", a.threads, "CPU threads (default: all cores)")->type_name("T")->check(int_in(1, 1024));
+  app.add_flag("--json", a.json, "end with one JSON line of the results");
+}
+
+void print_json(std::ostream& out, const UnetBenchOptions& o, const UnetBenchResult& r) {
+  out << "{\"model\": " << eval::json_string(o.model) << ", \"size\": " << o.size << ", \"batch\": " << o.batch
+      << ", \"device\": " << eval::json_string(o.device.str()) << ", \"threads\": " << num_threads()
+      << ", \"steps\": " << o.steps << ", \"train_step_s\": " << eval::json_number(r.train_step_s)
+      << ", \"forward_s\": " << eval::json_number(r.forward_s)
+      << ", \"final_loss\": " << eval::json_number(r.final_loss)
+      << ", \"flops_per_image_forward\": " << r.flops_per_image_forward
+      << ", \"train_step_tflop\": " << eval::json_number(r.train_step_tflop)
+      << ", \"train_step_tflop_per_s\": " << eval::json_number(r.train_step_tflop / r.train_step_s);
+  if (o.device.is_cuda()) out << ", \"peak_bytes\": " << r.peak_bytes;
+  out << "}\n";
+}
+
+void run(const BenchArgs& a, const tools::ToolContext& context) {
+  UnetBenchOptions o = a.options;
+  o.device = tools::as_usage([&] { return Device::parse(a.device); });
+  if (a.threads > 0) set_num_threads(a.threads);
+  const UnetBenchResult r = run_unet_bench(o);
+  std::ostream& out = context.out;
+  out << "bench_unet: " << o.model << " (" << r.parameters << " parameters), " << o.size << "x" << o.size << ", batch "
+      << o.batch << ", " << o.device.str()
+      << (o.device.is_cpu() ? ", " + std::to_string(num_threads()) + " threads" : "")
+      << "\n  training step: " << r.train_step_s << " s (median of " << o.steps << "), " << r.train_step_tflop
+      << " TFLOP (3x forward), " << r.train_step_tflop / r.train_step_s << " TFLOP/s\n  eval forward:  "
+      << r.forward_s << " s\n";
+  if (o.device.is_cuda()) out << "  peak tensor memory: " << r.peak_bytes / 1048576.0 << " MiB\n";
+  if (a.json) print_json(out, o, r);
+}
+
+}  // namespace
+
+tools::Tool bench_unet_tool() {
+  return tools::make_tool("bench_unet", kSummary, tools::OnStop::kExitAtOnce, declare, run);
 }
 
 }  // namespace pleura

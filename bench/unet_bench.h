@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <iosfwd>
 #include <string>
-#include <vector>
 
 #include "engine/device.h"
+#include "tools/runner.h"
 
 namespace pleura {
 
@@ -34,7 +34,8 @@ struct UnetBenchResult {
 };
 
 UnetBenchResult run_unet_bench(const UnetBenchOptions& options);
-// The tool: parses args, runs, prints a table and, with --json, a last line of JSON.
-int bench_unet_main(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+// The tool bench_unet (run by tools/runner.h; main in bench/bench_unet.cpp): runs, prints a table and, with
+// --json, a last line of JSON.
+tools::Tool bench_unet_tool();
 
 }  // namespace pleura

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "engine/error.h"
+#include "engine/interrupt.h"
 #include "data/dicom.h"
 #include "data/folds.h"
 #include "data/image_io.h"
@@ -137,6 +138,7 @@ PrepareSummary prepare_dataset(const PrepareOptions& options, std::ostream& log)
   std::vector<char> resumed(sources.size(), 0);
   Progress progress(log, "prepare_data", static_cast<int64_t>(sources.size()), options.terminal);
   run_jobs(static_cast<int64_t>(sources.size()), options.threads, [&](int64_t i) {
+    throw_if_stop_requested("; the images written so far stand, the same command continues");
     const SourceImage& src = sources[static_cast<size_t>(i)];
     ManifestRow& row = rows[static_cast<size_t>(i)];
     row.image_id = src.image_id;

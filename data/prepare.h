@@ -51,11 +51,8 @@ struct PrepareSummary {
 };
 
 // Runs the whole preparation; progress goes to `log`. Throws pleura::Error on the first failure (its
-// outputs so far stay valid, and a rerun resumes).
+// outputs so far stay valid, and a rerun resumes), and Interrupted (engine/interrupt.h) when a stop is
+// requested: no new image starts, the ones in progress end.
 PrepareSummary prepare_dataset(const PrepareOptions& options, std::ostream& log);
-
-// The command line of tools/prepare_data: parses `args` (without the program name), runs, prints a
-// summary to `out` and errors to `err`. Returns 0 on success, 1 on a failure, 2 on a usage error.
-int prepare_data_main(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace pleura::data

@@ -47,7 +47,4 @@ std::vector<DemoImagePlan> plan_demo_split(const std::string& split, int64_t cou
 
 DemoDataSummary make_demo_dataset(const DemoDataOptions& options, std::ostream& log);
 
-// The command line of tools/make_demo_data: returns 0 on success, 1 on a failure, 2 on a usage error.
-int make_demo_data_main(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
-
 }  // namespace pleura::data

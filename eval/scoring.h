@@ -41,8 +41,4 @@ std::string score_text(const SubmissionScore& s);
 //  "images": ..., "positive_images": ...} on one line (round-trip numbers; null for NaN), no newline.
 std::string score_json(const SubmissionScore& s);
 
-// The command line of tools/score_submission: parses `args` (without the program name), runs, prints the
-// report to `out` and errors to `err`. Returns 0 on success, 1 on a failure, 2 on a usage error.
-int score_submission_main(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
-
 }  // namespace pleura::eval

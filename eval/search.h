@@ -2,7 +2,7 @@
 // probability maps against truth masks, streamed in batches so a validation set never sits in memory at
 // once, and its report as a table and as JSON. Scores are Kaggle scores: per-image dice (empty/empty = 1)
 // averaged over images (the reference's validation averaged per batch first; Pleura does not). The
-// command line is in search_triplets_cli.cpp. Tests: tests/tools/test_search_triplets.cpp (the hand-worked
+// command line is tools/search_triplets.cpp. Tests: tests/tools/test_search_triplets.cpp (the hand-worked
 // grid, equality with the brute force, batches, errors).
 #pragma once
 
@@ -35,9 +35,5 @@ std::string search_table(const TripletSearchResult& r);
 // {"grid": [{"triplet": [top, area, bottom], "score": s}, ...], "best": {"triplet": [...], "score": s}}
 // with every number in its shortest round-trip form, and a final newline.
 std::string search_json(const TripletSearchResult& r);
-
-// The command line of tools/search_triplets: parses `args` (without the program name), runs, prints the
-// table to `out` and errors to `err`. Returns 0 on success, 1 on a failure, 2 on a usage error.
-int search_triplets_main(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace pleura::eval

@@ -1,6 +1,6 @@
 // The submission writer behind rle_submit: probability map -> triplet rule -> small components removed
 // (optional) -> the reference's upscaling to 1024 -> RLE, for every ImageId of a sample submission, in
-// its order. The command line is in rle_submit_cli.cpp. Tests: tests/eval/test_submission.cpp
+// its order. The command line is tools/rle_submit.cpp. Tests: tests/eval/test_submission.cpp
 // (worked examples, the upscaling path, the golden case made with the reference's own code) and
 // tests/tools/test_rle_submit.cpp.
 #pragma once
@@ -58,9 +58,5 @@ struct SubmissionSummary {
 SubmissionSummary write_submission(const ProbEnsemble& maps, const std::vector<std::string>& sample_ids,
                                    const SubmitOptions& options, bool missing_empty, const std::string& out_path,
                                    std::ostream& log, bool terminal = false);
-
-// The command line of tools/rle_submit: parses `args` (without the program name), runs, prints a summary
-// to `out` and warnings and errors to `err`. Returns 0 on success, 1 on a failure, 2 on a usage error.
-int rle_submit_main(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace pleura::eval

@@ -4,7 +4,6 @@
 #include <charconv>
 #include <cmath>
 
-#include "data/cli_args.h"
 #include "data/csv.h"
 
 namespace pleura::eval {
@@ -17,7 +16,7 @@ std::vector<std::string_view> split_items(const std::string& option, const std::
   std::vector<std::string_view> items = data::split_fields(text);
   for (size_t k = 0; k < items.size(); ++k) {
     if (items[k].empty()) {
-      throw data::UsageError(cat("option --", option, " '", text, "': item ", k + 1, " is empty"));
+      throw Error(cat("option --", option, " '", text, "': item ", k + 1, " is empty"));
     }
   }
   return items;
@@ -26,7 +25,7 @@ std::vector<std::string_view> split_items(const std::string& option, const std::
 double threshold_item(const std::string& option, const std::string& text, std::string_view item) {
   double v = 0;
   if (!parse_finite(item, v)) {
-    throw data::UsageError(cat("option --", option, " '", text, "': '", item, "' is not a number"));
+    throw Error(cat("option --", option, " '", text, "': '", item, "' is not a number"));
   }
   return v;
 }
@@ -34,8 +33,7 @@ double threshold_item(const std::string& option, const std::string& text, std::s
 int64_t area_item(const std::string& option, const std::string& text, std::string_view item) {
   int64_t v = 0;
   if (!data::parse_nonnegative(item, kMaxArea, v)) {
-    throw data::UsageError(cat("option --", option, " '", text, "': '", item,
-                               "' is not an integer area in 0..", kMaxArea));
+    throw Error(cat("option --", option, " '", text, "': '", item, "' is not an integer area in 0..", kMaxArea));
   }
   return v;
 }
@@ -66,8 +64,8 @@ std::vector<int64_t> parse_area_list(const std::string& option, const std::strin
 Triplet parse_triplet(const std::string& option, const std::string& text) {
   std::vector<std::string_view> items = split_items(option, text);
   if (items.size() != 3) {
-    throw data::UsageError(cat("option --", option, " '", text, "' has ", items.size(),
-                               " items, expected TOP,AREA,BOTTOM (e.g. 0.75,1000,0.3)"));
+    throw Error(cat("option --", option, " '", text, "' has ", items.size(),
+                    " items, expected TOP,AREA,BOTTOM (e.g. 0.75,1000,0.3)"));
   }
   return {threshold_item(option, text, items[0]), area_item(option, text, items[1]),
           threshold_item(option, text, items[2])};

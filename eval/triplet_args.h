@@ -1,6 +1,6 @@
 // Command-line values of the submission tools: strict numbers, comma-separated lists
 // (search_triplets --tops 0.6,0.75) and triplets (rle_submit --triplet 0.75,1000,0.3). Malformed text is
-// a data::UsageError naming the option and the bad item. Tests: tests/eval/test_triplet_args.cpp.
+// a pleura::Error naming the option and the bad item (the tools report it as a usage error). Tests: tests/eval/test_triplet_args.cpp.
 #pragma once
 
 #include <cstdint>

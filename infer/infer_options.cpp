@@ -1,4 +1,4 @@
-// infer_unet's settings from flags or from an INI file (see infer_options.h).
+// infer_unet's settings from an INI file, and the checks shared with its flags (see infer_options.h).
 #include "infer/infer_options.h"
 
 #include <filesystem>
@@ -16,24 +16,10 @@ namespace fs = std::filesystem;
 namespace pleura::infer {
 namespace {
 
-using data::UsageError;
-
 std::vector<std::string> split_commas(const std::string& text) {
   std::vector<std::string> items;
   for (std::string_view f : data::split_fields(text)) items.emplace_back(data::trim(f));
   return items;
-}
-
-// Runs `fn`; a pleura::Error it throws becomes a UsageError with the same message.
-template <class Fn>
-auto as_usage(Fn&& fn) {
-  try {
-    return fn();
-  } catch (const UsageError&) {
-    throw;
-  } catch (const Error& e) {
-    throw UsageError(e.what());
-  }
 }
 
 }  // namespace
@@ -67,95 +53,6 @@ std::pair<int64_t, std::vector<int64_t>> parse_fold_epochs(const std::string& wh
   PLEURA_CHECK(data::parse_nonnegative(fold_text, int64_t{1} << 40, fold), what, ": fold '", fold_text, "' in '",
                text, "' is not a non-negative integer");
   return {fold, parse_index_list(cat(what, " (fold ", fold, ")"), text.substr(colon + 1))};
-}
-
-void add_infer_flags(data::ArgParser& p) {
-  p.add_value("model", "NAME", "albunet, resnet50_unet or scse_unet", true);
-  p.add_repeated("weights", "FILE[,FILE...]", "checkpoint files (.safetensors state dicts), averaged in this order");
-  p.add_value("pipeline", "DIR", "instead of --weights: a train_unet output folder (the YAML's PIPELINE_PATH)");
-  p.add_value("pipeline-name", "NAME", "with --pipeline: the checkpoints' prefix (PIPELINE_NAME)");
-  p.add_flag("best", "with --pipeline: each fold's best checkpoint, <best-folder>/<name>_fold<k>.safetensors");
-  p.add_value("top-k", "K", "with --pipeline: each fold's K best epochs by summary.csv whose files exist");
-  p.add_repeated("epochs", "FOLD:E[,E...]", "with --pipeline: these epochs of this fold (SELECTED_CHECKPOINTS)");
-  p.add_value("folds", "K[,K...]", "with --best or --top-k: the folds, in order (USEFOLDS)");
-  p.add_value("best-folder", "DIR", "with --best: folder under --pipeline (default checkpoints)");
-  p.add_value("full-folder", "DIR", "with --top-k / --epochs: folder under --pipeline (default checkpoints)");
-  p.add_value("input", "DIR", "a DICOM tree, a folder of PNG/JPEG files, or a prepare_data cache", true);
-  p.add_value("output", "DIR", "folder for the maps <ImageId>.npy / .png", true);
-  p.add_value("size", "N", "input side after the resize (cv2 INTER_LINEAR); maps are N x N", true);
-  p.add_flag("flip", "horizontal-flip TTA: the mean of p and the un-flipped p of the flipped image");
-  p.add_value("norm", "NORM", "unit (x/255, the *_old transforms; default) or imagenet");
-  p.add_value("format", "FMT", "npy (float32, exact; default) or png (8-bit, round(p*255))");
-  p.add_value("device", "DEV", "cpu (default), cuda or cuda:N");
-  p.add_value("batch", "N", "images per forward pass (default 2)");
-  p.add_value("workers", "N", "threads reading images and writing maps (default: all hardware threads)");
-  p.add_flag("resume", "continue an interrupted run: skip images whose map exists (same settings required)");
-}
-
-InferOptions infer_options_from_flags(const data::ArgParser& p) {
-  InferOptions o;
-  o.model = p.value("model");
-  o.input = p.value("input");
-  o.output = p.value("output");
-  o.size = p.int_value("size", 1, data::kMaxImageSide, 0);
-  o.flip = p.has("flip");
-  o.norm = as_usage([&] { return augment::parse_normalization(p.value("norm", "unit")); });
-  o.format = as_usage([&] { return parse_map_format(p.value("format", "npy")); });
-  o.device = as_usage([&] { return Device::parse(p.value("device", "cpu")); });
-  o.batch = p.int_value("batch", 1, 4096, 2);
-  o.workers = static_cast<int>(p.int_value("workers", 1, 1024, data::default_job_threads()));
-  o.resume = p.has("resume");
-  as_usage([&] {
-    check_model_and_size(o.model, o.size);
-    return 0;
-  });
-
-  const bool pipeline = p.has("pipeline");
-  if (p.has("weights") == pipeline) throw UsageError("give either --weights or --pipeline (exactly one)");
-  if (!pipeline) {
-    for (const char* name : {"pipeline-name", "best", "top-k", "epochs", "folds", "best-folder", "full-folder"})
-      if (p.has(name)) throw UsageError(cat("option --", name, " needs --pipeline"));
-    for (const std::string& list : p.values("weights"))
-      for (const std::string& file : split_commas(list)) {
-        if (file.empty()) throw UsageError(cat("option --weights: empty file name in '", list, "'"));
-        if (!fs::is_regular_file(file)) throw UsageError(cat("--weights '", file, "' does not exist or is not a file"));
-        o.weights.push_back(file);
-      }
-  } else {
-    PipelineSelection s;
-    s.path = p.value("pipeline");
-    if (!p.has("pipeline-name")) throw UsageError("option --pipeline needs --pipeline-name");
-    s.name = p.value("pipeline-name");
-    const int modes = int(p.has("best")) + int(p.has("top-k")) + int(p.has("epochs"));
-    if (modes != 1) throw UsageError("option --pipeline needs exactly one of --best, --top-k K, --epochs FOLD:E,...");
-    if (p.has("epochs")) {
-      s.selection = Selection::kEpochs;
-      if (p.has("folds")) throw UsageError("option --folds goes with --best or --top-k (--epochs names its folds)");
-      if (p.has("best-folder")) throw UsageError("option --best-folder goes with --best");
-      std::set<int64_t> folds;
-      for (const std::string& text : p.values("epochs")) {
-        s.epochs.push_back(as_usage([&] { return parse_fold_epochs("option --epochs", text); }));
-        if (!folds.insert(s.epochs.back().first).second)
-          throw UsageError(cat("option --epochs: fold ", s.epochs.back().first, " given twice"));
-      }
-    } else {
-      s.selection = p.has("best") ? Selection::kBest : Selection::kTopK;
-      if (!p.has("folds")) throw UsageError(cat("option --", p.has("best") ? "best" : "top-k", " needs --folds"));
-      s.folds = as_usage([&] { return parse_index_list("option --folds", p.value("folds")); });
-      if (s.selection == Selection::kTopK) {
-        s.top_k = p.int_value("top-k", 1, 1000, 0);
-        if (p.has("best-folder")) throw UsageError("option --best-folder goes with --best");
-      } else if (p.has("full-folder")) {
-        throw UsageError("option --full-folder goes with --top-k or --epochs");
-      }
-    }
-    s.best_folder = p.value("best-folder", "checkpoints");
-    s.full_folder = p.value("full-folder", "checkpoints");
-    if (!fs::is_directory(s.path)) throw UsageError(cat("--pipeline '", s.path, "' is not a folder"));
-    o.pipeline = s;
-  }
-  if (!fs::is_directory(o.input)) throw UsageError(cat("--input '", o.input, "' is not a folder"));
-  return o;
 }
 
 InferOptions load_infer_config(const std::string& path, const std::vector<std::string>& overrides) {

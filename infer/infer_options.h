@@ -1,7 +1,7 @@
-// The settings of one infer_unet run, and their two spellings: command-line flags and an INI file
-// (configs/<experiment>_infer.ini, documented in configs/README_infer.md). Implementation in
-// infer/infer_options.cpp; tests in tests/infer/test_infer_options.cpp and
-// tests/tools/test_infer_unet.cpp.
+// The settings of one infer_unet run, read from an INI file (configs/<experiment>_infer.ini, documented
+// in configs/README_infer.md); the other spelling, command-line flags, is tools/infer_unet.cpp. Both use
+// the checks below. Implementation in infer/infer_options.cpp; tests in tests/infer/test_infer_options.cpp
+// and tests/tools/test_infer_unet.cpp.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +11,6 @@
 
 #include "engine/device.h"
 #include "data/augment/normalize.h"
-#include "data/cli_args.h"
 #include "infer/checkpoints.h"
 #include "infer/map_writer.h"
 
@@ -32,13 +31,6 @@ struct InferOptions {
   int workers = 1;                          // threads decoding images and encoding maps
   bool resume = false;                      // skip the images whose map the output folder already holds
 };
-
-// The flags of infer_unet (flag mode) into `parser`.
-void add_infer_flags(data::ArgParser& parser);
-// Options from parsed flags. Every mistake (a missing or conflicting option, a malformed list, an unknown
-// model, a size that is not a multiple of the model's, an input folder or --weights file that does not
-// exist) is a data::UsageError naming the option.
-InferOptions infer_options_from_flags(const data::ArgParser& parser);
 
 // Options from an INI file with "section.key=value" overrides applied first. Unknown sections or keys,
 // missing or malformed values and the same mistakes as above are pleura::Errors naming file:line (or

@@ -8,6 +8,7 @@
 
 #include "engine/error.h"
 #include "engine/file_io.h"
+#include "engine/interrupt.h"
 #include "data/jobs.h"
 #include "data/progress.h"
 #include "infer/inputs.h"
@@ -99,6 +100,7 @@ InferSummary run_inference(const InferOptions& o, std::ostream& log, bool termin
   const int64_t S = o.size, plane = S * S;
   data::Progress progress(log, "infer_unet", static_cast<int64_t>(todo.size()), terminal);
   for (size_t b0 = 0; b0 < todo.size(); b0 += static_cast<size_t>(o.batch)) {
+    throw_if_stop_requested("; the maps written so far are complete, --resume continues");
     const int64_t n = std::min<int64_t>(o.batch, static_cast<int64_t>(todo.size() - b0));
     Tensor x = Tensor::empty({n, 3, S, S}, DType::kFloat32);
     data::run_jobs(n, o.workers, [&](int64_t i) {

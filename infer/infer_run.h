@@ -1,6 +1,6 @@
 // The whole infer_unet run: inputs, checkpoints, output folder checks, then images in batches through the
-// checkpoint ensemble (predict.h), maps written as each batch ends (map_writer.h). The command line is in
-// infer/infer_cli.cpp. Tests: tests/tools/test_infer_unet.cpp.
+// checkpoint ensemble (predict.h), maps written as each batch ends (map_writer.h). The command line is
+// tools/infer_unet.cpp. Tests: tests/tools/test_infer_unet.cpp.
 #pragma once
 
 #include <cstdint>
@@ -33,11 +33,8 @@ struct InferSummary {
 // Runs inference; progress and the checkpoint list go to `log`. Before any map is written: the inputs are
 // listed, every checkpoint is loaded (a wrong file fails here), and the output folder must hold no map
 // and no settings record (unless resuming with equal settings). Throws pleura::Error on the first failure;
-// the maps written until then are complete (each is written atomically), and --resume continues.
+// the maps written until then are complete (each is written atomically), and --resume continues. A stop
+// request (engine/interrupt.h) ends the run between batches with Interrupted.
 InferSummary run_inference(const InferOptions& options, std::ostream& log, bool terminal);
-
-// The command line of tools/infer_unet (flags, or CONFIG.ini [--set section.key=value ...]): prints the
-// summary to `out`, progress and errors to `err`. Returns 0 on success, 1 on a failure, 2 on a usage error.
-int infer_unet_main(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace pleura::infer

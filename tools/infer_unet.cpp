@@ -1,13 +1,241 @@
-// infer_unet: images -> probability maps with one UNet and a list of checkpoints (flip TTA, running mean).
-// A thin main over pleura::infer::infer_unet_main (infer/infer_run.h); tests:
-// tests/tools/test_infer_unet.cpp.
-#include <iostream>
-#include <string>
-#include <vector>
+// infer_unet: images -> probability maps with one UNet and a list of checkpoints (infer/infer_run.h), set by
+// flags or by CONFIG.ini [--set section.key=value ...]. Stops between batches on SIGINT / SIGTERM; --resume
+// continues. Tests: tests/tools/test_infer_unet.cpp, tests/tools/test_infer_unet_flags.cpp.
+#include "tools/infer_unet.h"
 
+#include <filesystem>
+#include <set>
+#include <sstream>
+
+#include "data/augment/normalize.h"
+#include "data/csv.h"
+#include "data/image_io.h"
+#include "data/jobs.h"
 #include "infer/infer_run.h"
+#include "tools/tools.h"
 
-int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  return pleura::infer::infer_unet_main(args, std::cout, std::cerr);
+namespace fs = std::filesystem;
+
+namespace pleura::tools {
+
+namespace {
+
+const char* const kSummary =
+    "Predicts pneumothorax probability maps with one UNet and one or more checkpoints, as the reference's\n"
+    "Inference.py: each image is resized to N x N (cv2 INTER_LINEAR) and normalised; per checkpoint\n"
+    "p = sigmoid(model(x)), with --flip p = (p + hflip(p of the flipped image)) / 2; the maps of the\n"
+    "checkpoints are averaged by a running mean in list order (float32). One map per ImageId, N x N:\n"
+    "<ImageId>.npy (float32, exact) or <ImageId>.png (8-bit v = floor(p*255 + 0.5), read back as v/255),\n"
+    "each written atomically. All checkpoints stay loaded (memory: their weights plus one batch).\n"
+    "\n"
+    "  infer_unet --model NAME (--weights FILE[,FILE...] | --pipeline DIR ...) --input DIR --output DIR --size N\n"
+    "  infer_unet CONFIG.ini [--set section.key=value ...]   (configs/*_infer.ini; configs/README_infer.md)\n"
+    "\n"
+    "Ensembles of several models or pipelines are not made here: run infer_unet once per pipeline, then\n"
+    "rle_submit --probs DIR1:W1 --probs DIR2:W2 ... averages the folders with weights (TripletSubmit's\n"
+    "RESULT_WEIGHTS).";
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> items;
+  for (std::string_view f : data::split_fields(text)) items.emplace_back(data::trim(f));
+  return items;
 }
+
+// Flag mode has required options; they are checked here because CONFIG.ini mode has none of them.
+void require_flags(const CLI::App& app) {
+  for (const char* name : {"--model", "--input", "--output", "--size"}) {
+    if (app.count(name) == 0) {
+      throw UsageError(cat("missing required option ", name, " ", app.get_option(name)->get_type_name()));
+    }
+  }
+}
+
+std::vector<std::string> weight_files(const InferFlags& f, const CLI::App& app) {
+  for (const char* name :
+       {"--pipeline-name", "--best", "--top-k", "--epochs", "--folds", "--best-folder", "--full-folder"})
+    if (app.count(name)) throw UsageError(cat("option ", name, " needs --pipeline"));
+  std::vector<std::string> files;
+  for (const std::string& list : f.weights)
+    for (const std::string& file : split_commas(list)) {
+      if (file.empty()) throw UsageError(cat("option --weights: empty file name in '", list, "'"));
+      if (!fs::is_regular_file(file)) throw UsageError(cat("--weights '", file, "' does not exist or is not a file"));
+      files.push_back(file);
+    }
+  return files;
+}
+
+void select_epochs(const InferFlags& f, const CLI::App& app, infer::PipelineSelection& s) {
+  s.selection = infer::Selection::kEpochs;
+  if (app.count("--folds")) throw UsageError("option --folds goes with --best or --top-k (--epochs names its folds)");
+  if (app.count("--best-folder")) throw UsageError("option --best-folder goes with --best");
+  std::set<int64_t> folds;
+  for (const std::string& text : f.epochs) {
+    s.epochs.push_back(as_usage([&] { return infer::parse_fold_epochs("option --epochs", text); }));
+    if (!folds.insert(s.epochs.back().first).second)
+      throw UsageError(cat("option --epochs: fold ", s.epochs.back().first, " given twice"));
+  }
+}
+
+void select_best_or_top_k(const InferFlags& f, const CLI::App& app, infer::PipelineSelection& s) {
+  s.selection = f.best ? infer::Selection::kBest : infer::Selection::kTopK;
+  if (!app.count("--folds")) throw UsageError(cat("option --", f.best ? "best" : "top-k", " needs --folds"));
+  s.folds = as_usage([&] { return infer::parse_index_list("option --folds", f.folds); });
+  if (s.selection == infer::Selection::kTopK) {
+    s.top_k = f.top_k;
+    if (app.count("--best-folder")) throw UsageError("option --best-folder goes with --best");
+  } else if (app.count("--full-folder")) {
+    throw UsageError("option --full-folder goes with --top-k or --epochs");
+  }
+}
+
+infer::PipelineSelection pipeline_selection(const InferFlags& f, const CLI::App& app) {
+  infer::PipelineSelection s;
+  s.path = f.pipeline;
+  if (!app.count("--pipeline-name")) throw UsageError("option --pipeline needs --pipeline-name");
+  s.name = f.pipeline_name;
+  const int modes = int(app.count("--best") > 0) + int(app.count("--top-k") > 0) + int(app.count("--epochs") > 0);
+  if (modes != 1) throw UsageError("option --pipeline needs exactly one of --best, --top-k K, --epochs FOLD:E,...");
+  if (app.count("--epochs")) {
+    select_epochs(f, app, s);
+  } else {
+    select_best_or_top_k(f, app, s);
+  }
+  s.best_folder = f.best_folder;
+  s.full_folder = f.full_folder;
+  if (!fs::is_directory(s.path)) throw UsageError(cat("--pipeline '", s.path, "' is not a folder"));
+  return s;
+}
+
+}  // namespace
+
+void declare_infer_flags(CLI::App& app, InferFlags& f) {
+  f.workers = data::default_job_threads();
+  app.add_option("--model", f.model, "albunet, resnet50_unet or scse_unet")->type_name("NAME");
+  app.add_option("--weights", f.weights, "checkpoint files (.safetensors state dicts), averaged in this order")
+      ->type_name("FILE[,FILE...]");
+  app.add_option("--pipeline", f.pipeline,
+                 "instead of --weights: a train_unet output folder (the YAML's PIPELINE_PATH)")
+      ->type_name("DIR");
+  app.add_option("--pipeline-name", f.pipeline_name, "with --pipeline: the checkpoints' prefix (PIPELINE_NAME)")
+      ->type_name("NAME");
+  app.add_flag("--best", f.best,
+               "with --pipeline: each fold's best checkpoint, <best-folder>/<name>_fold<k>.safetensors");
+  app.add_option("--top-k", f.top_k, "with --pipeline: each fold's K best epochs by summary.csv whose files exist")
+      ->type_name("K")
+      ->check(int_in(1, 1000));
+  app.add_option("--epochs", f.epochs, "with --pipeline: these epochs of this fold (SELECTED_CHECKPOINTS)")
+      ->type_name("FOLD:E[,E...]");
+  app.add_option("--folds", f.folds, "with --best or --top-k: the folds, in order (USEFOLDS)")->type_name("K[,K...]");
+  app.add_option("--best-folder", f.best_folder, "with --best: folder under --pipeline (default checkpoints)")
+      ->type_name("DIR");
+  app.add_option("--full-folder", f.full_folder,
+                 "with --top-k / --epochs: folder under --pipeline (default checkpoints)")
+      ->type_name("DIR");
+  app.add_option("--input", f.input, "a DICOM tree, a folder of PNG/JPEG files, or a prepare_data cache")
+      ->type_name("DIR");
+  app.add_option("--output", f.output, "folder for the maps <ImageId>.npy / .png")->type_name("DIR");
+  app.add_option("--size", f.size, "input side after the resize (cv2 INTER_LINEAR); maps are N x N")
+      ->type_name("N")
+      ->check(int_in(1, data::kMaxImageSide));
+  app.add_flag("--flip", f.flip, "horizontal-flip TTA: the mean of p and the un-flipped p of the flipped image");
+  app.add_option("--norm", f.norm, "unit (x/255, the *_old transforms; default) or imagenet")->type_name("NORM");
+  app.add_option("--format", f.format, "npy (float32, exact; default) or png (8-bit, round(p*255))")->type_name("FMT");
+  app.add_option("--device", f.device, "cpu (default), cuda or cuda:N")->type_name("DEV");
+  app.add_option("--batch", f.batch, "images per forward pass (default 2)")->type_name("N")->check(int_in(1, 4096));
+  app.add_option("--workers", f.workers, "threads reading images and writing maps (default: all hardware threads)")
+      ->type_name("N")
+      ->check(int_in(1, 1024));
+  app.add_flag("--resume", f.resume,
+               "continue an interrupted run: skip images whose map exists (same settings required)");
+}
+
+infer::InferOptions infer_options_from_flags(const InferFlags& f, const CLI::App& app) {
+  require_flags(app);
+  infer::InferOptions o;
+  o.model = f.model;
+  o.input = f.input;
+  o.output = f.output;
+  o.size = f.size;
+  o.flip = f.flip;
+  o.norm = as_usage([&] { return augment::parse_normalization(f.norm); });
+  o.format = as_usage([&] { return infer::parse_map_format(f.format); });
+  o.device = as_usage([&] { return Device::parse(f.device); });
+  o.batch = f.batch;
+  o.workers = f.workers;
+  o.resume = f.resume;
+  as_usage([&] {
+    infer::check_model_and_size(o.model, o.size);
+    return 0;
+  });
+  const bool pipeline = app.count("--pipeline") > 0;
+  if ((app.count("--weights") > 0) == pipeline) throw UsageError("give either --weights or --pipeline (exactly one)");
+  if (pipeline) {
+    o.pipeline = pipeline_selection(f, app);
+  } else {
+    o.weights = weight_files(f, app);
+  }
+  if (!fs::is_directory(o.input)) throw UsageError(cat("--input '", o.input, "' is not a folder"));
+  return o;
+}
+
+namespace {
+
+struct Args {
+  std::string config;
+  std::vector<std::string> overrides;
+  InferFlags flags;
+};
+
+void declare(CLI::App& app, Args& a) {
+  app.add_option("CONFIG.ini", a.config, "inference settings instead of the flags (configs/README_infer.md)");
+  app.add_option("--set", a.overrides, "with CONFIG.ini: overrides one of its settings")
+      ->type_name("SECTION.KEY=VALUE");
+  declare_infer_flags(app, a.flags);
+}
+
+// CONFIG.ini mode: the file holds the settings, --set changes some; no flag goes with it.
+infer::InferOptions options_from_config(const Args& a, const CLI::App& app) {
+  for (const CLI::Option* opt : app.get_options()) {
+    if (!opt->get_positional() && opt->get_name() != "--set" && opt->count() > 0) {
+      throw UsageError(cat("option ", opt->get_name(), " does not go with CONFIG.ini (the file holds the settings; ",
+                           "--set section.key=value changes one)"));
+    }
+  }
+  for (const std::string& s : a.overrides)
+    if (s.find('.') == std::string::npos || s.find('=') == std::string::npos || s.find('.') > s.find('='))
+      throw UsageError(cat("option --set '", s, "': expected section.key=value"));
+  return infer::load_infer_config(a.config, a.overrides);
+}
+
+std::string summary_line(const infer::InferOptions& options, const infer::InferSummary& s) {
+  std::ostringstream line;
+  line.setf(std::ios::fixed);
+  line << "infer_unet: " << s.written << " maps written to " << options.output;
+  if (s.resumed) line << " (" << s.resumed << " already there)";
+  line << ": " << options.model << " " << options.size << "x" << options.size << ", " << s.checkpoints
+       << " checkpoint(s)" << (options.flip ? ", flip" : "") << ", " << infer::map_format_name(options.format) << ", "
+       << options.device.str();
+  line.precision(1);
+  line << "; loading " << s.load_seconds << " s, predicting " << s.predict_seconds << " s";
+  line.precision(3);
+  if (s.written > 0) line << " (" << s.predict_seconds / static_cast<double>(s.written) << " s/image)";
+  return line.str() + "\n";
+}
+
+void run(const Args& a, const ToolContext& context) {
+  infer::InferOptions options;
+  if (context.given("CONFIG.ini")) {
+    options = options_from_config(a, context.app);
+  } else {
+    if (context.given("--set")) throw UsageError("option --set goes with CONFIG.ini");
+    options = infer_options_from_flags(a.flags, context.app);
+  }
+  const infer::InferSummary s = infer::run_inference(options, context.err, context.terminal);
+  context.out << summary_line(options, s);
+}
+
+}  // namespace
+
+Tool infer_unet_tool() { return make_tool("infer_unet", kSummary, OnStop::kPolled, declare, run); }
+
+}  // namespace pleura::tools

@@ -1,12 +1,107 @@
-// rle_submit: probability maps (one folder or a weighted ensemble) -> submission CSV. A thin main over
-// pleura::eval::rle_submit_main (eval/submission.h); tests: tests/tools/test_rle_submit.cpp.
-#include <iostream>
-#include <string>
-#include <vector>
+// rle_submit: probability maps (one folder or a weighted ensemble) -> submission CSV (eval/submission.h).
+// Tests: tests/tools/test_rle_submit.cpp, tests/infer/test_configs.cpp (the shipped submit INIs).
+#include <filesystem>
+#include <sstream>
 
+#include "eval/ensemble.h"
 #include "eval/submission.h"
+#include "eval/triplet_args.h"
+#include "tools/tools.h"
 
-int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  return pleura::eval::rle_submit_main(args, std::cout, std::cerr);
+namespace pleura::tools {
+
+namespace {
+
+const char* const kSummary =
+    "Turns probability maps into a submission CSV (ImageId,EncodedPixels). Maps: <ImageId>.png (8-bit,\n"
+    "p = v/255) or <ImageId>.npy (float32 HxW). Several --probs folders are averaged with their weights\n"
+    "(normalised to sum 1); they must hold the same ImageIds and sizes. Per image, the triplet rule: empty\n"
+    "(-1) when count(p > TOP) < AREA, else the mask p > BOTTOM (thresholds compared as float32); then,\n"
+    "with --min-component, 8-connected components of fewer than N pixels (at the map's size) are removed;\n"
+    "then a map that is not HxW (1024x1024) is resized as the reference did: the 0/255 mask through\n"
+    "bilinear interpolation (cv2 INTER_LINEAR), then > 127. Rows follow the sample submission's order.";
+
+struct Args {
+  std::vector<std::string> probs;
+  std::string triplet, sample, out;
+  std::string rle = "siim";
+  eval::SubmitOptions options;
+  bool missing_empty = false;
+};
+
+void declare(CLI::App& app, Args& a) {
+  app.add_option("--probs", a.probs, "folder of probability maps, with an optional weight (default 1)")
+      ->type_name("DIR[:WEIGHT]")
+      ->required();
+  app.add_option("--triplet", a.triplet, "thresholds, e.g. 0.75,1000,0.3")->type_name("TOP,AREA,BOTTOM")->required();
+  app.add_option("--sample-submission", a.sample, "ImageIds to write, in order (header ImageId,...)")
+      ->type_name("CSV")
+      ->required();
+  app.add_option("--out", a.out, "submission file to write (atomically)")->type_name("CSV")->required();
+  app.add_option("--rle", a.rle, "siim (relative, SIIM stage 1; default) or standard (absolute, 1-based)")
+      ->type_name("FORM")
+      ->check(one_of({"siim", "standard"}));
+  app.add_option("--min-component", a.options.min_component,
+                 "remove 8-connected components with fewer than N pixels (default 0: off)")
+      ->type_name("N")
+      ->check(int_in(0, int64_t{1} << 40));
+  app.add_option("--height", a.options.out_height, "height of the submitted masks (default 1024)")
+      ->type_name("H")
+      ->check(int_in(1, 16384));
+  app.add_option("--width", a.options.out_width, "width of the submitted masks (default 1024)")
+      ->type_name("W")
+      ->check(int_in(1, 16384));
+  app.add_flag("--missing-empty", a.missing_empty,
+               "write -1 for sample ids without a map (default: an error listing them)");
 }
+
+std::vector<eval::WeightedFolder> folders_of(const Args& a) {
+  std::vector<eval::WeightedFolder> folders;
+  for (const std::string& text : a.probs) {
+    try {
+      folders.push_back(eval::parse_weighted_folder(text));
+    } catch (const Error& e) {
+      throw UsageError(cat("option --probs: ", e.what()));
+    }
+    if (!std::filesystem::is_directory(folders.back().dir)) {
+      throw UsageError(cat("--probs '", folders.back().dir, "' is not a folder"));
+    }
+  }
+  return folders;
+}
+
+std::string summary_line(const Args& a, const eval::SubmissionSummary& s) {
+  std::ostringstream line;
+  line << "rle_submit: " << s.rows << " rows written to " << a.out << " (" << s.non_empty << " with a mask";
+  if (s.missing_as_empty) line << ", " << s.missing_as_empty << " without a map written -1";
+  if (a.options.min_component > 0) line << ", " << s.components_removed << " small components removed";
+  line.setf(std::ios::fixed);
+  line.precision(1);
+  line << ") in " << s.seconds << " s\n";
+  return line.str();
+}
+
+void run(const Args& a, const ToolContext& context) {
+  const std::vector<eval::WeightedFolder> folders = folders_of(a);
+  eval::SubmitOptions options = a.options;
+  options.triplet = as_usage([&] { return eval::parse_triplet("triplet", a.triplet); });
+  options.format = data::parse_rle_format(a.rle);
+  if (!std::filesystem::is_regular_file(a.sample)) {
+    throw UsageError(cat("--sample-submission '", a.sample, "' is not a file"));
+  }
+  const eval::ProbEnsemble maps(folders);
+  const std::vector<std::string> ids = eval::read_sample_ids(a.sample);
+  const eval::SubmissionSummary s =
+      eval::write_submission(maps, ids, options, a.missing_empty, a.out, context.err, context.terminal);
+  if (s.maps_not_in_sample > 0) {
+    context.err << "rle_submit: warning: " << s.maps_not_in_sample
+                << " map(s) have no row in the sample submission and were left out\n";
+  }
+  context.out << summary_line(a, s);
+}
+
+}  // namespace
+
+Tool rle_submit_tool() { return make_tool("rle_submit", kSummary, OnStop::kExitAtOnce, declare, run); }
+
+}  // namespace pleura::tools

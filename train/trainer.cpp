@@ -3,10 +3,8 @@
 // epoch itself is in train/train_epoch.cpp. Tests: tests/tools/test_train_unet.cpp.
 #include "train/trainer.h"
 
-#include <atomic>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <filesystem>
 #include <numeric>
 
@@ -26,10 +24,6 @@ namespace {
 constexpr uint64_t kModelStream = 0x4D4F44454C494E31ULL;    // "MODELIN1"
 constexpr uint64_t kSamplerSeed = 0x53414D504C455253ULL;    // "SAMPLERS"
 constexpr uint64_t kAugmentStream = 0x4155474D454E5431ULL;  // "AUGMENT1"
-
-std::atomic<int> g_stop_signal{0};
-
-void on_signal(int signal_number) { request_stop(signal_number); }
 
 std::unique_ptr<Scheduler> make_scheduler(const TrainConfig& c) {
   switch (c.scheduler) {
@@ -311,20 +305,6 @@ TrainOutcome train_fold(const TrainConfig& c, const TrainOptions& options, const
 }
 
 }  // namespace
-
-void request_stop(int signal_number) { g_stop_signal.store(signal_number); }
-bool stop_requested() { return g_stop_signal.load() != 0; }
-int stop_signal() { return g_stop_signal.load(); }
-void clear_stop_request() { g_stop_signal.store(0); }
-
-void install_stop_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESETHAND;  // a second signal gets the default action: the process ends at once
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-}
 
 std::string FoldPaths::epoch_checkpoint(int64_t epoch) const {
   return prefix + "_epoch" + std::to_string(epoch) + ".safetensors";

@@ -2,10 +2,10 @@
 // Learning.py): fold by fold; per epoch the sampler's order, loss.backward() per batch and every
 // grad_accum batches clip to max norm, Adam step, zero_grad; validation every `frequency` epochs with the
 // triplet grid; top-k / best checkpoints, the scheduler step and early stopping after each validation.
-// Stops cleanly on request (SIGINT / SIGTERM): the step in progress ends, `last` is saved with the
-// position inside the epoch, and --resume continues bit for bit (on the CPU). Implementation in
-// train/trainer.cpp (setup, resume, checkpoints) and train/train_epoch.cpp (the epoch itself); tests in
-// tests/tools/test_train_unet.cpp.
+// Stops cleanly on a stop request (engine/interrupt.h; the tools' runner sets it on SIGINT / SIGTERM): the
+// step in progress ends, `last` is saved with the position inside the epoch, and --resume continues bit
+// for bit (on the CPU). Implementation in train/trainer.cpp (setup, resume, checkpoints) and
+// train/train_epoch.cpp (the epoch itself); tests in tests/tools/test_train_unet.cpp.
 //
 // Files per fold k, under [run] output:
 //   <best_folder>/<pipeline>_fold<k>.safetensors                   best weights (the reference's .pth)
@@ -21,6 +21,7 @@
 #include <ostream>
 #include <string>
 
+#include "engine/interrupt.h"
 #include "train/train_config.h"
 
 namespace pleura {
@@ -40,15 +41,6 @@ enum class TrainOutcome {
 // Runs the whole configuration. Logs go to `out` (and the log files), the progress display to `progress`.
 TrainOutcome run_training(const TrainConfig& config, const TrainOptions& options, std::ostream& out,
                           std::ostream& progress);
-
-// Stop requests: async-signal-safe (a signal handler may call request_stop). The loop looks at the flag
-// after every batch.
-void request_stop(int signal_number);
-bool stop_requested();
-int stop_signal();  // the signal of the request (0: none)
-void clear_stop_request();
-// SIGINT and SIGTERM call request_stop (a second signal while stopping kills the process as usual).
-void install_stop_handlers();
 
 // The paths above, for fold `fold` of `config`.
 struct FoldPaths {

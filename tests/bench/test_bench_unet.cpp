@@ -1,22 +1,22 @@
-// Tests of bench_unet (bench/unet_bench.h): one small run of each model ends with a JSON line
-// carrying the timings and the FLOP counts, and bad arguments are usage errors.
+// Tests of bench_unet (bench/unet_bench.h) through the runner (tools/runner.h): one small run of each
+// model ends with a JSON line carrying the timings and the FLOP counts, and bad arguments are usage errors.
 #include <sstream>
 
 #include "bench/unet_bench.h"
 #include "models/registry.h"
 #include "tests/testing.h"
+#include "tests/tools/tools_testing.h"
 
 using namespace pleura;
+using namespace pleura::testing;
 
 TEST_CASE("bench_unet: a small run prints its timings as JSON") {
   for (const char* model : {"albunet", "resnet50_unet", "scse_unet"}) {
-    std::ostringstream out, err;
-    int rc = bench_unet_main({"--model", model, "--size", "64", "--batch", "1", "--steps", "1", "--warmup", "0", "--json"},
-                             out, err);
-    INFO(err.str());
-    REQUIRE(rc == 0);
-    std::string text = out.str();
-    std::string last = text.substr(text.rfind('{'));
+    const ToolRun r = run_tool(bench_unet_tool(), {"--model", model, "--size", "64", "--batch", "1", "--steps", "1",
+                                                   "--warmup", "0", "--json"});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    std::string last = r.out.substr(r.out.rfind('{'));
     CHECK(last.find("\"model\": \"" + std::string(model) + "\"") != std::string::npos);
     CHECK(last.find("\"train_step_s\": ") != std::string::npos);
     CHECK(last.find("\"forward_s\": ") != std::string::npos);
@@ -34,13 +34,15 @@ TEST_CASE("bench_unet: a small run prints its timings as JSON") {
 }
 
 TEST_CASE("bench_unet: bad arguments are usage errors") {
-  std::ostringstream out, err;
-  CHECK(bench_unet_main({"--model", "albunet", "--size", "abc"}, out, err) == 2);
-  CHECK(err.str().find("size") != std::string::npos);
-  std::ostringstream out2, err2;
-  CHECK(bench_unet_main({"--device", "gpu"}, out2, err2) == 2);
-  CHECK(err2.str().find("cannot parse device 'gpu'") != std::string::npos);
-  std::ostringstream out3, err3;
-  CHECK(bench_unet_main({"--model", "vgg", "--size", "64", "--steps", "1"}, out3, err3) == 1);
-  CHECK(err3.str().find("vgg") != std::string::npos);
+  const ToolRun size = run_tool(bench_unet_tool(), {"--model", "albunet", "--size", "abc"});
+  CHECK(size.code == 2);
+  CHECK(size.err.find("bench_unet: error: option --size expects an integer in 32..4096, got 'abc'") !=
+        std::string::npos);
+  const ToolRun device = run_tool(bench_unet_tool(), {"--device", "gpu"});
+  CHECK(device.code == 2);
+  CHECK(device.err.find("cannot parse device 'gpu'") != std::string::npos);
+  const ToolRun model = run_tool(bench_unet_tool(), {"--model", "vgg", "--size", "64", "--steps", "1"});
+  CHECK(model.code == 1);
+  CHECK(model.err.find("bench_unet: error: ") == 0);
+  CHECK(model.err.find("vgg") != std::string::npos);
 }

@@ -2,7 +2,8 @@
 # End-to-end test of the command-line pipeline at a tiny size (ctest e2e.pipeline):
 #   make_demo_data -> prepare_data -> train_unet (2 epochs; one run killed by a real SIGTERM inside
 #   epoch 0 and continued with --resume, one run uninterrupted: their files must be byte-identical)
-#   -> infer_unet (top-k of the fold, flip) -> search_triplets -> rle_submit -> score_submission.
+#   -> infer_unet (top-k of the fold, flip) -> search_triplets -> rle_submit -> score_submission; then the
+#   runner's exit statuses on the built programs (--help, a usage error, standard output on /dev/full).
 # Usage: pipeline.sh TOOLS_DIR REPO_ROOT
 set -euo pipefail
 
@@ -94,4 +95,32 @@ for key in kaggle_dice dice_positive empty_accuracy empty_submission_dice images
 done
 echo "$json" | grep -q '"images": 10' || fail "score JSON does not count 10 images: $json"
 echo "score: $json"
+
+# The runner's frame on the built programs: --help exits 0, a usage error 2, and standard output that
+# cannot be written (/dev/full) makes a run fail with 1 and a message naming it.
+for tool in make_demo_data prepare_data train_unet infer_unet search_triplets rle_submit score_submission \
+            bench/bench_unet; do
+  "$bin/$tool" --help > "$work/help.txt" || fail "$tool --help failed"
+  head -n 1 "$work/help.txt" | grep -q "^usage: $(basename "$tool")" || fail "$tool --help has no usage line"
+done
+set +e
+"$bin/prepare_data" --images "$work/data" --sizes 64 2> "$work/usage.err"
+status=$?
+set -e
+[ "$status" -eq 2 ] || fail "prepare_data with an unknown option exited $status, expected 2"
+grep -qx "prepare_data: error: unknown option --sizes" "$work/usage.err" || { cat "$work/usage.err"; fail "usage message"; }
+# check_full TOOL ARGS...: the tool's standard output is /dev/full.
+check_full() {
+  set +e
+  "$bin/$1" "${@:2}" > /dev/full 2> "$work/full.err"
+  local status=$?
+  set -e
+  [ "$status" -eq 1 ] || fail "$1 > /dev/full exited $status, expected 1"
+  grep -qx "$1: error: could not write to standard output (.*)" "$work/full.err" \
+    || { cat "$work/full.err"; fail "$1 > /dev/full: no message naming standard output"; }
+}
+if [ -w /dev/full ]; then
+  check_full score_submission "$work/submission.csv" "$work/data/test-rle.csv" --height 64 --width 64 --json
+  check_full rle_submit --help
+fi
 echo "e2e pipeline: OK"

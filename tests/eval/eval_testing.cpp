@@ -56,15 +56,6 @@ GrayImage binary_map_png(const Tensor& map) {
   return image;
 }
 
-ToolRun run_tool(const ToolMain& main_fn, const std::vector<std::string>& args) {
-  std::ostringstream out, err;
-  ToolRun r;
-  r.code = main_fn(args, out, err);
-  r.out = out.str();
-  r.err = err.str();
-  return r;
-}
-
 std::string last_line(const std::string& text) {
   size_t end = text.size();
   while (end > 0 && text[end - 1] == '\n') --end;

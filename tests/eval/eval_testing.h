@@ -1,11 +1,9 @@
 // Helpers for the submission tests (tests/eval/, tests/tools/test_{search_triplets,rle_submit,
-// score_submission}.cpp): probability maps written as .npy or .png, seeded smooth random maps, and a
-// tool runner that captures stdout, stderr and the exit code. Implemented in eval_testing.cpp.
+// score_submission}.cpp): probability maps written as .npy or .png, seeded smooth random maps, and the
+// last line of a tool's output. Implemented in eval_testing.cpp.
 #pragma once
 
 #include <cstdint>
-#include <functional>
-#include <ostream>
 #include <string>
 #include <vector>
 
@@ -22,13 +20,6 @@ void write_npy_map(const std::string& path, int64_t height, int64_t width, const
 Tensor smooth_random_map(int64_t height, int64_t width, uint64_t seed);
 // The 8-bit image whose PNG read back gives `map` (0 -> 0, 1 -> 255): for maps made of 0 and 1 only.
 GrayImage binary_map_png(const Tensor& map);
-
-struct ToolRun {
-  int code = -1;
-  std::string out, err;
-};
-using ToolMain = std::function<int(const std::vector<std::string>&, std::ostream&, std::ostream&)>;
-ToolRun run_tool(const ToolMain& main_fn, const std::vector<std::string>& args);
 
 // The last non-empty line of `text`.
 std::string last_line(const std::string& text);

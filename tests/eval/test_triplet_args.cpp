@@ -5,7 +5,6 @@
 #include <limits>
 
 #include "tests/testing.h"
-#include "data/cli_args.h"
 #include "eval/json.h"
 #include "eval/triplet_args.h"
 
@@ -23,11 +22,11 @@ TEST_CASE("triplet_args: lists and triplets") {
   auto usage = [](const std::function<void()>& fn, const std::string& part) {
     try {
       fn();
-    } catch (const data::UsageError& e) {
+    } catch (const Error& e) {
       CHECK_MESSAGE(std::string(e.what()).find(part) != std::string::npos, e.what());
       return;
     }
-    FAIL("expected a UsageError with '", part, "'");
+    FAIL("expected a pleura::Error with '", part, "'");
   };
   usage([] { parse_threshold_list("tops", "0.6,,0.7"); }, "option --tops '0.6,,0.7': item 2 is empty");
   usage([] { parse_threshold_list("tops", "0.6,abc"); }, "option --tops '0.6,abc': 'abc' is not a number");

@@ -10,9 +10,10 @@
 #include "tests/testing.h"
 #include "tests/data/data_testing.h"
 #include "tests/eval/eval_testing.h"
+#include "tests/tools/tools_testing.h"
 #include "infer/infer_options.h"
 #include "train/ini.h"
-#include "eval/submission.h"
+#include "tools/tools.h"
 
 namespace fs = std::filesystem;
 using namespace pleura;
@@ -130,7 +131,7 @@ TEST_CASE("configs: the submit INIs give rle_submit's command of their comment, 
     local[1] = dir.file("probs");
     local[5] = dir.file("sample.csv");
     local[7] = dir.file("sub.csv");
-    const ToolRun r = run_tool(eval::rle_submit_main, local);
+    const ToolRun r = run_tool(tools::rle_submit_tool(), local);
     CHECK_MESSAGE(r.code == 0, r.err);
     // Two pixels above TOP are fewer than the area: both images are empty.
     CHECK(read_file(dir.file("sub.csv")) == "ImageId,EncodedPixels\nID_b,-1\nID_a,-1\n");

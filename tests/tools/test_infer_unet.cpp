@@ -1,8 +1,10 @@
-// Tests of tools/infer_unet through infer_unet_main (infer/infer_run.h): tiny end-to-end runs on the
-// CPU (AlbuNet at 64x64, checkpoints saved from models made here) whose maps must equal the direct
-// computation of tests/infer/infer_testing.cpp bit for bit (npy) or its quantisation (png), on PNGs,
-// a DICOM tree (INI mode) and a train_unet-style pipeline folder; --resume; and every error path.
+// Tests of tools/infer_unet through the runner (tools/infer_unet.cpp, tools/runner.h): tiny end-to-end runs
+// on the CPU (AlbuNet at 64x64, checkpoints saved from models made here) whose maps must equal the direct
+// computation of tests/infer/infer_testing.cpp bit for bit (npy) or its quantisation (png), on PNGs, a
+// DICOM tree (INI mode) and a train_unet-style pipeline folder; --resume, also after a SIGTERM; and every
+// error path.
 #include <cmath>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -13,9 +15,11 @@
 #include "tests/data/data_testing.h"
 #include "tests/infer/infer_testing.h"
 #include "tests/eval/eval_testing.h"
+#include "tests/tools/tools_testing.h"
 #include "data/image_io.h"
 #include "infer/infer_run.h"
 #include "infer/map_writer.h"
+#include "tools/tools.h"
 
 namespace fs = std::filesystem;
 using namespace pleura;
@@ -23,7 +27,7 @@ using namespace pleura::testing;
 
 namespace {
 
-ToolRun run(const std::vector<std::string>& args) { return run_tool(infer::infer_unet_main, args); }
+ToolRun run(const std::vector<std::string>& args) { return run_tool(tools::infer_unet_tool(), args); }
 
 // Two checkpoints (seeds 1 and 2) and the models they hold.
 struct Checkpoints {
@@ -177,6 +181,24 @@ TEST_CASE("infer_unet: --resume continues an interrupted run and refuses other s
   CHECK(r.err.find("holds 1 map(s) but no infer_settings.txt") != std::string::npos);
 }
 
+TEST_CASE("infer_unet: SIGTERM stops it between batches (exit 143); --resume continues") {
+  Checkpoints c;
+  const std::vector<TestImage> images = write_png_inputs(c.dir.file("png"));
+  const std::string out = c.dir.file("out");
+  const std::vector<std::string> args = {"--model", "albunet", "--weights", c.w1, "--input", c.dir.file("png"),
+                                         "--output", out, "--size", "64", "--batch", "1", "--resume"};
+  // The signal comes as the first batch is counted done: its map stands, no other batch starts.
+  const ToolRun stopped = run_tool_raising(tools::infer_unet_tool(), args, "infer_unet: 1/3", SIGTERM);
+  CHECK(stopped.code == 143);
+  CHECK(stopped.err.find("infer_unet: stopped by signal 15 (SIGTERM); the maps written so far are complete, "
+                         "--resume continues\n") != std::string::npos);
+  CHECK(infer::existing_map_ids(out).size() == 1);
+  const ToolRun resumed = run(args);
+  REQUIRE_MESSAGE(resumed.code == 0, resumed.err);
+  CHECK(resumed.out.find("infer_unet: 2 maps written to " + out + " (1 already there)") == 0);
+  check_maps(out, images, {c.models[0]}, false, infer::MapFormat::kNpy);
+}
+
 TEST_CASE("infer_unet: failures name the file, exit 1, and leave only complete maps") {
   Checkpoints c;
   const std::vector<TestImage> images = write_png_inputs(c.dir.file("png"));
@@ -265,7 +287,7 @@ TEST_CASE("infer_unet: usage errors exit 2; --help exits 0") {
         dir.file("w.safetensors")},
        "multiple of 64"},
       {with({"--weights", dir.file("w.safetensors"), "--flip=yes"}), "--flip takes no value"},
-      {{dir.file("c.ini"), "--flip"}, "unknown option --flip"},
+      {{dir.file("c.ini"), "--flip"}, "option --flip does not go with CONFIG.ini"},
       {{dir.file("c.ini"), "--set"}, "--set needs a value"},
       {{dir.file("c.ini"), "--set", "size=64"}, "--set 'size=64': expected section.key=value"},
       {{dir.file("c.ini"), "extra.ini"}, "unexpected argument 'extra.ini'"},

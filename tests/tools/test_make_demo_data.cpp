@@ -1,19 +1,20 @@
-// Tests of tools/make_demo_data through its library entry point (make_demo_data_main in
-// data/synthetic_dataset.h): the SIIM-shaped layout, labels that match the rendered lesions,
+// Tests of tools/make_demo_data through the runner (tools/make_demo_data.cpp over
+// data/synthetic_dataset.h, tools/runner.h): the SIIM-shaped layout, labels that match the rendered lesions,
 // folds and submission files, byte-identical reruns whatever the thread count, and argument checking.
 #include <algorithm>
 #include <filesystem>
 #include <map>
-#include <sstream>
 
 #include "engine/file_io.h"
 #include "tests/testing.h"
 #include "tests/data/data_testing.h"
+#include "tests/tools/tools_testing.h"
 #include "data/csv.h"
 #include "data/dicom.h"
 #include "data/folds.h"
 #include "data/rle_csv.h"
 #include "data/synthetic_dataset.h"
+#include "tools/tools.h"
 
 namespace fs = std::filesystem;
 using namespace pleura;
@@ -22,16 +23,9 @@ using namespace pleura::testing;
 
 namespace {
 
-struct Run {
-  int code;
-  std::string out, err;
-};
+using Run = ToolRun;
 
-Run run(const std::vector<std::string>& args) {
-  std::ostringstream out, err;
-  const int code = make_demo_data_main(args, out, err);
-  return {code, out.str(), err.str()};
-}
+Run run(const std::vector<std::string>& args) { return run_tool(tools::make_demo_data_tool(), args); }
 
 // Every regular file under `dir`, relative path -> bytes.
 std::map<std::string, std::string> tree(const std::string& dir) {
@@ -140,7 +134,7 @@ TEST_CASE("make_demo_data: strict arguments, clear errors, exit codes") {
   };
   usage_error({}, "missing required option --out");
   usage_error({"--out", dir.file("x"), "--train", "3"}, "--train is 3, expected 5..100000");
-  usage_error({"--out", dir.file("x"), "--size", "big"}, "--size expects an integer, got 'big'");
+  usage_error({"--out", dir.file("x"), "--size", "big"}, "--size expects an integer in 32..4096, got 'big'");
   usage_error({"--out", dir.file("x"), "--difficulty", "hard"}, "expected realistic or demo");
   usage_error({"--out", dir.file("x"), "--colour"}, "unknown option --colour");
   usage_error({"--out", dir.file("x"), "--out", dir.file("y")}, "given twice");

@@ -1,13 +1,14 @@
-// Tests of tools/prepare_data through its library entry point (prepare_data_main in
-// data/prepare.h): a SIIM-style tree with the real SIIM DICOM, generated DICOMs and a PNG; resized
+// Tests of tools/prepare_data through the runner (tools/prepare_data.cpp over data/prepare.h,
+// tools/runner.h): a SIIM-style tree with the real SIIM DICOM, generated DICOMs and a PNG; resized
 // images and masks equal to the library's own resize of the decoded sources; the manifest; folds;
-// resuming; and the errors a user can make.
+// resuming, also after a SIGINT; and the errors a user can make.
+#include <csignal>
 #include <filesystem>
-#include <sstream>
 
 #include "engine/file_io.h"
 #include "tests/testing.h"
 #include "tests/data/data_testing.h"
+#include "tests/tools/tools_testing.h"
 #include "data/dicom.h"
 #include "data/dicom_write.h"
 #include "data/folds.h"
@@ -17,6 +18,7 @@
 #include "data/resize.h"
 #include "data/rle.h"
 #include "data/rle_csv.h"
+#include "tools/tools.h"
 
 namespace fs = std::filesystem;
 using namespace pleura;
@@ -27,16 +29,9 @@ namespace {
 
 const std::string kSiimId = "1.2.276.0.7230010.3.1.4.8323329.6904.1517875201.850819";
 
-struct Run {
-  int code;
-  std::string out, err;
-};
+using Run = ToolRun;
 
-Run run(const std::vector<std::string>& args) {
-  std::ostringstream out, err;
-  const int code = prepare_data_main(args, out, err);
-  return {code, out.str(), err.str()};
-}
+Run run(const std::vector<std::string>& args) { return run_tool(tools::prepare_data_tool(), args); }
 
 // A small SIIM-style tree: the real 1024x1024 DICOM, two 80x80 generated ones and a 60x60 PNG, with
 // labels for all four (the real image and one generated image positive).
@@ -150,6 +145,26 @@ TEST_CASE("prepare_data: a rerun resumes (finished files untouched), refuses ano
   CHECK(bad.err.find("earlier run with size 24x24, but --size is 48") != std::string::npos);
 }
 
+TEST_CASE("prepare_data: SIGINT stops it between images (exit 130); the same command continues") {
+  Tree t;
+  const std::string out = t.dir.file("out");
+  const std::vector<std::string> args = {"--images", t.images, "--labels", t.labels, "--out", out, "--size", "24",
+                                         "--threads", "1"};
+  // The signal comes as the first image is counted done: that image stands, no other starts.
+  const Run stopped = run_tool_raising(tools::prepare_data_tool(), args, "prepare_data: 1/4", SIGINT);
+  CHECK(stopped.code == 130);
+  CHECK(stopped.err.find("prepare_data: stopped by signal 2 (SIGINT); the images written so far stand, the same "
+                         "command continues\n") != std::string::npos);
+  CHECK(stopped.out.empty());
+  size_t images = 0;
+  for (const auto& e : fs::directory_iterator(out + "/images")) images += e.path().extension() == ".png";
+  CHECK(images == 1);
+  CHECK(!fs::exists(out + "/manifest.csv"));
+  const Run again = run(args);
+  REQUIRE_MESSAGE(again.code == 0, again.err);
+  CHECK(again.out.find("3 written, 1 already there") != std::string::npos);
+}
+
 TEST_CASE("prepare_data: labels and images that do not match are named") {
   Tree t;
   write_rle_csv(t.labels, {{kSiimId, "-1"}, {"2.25.100", "-1"}, {"2.25.101", "-1"}, {"ghost", "-1"}});
@@ -201,7 +216,7 @@ TEST_CASE("prepare_data: strict arguments, clear errors, exit codes") {
   usage_error({}, "missing required option --images");
   usage_error({"--images", t.images, "--out", out}, "missing required option --size");
   usage_error({"--images", t.images, "--out", out, "--size", "0"}, "--size is 0, expected 1..16384");
-  usage_error({"--images", t.images, "--out", out, "--size", "12x"}, "--size expects an integer, got '12x'");
+  usage_error({"--images", t.images, "--out", out, "--size", "12x"}, "--size expects an integer in 1..16384, got '12x'");
   usage_error({"--images", t.images, "--out", out, "--size", "8", "--threads", "0"}, "--threads is 0");
   usage_error({"--images", t.images, "--out", out, "--size", "8", "--folds", "5"}, "--folds needs --labels");
   usage_error({"--images", t.images, "--out", out, "--size", "8", "--seed", "1"}, "--seed needs --folds");

@@ -1,5 +1,5 @@
-// Tests of tools/rle_submit through rle_submit_main (eval/submission.h): a submission worked by
-// hand (at 4x4 so the RLE can be checked on paper), the golden case written by the reference's own
+// Tests of tools/rle_submit through the runner (tools/rle_submit.cpp, tools/runner.h): a submission worked
+// by hand (at 4x4 so the RLE can be checked on paper), the golden case written by the reference's own
 // TripletSubmit code (tests/fixtures/submit/make_golden.py), round trips of known 1024 masks, weighted
 // ensembles, min-component removal, and every error path.
 #include <filesystem>
@@ -9,11 +9,13 @@
 #include "tests/testing.h"
 #include "tests/data/data_testing.h"
 #include "tests/eval/eval_testing.h"
+#include "tests/tools/tools_testing.h"
 #include "data/image_io.h"
 #include "data/rle.h"
 #include "data/rle_csv.h"
 #include "eval/scoring.h"
 #include "eval/submission.h"
+#include "tools/tools.h"
 
 namespace fs = std::filesystem;
 using namespace pleura;
@@ -22,7 +24,7 @@ using namespace pleura::testing;
 
 namespace {
 
-ToolRun run(const std::vector<std::string>& args) { return run_tool(rle_submit_main, args); }
+ToolRun run(const std::vector<std::string>& args) { return run_tool(tools::rle_submit_tool(), args); }
 
 const std::string kData = std::string(PLEURA_FIXTURES_DIR) + "/submit";
 
@@ -194,7 +196,7 @@ TEST_CASE("rle_submit: usage errors exit 2") {
   usage_error({"--triplet", "0.5,2,abc"}, "'abc' is not a number");
   usage_error({"--triplet", "0.5,-2,0.3"}, "'-2' is not an integer area");
   usage_error({"--triplet", "0.5,2,0.3", "--rle", "absolute"}, "--rle is 'absolute', expected siim or standard");
-  usage_error({"--triplet", "0.5,2,0.3", "--min-component", "x"}, "--min-component expects an integer, got 'x'");
+  usage_error({"--triplet", "0.5,2,0.3", "--min-component", "x"}, "--min-component expects an integer in 0..1099511627776, got 'x'");
   usage_error({"--triplet", "0.5,2,0.3", "--height", "0"}, "--height is 0, expected 1..16384");
   usage_error({"--triplet", "0.5,2,0.3", "--probs", c.probs + ":0"}, "option --probs: probability folder '" + c.probs + ":0'");
   usage_error({"--triplet", "0.5,2,0.3", "--probs", c.dir.file("none") + ":2"}, "--probs '" + c.dir.file("none") + "' is not a folder");

@@ -1,5 +1,5 @@
-// Tests of tools/score_submission through score_submission_main (eval/scoring.h): a 4-image
-// example worked by hand with its report and JSON line, SIIM's label sample scored against itself,
+// Tests of tools/score_submission through the runner (tools/score_submission.cpp, tools/runner.h): a
+// 4-image example worked by hand with its report and JSON line, SIIM's label sample scored against itself,
 // several rows per ImageId, the standard RLE form, and every error path.
 #include <charconv>
 #include <fstream>
@@ -7,8 +7,10 @@
 #include "tests/testing.h"
 #include "tests/data/data_testing.h"
 #include "tests/eval/eval_testing.h"
+#include "tests/tools/tools_testing.h"
 #include "eval/json.h"
 #include "eval/scoring.h"
+#include "tools/tools.h"
 
 using namespace pleura;
 using namespace pleura::eval;
@@ -16,7 +18,7 @@ using namespace pleura::testing;
 
 namespace {
 
-ToolRun run(const std::vector<std::string>& args) { return run_tool(score_submission_main, args); }
+ToolRun run(const std::vector<std::string>& args) { return run_tool(tools::score_submission_tool(), args); }
 
 // The number after "name": in a one-line JSON object.
 double json_field(const std::string& json, const std::string& name) {
@@ -104,7 +106,7 @@ TEST_CASE("score_submission: usage errors exit 2") {
   usage_error({dir.file("t.csv"), dir.file("t.csv"), "third"}, "unexpected argument 'third'");
   usage_error({dir.file("t.csv"), dir.file("none.csv")}, cat("'", dir.file("none.csv"), "' is not a file"));
   usage_error({dir.file("t.csv"), dir.file("t.csv"), "--height", "-4"}, "--height is -4, expected 1..16384");
-  usage_error({dir.file("t.csv"), dir.file("t.csv"), "--width", "1e3"}, "--width expects an integer, got '1e3'");
+  usage_error({dir.file("t.csv"), dir.file("t.csv"), "--width", "1e3"}, "--width expects an integer in 1..16384, got '1e3'");
   usage_error({dir.file("t.csv"), dir.file("t.csv"), "--rle", "relative"}, "--rle is 'relative', expected siim or standard");
   usage_error({dir.file("t.csv"), dir.file("t.csv"), "--json=yes"}, "option --json takes no value");
   usage_error({dir.file("t.csv"), dir.file("t.csv"), "--verbose"}, "unknown option --verbose");

@@ -1,6 +1,7 @@
-// Tests of tools/search_triplets through search_triplets_main (eval/search.h): a grid worked by
-// hand with its table and JSON, the streamed fast scores equal to the brute force (masks + metric) on
-// random maps (npy and png, truth from masks and from labels at another size), and every error path.
+// Tests of tools/search_triplets through the runner (tools/search_triplets.cpp, tools/runner.h): a grid
+// worked by hand with its table and JSON, the streamed fast scores equal to the brute force (masks +
+// metric) on random maps (npy and png, truth from masks and from labels at another size), and every error
+// path.
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -11,12 +12,14 @@
 #include "tests/testing.h"
 #include "tests/data/data_testing.h"
 #include "tests/eval/eval_testing.h"
+#include "tests/tools/tools_testing.h"
 #include "data/image_io.h"
 #include "data/resize.h"
 #include "data/rle.h"
 #include "eval/json.h"
 #include "eval/prob_maps.h"
 #include "eval/search.h"
+#include "tools/tools.h"
 
 namespace fs = std::filesystem;
 using namespace pleura;
@@ -25,7 +28,7 @@ using namespace pleura::testing;
 
 namespace {
 
-ToolRun run(const std::vector<std::string>& args) { return run_tool(search_triplets_main, args); }
+ToolRun run(const std::vector<std::string>& args) { return run_tool(tools::search_triplets_tool(), args); }
 
 // Two 4x4 maps and their masks: a has 4 truth pixels (the top-left 2x2 square), b none.
 struct HandCase {

@@ -7,7 +7,6 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
-#include <sstream>
 
 #include "engine/file_io.h"
 #include "engine/safetensors.h"
@@ -15,9 +14,9 @@
 #include "tests/data/data_testing.h"
 #include "tests/infer/infer_testing.h"
 #include "tests/train/train_testing.h"
-#include "infer/infer_run.h"
-#include "train/train_cli.h"
+#include "tests/tools/tools_testing.h"
 #include "train/train_log.h"
+#include "tools/tools.h"
 
 namespace fs = std::filesystem;
 using namespace pleura;
@@ -40,11 +39,9 @@ TEST_CASE("train_unet and infer_unet: CUDA runs end close to CPU runs" * doctest
   const std::string ini = t.file("tiny.ini");
   write_file_atomic(ini, tiny_train_ini(cache, t.file("unused")));
   auto train = [&](const std::string& device) {
-    std::ostringstream out, err;
-    const int code = train_unet_main({ini, "--set", "train.epochs=1", "--set", "run.device=" + device, "--set",
-                                      "run.output=" + t.file(device)},
-                                     out, err, nullptr);
-    REQUIRE_MESSAGE(code == 0, err.str());
+    const ToolRun r = run_tool(tools::train_unet_tool(), {ini, "--set", "train.epochs=1", "--set",
+                                                          "run.device=" + device, "--set", "run.output=" + t.file(device)});
+    REQUIRE_MESSAGE(r.code == 0, r.err);
   };
   train("cpu");
   train("cuda");
@@ -73,12 +70,10 @@ TEST_CASE("train_unet and infer_unet: CUDA runs end close to CPU runs" * doctest
 
   // infer_unet of the CPU run's checkpoint on both devices, with flip: maps within 1e-5.
   auto infer = [&](const std::string& device) {
-    std::ostringstream out, err;
-    const int code = infer::infer_unet_main({"--model", "albunet", "--weights", t.file("cpu") + last, "--input",
-                                             cache.dir, "--output", t.file("maps-" + device), "--size", "64",
-                                             "--flip", "--device", device, "--batch", "3"},
-                                            out, err);
-    REQUIRE_MESSAGE(code == 0, err.str());
+    const ToolRun r = run_tool(tools::infer_unet_tool(),
+                               {"--model", "albunet", "--weights", t.file("cpu") + last, "--input", cache.dir, "--output",
+                                t.file("maps-" + device), "--size", "64", "--flip", "--device", device, "--batch", "3"});
+    REQUIRE_MESSAGE(r.code == 0, r.err);
   };
   infer("cpu");
   infer("cuda");

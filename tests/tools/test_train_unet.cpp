@@ -1,8 +1,8 @@
-// Tests of tools/train_unet through its library entry point (train_unet_main in train/train_cli.h), at a
-// tiny size (AlbuNet at 64x64 on the CPU, 8 training and 4 validation images, 2 epochs): the files a run
-// leaves (checkpoints, summary.csv, metrics CSV, learning-curve PNG, logs), a run stopped inside an
-// epoch and before a validation (by the test hook and by a real SIGINT) and resumed, which must end
-// bit-identical to an uninterrupted run, and the command-line and configuration errors.
+// Tests of tools/train_unet through the runner (tools/train_unet.cpp, tools/runner.h), at a tiny size
+// (AlbuNet at 64x64 on the CPU, 8 training and 4 validation images, 2 epochs): the files a run leaves
+// (checkpoints, summary.csv, metrics CSV, learning-curve PNG, logs), a run stopped inside an epoch and
+// before a validation (by the test hook and by a real SIGINT) and resumed, which must end bit-identical to
+// an uninterrupted run, and the command-line and configuration errors.
 #include <csignal>
 #include <filesystem>
 #include <sstream>
@@ -13,10 +13,11 @@
 #include "tests/testing.h"
 #include "tests/data/data_testing.h"
 #include "tests/train/train_testing.h"
+#include "tests/tools/tools_testing.h"
 #include "train/checkpoint.h"
 #include "data/image_io.h"
-#include "train/train_cli.h"
 #include "train/train_log.h"
+#include "tools/tools.h"
 
 namespace fs = std::filesystem;
 using namespace pleura;
@@ -24,15 +25,10 @@ using namespace pleura::testing;
 
 namespace {
 
-struct Run {
-  int code;
-  std::string out, err;
-};
+using Run = ToolRun;
 
-Run run(const std::vector<std::string>& args, const TrainOptions* options = nullptr) {
-  std::ostringstream out, err;
-  const int code = train_unet_main(args, out, err, options);
-  return {code, out.str(), err.str()};
+Run run(const std::vector<std::string>& args, const TrainOptions& hooks = {}) {
+  return run_tool(tools::train_unet_tool(hooks), args);
 }
 
 std::string write_ini(const TempDir& dir, const std::string& name, const std::string& text) {
@@ -139,7 +135,7 @@ TEST_CASE("train_unet: stopped inside an epoch and before a validation, then res
   // 1: the test hook stops after batch 1 of epoch 0.
   TrainOptions stop_mid_epoch;
   stop_mid_epoch.after_batch = [](int, int64_t epoch, int64_t batch) { return epoch == 0 && batch == 1; };
-  const Run b1 = run(with(ini_b, {}), &stop_mid_epoch);
+  const Run b1 = run(with(ini_b, {}), stop_mid_epoch);
   REQUIRE_MESSAGE(b1.code == 128 + SIGINT, b1.err);
   CHECK(b1.err.find("stopped by signal 2") != std::string::npos);
   const std::string fold_b = t.file("b/checkpoints/fold0");
@@ -160,7 +156,7 @@ TEST_CASE("train_unet: stopped inside an epoch and before a validation, then res
     if (epoch == 1 && batch == 3) std::raise(SIGINT);
     return false;
   };
-  const Run b2 = run(with(ini_b, {"--resume"}), &sigint_at_end);
+  const Run b2 = run(with(ini_b, {"--resume"}), sigint_at_end);
   REQUIRE_MESSAGE(b2.code == 128 + SIGINT, b2.err);
   st = peek_training_state(fold_b + "/tiny_fold0_last_state.safetensors");
   CHECK(st.epoch == 1);
