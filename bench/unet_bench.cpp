@@ -6,6 +6,8 @@
 #include <cmath>
 #include <iostream>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/parallel.h"
 #include "engine/autograd.h"
 #include "engine/cuda_runtime.h"
@@ -14,7 +16,6 @@
 #include "models/model.h"
 #include "data/cli_args.h"
 #include "train/optimizer.h"
-#include "eval/json.h"
 
 namespace pleura {
 
@@ -116,13 +117,18 @@ int bench_unet_main(const std::vector<std::string>& args, std::ostream& out, std
         << " s\n";
     if (o.device.is_cuda()) out << "  peak tensor memory: " << r.peak_bytes / 1048576.0 << " MiB\n";
     if (parser.has("json")) {
-      out << "{\"model\": " << eval::json_string(o.model) << ", \"size\": " << o.size << ", \"batch\": " << o.batch
-          << ", \"device\": " << eval::json_string(o.device.str()) << ", \"threads\": " << num_threads()
-          << ", \"steps\": " << o.steps << ", \"train_step_s\": " << eval::json_number(r.train_step_s)
-          << ", \"forward_s\": " << eval::json_number(r.forward_s) << ", \"final_loss\": "
-          << eval::json_number(r.final_loss);
-      if (o.device.is_cuda()) out << ", \"peak_bytes\": " << r.peak_bytes;
-      out << "}\n";
+      nlohmann::ordered_json j;
+      j["model"] = o.model;
+      j["size"] = o.size;
+      j["batch"] = o.batch;
+      j["device"] = o.device.str();
+      j["threads"] = num_threads();
+      j["steps"] = o.steps;
+      j["train_step_s"] = r.train_step_s;
+      j["forward_s"] = r.forward_s;
+      j["final_loss"] = r.final_loss;
+      if (o.device.is_cuda()) j["peak_bytes"] = r.peak_bytes;
+      out << j.dump() << "\n";
     }
     return 0;
   } catch (const std::exception& e) {

@@ -7,11 +7,12 @@
 #include <cstring>
 #include <limits>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/parallel.h"
 #include "engine/error.h"
 #include "train/metric.h"
 #include "eval/ensemble.h"
-#include "eval/json.h"
 
 namespace pleura::eval {
 
@@ -98,10 +99,14 @@ std::string score_text(const SubmissionScore& s) {
 }
 
 std::string score_json(const SubmissionScore& s) {
-  return cat("{\"kaggle_dice\": ", json_number(s.kaggle_dice), ", \"dice_positive\": ", json_number(s.dice_positive),
-             ", \"empty_accuracy\": ", json_number(s.empty_accuracy),
-             ", \"empty_submission_dice\": ", json_number(s.empty_submission_dice), ", \"images\": ", s.images,
-             ", \"positive_images\": ", s.positive_images, "}");
+  nlohmann::ordered_json j;
+  j["kaggle_dice"] = s.kaggle_dice;
+  j["dice_positive"] = s.dice_positive;  // NaN (no positive image) is written as null
+  j["empty_accuracy"] = s.empty_accuracy;
+  j["empty_submission_dice"] = s.empty_submission_dice;
+  j["images"] = s.images;
+  j["positive_images"] = s.positive_images;
+  return j.dump();
 }
 
 }  // namespace pleura::eval

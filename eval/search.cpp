@@ -6,14 +6,17 @@
 #include <chrono>
 #include <cstdio>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/parallel.h"
 #include "engine/error.h"
 #include "data/progress.h"
 #include "eval/ensemble.h"
-#include "eval/json.h"
 #include "eval/prob_maps.h"
 
 namespace pleura::eval {
+
+using ordered_json = nlohmann::ordered_json;
 
 FolderSearch search_prob_folder(const std::string& probs_dir, const TruthMasks& truth,
                                 const std::vector<Triplet>& triplets, std::ostream& log, bool terminal,
@@ -75,35 +78,46 @@ FolderSearch search_prob_folder(const std::string& probs_dir, const TruthMasks& 
   return out;
 }
 
+namespace {
+
+// A threshold as the JSON report writes it (shortest round-trip form: 0.6, not 0.600000).
+std::string threshold_text(double t) { return ordered_json(t).dump(); }
+
+}  // namespace
+
 std::string search_table(const TripletSearchResult& r) {
   std::string text = "     top      area    bottom     score\n";
   char line[160];
   for (size_t k = 0; k < r.triplets.size(); ++k) {
     const Triplet& t = r.triplets[k];
-    std::snprintf(line, sizeof line, "%8s %9lld %9s  %.6f%s\n", json_number(t.top).c_str(),
-                  static_cast<long long>(t.min_area), json_number(t.bottom).c_str(), r.scores[k],
+    std::snprintf(line, sizeof line, "%8s %9lld %9s  %.6f%s\n", threshold_text(t.top).c_str(),
+                  static_cast<long long>(t.min_area), threshold_text(t.bottom).c_str(), r.scores[k],
                   k == r.best ? "  <- best" : "");
     text += line;
   }
   const Triplet& b = r.best_triplet();
-  std::snprintf(line, sizeof line, "best: top %s, area %lld, bottom %s, score %.6f\n", json_number(b.top).c_str(),
-                static_cast<long long>(b.min_area), json_number(b.bottom).c_str(), r.best_score());
+  std::snprintf(line, sizeof line, "best: top %s, area %lld, bottom %s, score %.6f\n", threshold_text(b.top).c_str(),
+                static_cast<long long>(b.min_area), threshold_text(b.bottom).c_str(), r.best_score());
   return text + line;
 }
 
 namespace {
 
-std::string triplet_json(const Triplet& t, double score) {
-  return cat("{\"triplet\": [", json_number(t.top), ", ", t.min_area, ", ", json_number(t.bottom),
-             "], \"score\": ", json_number(score), "}");
+ordered_json triplet_json(const Triplet& t, double score) {
+  ordered_json j;
+  j["triplet"] = ordered_json::array({t.top, t.min_area, t.bottom});
+  j["score"] = score;
+  return j;
 }
 
 }  // namespace
 
 std::string search_json(const TripletSearchResult& r) {
-  std::string text = "{\"grid\": [";
-  for (size_t k = 0; k < r.triplets.size(); ++k) text += cat(k ? ", " : "", triplet_json(r.triplets[k], r.scores[k]));
-  return text + cat("], \"best\": ", triplet_json(r.best_triplet(), r.best_score()), "}\n");
+  ordered_json j;
+  j["grid"] = ordered_json::array();
+  for (size_t k = 0; k < r.triplets.size(); ++k) j["grid"].push_back(triplet_json(r.triplets[k], r.scores[k]));
+  j["best"] = triplet_json(r.best_triplet(), r.best_score());
+  return j.dump() + "\n";
 }
 
 }  // namespace pleura::eval

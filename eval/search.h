@@ -32,8 +32,9 @@ FolderSearch search_prob_folder(const std::string& probs_dir, const TruthMasks& 
 
 // One row per triplet ("top area bottom score", score with 6 decimals), then the best.
 std::string search_table(const TripletSearchResult& r);
-// {"grid": [{"triplet": [top, area, bottom], "score": s}, ...], "best": {"triplet": [...], "score": s}}
-// with every number in its shortest round-trip form, and a final newline.
+// {"grid":[{"triplet":[top,area,bottom],"score":s},...],"best":{"triplet":[...],"score":s}} on one line,
+// written by nlohmann-json (numbers in a form that reads back to the same double, 1.0 for a whole one;
+// NaN as null), and a final newline.
 std::string search_json(const TripletSearchResult& r);
 
 // The command line of tools/search_triplets: parses `args` (without the program name), runs, prints the

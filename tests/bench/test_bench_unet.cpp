@@ -1,6 +1,9 @@
 // Tests of bench_unet (bench/unet_bench.h): one small run of each model ends with a JSON line
 // carrying the timings, and bad arguments are usage errors.
+#include <cmath>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "bench/unet_bench.h"
 #include "tests/testing.h"
@@ -15,11 +18,17 @@ TEST_CASE("bench_unet: a small run prints its timings as JSON") {
     INFO(err.str());
     REQUIRE(rc == 0);
     std::string text = out.str();
-    std::string last = text.substr(text.rfind('{'));
-    CHECK(last.find("\"model\": \"" + std::string(model) + "\"") != std::string::npos);
-    CHECK(last.find("\"train_step_s\": ") != std::string::npos);
-    CHECK(last.find("\"forward_s\": ") != std::string::npos);
-    CHECK(last.back() == '\n');
+    REQUIRE(text.size() > 1);
+    CHECK(text.back() == '\n');
+    const std::string last = text.substr(text.rfind('\n', text.size() - 2) + 1);
+    const nlohmann::json j = nlohmann::json::parse(last);
+    CHECK(j.at("model") == model);
+    CHECK(j.at("size") == 64);
+    CHECK(j.at("batch") == 1);
+    CHECK(j.at("device") == "cpu");
+    CHECK(j.at("train_step_s").get<double>() > 0);
+    CHECK(j.at("forward_s").get<double>() > 0);
+    CHECK(std::isfinite(j.at("final_loss").get<double>()));
   }
 }
 

@@ -90,8 +90,8 @@ diff <(cut -d, -f1 "$work/submission.csv") <(cut -d, -f1 "$work/data/sample_subm
   > "$work/score.txt"
 json=$(tail -n 1 "$work/score.txt")
 for key in kaggle_dice dice_positive empty_accuracy empty_submission_dice images; do
-  echo "$json" | grep -q "\"$key\": " || fail "score JSON lacks $key: $json"
+  echo "$json" | grep -q "\"$key\":" || fail "score JSON lacks $key: $json"
 done
-echo "$json" | grep -q '"images": 10' || fail "score JSON does not count 10 images: $json"
+echo "$json" | grep -q '"images":10,' || fail "score JSON does not count 10 images: $json"
 echo "score: $json"
 echo "e2e pipeline: OK"
