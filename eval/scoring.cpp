@@ -1,7 +1,6 @@
 // Scores of a submission against the truth (see scoring.h).
 #include "eval/scoring.h"
 
-#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -11,6 +10,7 @@
 
 #include "engine/parallel.h"
 #include "engine/error.h"
+#include "data/jobs.h"
 #include "train/metric.h"
 #include "eval/ensemble.h"
 
@@ -45,20 +45,12 @@ SubmissionScore score_submission(const data::RleLabels& submission, const data::
 
   const int64_t n = static_cast<int64_t>(truth.ids().size());
   std::vector<DiceCounts> counts(static_cast<size_t>(n));
-  std::atomic<bool> failed{false};
   // Images in parallel; each writes its own entry, and the sums below run in a fixed order.
-  parallel_for(n, 1, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1 && !failed; ++i) {
-      try {
-        const std::string& id = truth.ids()[static_cast<size_t>(i)];
-        const Tensor p = mask_tensor(submission.mask(id, options.height, options.width));
-        const Tensor t = mask_tensor(truth.mask(id, options.height, options.width));
-        counts[static_cast<size_t>(i)] = dice_counts(p, t)[0];
-      } catch (...) {
-        failed = true;
-        throw;
-      }
-    }
+  data::run_jobs(n, num_threads(), [&](int64_t i) {
+    const std::string& id = truth.ids()[static_cast<size_t>(i)];
+    const Tensor p = mask_tensor(submission.mask(id, options.height, options.width));
+    const Tensor t = mask_tensor(truth.mask(id, options.height, options.width));
+    counts[static_cast<size_t>(i)] = dice_counts(p, t)[0];
   });
 
   SubmissionScore s;

@@ -10,6 +10,7 @@
 
 #include "engine/parallel.h"
 #include "engine/error.h"
+#include "data/jobs.h"
 #include "data/progress.h"
 #include "eval/ensemble.h"
 #include "eval/prob_maps.h"
@@ -45,28 +46,21 @@ FolderSearch search_prob_folder(const std::string& probs_dir, const TruthMasks& 
     Tensor labels = Tensor::empty({b, 1, H, W}, DType::kUInt8);
     float* s = scores.data<float>();
     uint8_t* t = labels.data<uint8_t>();
-    std::atomic<bool> failed{false};
-    parallel_for(b, 1, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1 && !failed; ++i) {
-        try {
-          const MapFile& m = maps[static_cast<size_t>(b0 + i)];
-          const Tensor map = read_prob_map(m.path);
-          PLEURA_CHECK(map.size(0) == H && map.size(1) == W, m.path, ": map of ", map.size(0), "x", map.size(1),
-                       ", but ", maps[0].path, " is ", H, "x", W, " (search_triplets needs maps of one size)");
-          std::copy_n(map.data<float>(), H * W, s + i * H * W);
-          const GrayImage mask = truth.mask(m.image_id, H, W);
-          bool any = false;
-          for (int64_t k = 0; k < H * W; ++k) {
-            t[i * H * W + k] = mask.pixels[static_cast<size_t>(k)] != 0;
-            any |= t[i * H * W + k] != 0;
-          }
-          positives += any;
-        } catch (...) {
-          failed = true;
-          throw;
-        }
-        progress.advance();
+    // Maps in parallel, each into its own slot of the batch.
+    data::run_jobs(b, num_threads(), [&](int64_t i) {
+      const MapFile& m = maps[static_cast<size_t>(b0 + i)];
+      const Tensor map = read_prob_map(m.path);
+      PLEURA_CHECK(map.size(0) == H && map.size(1) == W, m.path, ": map of ", map.size(0), "x", map.size(1),
+                   ", but ", maps[0].path, " is ", H, "x", W, " (search_triplets needs maps of one size)");
+      std::copy_n(map.data<float>(), H * W, s + i * H * W);
+      const GrayImage mask = truth.mask(m.image_id, H, W);
+      bool any = false;
+      for (int64_t k = 0; k < H * W; ++k) {
+        t[i * H * W + k] = mask.pixels[static_cast<size_t>(k)] != 0;
+        any |= t[i * H * W + k] != 0;
       }
+      positives += any;
+      progress.advance();
     });
     search.add(scores, labels);
   }
