@@ -12,8 +12,8 @@
 #include "engine/error.h"
 #include "data/jobs.h"
 #include "data/progress.h"
+#include "infer/prob_map.h"
 #include "eval/ensemble.h"
-#include "eval/prob_maps.h"
 
 namespace pleura::eval {
 
@@ -24,16 +24,16 @@ FolderSearch search_prob_folder(const std::string& probs_dir, const TruthMasks& 
                                 int64_t batch) {
   PLEURA_CHECK(batch >= 1, "[search_prob_folder] batch is ", batch, ", expected >= 1");
   const auto start = std::chrono::steady_clock::now();
-  const std::vector<MapFile> maps = list_prob_maps(probs_dir);
+  const std::vector<infer::MapFile> maps = infer::list_prob_maps(probs_dir);
   std::vector<std::string> missing;
-  for (const MapFile& m : maps) {
+  for (const infer::MapFile& m : maps) {
     if (!truth.contains(m.image_id)) missing.push_back(m.image_id);
   }
   PLEURA_CHECK(missing.empty(), missing.size(), " of the ", maps.size(), " maps in ", probs_dir, " have no truth in ",
                truth.source(), ": ", list_names(missing));
 
   FolderSearch out;
-  const Tensor first = read_prob_map(maps[0].path);
+  const Tensor first = infer::read_prob_map(maps[0].path);
   out.height = first.size(0);
   out.width = first.size(1);
   const int64_t H = out.height, W = out.width, n = static_cast<int64_t>(maps.size());
@@ -48,8 +48,8 @@ FolderSearch search_prob_folder(const std::string& probs_dir, const TruthMasks& 
     uint8_t* t = labels.data<uint8_t>();
     // Maps in parallel, each into its own slot of the batch.
     data::run_jobs(b, num_threads(), [&](int64_t i) {
-      const MapFile& m = maps[static_cast<size_t>(b0 + i)];
-      const Tensor map = read_prob_map(m.path);
+      const infer::MapFile& m = maps[static_cast<size_t>(b0 + i)];
+      const Tensor map = infer::read_prob_map(m.path);
       PLEURA_CHECK(map.size(0) == H && map.size(1) == W, m.path, ": map of ", map.size(0), "x", map.size(1),
                    ", but ", maps[0].path, " is ", H, "x", W, " (search_triplets needs maps of one size)");
       std::copy_n(map.data<float>(), H * W, s + i * H * W);

@@ -24,7 +24,7 @@ struct FolderSearch {
   double seconds = 0;
 };
 
-// Scores every triplet on the maps of `probs_dir` (prob_maps.h; all of one size) against `truth`.
+// Scores every triplet on the maps of `probs_dir` (infer/prob_map.h; all of one size) against `truth`.
 // Throws when a map has no truth (listing every such ImageId) or a map's size differs from the first's.
 FolderSearch search_prob_folder(const std::string& probs_dir, const TruthMasks& truth,
                                 const std::vector<Triplet>& triplets, std::ostream& log, bool terminal = false,

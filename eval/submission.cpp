@@ -13,9 +13,19 @@
 #include "data/resize.h"
 #include "data/rle_csv.h"
 #include "eval/components.h"
-#include "eval/prob_maps.h"
 
 namespace pleura::eval {
+
+namespace {
+
+// An H x W probability map (float32 [H, W]) as the [1, 1, H, W] batch the triplet ops take.
+Tensor as_batch_of_one(const Tensor& map) {
+  PLEURA_CHECK(map.ndim() == 2 && map.dtype() == DType::kFloat32, "[as_batch_of_one] expected a float32 [H, W] map, got ",
+               describe(map));
+  return map.view({1, 1, map.size(0), map.size(1)});
+}
+
+}  // namespace
 
 GrayImage triplet_mask(const Tensor& map, const Triplet& triplet) {
   const Tensor masks = triplet_masks(as_batch_of_one(map), {triplet});  // uint8 [1, 1, H, W] of 0/1

@@ -13,7 +13,7 @@
 #include "data/augment/normalize.h"
 #include "data/cli_args.h"
 #include "infer/checkpoints.h"
-#include "infer/map_writer.h"
+#include "infer/prob_map.h"
 
 namespace pleura::infer {
 

@@ -1,5 +1,5 @@
 // The whole infer_unet run: inputs, checkpoints, output folder checks, then images in batches through the
-// checkpoint ensemble (predict.h), maps written as each batch ends (map_writer.h). The command line is in
+// checkpoint ensemble (predict.h), maps written as each batch ends (prob_map.h). The command line is in
 // infer/infer_cli.cpp. Tests: tests/tools/test_infer_unet.cpp.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Helpers for the submission tests (tests/eval/, tests/tools/test_{search_triplets,rle_submit,
+// Helpers for the map and submission tests (tests/eval/, tests/infer/, tests/tools/test_{search_triplets,rle_submit,
 // score_submission}.cpp): probability maps written as .npy or .png, seeded smooth random maps, and a
 // tool runner that captures stdout, stderr and the exit code. Implemented in eval_testing.cpp.
 #pragma once

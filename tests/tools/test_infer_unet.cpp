@@ -15,7 +15,7 @@
 #include "tests/eval/eval_testing.h"
 #include "data/image_io.h"
 #include "infer/infer_run.h"
-#include "infer/map_writer.h"
+#include "infer/prob_map.h"
 
 namespace fs = std::filesystem;
 using namespace pleura;

@@ -16,7 +16,7 @@
 #include "data/image_io.h"
 #include "data/resize.h"
 #include "data/rle.h"
-#include "eval/prob_maps.h"
+#include "infer/prob_map.h"
 #include "eval/search.h"
 
 namespace fs = std::filesystem;
@@ -124,7 +124,7 @@ TEST_CASE("search_triplets: fast scores equal the brute force on random maps") {
       } else {
         write_npy(probs + "/" + id + ".npy", map);
       }
-      const Tensor read = read_prob_map(probs + "/" + id + (i % 2 ? ".png" : ".npy"));
+      const Tensor read = infer::read_prob_map(probs + "/" + id + (i % 2 ? ".png" : ".npy"));
       std::copy_n(read.data<float>(), H * W, scores.data<float>() + i * H * W);
       // Truth: random blobs, one image empty. Folder at 40x40; labels at 80x80 (nearest to 40x40).
       const GrayImage mask = i == 3 ? GrayImage(H, W, 0) : random_mask(H, W, seed * 10 + i, 0.15);
