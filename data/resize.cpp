@@ -128,8 +128,10 @@ GrayImage resize_nearest(const GrayImage& src, int64_t out_h, int64_t out_w) {
   const double ifx = 1.0 / (static_cast<double>(out_w) / static_cast<double>(src.width));
   const double ify = 1.0 / (static_cast<double>(out_h) / static_cast<double>(src.height));
   std::vector<int64_t> xs(static_cast<size_t>(out_w));
-  for (int64_t x = 0; x < out_w; ++x)
-    xs[static_cast<size_t>(x)] = std::min(static_cast<int64_t>(std::floor(static_cast<double>(x) * ifx)), src.width - 1);
+  for (int64_t x = 0; x < out_w; ++x) {
+    const int64_t sx = static_cast<int64_t>(std::floor(static_cast<double>(x) * ifx));
+    xs[static_cast<size_t>(x)] = std::min(sx, src.width - 1);
+  }
   GrayImage out(out_h, out_w);
   for (int64_t y = 0; y < out_h; ++y) {
     const int64_t sy = std::min(static_cast<int64_t>(std::floor(static_cast<double>(y) * ify)), src.height - 1);

@@ -53,8 +53,8 @@ std::string list_str(const std::vector<uint64_t>& v) {
   return s + "]";
 }
 
-// Parses the header's JSON with nlohmann-json, refusing duplicate keys at every level (nlohmann would
-// keep the last one silently), and turns its errors into ones that name the file and the header byte.
+// A parser callback that refuses duplicate keys at every level (nlohmann would keep the last one
+// silently), naming the key and the object it is in.
 class DuplicateKeyCheck {
  public:
   explicit DuplicateKeyCheck(const std::string& file) : file_(file) {}
@@ -91,6 +91,7 @@ class DuplicateKeyCheck {
   std::vector<Object> objects_;
 };
 
+// The header's JSON through nlohmann-json; a syntax error names the file and the header byte.
 ordered_json parse_header_json(std::string_view text, const std::string& file) {
   // nlohmann skips a byte order mark; the reference reader (serde_json) refuses one, and so do we.
   PLEURA_CHECK(!text.starts_with("\xEF\xBB\xBF"), "[safetensors] ", file,
@@ -107,6 +108,11 @@ ordered_json parse_header_json(std::string_view text, const std::string& file) {
   }
 }
 
+// "array", "string \"1\"", ...: a value's type, and the value itself when it is a scalar.
+std::string found(const ordered_json& v) {
+  return v.is_primitive() ? cat(v.type_name(), " ", v.dump()) : std::string(v.type_name());
+}
+
 // A size or offset: a non-negative integer that fits in 63 bits (sizes and offsets are int64 here).
 uint64_t size_number(const ordered_json& v, const std::string& where, const std::string& what) {
   constexpr uint64_t kMax = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
@@ -115,19 +121,21 @@ uint64_t size_number(const ordered_json& v, const std::string& where, const std:
     PLEURA_CHECK(n <= kMax, where, "number ", n, " in ", what, " exceeds 2^63 - 1");
     return n;
   }
-  if (v.is_number_integer()) throw_error(cat(where, "negative number in ", what, " (sizes and offsets are non-negative integers)"));
+  const std::string negative =
+      cat(where, "negative number in ", what, " (sizes and offsets are non-negative integers)");
+  if (v.is_number_integer()) throw_error(negative);  // nlohmann's signed kind: the text began with '-'
   if (v.is_number_float()) {
     // nlohmann reads integers beyond 2^64 - 1 as floating point.
     const double d = v.get<double>();
-    if (d < 0) throw_error(cat(where, "negative number in ", what, " (sizes and offsets are non-negative integers)"));
+    if (d < 0) throw_error(negative);
     if (d >= 0x1p63) throw_error(cat(where, "number ", v.dump(), " in ", what, " exceeds 2^63 - 1"));
     throw_error(cat(where, "non-integer number in ", what, ": ", v.dump(), " (sizes and offsets are integers)"));
   }
-  throw_error(cat(where, "expected a non-negative integer in ", what, ", found ", v.type_name(), " ", v.dump()));
+  throw_error(cat(where, "expected a non-negative integer in ", what, ", found ", found(v)));
 }
 
 std::vector<uint64_t> size_list(const ordered_json& v, const std::string& where, const std::string& what) {
-  PLEURA_CHECK(v.is_array(), where, what, " must be an array of integers, found ", v.type_name(), " ", v.dump());
+  PLEURA_CHECK(v.is_array(), where, what, " must be an array of integers, found ", found(v));
   std::vector<uint64_t> out;
   for (const ordered_json& item : v) out.push_back(size_number(item, where, what));
   return out;
@@ -139,7 +147,7 @@ std::vector<uint64_t> size_list(const ordered_json& v, const std::string& where,
 Entry tensor_entry(const std::string& name, const ordered_json& v, const std::string& where) {
   const std::string what = cat("tensor '", name, "'");
   PLEURA_CHECK(v.is_object(), where, what, " must be an object {\"dtype\", \"shape\", \"data_offsets\"}, found ",
-               v.type_name());
+               found(v));
   for (const auto& [key, value] : v.items()) {
     PLEURA_CHECK(key == "dtype" || key == "shape" || key == "data_offsets", where, what, " has an unknown field '", key,
                  "' (expected dtype, shape, data_offsets)");
@@ -147,8 +155,7 @@ Entry tensor_entry(const std::string& name, const ordered_json& v, const std::st
   for (const char* field : {"dtype", "shape", "data_offsets"})
     PLEURA_CHECK(v.contains(field), where, what, " lacks its ", field, " field");
   const ordered_json& dtype = v["dtype"];
-  PLEURA_CHECK(dtype.is_string(), where, "the dtype of ", what, " must be a string, found ", dtype.type_name(), " ",
-               dtype.dump());
+  PLEURA_CHECK(dtype.is_string(), where, "the dtype of ", what, " must be a string, found ", found(dtype));
   return {name, dtype.get<std::string>(), size_list(v["shape"], where, cat("the shape of ", what)),
           size_list(v["data_offsets"], where, cat("the data_offsets of ", what))};
 }
@@ -157,16 +164,16 @@ Entry tensor_entry(const std::string& name, const ordered_json& v, const std::st
 void read_header(const ordered_json& header, const std::string& file, std::vector<Entry>& entries,
                  std::map<std::string, std::string>& metadata) {
   const std::string where = cat("[safetensors] ", file, ": ");
-  PLEURA_CHECK(header.is_object(), where, "the header must be a JSON object, found ", header.type_name());
+  PLEURA_CHECK(header.is_object(), where, "the header must be a JSON object, found ", found(header));
   for (const auto& [key, value] : header.items()) {
     if (key != "__metadata__") {
       entries.push_back(tensor_entry(key, value, where));
       continue;
     }
-    PLEURA_CHECK(value.is_object(), where, "__metadata__ must be an object of strings, found ", value.type_name());
+    PLEURA_CHECK(value.is_object(), where, "__metadata__ must be an object of strings, found ", found(value));
     for (const auto& [meta_key, meta_value] : value.items()) {
       PLEURA_CHECK(meta_value.is_string(), where, "__metadata__ value of '", meta_key, "' must be a string, found ",
-                   meta_value.type_name(), " ", meta_value.dump());
+                   found(meta_value));
       metadata[meta_key] = meta_value.get<std::string>();
     }
   }

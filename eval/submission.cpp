@@ -20,8 +20,8 @@ namespace {
 
 // An H x W probability map (float32 [H, W]) as the [1, 1, H, W] batch the triplet ops take.
 Tensor as_batch_of_one(const Tensor& map) {
-  PLEURA_CHECK(map.ndim() == 2 && map.dtype() == DType::kFloat32, "[as_batch_of_one] expected a float32 [H, W] map, got ",
-               describe(map));
+  PLEURA_CHECK(map.ndim() == 2 && map.dtype() == DType::kFloat32,
+               "[as_batch_of_one] expected a float32 [H, W] map, got ", describe(map));
   return map.view({1, 1, map.size(0), map.size(1)});
 }
 
