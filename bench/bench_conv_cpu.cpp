@@ -6,6 +6,7 @@
 // . [C/groups*R*S, P*Q], each one OpenBLAS call; "gemm f+b" adds the two backward shapes (W^T.dY, dY.col^T).
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include <cblas.h>
+#include <nlohmann/json.hpp>
 
 #include "engine/parallel.h"
 #include "engine/ops/conv2d.h"
@@ -153,18 +155,25 @@ int main(int argc, char** argv) {
       if (only < 0 || only == i) results.push_back(run(shapes[i], runs));
 
     if (json) {
-      std::printf("{\"threads\": %d, \"runs\": %d, \"shapes\": [\n", num_threads(), runs);
-      for (size_t i = 0; i < results.size(); ++i) {
-        const Result& r = results[i];
-        std::printf(
-            "  {\"name\": \"%s\", \"fwd_gflops\": %.2f, \"fwd_bwd_gflops\": %.2f, \"gemm_fwd_gflops\": %.2f, "
-            "\"gemm_fwd_bwd_gflops\": %.2f, \"ratio_fwd\": %.3f, \"ratio_fwd_bwd\": %.3f, "
-            "\"ratio_fwd_bwd_vs_gemm_fwd_bwd\": %.3f}%s\n",
-            r.name.c_str(), r.fwd_gflops, r.fwdbwd_gflops, r.gemm_fwd_gflops, r.gemm_fwdbwd_gflops,
-            r.fwd_gflops / r.gemm_fwd_gflops, r.fwdbwd_gflops / r.gemm_fwd_gflops,
-            r.fwdbwd_gflops / r.gemm_fwdbwd_gflops, i + 1 < results.size() ? "," : "");
+      // Rates to 2 decimals, ratios to 3 (timing noise is larger than that).
+      auto rounded = [](double v, double scale) { return std::round(v * scale) / scale; };
+      nlohmann::ordered_json j;
+      j["threads"] = num_threads();
+      j["runs"] = runs;
+      j["shapes"] = nlohmann::ordered_json::array();
+      for (const Result& r : results) {
+        nlohmann::ordered_json s;
+        s["name"] = r.name;
+        s["fwd_gflops"] = rounded(r.fwd_gflops, 100);
+        s["fwd_bwd_gflops"] = rounded(r.fwdbwd_gflops, 100);
+        s["gemm_fwd_gflops"] = rounded(r.gemm_fwd_gflops, 100);
+        s["gemm_fwd_bwd_gflops"] = rounded(r.gemm_fwdbwd_gflops, 100);
+        s["ratio_fwd"] = rounded(r.fwd_gflops / r.gemm_fwd_gflops, 1000);
+        s["ratio_fwd_bwd"] = rounded(r.fwdbwd_gflops / r.gemm_fwd_gflops, 1000);
+        s["ratio_fwd_bwd_vs_gemm_fwd_bwd"] = rounded(r.fwdbwd_gflops / r.gemm_fwdbwd_gflops, 1000);
+        j["shapes"].push_back(std::move(s));
       }
-      std::printf("]}\n");
+      std::printf("%s\n", j.dump(2).c_str());
     } else {
       std::printf("conv2d CPU, float32, batch 2, %d threads, median of %d runs (GFLOP/s)\n", num_threads(), runs);
       std::printf("%-32s %9s %9s %9s %9s %8s %8s %9s\n", "shape", "conv fwd", "conv f+b", "gemm fwd", "gemm f+b",

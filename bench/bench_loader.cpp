@@ -27,9 +27,9 @@
 #include "data/augment/normalize.h"
 #include "data/augment/optical_distortion.h"
 #include "data/augment/pipeline.h"
-#include "data/augment/resize.h"
 #include "data/augment/shift_scale_rotate.h"
 #include "data/loader.h"
+#include "data/resize.h"
 #include "data/sampler.h"
 
 using namespace pleura;
@@ -132,7 +132,7 @@ int main(int argc, char** argv) {
        }},
       {"resize to 512 (both)",
        [](Sample& s, Rng&) {
-         s.image = resize(s.image, 512, 512, Interp::kLinear), s.mask = resize(s.mask, 512, 512, Interp::kNearest);
+         s.image = data::resize_bilinear(s.image, 512, 512), s.mask = data::resize_nearest(s.mask, 512, 512);
        }},
   };
   for (const Item& it : items) {

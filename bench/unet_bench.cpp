@@ -6,6 +6,8 @@
 #include <cmath>
 #include <iostream>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/parallel.h"
 #include "engine/autograd.h"
 #include "engine/cuda_runtime.h"
@@ -13,7 +15,6 @@
 #include "engine/random.h"
 #include "models/registry.h"
 #include "train/optimizer.h"
-#include "eval/json.h"
 
 namespace pleura {
 
@@ -105,16 +106,21 @@ void declare(CLI::App& app, BenchArgs& a) {
 }
 
 void print_json(std::ostream& out, const UnetBenchOptions& o, const UnetBenchResult& r) {
-  out << "{\"model\": " << eval::json_string(o.model) << ", \"size\": " << o.size << ", \"batch\": " << o.batch
-      << ", \"device\": " << eval::json_string(o.device.str()) << ", \"threads\": " << num_threads()
-      << ", \"steps\": " << o.steps << ", \"train_step_s\": " << eval::json_number(r.train_step_s)
-      << ", \"forward_s\": " << eval::json_number(r.forward_s)
-      << ", \"final_loss\": " << eval::json_number(r.final_loss)
-      << ", \"flops_per_image_forward\": " << r.flops_per_image_forward
-      << ", \"train_step_tflop\": " << eval::json_number(r.train_step_tflop)
-      << ", \"train_step_tflop_per_s\": " << eval::json_number(r.train_step_tflop / r.train_step_s);
-  if (o.device.is_cuda()) out << ", \"peak_bytes\": " << r.peak_bytes;
-  out << "}\n";
+  nlohmann::ordered_json j;
+  j["model"] = o.model;
+  j["size"] = o.size;
+  j["batch"] = o.batch;
+  j["device"] = o.device.str();
+  j["threads"] = num_threads();
+  j["steps"] = o.steps;
+  j["train_step_s"] = r.train_step_s;
+  j["forward_s"] = r.forward_s;
+  j["final_loss"] = r.final_loss;
+  j["flops_per_image_forward"] = r.flops_per_image_forward;
+  j["train_step_tflop"] = r.train_step_tflop;
+  j["train_step_tflop_per_s"] = r.train_step_tflop / r.train_step_s;
+  if (o.device.is_cuda()) j["peak_bytes"] = r.peak_bytes;
+  out << j.dump() << "\n";
 }
 
 void run(const BenchArgs& a, const tools::ToolContext& context) {

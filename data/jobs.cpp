@@ -5,8 +5,11 @@
 #include <atomic>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
+
+#include "engine/parallel.h"
 
 namespace pleura::data {
 
@@ -18,7 +21,10 @@ void run_jobs(int64_t count, int threads, const std::function<void(int64_t)>& jo
   std::atomic<bool> failed{false};
   std::exception_ptr first_error;
   std::mutex error_mutex;
+  const int n = static_cast<int>(std::clamp<int64_t>(threads, 1, count));
   auto worker = [&] {
+    std::optional<InlineParallelScope> inline_ops;
+    if (n > 1) inline_ops.emplace();  // the jobs are the parallelism; alone, a job's ops use the pool
     while (!failed.load()) {
       const int64_t i = next.fetch_add(1);
       if (i >= count) return;
@@ -31,7 +37,6 @@ void run_jobs(int64_t count, int threads, const std::function<void(int64_t)>& jo
       }
     }
   };
-  const int n = static_cast<int>(std::clamp<int64_t>(threads, 1, count));
   std::vector<std::thread> pool;
   for (int t = 1; t < n; ++t) pool.emplace_back(worker);
   worker();

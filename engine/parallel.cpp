@@ -171,6 +171,9 @@ int num_threads() {
   return pool().threads();
 }
 
+InlineParallelScope::InlineParallelScope() : previous_(t_inside_parallel) { t_inside_parallel = true; }
+InlineParallelScope::~InlineParallelScope() { t_inside_parallel = previous_; }
+
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
   grain = std::max<int64_t>(grain, 1);

@@ -19,4 +19,19 @@ int num_threads();
 // calling thread). Nested calls run inline on the calling thread.
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
+// While one is alive, parallel_for calls made on its thread run inline, as nested calls do: for threads
+// that are themselves one of several parallel jobs (data::run_jobs), so that each job's ops run on its
+// own thread instead of queueing for the shared pool one job at a time. Results do not change (they
+// never depend on the thread count).
+class InlineParallelScope {
+ public:
+  InlineParallelScope();
+  ~InlineParallelScope();
+  InlineParallelScope(const InlineParallelScope&) = delete;
+  InlineParallelScope& operator=(const InlineParallelScope&) = delete;
+
+ private:
+  bool previous_;
+};
+
 }  // namespace pleura

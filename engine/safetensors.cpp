@@ -1,6 +1,6 @@
-// safetensors reading (a strict JSON reader for the header's small subset, then the layout rules of the
-// reference reader, huggingface/safetensors tensor.rs) and writing. See safetensors.h; tests in
-// tests/engine/test_safetensors.cpp.
+// safetensors reading (the header's JSON through nlohmann-json with duplicate keys refused, its schema,
+// then the layout rules of the reference reader, huggingface/safetensors tensor.rs) and writing. See
+// safetensors.h; tests in tests/engine/test_safetensors.cpp.
 #include "engine/safetensors.h"
 
 #include <algorithm>
@@ -11,9 +11,13 @@
 #include <set>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/file_io.h"
 
 namespace pleura {
+
+using ordered_json = nlohmann::ordered_json;
 
 static_assert(std::endian::native == std::endian::little,
               "safetensors stores little-endian data; a big-endian host would need byte swaps");
@@ -49,245 +53,131 @@ std::string list_str(const std::vector<uint64_t>& v) {
   return s + "]";
 }
 
-// Position of the first byte that is not part of a valid UTF-8 sequence (overlong forms, surrogates
-// and code points above U+10FFFF are invalid, as in Rust's str::from_utf8), or npos.
-size_t invalid_utf8_at(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len;
-    uint32_t cp, min;
-    if ((c & 0xE0) == 0xC0) {
-      len = 2, cp = c & 0x1F, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3, cp = c & 0x0F, min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4, cp = c & 0x07, min = 0x10000;
-    } else {
-      return i;
-    }
-    if (len > s.size() - i) return i;
-    for (size_t k = 1; k < len; ++k) {
-      unsigned char cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return i;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
-    i += len;
-  }
-  return std::string_view::npos;
-}
-
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
-// Reads the header's JSON: one object whose members are tensor entries (objects with exactly the
-// fields dtype, shape, data_offsets) or "__metadata__" (an object of strings). Numbers must be
-// non-negative integers. Duplicate keys are refused at every level.
-// Differs from the reference (serde) on purpose: unknown fields in a tensor entry are refused rather
-// than ignored, so that a misspelt field cannot pass unnoticed.
-class HeaderParser {
+// A parser callback that refuses duplicate keys at every level (nlohmann would keep the last one
+// silently), naming the key and the object it is in.
+class DuplicateKeyCheck {
  public:
-  HeaderParser(std::string_view text, const std::string& file) : text_(text), file_(file) {}
+  explicit DuplicateKeyCheck(const std::string& file) : file_(file) {}
 
-  void parse(std::vector<Entry>& entries, std::map<std::string, std::string>& metadata) {
-    object("the header", [&](const std::string& key) {
-      if (key == "__metadata__") {
-        object("__metadata__", [&](const std::string& meta_key) {
-          skip_ws();
-          if (peek() != '"') fail(cat("__metadata__ value of '", meta_key, "' must be a string"));
-          metadata[meta_key] = string();
-        });
-      } else {
-        entries.push_back(tensor_entry(key));
-      }
-    });
-    skip_ws();
-    if (pos_ != text_.size()) fail("invalid JSON: trailing characters after the header object");
+  bool operator()(int /*depth*/, ordered_json::parse_event_t event, ordered_json& parsed) {
+    using Event = ordered_json::parse_event_t;
+    if (event == Event::object_start) {
+      objects_.push_back({object_name(), {}, {}});
+    } else if (event == Event::object_end) {
+      objects_.pop_back();
+    } else if (event == Event::key) {
+      Object& o = objects_.back();
+      o.last_key = parsed.get<std::string>();
+      if (!o.keys.insert(o.last_key).second)
+        throw_error(cat("[safetensors] ", file_, ": duplicate key '", o.last_key, "' in ", o.name));
+    }
+    return true;
   }
 
  private:
-  [[noreturn]] void fail(const std::string& what) const {
-    throw_error(cat("[safetensors] ", file_, ": header byte ", pos_, ": ", what));
-  }
-  int peek() const { return pos_ < text_.size() ? static_cast<unsigned char>(text_[pos_]) : -1; }
-  void skip_ws() {
-    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' || text_[pos_] == '\r'))
-      ++pos_;
-  }
-  bool consume(char c) {
-    skip_ws();
-    if (peek() != static_cast<unsigned char>(c)) return false;
-    ++pos_;
-    return true;
-  }
-  std::string found() const {
-    if (pos_ >= text_.size()) return "the end of the header";
-    return cat("'", text_[pos_], "'");
+  struct Object {
+    std::string name;  // for messages: "the header", "tensor 'x'", "__metadata__"
+    std::set<std::string> keys;
+    std::string last_key;
+  };
+  std::string object_name() const {
+    if (objects_.empty()) return "the header";
+    const std::string& key = objects_.back().last_key;
+    if (objects_.size() > 1) return cat("a nested object in ", objects_.back().name);
+    return key == "__metadata__" ? key : cat("tensor '", key, "'");
   }
 
-  // { "key": value, ... }; on_member parses each value.
-  template <class OnMember>
-  void object(const std::string& what, OnMember&& on_member) {
-    if (!consume('{')) fail(cat("invalid JSON: expected '{' to open ", what, ", found ", found()));
-    if (consume('}')) return;
-    std::set<std::string> seen;
-    while (true) {
-      skip_ws();
-      if (peek() != '"') fail(cat("invalid JSON: expected a string key in ", what, ", found ", found()));
-      size_t key_pos = pos_;
-      std::string key = string();
-      if (!seen.insert(key).second) {
-        pos_ = key_pos;
-        fail(cat("duplicate key '", key, "' in ", what));
-      }
-      if (!consume(':')) fail(cat("invalid JSON: expected ':' after key '", key, "', found ", found()));
-      on_member(key);
-      if (consume(',')) continue;
-      if (consume('}')) return;
-      fail(cat("invalid JSON: expected ',' or '}' after the value of '", key, "' in ", what, ", found ", found()));
-    }
-  }
-
-  uint32_t hex4() {
-    if (text_.size() - pos_ < 4) fail("invalid JSON: truncated \\u escape");
-    uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) {
-      char c = text_[pos_++];
-      int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
-      if (d < 0) fail(cat("invalid JSON: bad hex digit '", c, "' in a \\u escape"));
-      v = v * 16 + static_cast<uint32_t>(d);
-    }
-    return v;
-  }
-
-  // A string starting at the current '"'; escapes decoded (the text is already valid UTF-8).
-  std::string string() {
-    ++pos_;
-    std::string out;
-    while (true) {
-      if (pos_ >= text_.size()) fail("invalid JSON: unterminated string");
-      unsigned char c = static_cast<unsigned char>(text_[pos_]);
-      if (c == '"') {
-        ++pos_;
-        return out;
-      }
-      if (c < 0x20) fail(cat("invalid JSON: unescaped control character ", static_cast<int>(c), " in a string"));
-      ++pos_;
-      if (c != '\\') {
-        out += static_cast<char>(c);
-        continue;
-      }
-      if (pos_ >= text_.size()) fail("invalid JSON: unterminated escape");
-      char e = text_[pos_++];
-      switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
-        case 'u': {
-          uint32_t cp = hex4();
-          if (cp >= 0xDC00 && cp <= 0xDFFF) fail("invalid JSON: lone low surrogate in a \\u escape");
-          if (cp >= 0xD800 && cp <= 0xDBFF) {
-            if (text_.substr(pos_, 2) != "\\u") fail("invalid JSON: high surrogate without its low half");
-            pos_ += 2;
-            uint32_t lo = hex4();
-            if (lo < 0xDC00 || lo > 0xDFFF) fail("invalid JSON: high surrogate followed by a non-surrogate");
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-          }
-          append_utf8(out, cp);
-          break;
-        }
-        default: --pos_; fail(cat("invalid JSON: unknown escape '\\", e, "'"));
-      }
-    }
-  }
-
-  // A non-negative integer that fits in 63 bits (tensor sizes and offsets are int64 here).
-  uint64_t integer(const std::string& what) {
-    skip_ws();
-    if (peek() == '-') fail(cat("negative number in ", what, " (sizes and offsets are non-negative integers)"));
-    if (peek() < '0' || peek() > '9') fail(cat("expected a non-negative integer in ", what, ", found ", found()));
-    size_t start = pos_;
-    uint64_t v = 0;
-    bool too_large = false;
-    while (peek() >= '0' && peek() <= '9') {
-      uint64_t d = static_cast<uint64_t>(text_[pos_++] - '0');
-      if (v > (static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) - d) / 10) too_large = true;
-      if (!too_large) v = v * 10 + d;
-    }
-    if (peek() == '.' || peek() == 'e' || peek() == 'E')
-      fail(cat("non-integer number in ", what, " (sizes and offsets are integers)"));
-    if (pos_ - start > 1 && text_[start] == '0') fail(cat("invalid JSON: number with a leading zero in ", what));
-    if (too_large) fail(cat("number ", text_.substr(start, pos_ - start), " in ", what, " exceeds 2^63 - 1"));
-    return v;
-  }
-
-  std::vector<uint64_t> int_array(const std::string& what) {
-    if (!consume('[')) fail(cat("invalid JSON: expected '[' to open ", what, ", found ", found()));
-    std::vector<uint64_t> out;
-    if (consume(']')) return out;
-    while (true) {
-      out.push_back(integer(what));
-      if (consume(',')) continue;
-      if (consume(']')) return out;
-      fail(cat("invalid JSON: expected ',' or ']' in ", what, ", found ", found()));
-    }
-  }
-
-  Entry tensor_entry(const std::string& name) {
-    Entry e;
-    e.name = name;
-    bool has_dtype = false, has_shape = false, has_offsets = false;
-    std::string what = cat("tensor '", name, "'");
-    object(what, [&](const std::string& key) {
-      if (key == "dtype") {
-        skip_ws();
-        if (peek() != '"') fail(cat("the dtype of ", what, " must be a string, found ", found()));
-        e.dtype = string();
-        has_dtype = true;
-      } else if (key == "shape") {
-        e.shape = int_array(cat("the shape of ", what));
-        has_shape = true;
-      } else if (key == "data_offsets") {
-        e.offsets = int_array(cat("the data_offsets of ", what));
-        has_offsets = true;
-      } else {
-        fail(cat(what, " has an unknown field '", key, "' (expected dtype, shape, data_offsets)"));
-      }
-    });
-    if (!has_dtype || !has_shape || !has_offsets)
-      fail(cat(what, " lacks its ", !has_dtype ? "dtype" : !has_shape ? "shape" : "data_offsets", " field"));
-    return e;
-  }
-
-  std::string_view text_;
   const std::string& file_;
-  size_t pos_ = 0;
+  std::vector<Object> objects_;
 };
+
+// The header's JSON through nlohmann-json; a syntax error names the file and the header byte.
+ordered_json parse_header_json(std::string_view text, const std::string& file) {
+  // nlohmann skips a byte order mark; the reference reader (serde_json) refuses one, and so do we.
+  PLEURA_CHECK(!text.starts_with("\xEF\xBB\xBF"), "[safetensors] ", file,
+               ": header byte 0: invalid JSON: the header starts with a UTF-8 byte order mark");
+  try {
+    return ordered_json::parse(text.begin(), text.end(), DuplicateKeyCheck(file));
+  } catch (const ordered_json::parse_error& e) {
+    // e.what() is "[json.exception.parse_error.101] parse error at line L, column C: <what>"; e.byte
+    // counts the bytes read, the offending one included.
+    const std::string what = e.what();
+    const size_t at = what.find(": ", what.find("column"));
+    throw_error(cat("[safetensors] ", file, ": header byte ", e.byte > 0 ? e.byte - 1 : 0, ": invalid JSON: ",
+                    at == std::string::npos ? what : what.substr(at + 2)));
+  }
+}
+
+// "array", "string \"1\"", ...: a value's type, and the value itself when it is a scalar.
+std::string found(const ordered_json& v) {
+  return v.is_primitive() ? cat(v.type_name(), " ", v.dump()) : std::string(v.type_name());
+}
+
+// A size or offset: a non-negative integer that fits in 63 bits (sizes and offsets are int64 here).
+uint64_t size_number(const ordered_json& v, const std::string& where, const std::string& what) {
+  constexpr uint64_t kMax = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  if (v.is_number_unsigned()) {
+    const uint64_t n = v.get<uint64_t>();
+    PLEURA_CHECK(n <= kMax, where, "number ", n, " in ", what, " exceeds 2^63 - 1");
+    return n;
+  }
+  const std::string negative =
+      cat(where, "negative number in ", what, " (sizes and offsets are non-negative integers)");
+  if (v.is_number_integer()) throw_error(negative);  // nlohmann's signed kind: the text began with '-'
+  if (v.is_number_float()) {
+    // nlohmann reads integers beyond 2^64 - 1 as floating point.
+    const double d = v.get<double>();
+    if (d < 0) throw_error(negative);
+    if (d >= 0x1p63) throw_error(cat(where, "number ", v.dump(), " in ", what, " exceeds 2^63 - 1"));
+    throw_error(cat(where, "non-integer number in ", what, ": ", v.dump(), " (sizes and offsets are integers)"));
+  }
+  throw_error(cat(where, "expected a non-negative integer in ", what, ", found ", found(v)));
+}
+
+std::vector<uint64_t> size_list(const ordered_json& v, const std::string& where, const std::string& what) {
+  PLEURA_CHECK(v.is_array(), where, what, " must be an array of integers, found ", found(v));
+  std::vector<uint64_t> out;
+  for (const ordered_json& item : v) out.push_back(size_number(item, where, what));
+  return out;
+}
+
+// One tensor's entry: an object with exactly the fields dtype, shape, data_offsets. Differs from the
+// reference (serde) on purpose: unknown fields are refused rather than ignored, so that a misspelt field
+// cannot pass unnoticed.
+Entry tensor_entry(const std::string& name, const ordered_json& v, const std::string& where) {
+  const std::string what = cat("tensor '", name, "'");
+  PLEURA_CHECK(v.is_object(), where, what, " must be an object {\"dtype\", \"shape\", \"data_offsets\"}, found ",
+               found(v));
+  for (const auto& [key, value] : v.items()) {
+    PLEURA_CHECK(key == "dtype" || key == "shape" || key == "data_offsets", where, what, " has an unknown field '", key,
+                 "' (expected dtype, shape, data_offsets)");
+  }
+  for (const char* field : {"dtype", "shape", "data_offsets"})
+    PLEURA_CHECK(v.contains(field), where, what, " lacks its ", field, " field");
+  const ordered_json& dtype = v["dtype"];
+  PLEURA_CHECK(dtype.is_string(), where, "the dtype of ", what, " must be a string, found ", found(dtype));
+  return {name, dtype.get<std::string>(), size_list(v["shape"], where, cat("the shape of ", what)),
+          size_list(v["data_offsets"], where, cat("the data_offsets of ", what))};
+}
+
+// The header: one object whose members are tensor entries, and "__metadata__" (an object of strings).
+void read_header(const ordered_json& header, const std::string& file, std::vector<Entry>& entries,
+                 std::map<std::string, std::string>& metadata) {
+  const std::string where = cat("[safetensors] ", file, ": ");
+  PLEURA_CHECK(header.is_object(), where, "the header must be a JSON object, found ", found(header));
+  for (const auto& [key, value] : header.items()) {
+    if (key != "__metadata__") {
+      entries.push_back(tensor_entry(key, value, where));
+      continue;
+    }
+    PLEURA_CHECK(value.is_object(), where, "__metadata__ must be an object of strings, found ", found(value));
+    for (const auto& [meta_key, meta_value] : value.items()) {
+      PLEURA_CHECK(meta_value.is_string(), where, "__metadata__ value of '", meta_key, "' must be a string, found ",
+                   found(meta_value));
+      metadata[meta_key] = meta_value.get<std::string>();
+    }
+  }
+}
 
 // PyTorch checkpoints are zip archives ("PK\3\4") or raw pickles (0x80, protocol 2..5). A real
 // safetensors file can start with 0x80 0x02 (a 640-byte header), so a file whose first 8 bytes are a
@@ -403,35 +293,71 @@ Tensor make_tensor(const Entry& e, const char* data) {
   return t;
 }
 
-void append_json_string(std::string& out, const std::string& s, const char* what) {
-  PLEURA_CHECK(invalid_utf8_at(s) == std::string_view::npos, "[safetensors] ", what, " '", s,
-               "' is not valid UTF-8");
-  out += '"';
-  for (char c : s) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (c == '\b') {
-      out += "\\b";
-    } else if (c == '\f') {
-      out += "\\f";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (u < 0x20) {
-      const char* hex = "0123456789abcdef";
-      out += "\\u00";
-      out += hex[u >> 4];
-      out += hex[u & 15];
-    } else {
-      out += c;
-    }
+// `text` as a JSON string value, after checking that it is valid UTF-8 (nlohmann refuses to write
+// anything else); `what` names it in the error.
+ordered_json checked_string(const std::string& text, const char* what) {
+  ordered_json value = text;
+  try {
+    (void)value.dump();
+  } catch (const ordered_json::type_error& e) {
+    throw_error(cat("[safetensors] ", what, " '", text, "' is not valid UTF-8 (", e.what(), ")"));
   }
-  out += '"';
+  return value;
+}
+
+const char* file_dtype_name(const NamedTensor& nt) {
+  switch (nt.tensor.dtype()) {
+    case DType::kFloat32: return "F32";
+    case DType::kFloat64: return "F64";
+    case DType::kInt64: return "I64";
+    case DType::kUInt8: return "U8";
+    default:
+      throw_error(cat("[safetensors] tensor '", nt.name, "': cannot write dtype ", dtype_name(nt.tensor.dtype()),
+                      " (writes float32, float64, int64, uint8)"));
+  }
+}
+
+// Data layout: 8-byte dtypes first, then 4-, 2- and 1-byte ones (the order given within each), so that
+// every tensor starts at a multiple of its element size (the header is padded to 8 bytes), as in the
+// reference writer, which sorts by dtype alignment. Returns the tensors' indices in data order and
+// fills their begin offsets.
+std::vector<size_t> data_layout(const std::vector<NamedTensor>& tensors, std::vector<uint64_t>& begin) {
+  begin.assign(tensors.size(), 0);
+  std::vector<size_t> layout;
+  uint64_t offset = 0;
+  for (size_t elem : {8, 4, 2, 1})
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      const Tensor& t = tensors[i].tensor;
+      if (!t.defined() || dtype_size(t.dtype()) != elem) continue;
+      begin[i] = offset;
+      offset += t.nbytes();
+      layout.push_back(i);
+    }
+  return layout;
+}
+
+// The header's JSON, compact, in the order given ("__metadata__" first when not empty).
+std::string header_text(const std::vector<NamedTensor>& tensors, const std::vector<uint64_t>& begin,
+                        const std::map<std::string, std::string>& metadata) {
+  ordered_json header = ordered_json::object();
+  if (!metadata.empty()) {
+    ordered_json meta = ordered_json::object();
+    for (const auto& [k, v] : metadata) meta[checked_string(k, "metadata key")] = checked_string(v, "metadata value");
+    header["__metadata__"] = std::move(meta);
+  }
+  std::set<std::string> names;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const NamedTensor& nt = tensors[i];
+    PLEURA_CHECK(nt.name != "__metadata__", "[safetensors] '__metadata__' cannot be a tensor name");
+    PLEURA_CHECK(names.insert(nt.name).second, "[safetensors] tensor name '", nt.name, "' given twice");
+    PLEURA_CHECK(nt.tensor.defined(), "[safetensors] tensor '", nt.name, "' is undefined");
+    ordered_json entry = ordered_json::object();
+    entry["dtype"] = file_dtype_name(nt);
+    entry["shape"] = nt.tensor.shape().vec();
+    entry["data_offsets"] = ordered_json::array({begin[i], begin[i] + static_cast<uint64_t>(nt.tensor.nbytes())});
+    header[checked_string(nt.name, "tensor name")] = std::move(entry);
+  }
+  return header.dump();
 }
 
 }  // namespace
@@ -447,15 +373,9 @@ std::vector<NamedTensor> parse_safetensors(const std::string& bytes, const std::
                kMaxHeaderBytes, " bytes (not a safetensors file, or a corrupt one)");
   PLEURA_CHECK(n <= bytes.size() - 8, "[safetensors] ", name, ": header length ", n,
                " runs past the end of the file (", bytes.size(), " bytes, so at most ", bytes.size() - 8, ")");
-  std::string_view header(bytes.data() + 8, n);
-  size_t bad = invalid_utf8_at(header);
-  PLEURA_CHECK(bad == std::string_view::npos, "[safetensors] ", name, ": header byte ", bad,
-               ": the header is not valid UTF-8 (byte value ", static_cast<int>(static_cast<unsigned char>(header[bad])),
-               ")");
-
   std::vector<Entry> entries;
   std::map<std::string, std::string> meta;
-  HeaderParser(header, name).parse(entries, meta);
+  read_header(parse_header_json(std::string_view(bytes.data() + 8, n), name), name, entries, meta);
   uint64_t buffer_size = bytes.size() - 8 - n;
   for (Entry& e : entries) validate_entry(e, buffer_size, name);
   validate_layout(entries, buffer_size, name);
@@ -474,60 +394,13 @@ std::vector<NamedTensor> read_safetensors(const std::string& path, std::map<std:
 
 std::string format_safetensors(const std::vector<NamedTensor>& tensors,
                                const std::map<std::string, std::string>& metadata) {
-  std::string header = "{";
-  if (!metadata.empty()) {
-    header += "\"__metadata__\":{";
-    bool first = true;
-    for (const auto& [k, v] : metadata) {
-      if (!first) header += ',';
-      first = false;
-      append_json_string(header, k, "metadata key");
-      header += ':';
-      append_json_string(header, v, "metadata value");
-    }
-    header += '}';
-  }
-  // Data layout: 8-byte dtypes first, then 4-, 2- and 1-byte ones (the order given within each), so
-  // that every tensor starts at a multiple of its element size (the header is padded to 8 bytes), as
-  // in the reference writer, which sorts by dtype alignment. The JSON keeps the order given.
-  std::set<std::string> names;
-  std::vector<uint64_t> begin(tensors.size());
-  std::vector<size_t> layout;
-  uint64_t offset = 0;
-  for (size_t elem : {8, 4, 2, 1})
-    for (size_t i = 0; i < tensors.size(); ++i) {
-      const Tensor& t = tensors[i].tensor;
-      if (!t.defined() || dtype_size(t.dtype()) != elem) continue;
-      begin[i] = offset;
-      offset += t.nbytes();
-      layout.push_back(i);
-    }
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const NamedTensor& nt = tensors[i];
-    PLEURA_CHECK(nt.name != "__metadata__", "[safetensors] '__metadata__' cannot be a tensor name");
-    PLEURA_CHECK(names.insert(nt.name).second, "[safetensors] tensor name '", nt.name, "' given twice");
-    PLEURA_CHECK(nt.tensor.defined(), "[safetensors] tensor '", nt.name, "' is undefined");
-    const char* dtype = nullptr;
-    switch (nt.tensor.dtype()) {
-      case DType::kFloat32: dtype = "F32"; break;
-      case DType::kFloat64: dtype = "F64"; break;
-      case DType::kInt64: dtype = "I64"; break;
-      case DType::kUInt8: dtype = "U8"; break;
-      default:
-        throw_error(cat("[safetensors] tensor '", nt.name, "': cannot write dtype ", dtype_name(nt.tensor.dtype()),
-                        " (writes float32, float64, int64, uint8)"));
-    }
-    if (header.size() > 1) header += ',';
-    append_json_string(header, nt.name, "tensor name");
-    header += cat(":{\"dtype\":\"", dtype, "\",\"shape\":[");
-    for (int d = 0; d < nt.tensor.ndim(); ++d) header += cat(d ? "," : "", nt.tensor.shape()[d]);
-    header += cat("],\"data_offsets\":[", begin[i], ",", begin[i] + nt.tensor.nbytes(), "]}");
-  }
-  header += '}';
+  std::vector<uint64_t> begin;
+  const std::vector<size_t> layout = data_layout(tensors, begin);
+  std::string header = header_text(tensors, begin, metadata);
   header.append((8 - header.size() % 8) % 8, ' ');
 
   std::string out;
-  out.reserve(8 + header.size() + offset);
+  out.reserve(8 + header.size() + (layout.empty() ? 0 : begin[layout.back()] + tensors[layout.back()].tensor.nbytes()));
   uint64_t n = header.size();
   out.append(reinterpret_cast<const char*>(&n), 8);
   out += header;

@@ -42,7 +42,7 @@ ProbEnsemble::ProbEnsemble(std::vector<WeightedFolder> folders) : folders_(std::
   for (size_t k = 0; k < folders_.size(); ++k) {
     weights_.push_back(static_cast<float>(folders_[k].weight / total));
     std::vector<std::string> paths;
-    for (MapFile& m : list_prob_maps(folders_[k].dir)) {
+    for (infer::MapFile& m : infer::list_prob_maps(folders_[k].dir)) {
       ids[k].push_back(std::move(m.image_id));
       paths.push_back(std::move(m.path));
     }
@@ -67,14 +67,14 @@ ProbEnsemble::ProbEnsemble(std::vector<WeightedFolder> folders) : folders_(std::
 
 Tensor ProbEnsemble::load(size_t index) const {
   PLEURA_CHECK(index < ids_.size(), "[ensemble] image ", index, " asked, there are ", ids_.size());
-  Tensor acc = read_prob_map(paths_[0][index]);
+  Tensor acc = infer::read_prob_map(paths_[0][index]);
   const int64_t H = acc.size(0), W = acc.size(1), n = H * W;
   float* a = acc.data<float>();
   const float w0 = weights_[0];
   // p * 1.0f is p exactly: a single folder returns its maps unchanged.
   for (int64_t i = 0; i < n; ++i) a[i] = a[i] * w0;
   for (size_t k = 1; k < folders_.size(); ++k) {
-    Tensor map = read_prob_map(paths_[k][index]);
+    Tensor map = infer::read_prob_map(paths_[k][index]);
     PLEURA_CHECK(map.size(0) == H && map.size(1) == W, "[ensemble] ImageId '", ids_[index], "': its map is ", H,
                  "x", W, " in ", folders_[0].dir, " but ", map.size(0), "x", map.size(1), " in ", folders_[k].dir);
     const float* p = map.data<float>();

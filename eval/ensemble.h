@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "engine/tensor.h"
-#include "eval/prob_maps.h"
+#include "infer/prob_map.h"
 
 namespace pleura::eval {
 
@@ -27,7 +27,7 @@ std::string list_names(const std::vector<std::string>& names, size_t limit = 10)
 
 class ProbEnsemble {
  public:
-  // Lists every folder (list_prob_maps). Throws when a weight is not finite and > 0, or when the folders
+  // Lists every folder (infer::list_prob_maps). Throws when a weight is not finite and > 0, or when the folders
   // do not hold the same ImageIds (the message names the folders and the ids that differ).
   explicit ProbEnsemble(std::vector<WeightedFolder> folders);
 

@@ -1,17 +1,18 @@
 // Scores of a submission against the truth (see scoring.h).
 #include "eval/scoring.h"
 
-#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <limits>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/parallel.h"
 #include "engine/error.h"
+#include "data/jobs.h"
 #include "train/metric.h"
 #include "eval/ensemble.h"
-#include "eval/json.h"
 
 namespace pleura::eval {
 
@@ -44,20 +45,12 @@ SubmissionScore score_submission(const data::RleLabels& submission, const data::
 
   const int64_t n = static_cast<int64_t>(truth.ids().size());
   std::vector<DiceCounts> counts(static_cast<size_t>(n));
-  std::atomic<bool> failed{false};
   // Images in parallel; each writes its own entry, and the sums below run in a fixed order.
-  parallel_for(n, 1, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1 && !failed; ++i) {
-      try {
-        const std::string& id = truth.ids()[static_cast<size_t>(i)];
-        const Tensor p = mask_tensor(submission.mask(id, options.height, options.width));
-        const Tensor t = mask_tensor(truth.mask(id, options.height, options.width));
-        counts[static_cast<size_t>(i)] = dice_counts(p, t)[0];
-      } catch (...) {
-        failed = true;
-        throw;
-      }
-    }
+  data::run_jobs(n, num_threads(), [&](int64_t i) {
+    const std::string& id = truth.ids()[static_cast<size_t>(i)];
+    const Tensor p = mask_tensor(submission.mask(id, options.height, options.width));
+    const Tensor t = mask_tensor(truth.mask(id, options.height, options.width));
+    counts[static_cast<size_t>(i)] = dice_counts(p, t)[0];
   });
 
   SubmissionScore s;
@@ -98,10 +91,14 @@ std::string score_text(const SubmissionScore& s) {
 }
 
 std::string score_json(const SubmissionScore& s) {
-  return cat("{\"kaggle_dice\": ", json_number(s.kaggle_dice), ", \"dice_positive\": ", json_number(s.dice_positive),
-             ", \"empty_accuracy\": ", json_number(s.empty_accuracy),
-             ", \"empty_submission_dice\": ", json_number(s.empty_submission_dice), ", \"images\": ", s.images,
-             ", \"positive_images\": ", s.positive_images, "}");
+  nlohmann::ordered_json j;
+  j["kaggle_dice"] = s.kaggle_dice;
+  j["dice_positive"] = s.dice_positive;  // NaN (no positive image) is written as null
+  j["empty_accuracy"] = s.empty_accuracy;
+  j["empty_submission_dice"] = s.empty_submission_dice;
+  j["images"] = s.images;
+  j["positive_images"] = s.positive_images;
+  return j.dump();
 }
 
 }  // namespace pleura::eval

@@ -37,8 +37,9 @@ SubmissionScore score_submission(const data::RleLabels& submission, const data::
 
 // The report: one "name: value" line per field, values with 6 decimals.
 std::string score_text(const SubmissionScore& s);
-// {"kaggle_dice": ..., "dice_positive": ..., "empty_accuracy": ..., "empty_submission_dice": ...,
-//  "images": ..., "positive_images": ...} on one line (round-trip numbers; null for NaN), no newline.
+// {"kaggle_dice":...,"dice_positive":...,"empty_accuracy":...,"empty_submission_dice":...,"images":...,
+//  "positive_images":...} on one line, written by nlohmann-json (numbers that read back to the same double;
+//  null for NaN), no newline.
 std::string score_json(const SubmissionScore& s);
 
 }  // namespace pleura::eval

@@ -24,7 +24,7 @@ struct FolderSearch {
   double seconds = 0;
 };
 
-// Scores every triplet on the maps of `probs_dir` (prob_maps.h; all of one size) against `truth`.
+// Scores every triplet on the maps of `probs_dir` (infer/prob_map.h; all of one size) against `truth`.
 // Throws when a map has no truth (listing every such ImageId) or a map's size differs from the first's.
 FolderSearch search_prob_folder(const std::string& probs_dir, const TruthMasks& truth,
                                 const std::vector<Triplet>& triplets, std::ostream& log, bool terminal = false,
@@ -32,8 +32,9 @@ FolderSearch search_prob_folder(const std::string& probs_dir, const TruthMasks& 
 
 // One row per triplet ("top area bottom score", score with 6 decimals), then the best.
 std::string search_table(const TripletSearchResult& r);
-// {"grid": [{"triplet": [top, area, bottom], "score": s}, ...], "best": {"triplet": [...], "score": s}}
-// with every number in its shortest round-trip form, and a final newline.
+// {"grid":[{"triplet":[top,area,bottom],"score":s},...],"best":{"triplet":[...],"score":s}} on one line,
+// written by nlohmann-json (numbers in a form that reads back to the same double, 1.0 for a whole one;
+// NaN as null), and a final newline.
 std::string search_json(const TripletSearchResult& r);
 
 }  // namespace pleura::eval

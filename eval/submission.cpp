@@ -1,7 +1,6 @@
 // Probability maps to a submission CSV (see submission.h).
 #include "eval/submission.h"
 
-#include <atomic>
 #include <chrono>
 #include <unordered_map>
 #include <unordered_set>
@@ -9,13 +8,24 @@
 #include "engine/parallel.h"
 #include "engine/error.h"
 #include "data/csv.h"
+#include "data/jobs.h"
 #include "data/progress.h"
 #include "data/resize.h"
 #include "data/rle_csv.h"
 #include "eval/components.h"
-#include "eval/prob_maps.h"
 
 namespace pleura::eval {
+
+namespace {
+
+// An H x W probability map (float32 [H, W]) as the [1, 1, H, W] batch the triplet ops take.
+Tensor as_batch_of_one(const Tensor& map) {
+  PLEURA_CHECK(map.ndim() == 2 && map.dtype() == DType::kFloat32,
+               "[as_batch_of_one] expected a float32 [H, W] map, got ", describe(map));
+  return map.view({1, 1, map.size(0), map.size(1)});
+}
+
+}  // namespace
 
 GrayImage triplet_mask(const Tensor& map, const Triplet& triplet) {
   const Tensor masks = triplet_masks(as_batch_of_one(map), {triplet});  // uint8 [1, 1, H, W] of 0/1
@@ -86,26 +96,18 @@ SubmissionSummary write_submission(const ProbEnsemble& maps, const std::vector<s
   std::vector<data::RleOutputRow> rows(sample_ids.size());
   std::vector<int64_t> removed(sample_ids.size(), 0);
   data::Progress progress(log, "rle_submit", static_cast<int64_t>(sample_ids.size()), terminal);
-  std::atomic<bool> failed{false};
-  // Images in parallel: each row is written by one chunk only, so the file does not depend on the thread
-  // count. The triplet op's own parallel_for runs inline inside a chunk.
-  parallel_for(static_cast<int64_t>(sample_ids.size()), 1, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1 && !failed; ++r) {
-      const size_t row = static_cast<size_t>(r);
-      rows[row].image_id = sample_ids[row];
-      try {
-        if (index_of_row[row] < 0) {
-          rows[row].rle = "-1";
-        } else {
-          const Tensor map = maps.load(static_cast<size_t>(index_of_row[row]));
-          rows[row].rle = data::encode_rle(submission_mask(map, options, &removed[row]), options.format);
-        }
-      } catch (...) {
-        failed = true;
-        throw;
-      }
-      progress.advance();
+  // Images in parallel: each row is written by one job only, so the file does not depend on the thread
+  // count. The triplet op's own parallel_for runs inline inside a job.
+  data::run_jobs(static_cast<int64_t>(sample_ids.size()), num_threads(), [&](int64_t r) {
+    const size_t row = static_cast<size_t>(r);
+    rows[row].image_id = sample_ids[row];
+    if (index_of_row[row] < 0) {
+      rows[row].rle = "-1";
+    } else {
+      const Tensor map = maps.load(static_cast<size_t>(index_of_row[row]));
+      rows[row].rle = data::encode_rle(submission_mask(map, options, &removed[row]), options.format);
     }
+    progress.advance();
   });
   progress.finish();
   data::write_rle_csv(out_path, rows);

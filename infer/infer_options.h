@@ -12,7 +12,7 @@
 #include "engine/device.h"
 #include "data/augment/normalize.h"
 #include "infer/checkpoints.h"
-#include "infer/map_writer.h"
+#include "infer/prob_map.h"
 
 namespace pleura::infer {
 

@@ -1,5 +1,5 @@
 // The whole infer_unet run: inputs, checkpoints, output folder checks, then images in batches through the
-// checkpoint ensemble (predict.h), maps written as each batch ends (map_writer.h). The command line is
+// checkpoint ensemble (predict.h), maps written as each batch ends (prob_map.h). The command line is
 // tools/infer_unet.cpp. Tests: tests/tools/test_infer_unet.cpp.
 #pragma once
 

@@ -82,7 +82,7 @@ step "search_triplets on the validation maps (a wide grid for ${size}x${size} ma
 "$bin/search_triplets" --probs "$work/probs-valid" --masks "$work/cache-train/masks" \
   --tops 0.3,0.4,0.5,0.6,0.7,0.8,0.9 --areas 0,50,100,150,200,250,300 --bottoms 0.1,0.2,0.3,0.4,0.5 \
   --json "$work/triplets.json" | tail -n 3
-# The best triplet: "best": {"triplet": [TOP, AREA, BOTTOM], ...} in the JSON.
+# The best triplet: "best":{"triplet":[TOP,AREA,BOTTOM],...} in the JSON.
 triplet=$(sed -n 's/.*"best": *{ *"triplet": *\[\([^]]*\)\].*/\1/p' "$work/triplets.json" | tr -d ' ')
 [ -n "$triplet" ] || { echo "error: no best triplet in $work/triplets.json" >&2; exit 1; }
 echo "best triplet: $triplet"

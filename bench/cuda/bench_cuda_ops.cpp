@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "bench/cuda/baselines.h"
 #include "engine/cuda_runtime.h"
 #include "engine/ops/add.h"
@@ -155,15 +157,20 @@ void bench_conv(const ConvShape& cs, int64_t batch) {
 }
 
 void write_json(const std::string& path, const std::string& device) {
-  std::ofstream f(path);
-  f << "{\"device\": \"" << device << "\", \"copy_gbps\": " << g_copy_gbps << ", \"gemm_tf32_tflops\": " << g_gemm_tf32
-    << ", \"rows\": [";
-  for (size_t i = 0; i < g_rows.size(); ++i) {
-    const Row& r = g_rows[i];
-    f << (i ? ", " : "") << "{\"name\": \"" << r.name << "\", \"ms\": " << r.ms << ", \"rate\": " << r.rate
-      << ", \"ratio\": " << r.ratio << "}";
+  nlohmann::ordered_json j;
+  j["device"] = device;
+  j["copy_gbps"] = g_copy_gbps;
+  j["gemm_tf32_tflops"] = g_gemm_tf32;
+  j["rows"] = nlohmann::ordered_json::array();
+  for (const Row& r : g_rows) {
+    nlohmann::ordered_json row;
+    row["name"] = r.name;
+    row["ms"] = r.ms;
+    row["rate"] = r.rate;
+    row["ratio"] = r.ratio;
+    j["rows"].push_back(std::move(row));
   }
-  f << "]}\n";
+  std::ofstream(path) << j.dump(2) << "\n";
 }
 
 }  // namespace

@@ -8,9 +8,9 @@
 #include "data/augment/grid_distortion.h"
 #include "data/augment/intensity.h"
 #include "data/augment/optical_distortion.h"
-#include "data/augment/resize.h"
 #include "data/augment/shift_scale_rotate.h"
 #include "data/augment/warp.h"
+#include "data/resize.h"
 
 namespace pleura::augment {
 
@@ -112,8 +112,8 @@ AugmentTrace augment_pair(GrayImage& image, GrayImage& mask, const AugmentConfig
     trace.shift_scale_rotate = true;
   }
   if (image.height != c.size || image.width != c.size) {
-    image = resize(image, c.size, c.size, Interp::kLinear);
-    mask = resize(mask, c.size, c.size, Interp::kNearest);
+    image = data::resize_bilinear(image, c.size, c.size);
+    mask = data::resize_nearest(mask, c.size, c.size);
     trace.resized = true;
   }
   return trace;

@@ -1,6 +1,9 @@
 // Tests of bench_unet (bench/unet_bench.h) through the runner (tools/runner.h): one small run of each
 // model ends with a JSON line carrying the timings and the FLOP counts, and bad arguments are usage errors.
+#include <cmath>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "bench/unet_bench.h"
 #include "models/registry.h"
@@ -16,20 +19,23 @@ TEST_CASE("bench_unet: a small run prints its timings as JSON") {
                                                    "--warmup", "0", "--json"});
     INFO(r.err);
     REQUIRE(r.code == 0);
-    std::string last = r.out.substr(r.out.rfind('{'));
-    CHECK(last.find("\"model\": \"" + std::string(model) + "\"") != std::string::npos);
-    CHECK(last.find("\"train_step_s\": ") != std::string::npos);
-    CHECK(last.find("\"forward_s\": ") != std::string::npos);
+    REQUIRE(r.out.size() > 1);
+    CHECK(r.out.back() == '\n');
+    const std::string last = r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1);
+    const nlohmann::json j = nlohmann::json::parse(last);
+    CHECK(j.at("model") == model);
+    CHECK(j.at("size") == 64);
+    CHECK(j.at("batch") == 1);
+    CHECK(j.at("device") == "cpu");
+    const double step = j.at("train_step_s").get<double>();
+    CHECK(step > 0);
+    CHECK(j.at("forward_s").get<double>() > 0);
+    CHECK(std::isfinite(j.at("final_loss").get<double>()));
     // One image's forward at 64x64; the step (batch 1) is 3x it; the rate follows the step's time.
-    CHECK(last.find("\"flops_per_image_forward\": " + std::to_string(model_flops(model, 64, 64)) + ",") !=
-          std::string::npos);
-    const size_t tflop = last.find("\"train_step_tflop\": "), step = last.find("\"train_step_s\": ");
-    const size_t rate = last.find("\"train_step_tflop_per_s\": ");
-    REQUIRE((tflop != std::string::npos && step != std::string::npos && rate != std::string::npos));
-    const double tflop_value = std::stod(last.substr(tflop + 20)), step_value = std::stod(last.substr(step + 16));
-    CHECK(tflop_value == doctest::Approx(3.0 * static_cast<double>(model_flops(model, 64, 64)) / 1e12).epsilon(1e-6));
-    CHECK(std::stod(last.substr(rate + 26)) == doctest::Approx(tflop_value / step_value).epsilon(1e-4));
-    CHECK(last.back() == '\n');
+    CHECK(j.at("flops_per_image_forward").get<int64_t>() == model_flops(model, 64, 64));
+    const double tflop = j.at("train_step_tflop").get<double>();
+    CHECK(tflop == doctest::Approx(3.0 * static_cast<double>(model_flops(model, 64, 64)) / 1e12).epsilon(1e-12));
+    CHECK(j.at("train_step_tflop_per_s").get<double>() == doctest::Approx(tflop / step).epsilon(1e-12));
   }
 }
 

@@ -91,9 +91,9 @@ diff <(cut -d, -f1 "$work/submission.csv") <(cut -d, -f1 "$work/data/sample_subm
   > "$work/score.txt"
 json=$(tail -n 1 "$work/score.txt")
 for key in kaggle_dice dice_positive empty_accuracy empty_submission_dice images; do
-  echo "$json" | grep -q "\"$key\": " || fail "score JSON lacks $key: $json"
+  echo "$json" | grep -q "\"$key\":" || fail "score JSON lacks $key: $json"
 done
-echo "$json" | grep -q '"images": 10' || fail "score JSON does not count 10 images: $json"
+echo "$json" | grep -q '"images":10,' || fail "score JSON does not count 10 images: $json"
 echo "score: $json"
 
 # The runner's frame on the built programs: --help exits 0, a usage error 2, and standard output that

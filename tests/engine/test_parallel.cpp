@@ -1,10 +1,12 @@
 // parallel_for and its pool (engine/parallel.cpp): every index exactly once in at most
 // min(threads, ceil(n / grain)) chunks, over many back-to-back calls with changing chunk counts (jobs a
 // worker is left out of, then joins), at more threads than cores;
-// nested calls run inline; the first exception of a chunk reaches the caller and the pool keeps working.
+// nested calls run inline, and so do calls under an InlineParallelScope; the first exception of a chunk
+// reaches the caller and the pool keeps working.
 #include <algorithm>
 #include <atomic>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "engine/parallel.h"
@@ -70,4 +72,32 @@ TEST_CASE("parallel_for: nested calls run inline; a chunk's exception reaches th
   std::atomic<int64_t> after{0};
   parallel_for(1000, 1, [&](int64_t b, int64_t e) { after += e - b; });
   CHECK(after.load() == 1000);
+}
+
+TEST_CASE("parallel_for: under an InlineParallelScope a call is one chunk on the calling thread, until the scope ends") {
+  ThreadScope scope(3);
+  auto chunks_of = [](int64_t n) {
+    std::atomic<int> chunks{0}, elsewhere{0};
+    const std::thread::id caller = std::this_thread::get_id();
+    parallel_for(n, 1, [&](int64_t, int64_t) {
+      ++chunks;
+      if (std::this_thread::get_id() != caller) ++elsewhere;
+    });
+    return std::pair<int, int>(chunks.load(), elsewhere.load());
+  };
+  CHECK(chunks_of(9).first == 3);
+  {
+    InlineParallelScope inline_ops;
+    CHECK(chunks_of(9) == std::pair<int, int>(1, 0));
+    {
+      InlineParallelScope nested;  // scopes nest; the inner one's end keeps the outer one in force
+    }
+    CHECK(chunks_of(9) == std::pair<int, int>(1, 0));
+  }
+  CHECK(chunks_of(9).first == 3);
+  // On another thread the scope of this one has no effect.
+  InlineParallelScope inline_here;
+  int chunks_there = 0;
+  std::thread([&] { chunks_there = chunks_of(9).first; }).join();
+  CHECK(chunks_there == 3);
 }

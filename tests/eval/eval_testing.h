@@ -1,6 +1,6 @@
-// Helpers for the submission tests (tests/eval/, tests/tools/test_{search_triplets,rle_submit,
-// score_submission}.cpp): probability maps written as .npy or .png, seeded smooth random maps, and the
-// last line of a tool's output. Implemented in eval_testing.cpp.
+// Helpers for the map and submission tests (tests/infer/, tests/eval/, tests/tools/test_{search_triplets,
+// rle_submit,score_submission}.cpp): probability maps written as .npy or .png, seeded smooth random maps,
+// and the last line of a tool's output. Implemented in eval_testing.cpp.
 #pragma once
 
 #include <cstdint>

@@ -1,12 +1,14 @@
 // Tests of eval/scoring.h: the four scores of a 4-image example worked by hand (every dice case:
 // overlap, empty/empty, false positive, false negative), several rows per ImageId OR-ed, a truth against
-// itself, and the id checks.
+// itself, the JSON report (format pinned by hand, numbers read back to the same doubles), and the id checks.
 #include <cmath>
 #include <fstream>
+#include <limits>
+
+#include <nlohmann/json.hpp>
 
 #include "tests/testing.h"
 #include "tests/data/data_testing.h"
-#include "eval/json.h"
 #include "eval/scoring.h"
 
 using namespace pleura;
@@ -61,16 +63,52 @@ TEST_CASE("scoring: rows OR-ed, a truth against itself scores 1") {
     CHECK(r.dice_positive == 1.0);
     CHECK(r.empty_accuracy == 1.0);
     CHECK(r.images == 2);
+    // (1e-6 / (6 + 1e-6) + 1) / 2 is 0.5000000833333195 (Python's repr, the shortest round-trip form).
     CHECK(score_json(r) ==
-          cat("{\"kaggle_dice\": 1, \"dice_positive\": 1, \"empty_accuracy\": 1, \"empty_submission_dice\": ",
-              json_number((1e-6 / (6 + 1e-6) + 1.0) / 2), ", \"images\": 2, \"positive_images\": 1}"));
+          "{\"kaggle_dice\":1.0,\"dice_positive\":1.0,\"empty_accuracy\":1.0,\"empty_submission_dice\":"
+          "0.5000000833333195,\"images\":2,\"positive_images\":1}");
   }
   // No positive image: dice_positive is NaN (null in JSON).
   const data::RleLabels empty = labels(dir, "e.csv", "ImageId,EncodedPixels\nb,-1\n");
   const SubmissionScore e = score_submission(empty, empty, o);
   CHECK(std::isnan(e.dice_positive));
-  CHECK(score_json(e).find("\"dice_positive\": null") != std::string::npos);
+  CHECK(score_json(e).find("\"dice_positive\":null") != std::string::npos);
   CHECK(score_text(e).find("dice_positive: n/a (no positive image)") != std::string::npos);
+}
+
+TEST_CASE("scoring: the JSON report reads back to the same doubles, keys in order, NaN and infinities as null") {
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  auto score = [](double kaggle, double positive, double accuracy, double empty, int64_t images, int64_t positives) {
+    SubmissionScore s;
+    s.kaggle_dice = kaggle, s.dice_positive = positive, s.empty_accuracy = accuracy, s.empty_submission_dice = empty;
+    s.images = images, s.positive_images = positives;
+    return s;
+  };
+  const std::vector<SubmissionScore> cases = {score(1.0 / 3, 2.0 / 3, 0.1 + 0.2, 1e-300, 7, 3),
+                                              score(0.9999999999999999, 123456.789, 5e-324, 0.3, 1000000, 999999),
+                                              score(0.5, nan, inf, -inf, 1, 0)};
+  for (const SubmissionScore& s : cases) {
+    const std::string text = score_json(s);
+    INFO(text);
+    CHECK(text.find('\n') == std::string::npos);
+    const nlohmann::ordered_json j = nlohmann::ordered_json::parse(text);
+    std::vector<std::string> keys;
+    for (const auto& item : j.items()) keys.push_back(item.key());
+    CHECK(keys == std::vector<std::string>{"kaggle_dice", "dice_positive", "empty_accuracy", "empty_submission_dice",
+                                           "images", "positive_images"});
+    const double values[] = {s.kaggle_dice, s.dice_positive, s.empty_accuracy, s.empty_submission_dice};
+    for (int k = 0; k < 4; ++k) {
+      CAPTURE(keys[static_cast<size_t>(k)]);
+      const nlohmann::ordered_json& v = j[keys[static_cast<size_t>(k)]];
+      if (std::isfinite(values[k])) {
+        CHECK(v.get<double>() == values[k]);
+      } else {
+        CHECK(v.is_null());
+      }
+    }
+    CHECK(j["images"].get<int64_t>() == s.images);
+    CHECK(j["positive_images"].get<int64_t>() == s.positive_images);
+  }
 }
 
 TEST_CASE("scoring: missing and extra ImageIds") {

@@ -1,11 +1,5 @@
-// Tests of eval/triplet_args.h (numbers, lists and triplets from the command line) and
-// eval/json.h (round-trip numbers, escaped strings).
-#include <charconv>
-#include <cmath>
-#include <limits>
-
+// Tests of eval/triplet_args.h (numbers, lists and triplets from the command line).
 #include "tests/testing.h"
-#include "eval/json.h"
 #include "eval/triplet_args.h"
 
 using namespace pleura;
@@ -38,21 +32,4 @@ TEST_CASE("triplet_args: lists and triplets") {
   usage([] { parse_triplet("triplet", "0.75,1000"); }, "'0.75,1000' has 2 items, expected TOP,AREA,BOTTOM");
   usage([] { parse_triplet("triplet", "0.75,x,0.3"); }, "'x' is not an integer area");
   usage([] { parse_triplet("triplet", "0.75,10,"); }, "item 3 is empty");
-}
-
-TEST_CASE("json: numbers read back to the same double; strings escaped") {
-  CHECK(json_number(0.75) == "0.75");
-  CHECK(json_number(1000) == "1000");
-  CHECK(json_number(0.3) == "0.3");
-  CHECK(json_number(1.0) == "1");
-  CHECK(json_number(1.0 / 3) == "0.3333333333333333");
-  CHECK(json_number(std::numeric_limits<double>::quiet_NaN()) == "null");
-  CHECK(json_number(std::numeric_limits<double>::infinity()) == "null");
-  for (double v : {1.0 / 3, 2.0 / 3, 0.1 + 0.2, 1e-300, 0.9999999999999999, 123456.789}) {
-    const std::string text = json_number(v);
-    double back = 0;
-    std::from_chars(text.data(), text.data() + text.size(), back);
-    CHECK(back == v);
-  }
-  CHECK(json_string("a\"b\\c\n") == "\"a\\\"b\\\\c\\u000a\"");
 }

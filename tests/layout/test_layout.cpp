@@ -188,7 +188,7 @@ TEST_CASE("layout: a file includes from its own stage and earlier ones only") {
   CHECK(later[0].include == "train/trainer.h");
   CHECK(later[0].why.find("later stage train/") != std::string::npos);
   CHECK(check_file("engine/tensor.cpp", "#include \"cpu/blas.h\"\n").size() == 1);
-  CHECK(check_file("infer/predict.cpp", "#include \"eval/json.h\"\n").size() == 1);
+  CHECK(check_file("infer/predict.cpp", "#include \"eval/search.h\"\n").size() == 1);
 }
 
 TEST_CASE("layout: above the engine no file includes a backend header") {

@@ -4,9 +4,9 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
-#include <regex>
-#include <sstream>
 #include <tuple>
+
+#include <nlohmann/json.hpp>
 
 #include "engine/parallel.h"
 #include "engine/npy.h"
@@ -31,31 +31,31 @@ struct Golden {
   std::string grad_file;
 };
 
-// Reads the entries of summary.json with a pattern over its fixed layout (there is no JSON library here).
+// The entries of summary.json: cases[].results[] (weights [bce, dice, focal], loss_hex, components,
+// grad_file).
 std::vector<Golden> read_golden() {
   std::ifstream in(kGoldenDir + "summary.json");
   REQUIRE_MESSAGE(in.good(), "cannot open ", kGoldenDir, "summary.json");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
-  const std::string num = R"re(([-+0-9.eE]+))re";
-  std::regex entry(R"re("loss_hex": "([^"]+)",\s*"components": \{\s*"bce": )re" + num + R"re(,\s*"dice": )re" + num +
-                   R"re(,\s*"focal": )re" + num +
-                   R"re([\s\S]*?"grad_file": "case(\d+)_w(\d+)-(\d+)-(\d+)_grad\.npy")re");
+  const nlohmann::json summary = nlohmann::json::parse(in);
   std::vector<Golden> out;
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), entry); it != std::sregex_iterator(); ++it) {
-    const std::smatch& m = *it;
-    Golden g;
-    g.loss = std::strtod(m[1].str().c_str(), nullptr);  // hex float, exact
-    g.bce = std::stod(m[2]);
-    g.dice = std::stod(m[3]);
-    g.focal = std::stod(m[4]);
-    g.case_index = std::stoi(m[5]);
-    g.w_bce = std::stod(m[6]);
-    g.w_dice = std::stod(m[7]);
-    g.w_focal = std::stod(m[8]);
-    g.grad_file = "case" + m[5].str() + "_w" + m[6].str() + "-" + m[7].str() + "-" + m[8].str() + "_grad.npy";
-    out.push_back(g);
+  for (const nlohmann::json& c : summary.at("cases")) {
+    for (const nlohmann::json& r : c.at("results")) {
+      Golden g;
+      g.case_index = c.at("case").get<int>();
+      const nlohmann::json& w = r.at("weights");
+      REQUIRE(w.size() == 3);
+      g.w_bce = w[0].get<double>();
+      g.w_dice = w[1].get<double>();
+      g.w_focal = w[2].get<double>();
+      g.loss = std::strtod(r.at("loss_hex").get<std::string>().c_str(), nullptr);  // hex float, exact
+      const nlohmann::json& parts = r.at("components");
+      g.bce = parts.at("bce").get<double>();
+      g.dice = parts.at("dice").get<double>();
+      g.focal = parts.at("focal").get<double>();
+      g.grad_file = r.at("grad_file").get<std::string>();
+      CHECK(g.grad_file == cat("case", g.case_index, "_w", w[0].dump(), "-", w[1].dump(), "-", w[2].dump(), "_grad.npy"));
+      out.push_back(g);
+    }
   }
   return out;
 }

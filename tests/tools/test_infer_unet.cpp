@@ -18,7 +18,7 @@
 #include "tests/tools/tools_testing.h"
 #include "data/image_io.h"
 #include "infer/infer_run.h"
-#include "infer/map_writer.h"
+#include "infer/prob_map.h"
 #include "tools/tools.h"
 
 namespace fs = std::filesystem;

@@ -1,14 +1,14 @@
 // Tests of tools/score_submission through the runner (tools/score_submission.cpp, tools/runner.h): a
 // 4-image example worked by hand with its report and JSON line, SIIM's label sample scored against itself,
 // several rows per ImageId, the standard RLE form, and every error path.
-#include <charconv>
 #include <fstream>
+
+#include <nlohmann/json.hpp>
 
 #include "tests/testing.h"
 #include "tests/data/data_testing.h"
 #include "tests/eval/eval_testing.h"
 #include "tests/tools/tools_testing.h"
-#include "eval/json.h"
 #include "eval/scoring.h"
 #include "tools/tools.h"
 
@@ -20,14 +20,9 @@ namespace {
 
 ToolRun run(const std::vector<std::string>& args) { return run_tool(tools::score_submission_tool(), args); }
 
-// The number after "name": in a one-line JSON object.
+// The number `name` of a one-line JSON object.
 double json_field(const std::string& json, const std::string& name) {
-  const size_t at = json.find("\"" + name + "\": ");
-  REQUIRE(at != std::string::npos);
-  const char* begin = json.data() + at + name.size() + 4;
-  double v = 0;
-  std::from_chars(begin, json.data() + json.size(), v);
-  return v;
+  return nlohmann::json::parse(json).at(name).get<double>();
 }
 
 const std::string kSiimSample = std::string(PLEURA_FIXTURES_DIR) + "/siim/train-rle-sample.csv";
@@ -46,10 +41,14 @@ TEST_CASE("score_submission: a 4-image example worked by hand, report and JSON")
   // positives a and d ~ 0.25; empty decision right for a and b: 0.5; all-empty: b and c score 1, a and d
   // ~ 0: ~ 0.5.
   const double e = 1e-6, da = (2 * 2 + e) / (4 + 4 + e), dc = e / (2 + e), dd = e / (2 + e);
-  const std::string json = cat("{\"kaggle_dice\": ", json_number((da + 1.0 + dc + dd) / 4),
-                               ", \"dice_positive\": ", json_number((da + dd) / 2), ", \"empty_accuracy\": 0.5",
-                               ", \"empty_submission_dice\": ", json_number((e / (4 + e) + 1.0 + 1.0 + e / (2 + e)) / 4),
-                               ", \"images\": 4, \"positive_images\": 2}");
+  nlohmann::ordered_json want;
+  want["kaggle_dice"] = (da + 1.0 + dc + dd) / 4;
+  want["dice_positive"] = (da + dd) / 2;
+  want["empty_accuracy"] = 0.5;
+  want["empty_submission_dice"] = (e / (4 + e) + 1.0 + 1.0 + e / (2 + e)) / 4;
+  want["images"] = 4;
+  want["positive_images"] = 2;
+  const std::string json = want.dump();
   CHECK(r.out ==
         "images: 4 (2 with a non-empty truth, 2 predicted non-empty)\n"
         "kaggle_dice: 0.375000\ndice_positive: 0.250000\nempty_accuracy: 0.500000\nempty_submission_dice: 0.500000\n" +
@@ -73,8 +72,8 @@ TEST_CASE("score_submission: SIIM's label sample against itself scores 1") {
   REQUIRE(positives > 0);
   REQUIRE(positives < static_cast<int64_t>(truth.ids().size()));
   const std::string json = last_line(r.out);
-  CHECK(json.find("{\"kaggle_dice\": 1, \"dice_positive\": 1, \"empty_accuracy\": 1, \"empty_submission_dice\": ") == 0);
-  CHECK(json.find(cat("\"images\": ", truth.ids().size(), ", \"positive_images\": ", positives, "}")) !=
+  CHECK(json.find("{\"kaggle_dice\":1.0,\"dice_positive\":1.0,\"empty_accuracy\":1.0,\"empty_submission_dice\":") == 0);
+  CHECK(json.find(cat("\"images\":", truth.ids().size(), ",\"positive_images\":", positives, "}")) !=
         std::string::npos);
   // An all-empty submission scores what the truth said it would.
   TempDir dir;

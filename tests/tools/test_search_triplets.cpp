@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/file_io.h"
 #include "engine/npy.h"
 #include "tests/testing.h"
@@ -16,8 +18,7 @@
 #include "data/image_io.h"
 #include "data/resize.h"
 #include "data/rle.h"
-#include "eval/json.h"
-#include "eval/prob_maps.h"
+#include "infer/prob_map.h"
 #include "eval/search.h"
 #include "tools/tools.h"
 
@@ -84,14 +85,15 @@ TEST_CASE("search_triplets: a grid worked by hand, its table and its JSON") {
         "    0.85         3       0.4  0.500000\n"
         "    0.85         3       0.6  0.500000\n"
         "best: top 0.6, area 3, bottom 0.45, score 1.000000\n");
-  const std::vector<std::string> triplets{"[0.6, 1, 0.45]",  "[0.6, 1, 0.4]",  "[0.6, 1, 0.6]",  "[0.6, 3, 0.45]",
-                                          "[0.6, 3, 0.4]",   "[0.6, 3, 0.6]",  "[0.85, 1, 0.45]", "[0.85, 1, 0.4]",
-                                          "[0.85, 1, 0.6]",  "[0.85, 3, 0.45]", "[0.85, 3, 0.4]", "[0.85, 3, 0.6]"};
+  const std::vector<std::string> triplets{"[0.6,1,0.45]",  "[0.6,1,0.4]",  "[0.6,1,0.6]",  "[0.6,3,0.45]",
+                                          "[0.6,3,0.4]",   "[0.6,3,0.6]",  "[0.85,1,0.45]", "[0.85,1,0.4]",
+                                          "[0.85,1,0.6]",  "[0.85,3,0.45]", "[0.85,3,0.4]", "[0.85,3,0.6]"};
   std::string grid;
   for (size_t k = 0; k < triplets.size(); ++k) {
-    grid += cat(k ? ", " : "", "{\"triplet\": ", triplets[k], ", \"score\": ", json_number(expected[k]), "}");
+    // The score as nlohmann-json writes a double: equal strings mean equal doubles.
+    grid += cat(k ? "," : "", "{\"triplet\":", triplets[k], ",\"score\":", nlohmann::json(expected[k]).dump(), "}");
   }
-  CHECK(read_file(json) == cat("{\"grid\": [", grid, "], \"best\": {\"triplet\": [0.6, 3, 0.45], \"score\": 1}}\n"));
+  CHECK(read_file(json) == cat("{\"grid\":[", grid, "],\"best\":{\"triplet\":[0.6,3,0.45],\"score\":1.0}}\n"));
 }
 
 TEST_CASE("search_triplets: the default grid is the configs' 8 triplets") {
@@ -125,7 +127,7 @@ TEST_CASE("search_triplets: fast scores equal the brute force on random maps") {
       } else {
         write_npy(probs + "/" + id + ".npy", map);
       }
-      const Tensor read = read_prob_map(probs + "/" + id + (i % 2 ? ".png" : ".npy"));
+      const Tensor read = infer::read_prob_map(probs + "/" + id + (i % 2 ? ".png" : ".npy"));
       std::copy_n(read.data<float>(), H * W, scores.data<float>() + i * H * W);
       // Truth: random blobs, one image empty. Folder at 40x40; labels at 80x80 (nearest to 40x40).
       const GrayImage mask = i == 3 ? GrayImage(H, W, 0) : random_mask(H, W, seed * 10 + i, 0.15);

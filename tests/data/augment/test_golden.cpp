@@ -8,9 +8,9 @@
 #include "data/augment/intensity.h"
 #include "data/augment/normalize.h"
 #include "data/augment/optical_distortion.h"
-#include "data/augment/resize.h"
 #include "data/augment/shift_scale_rotate.h"
 #include "data/augment/warp.h"
+#include "data/resize.h"
 #include "tests/data/augment/augment_testing.h"
 
 using namespace pleura;
@@ -56,10 +56,10 @@ TEST_CASE("augment golden: resize up, down, mixed and exactly halved equals cv2'
   for (auto [h, w] : {std::pair<int64_t, int64_t>{64, 64}, {17, 40}, {23, 11}}) {
     const std::string stem = "resize_" + std::to_string(h) + "x" + std::to_string(w);
     INFO(stem);
-    CHECK(count_differences(resize(src, h, w, Interp::kLinear), golden_image(stem + "_linear")) == 0);
-    CHECK(count_differences(resize(src, h, w, Interp::kNearest), golden_image(stem + "_nearest")) == 0);
+    CHECK(count_differences(data::resize_bilinear(src, h, w), golden_image(stem + "_linear")) == 0);
+    CHECK(count_differences(data::resize_nearest(src, h, w), golden_image(stem + "_nearest")) == 0);
   }
-  CHECK(count_differences(resize(golden_image("src40"), 20, 20, Interp::kLinear), golden_image("resize40_20x20_linear")) == 0);
+  CHECK(count_differences(data::resize_bilinear(golden_image("src40"), 20, 20), golden_image("resize40_20x20_linear")) == 0);
 }
 
 TEST_CASE("augment golden: GridDistortion maps and resampling equal albumentations 0.3 + cv2") {
