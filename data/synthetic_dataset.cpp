@@ -112,8 +112,9 @@ std::vector<RleOutputRow> label_rows(const Job& job, const SyntheticChest& chest
 }
 
 // The four CSV files, rows in plan order; counts the positive and two-lesion images into `summary`.
-void write_csv_files(const fs::path& out, const std::vector<Job>& jobs, const std::vector<std::vector<RleOutputRow>>& rows,
-                     const std::vector<char>& positive, uint64_t seed, DemoDataSummary& summary) {
+void write_csv_files(const fs::path& out, const std::vector<Job>& jobs,
+                     const std::vector<std::vector<RleOutputRow>>& rows, const std::vector<char>& positive,
+                     uint64_t seed, DemoDataSummary& summary) {
   std::vector<RleOutputRow> train_rows, test_rows, submission;
   std::vector<std::pair<std::string, bool>> fold_labels;
   for (size_t j = 0; j < jobs.size(); ++j) {
@@ -180,7 +181,8 @@ DemoDataSummary make_demo_dataset(const DemoDataOptions& options, std::ostream& 
   Progress progress(log, "make_demo_data", static_cast<int64_t>(jobs.size()), options.terminal);
   run_jobs(static_cast<int64_t>(jobs.size()), options.threads, [&](int64_t j) {
     const Job& job = jobs[static_cast<size_t>(j)];
-    const SyntheticChest chest = render_synthetic_chest(options.size, options.difficulty, job.plan->lesions, job.plan->seed);
+    const SyntheticChest chest =
+        render_synthetic_chest(options.size, options.difficulty, job.plan->lesions, job.plan->seed);
     write_demo_dicom(out, job, chest.image, options.size);
     positive[static_cast<size_t>(j)] = has_lesion(chest);
     rows[static_cast<size_t>(j)] = label_rows(job, chest, options.size);

@@ -163,6 +163,15 @@ void IniFile::Parser::add_key(const std::string& key, const std::string& value) 
     fail(cat(where(), ": key outside any [section]"));
     return;
   }
+  // inih strips every isspace() character around key and value, this reader ' ', '\t' and '\r' alone
+  // (in "x = \v1" inih reads the value "1", where this reader has always read "\v1"): such lines are
+  // refused.
+  const std::string& line = lines[line_number - 1];
+  const size_t eq = line.find('=');
+  if (eq == std::string::npos || key != trim(line.substr(0, eq)) || value != trim(line.substr(eq + 1))) {
+    fail(cat(where(), ": '", line, "' is not a plain 'key = value' line (stray whitespace characters?)"));
+    return;
+  }
   auto& keys = ini.sections_.at(section);
   const auto first = keys.find(key);
   if (!valid_name(key)) {

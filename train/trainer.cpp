@@ -340,7 +340,8 @@ EpochEnd run_epoch(FoldRun& run, bool first_of_run, CsvLog& summary, CsvLog& met
   } else {
     run.log.line("skip validation....");
   }
-  metrics.append(metrics_row(st, lr, validation ? &validation->result : nullptr, validation ? validation->seconds : 0.0));
+  metrics.append(
+      metrics_row(st, lr, validation ? &validation->result : nullptr, validation ? validation->seconds : 0.0));
   ++st.metrics_rows;
   bool early_stop = false;
   if (validation) {
