@@ -1,4 +1,4 @@
-// The measurement behind tools/bench_unet: time a training step (forward, combo loss, backward, gradient
+// The measurement behind bench/bench_unet: time a training step (forward, combo loss, backward, gradient
 // clipping, Adam step) and an eval forward of one of the three UNets, median over N steps after warm-up.
 // Test: tests/bench/test_bench_unet.cpp.
 #pragma once

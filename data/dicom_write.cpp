@@ -41,9 +41,7 @@ void put_us(DcmDataset* ds, const DcmTagKey& tag, int64_t value, const std::stri
                status.text());
 }
 
-}  // namespace
-
-void write_dicom_gray8(const std::string& path, const GrayImage& image, const DicomWriteOptions& options) {
+void check_request(const std::string& path, const GrayImage& image, const DicomWriteOptions& options) {
   PLEURA_CHECK(image.height >= 1 && image.width >= 1 && image.height <= 16384 && image.width <= 16384,
                "[write_dicom] ", path, ": image is ", image.height, "x", image.width, ", each side must be 1..16384");
   PLEURA_CHECK(static_cast<int64_t>(image.pixels.size()) == image.height * image.width, "[write_dicom] ", path,
@@ -54,9 +52,10 @@ void write_dicom_gray8(const std::string& path, const GrayImage& image, const Di
   }
   PLEURA_CHECK(options.jpeg_quality >= 1 && options.jpeg_quality <= 100, "[write_dicom] JPEG quality ",
                options.jpeg_quality, " is outside 1..100");
-  ensure_dicom_codecs();
-  DcmFileFormat file;
-  DcmDataset* ds = file.getDataset();
+}
+
+// The identifying and image-describing elements, then the 8-bit pixels.
+void put_elements(DcmDataset* ds, const std::string& path, const GrayImage& image, const DicomWriteOptions& options) {
   put(ds, DCM_SOPClassUID, UID_SecondaryCaptureImageStorage, path);
   put(ds, DCM_SOPInstanceUID, options.sop_instance_uid, path);
   put(ds, DCM_StudyInstanceUID, options.study_instance_uid, path);
@@ -81,7 +80,10 @@ void write_dicom_gray8(const std::string& path, const GrayImage& image, const Di
   const OFCondition pixel_status =
       ds->putAndInsertUint8Array(DCM_PixelData, image.pixels.data(), static_cast<unsigned long>(image.pixels.size()));
   PLEURA_CHECK(pixel_status.good(), "[write_dicom] ", path, ": cannot set Pixel Data: ", pixel_status.text());
+}
 
+// Compresses the pixels as `options` asks; returns the transfer syntax to save with.
+E_TransferSyntax compress(DcmDataset* ds, const std::string& path, const DicomWriteOptions& options) {
   E_TransferSyntax xfer = EXS_LittleEndianExplicit;
   std::unique_ptr<DcmRepresentationParameter> parameter;
   switch (options.compression) {
@@ -109,7 +111,11 @@ void write_dicom_gray8(const std::string& path, const GrayImage& image, const Di
     PLEURA_CHECK(status.good() && ds->canWriteXfer(xfer), "[write_dicom] ", path, ": cannot compress to ",
                  DcmXfer(xfer).getXferName(), ": ", status.text());
   }
-  // A temporary name unique within the process and across processes, renamed over `path` at the end.
+  return xfer;
+}
+
+// Saves under a temporary name unique within the process and across processes, renamed over `path` at the end.
+void save_atomically(DcmFileFormat& file, const std::string& path, E_TransferSyntax xfer) {
   static std::atomic<uint64_t> counter{0};
   const std::string tmp = cat(path, ".tmp.", ::getpid(), ".", counter.fetch_add(1));
   const OFCondition saved = file.saveFile(tmp.c_str(), xfer);
@@ -121,6 +127,18 @@ void write_dicom_gray8(const std::string& path, const GrayImage& image, const Di
     std::remove(tmp.c_str());
     throw_error(cat("[write_dicom] cannot rename '", tmp, "' to '", path, "'"));
   }
+}
+
+}  // namespace
+
+void write_dicom_gray8(const std::string& path, const GrayImage& image, const DicomWriteOptions& options) {
+  check_request(path, image, options);
+  ensure_dicom_codecs();
+  DcmFileFormat file;
+  DcmDataset* ds = file.getDataset();
+  put_elements(ds, path, image, options);
+  const E_TransferSyntax xfer = compress(ds, path, options);
+  save_atomically(file, path, xfer);
 }
 
 }  // namespace pleura::data

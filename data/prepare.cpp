@@ -74,6 +74,104 @@ void check_existing(const std::string& path, int64_t size) {
                size, " (use another --out, or delete it)");
 }
 
+// The sources with a label row. Images without one, and rows without an image, are errors unless
+// --skip-missing; their counts go to the summary.
+std::vector<SourceImage> keep_labelled(const std::vector<SourceImage>& sources, const RleLabels& labels,
+                                       const PrepareOptions& options, PrepareSummary& summary) {
+  std::vector<std::string> unlabelled, imageless;
+  std::vector<SourceImage> kept;
+  std::map<std::string, bool> on_disk;
+  for (const SourceImage& s : sources) {
+    on_disk[s.image_id] = true;
+    if (labels.contains(s.image_id)) kept.push_back(s); else unlabelled.push_back(s.image_id);
+  }
+  for (const std::string& id : labels.ids()) {
+    if (!on_disk.count(id)) imageless.push_back(id);
+  }
+  PLEURA_CHECK(options.skip_missing || unlabelled.empty(), unlabelled.size(), " image(s) under ", options.images_dir,
+               " have no row in ", options.labels_path, ": ", list_some(unlabelled), " (--skip-missing skips them)");
+  PLEURA_CHECK(options.skip_missing || imageless.empty(), imageless.size(), " ImageId(s) of ", options.labels_path,
+               " have no image under ", options.images_dir, ": ", list_some(imageless),
+               " (--skip-missing ignores them)");
+  summary.unlabelled_skipped = static_cast<int64_t>(unlabelled.size());
+  summary.labels_without_image = static_cast<int64_t>(imageless.size());
+  PLEURA_CHECK(!kept.empty(), "no image under ", options.images_dir, " has a label row in ", options.labels_path);
+  return kept;
+}
+
+// OUT/images and (with labels) OUT/masks, cleared of a killed run's temporary files.
+void make_output_folders(const fs::path& out, bool with_masks) {
+  fs::create_directories(out / "images");
+  if (with_masks) fs::create_directories(out / "masks");
+  remove_stale_temporaries(out / "images");
+  if (with_masks) remove_stale_temporaries(out / "masks");
+}
+
+// Where one source's outputs go.
+struct OutputPaths {
+  std::string image, mask;
+};
+
+// Resume: the outputs of an earlier run stand; the manifest row is rebuilt from headers and the written mask.
+void reuse_outputs(const SourceImage& src, const OutputPaths& paths, const std::optional<RleLabels>& labels,
+                   int64_t size, ManifestRow& row) {
+  check_existing(paths.image, size);
+  source_size(src, row.source_height, row.source_width);
+  if (labels) {
+    check_existing(paths.mask, size);
+    row.mask_pixels = count_on(read_image_gray(paths.mask));
+    row.has_mask = labels->positive(src.image_id);
+  }
+}
+
+// Reads one source, resizes it and its mask to size x size and writes them.
+void write_outputs(const SourceImage& src, const OutputPaths& paths, const std::optional<RleLabels>& labels,
+                   int64_t size, ManifestRow& row) {
+  GrayImage img = read_source(src, row.source_height, row.source_width);
+  if (labels) {
+    // The mask first, so that an image whose labels do not fit fails before anything is written.
+    GrayImage mask = labels->mask(src.image_id, img.height, img.width);
+    if (mask.height != size || mask.width != size) {
+      mask = resize_nearest(mask, size, size);
+    }
+    row.mask_pixels = count_on(mask);
+    row.has_mask = labels->positive(src.image_id);
+    write_png_gray(paths.mask, mask);
+  }
+  if (img.height != size || img.width != size) {
+    img = resize_bilinear(img, size, size);
+  }
+  // The image last: its presence marks the pair as finished for a resumed run.
+  write_png_gray(paths.image, img);
+}
+
+// Prepares one source into OUT, or reuses what an earlier run wrote; fills its manifest row. Returns
+// whether the outputs were reused.
+bool prepare_source(const SourceImage& src, const fs::path& out, const std::optional<RleLabels>& labels,
+                    int64_t size, ManifestRow& row) {
+  row.image_id = src.image_id;
+  row.source = src.path;
+  row.height = row.width = size;
+  const OutputPaths paths{(out / "images" / (src.image_id + ".png")).string(),
+                          (out / "masks" / (src.image_id + ".png")).string()};
+  const bool done = fs::exists(paths.image) && (!labels || fs::exists(paths.mask));
+  if (done) {
+    reuse_outputs(src, paths, labels, size, row);
+  } else {
+    write_outputs(src, paths, labels, size, row);
+  }
+  return done;
+}
+
+// OUT/folds_<K>.csv: a seeded stratified split of the manifest's images.
+void write_folds_file(const fs::path& out, const std::vector<ManifestRow>& rows, const RleLabels& labels,
+                      const PrepareOptions& options) {
+  std::vector<std::pair<std::string, bool>> pairs;
+  for (const ManifestRow& r : rows) pairs.emplace_back(r.image_id, labels.positive(r.image_id));
+  write_folds((out / cat("folds_", options.folds, ".csv")).string(),
+              make_stratified_folds(pairs, options.folds, options.seed));
+}
+
 }  // namespace
 
 std::vector<SourceImage> find_source_images(const std::string& dir) {
@@ -104,87 +202,26 @@ PrepareSummary prepare_dataset(const PrepareOptions& options, std::ostream& log)
   std::optional<RleLabels> labels;
   if (!options.labels_path.empty()) {
     labels = RleLabels::read(options.labels_path, options.label_format);
-    std::vector<std::string> unlabelled, imageless;
-    std::vector<SourceImage> kept;
-    std::map<std::string, bool> on_disk;
-    for (const SourceImage& s : sources) {
-      on_disk[s.image_id] = true;
-      if (labels->contains(s.image_id)) kept.push_back(s); else unlabelled.push_back(s.image_id);
-    }
-    for (const std::string& id : labels->ids()) {
-      if (!on_disk.count(id)) imageless.push_back(id);
-    }
-    PLEURA_CHECK(options.skip_missing || unlabelled.empty(), unlabelled.size(), " image(s) under ", options.images_dir,
-                 " have no row in ", options.labels_path, ": ", list_some(unlabelled), " (--skip-missing skips them)");
-    PLEURA_CHECK(options.skip_missing || imageless.empty(), imageless.size(), " ImageId(s) of ", options.labels_path,
-                 " have no image under ", options.images_dir, ": ", list_some(imageless),
-                 " (--skip-missing ignores them)");
-    summary.unlabelled_skipped = static_cast<int64_t>(unlabelled.size());
-    summary.labels_without_image = static_cast<int64_t>(imageless.size());
-    sources = std::move(kept);
-    PLEURA_CHECK(!sources.empty(), "no image under ", options.images_dir, " has a label row in ", options.labels_path);
+    sources = keep_labelled(sources, *labels, options, summary);
   }
   PLEURA_CHECK(options.folds == 0 || labels, "--folds needs --labels");
   PLEURA_CHECK(options.folds == 0 || static_cast<int64_t>(sources.size()) >= options.folds, "--folds ",
                options.folds, " needs at least as many images, found ", sources.size());
 
-  const fs::path out(options.out_dir), image_dir = out / "images", mask_dir = out / "masks";
-  fs::create_directories(image_dir);
-  if (labels) fs::create_directories(mask_dir);
-  remove_stale_temporaries(image_dir);
-  if (labels) remove_stale_temporaries(mask_dir);
-
+  const fs::path out(options.out_dir);
+  make_output_folders(out, labels.has_value());
   std::vector<ManifestRow> rows(sources.size());
   std::vector<char> resumed(sources.size(), 0);
   Progress progress(log, "prepare_data", static_cast<int64_t>(sources.size()), options.terminal);
   run_jobs(static_cast<int64_t>(sources.size()), options.threads, [&](int64_t i) {
     throw_if_stop_requested("; the images written so far stand, the same command continues");
-    const SourceImage& src = sources[static_cast<size_t>(i)];
-    ManifestRow& row = rows[static_cast<size_t>(i)];
-    row.image_id = src.image_id;
-    row.source = src.path;
-    row.height = row.width = options.size;
-    const std::string image_path = (image_dir / (src.image_id + ".png")).string();
-    const std::string mask_path = (mask_dir / (src.image_id + ".png")).string();
-    const bool done = fs::exists(image_path) && (!labels || fs::exists(mask_path));
-    if (done) {
-      // Resume: the outputs stand; the manifest row is rebuilt from headers and the written mask.
-      check_existing(image_path, options.size);
-      source_size(src, row.source_height, row.source_width);
-      if (labels) {
-        check_existing(mask_path, options.size);
-        row.mask_pixels = count_on(read_image_gray(mask_path));
-        row.has_mask = labels->positive(src.image_id);
-      }
-      resumed[static_cast<size_t>(i)] = 1;
-    } else {
-      GrayImage img = read_source(src, row.source_height, row.source_width);
-      if (labels) {
-        // The mask first, so that an image whose labels do not fit fails before anything is written.
-        GrayImage mask = labels->mask(src.image_id, img.height, img.width);
-        if (mask.height != options.size || mask.width != options.size) {
-          mask = resize_nearest(mask, options.size, options.size);
-        }
-        row.mask_pixels = count_on(mask);
-        row.has_mask = labels->positive(src.image_id);
-        write_png_gray(mask_path, mask);
-      }
-      if (img.height != options.size || img.width != options.size) {
-        img = resize_bilinear(img, options.size, options.size);
-      }
-      // The image last: its presence marks the pair as finished for a resumed run.
-      write_png_gray(image_path, img);
-    }
+    const size_t k = static_cast<size_t>(i);
+    resumed[k] = prepare_source(sources[k], out, labels, options.size, rows[k]);
     progress.advance();
   });
   progress.finish();
   write_manifest((out / "manifest.csv").string(), rows);
-  if (options.folds > 0) {
-    std::vector<std::pair<std::string, bool>> pairs;
-    for (const ManifestRow& r : rows) pairs.emplace_back(r.image_id, labels->positive(r.image_id));
-    write_folds((out / cat("folds_", options.folds, ".csv")).string(),
-                make_stratified_folds(pairs, options.folds, options.seed));
-  }
+  if (options.folds > 0) write_folds_file(out, rows, *labels, options);
   summary.images = static_cast<int64_t>(rows.size());
   summary.resumed = std::count(resumed.begin(), resumed.end(), 1);
   summary.written = summary.images - summary.resumed;

@@ -49,6 +49,93 @@ void shuffle(std::vector<int64_t>& v, Rng& rng) {
 
 std::string image_folder(const std::string& split) { return split == "train" ? "dicom-images-train" : "dicom-images-test"; }
 
+// One image to draw: its plan and its split.
+struct Job {
+  const DemoImagePlan* plan;
+  bool is_train;
+};
+
+// OUT, created; with --overwrite, the files of a data set already there are removed first.
+void make_output_folder(const DemoDataOptions& options) {
+  const fs::path out(options.out_dir);
+  if (fs::exists(out)) {
+    PLEURA_CHECK(fs::is_directory(out), options.out_dir, " exists and is not a folder");
+    bool empty = fs::is_empty(out);
+    PLEURA_CHECK(empty || options.overwrite, options.out_dir,
+                 " is not empty; choose a new folder or pass --overwrite to replace a data set there");
+    for (const char* name : kOutputs) fs::remove_all(out / name);
+  }
+  fs::create_directories(out);
+}
+
+// OUT/<split's folder>/<study>/<series>/<ImageId>.dcm.
+void write_demo_dicom(const fs::path& out, const Job& job, const GrayImage& image, int64_t size) {
+  const DemoImagePlan& p = *job.plan;
+  const fs::path dir = out / image_folder(job.is_train ? "train" : "test") / p.study_uid / p.series_uid;
+  fs::create_directories(dir);
+  DicomWriteOptions dicom;
+  dicom.sop_instance_uid = p.image_id;
+  dicom.study_instance_uid = p.study_uid;
+  dicom.series_instance_uid = p.series_uid;
+  dicom.patient_id = p.image_id.substr(5, 12);
+  dicom.pixel_spacing_mm = 0.168 * 1024.0 / static_cast<double>(size);
+  write_dicom_gray8((dir / (p.image_id + ".dcm")).string(), image, dicom);
+}
+
+bool has_lesion(const SyntheticChest& chest) {
+  bool any = false;
+  for (const GrayImage& lesion : chest.lesions) {
+    any |= std::any_of(lesion.pixels.begin(), lesion.pixels.end(), [](uint8_t v) { return v != 0; });
+  }
+  return any;
+}
+
+// The label rows of one image: a training image has a row per lesion ("-1" when it has none), a test
+// image one row for its lesions united.
+std::vector<RleOutputRow> label_rows(const Job& job, const SyntheticChest& chest, int64_t size) {
+  const std::string& id = job.plan->image_id;
+  std::vector<RleOutputRow> rows;
+  if (job.is_train) {
+    for (const GrayImage& lesion : chest.lesions) {
+      std::string rle = encode_rle(lesion, RleFormat::kSiimRelative);
+      if (rle != "-1") rows.push_back({id, std::move(rle)});
+    }
+    if (rows.empty()) rows.push_back({id, "-1"});
+    return rows;
+  }
+  GrayImage all(size, size, 0);
+  for (const GrayImage& lesion : chest.lesions) {
+    for (size_t i = 0; i < all.pixels.size(); ++i) all.pixels[i] |= lesion.pixels[i];
+  }
+  rows.push_back({id, encode_rle(all, RleFormat::kSiimRelative)});
+  return rows;
+}
+
+// The four CSV files, rows in plan order; counts the positive and two-lesion images into `summary`.
+void write_csv_files(const fs::path& out, const std::vector<Job>& jobs,
+                     const std::vector<std::vector<RleOutputRow>>& rows, const std::vector<char>& positive,
+                     uint64_t seed, DemoDataSummary& summary) {
+  std::vector<RleOutputRow> train_rows, test_rows, submission;
+  std::vector<std::pair<std::string, bool>> fold_labels;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    const DemoImagePlan& p = *jobs[j].plan;
+    auto& target = jobs[j].is_train ? train_rows : test_rows;
+    target.insert(target.end(), rows[j].begin(), rows[j].end());
+    summary.two_lesion += p.lesions == 2;
+    if (jobs[j].is_train) {
+      summary.train_positive += positive[j];
+      fold_labels.emplace_back(p.image_id, positive[j] != 0);
+    } else {
+      summary.test_positive += positive[j];
+      submission.push_back({p.image_id, "-1"});
+    }
+  }
+  write_rle_csv((out / "train-rle.csv").string(), train_rows, RleCsvStyle::kSiimTrain);
+  write_rle_csv((out / "test-rle.csv").string(), test_rows, RleCsvStyle::kPlain);
+  write_rle_csv((out / "sample_submission.csv").string(), submission, RleCsvStyle::kPlain);
+  write_folds((out / "train_folds_5.csv").string(), make_stratified_folds(fold_labels, 5, seed));
+}
+
 }  // namespace
 
 std::vector<DemoImagePlan> plan_demo_split(const std::string& split, int64_t count, uint64_t seed) {
@@ -79,22 +166,11 @@ DemoDataSummary make_demo_dataset(const DemoDataOptions& options, std::ostream& 
   PLEURA_CHECK(options.size >= 32 && options.size <= 4096, "--size ", options.size, " is outside 32..4096");
   PLEURA_CHECK(options.train >= 5, "--train ", options.train, " must be at least 5 (5 folds)");
   PLEURA_CHECK(options.test >= 0, "--test ", options.test, " must not be negative");
+  make_output_folder(options);
   const fs::path out(options.out_dir);
-  if (fs::exists(out)) {
-    PLEURA_CHECK(fs::is_directory(out), options.out_dir, " exists and is not a folder");
-    bool empty = fs::is_empty(out);
-    PLEURA_CHECK(empty || options.overwrite, options.out_dir,
-                 " is not empty; choose a new folder or pass --overwrite to replace a data set there");
-    for (const char* name : kOutputs) fs::remove_all(out / name);
-  }
-  fs::create_directories(out);
 
   const std::vector<DemoImagePlan> train = plan_demo_split("train", options.train, options.seed);
   const std::vector<DemoImagePlan> test = plan_demo_split("test", options.test, options.seed);
-  struct Job {
-    const DemoImagePlan* plan;
-    bool is_train;
-  };
   std::vector<Job> jobs;
   for (const DemoImagePlan& p : train) jobs.push_back({&p, true});
   for (const DemoImagePlan& p : test) jobs.push_back({&p, false});
@@ -105,58 +181,17 @@ DemoDataSummary make_demo_dataset(const DemoDataOptions& options, std::ostream& 
   Progress progress(log, "make_demo_data", static_cast<int64_t>(jobs.size()), options.terminal);
   run_jobs(static_cast<int64_t>(jobs.size()), options.threads, [&](int64_t j) {
     const Job& job = jobs[static_cast<size_t>(j)];
-    const DemoImagePlan& p = *job.plan;
-    const SyntheticChest chest = render_synthetic_chest(options.size, options.difficulty, p.lesions, p.seed);
-    const fs::path dir = out / image_folder(job.is_train ? "train" : "test") / p.study_uid / p.series_uid;
-    fs::create_directories(dir);
-    DicomWriteOptions dicom;
-    dicom.sop_instance_uid = p.image_id;
-    dicom.study_instance_uid = p.study_uid;
-    dicom.series_instance_uid = p.series_uid;
-    dicom.patient_id = p.image_id.substr(5, 12);
-    dicom.pixel_spacing_mm = 0.168 * 1024.0 / static_cast<double>(options.size);
-    write_dicom_gray8((dir / (p.image_id + ".dcm")).string(), chest.image, dicom);
-    std::vector<RleOutputRow>& mine = rows[static_cast<size_t>(j)];
-    for (const GrayImage& lesion : chest.lesions) {
-      positive[static_cast<size_t>(j)] |= std::any_of(lesion.pixels.begin(), lesion.pixels.end(), [](uint8_t v) { return v != 0; });
-    }
-    if (job.is_train) {
-      for (const GrayImage& lesion : chest.lesions) {
-        std::string rle = encode_rle(lesion, RleFormat::kSiimRelative);
-        if (rle != "-1") mine.push_back({p.image_id, std::move(rle)});
-      }
-      if (mine.empty()) mine.push_back({p.image_id, "-1"});
-    } else {
-      GrayImage all(options.size, options.size, 0);
-      for (const GrayImage& lesion : chest.lesions) {
-        for (size_t i = 0; i < all.pixels.size(); ++i) all.pixels[i] |= lesion.pixels[i];
-      }
-      mine.push_back({p.image_id, encode_rle(all, RleFormat::kSiimRelative)});
-    }
+    const SyntheticChest chest =
+        render_synthetic_chest(options.size, options.difficulty, job.plan->lesions, job.plan->seed);
+    write_demo_dicom(out, job, chest.image, options.size);
+    positive[static_cast<size_t>(j)] = has_lesion(chest);
+    rows[static_cast<size_t>(j)] = label_rows(job, chest, options.size);
     progress.advance();
   });
   progress.finish();
 
   DemoDataSummary summary;
-  std::vector<RleOutputRow> train_rows, test_rows, submission;
-  std::vector<std::pair<std::string, bool>> fold_labels;
-  for (size_t j = 0; j < jobs.size(); ++j) {
-    const DemoImagePlan& p = *jobs[j].plan;
-    auto& target = jobs[j].is_train ? train_rows : test_rows;
-    target.insert(target.end(), rows[j].begin(), rows[j].end());
-    summary.two_lesion += p.lesions == 2;
-    if (jobs[j].is_train) {
-      summary.train_positive += positive[j];
-      fold_labels.emplace_back(p.image_id, positive[j] != 0);
-    } else {
-      summary.test_positive += positive[j];
-      submission.push_back({p.image_id, "-1"});
-    }
-  }
-  write_rle_csv((out / "train-rle.csv").string(), train_rows, RleCsvStyle::kSiimTrain);
-  write_rle_csv((out / "test-rle.csv").string(), test_rows, RleCsvStyle::kPlain);
-  write_rle_csv((out / "sample_submission.csv").string(), submission, RleCsvStyle::kPlain);
-  write_folds((out / "train_folds_5.csv").string(), make_stratified_folds(fold_labels, 5, options.seed));
+  write_csv_files(out, jobs, rows, positive, options.seed, summary);
   summary.seconds = progress.seconds();
   return summary;
 }

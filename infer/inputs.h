@@ -4,7 +4,6 @@
 // tests/infer/test_inputs.cpp.
 #pragma once
 
-#include <cstddef>  // before data/image.h, which uses size_t without including it
 #include <cstdint>
 #include <string>
 #include <vector>

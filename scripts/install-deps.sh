@@ -4,7 +4,8 @@
 # used when found (/usr/local/cuda), and Pleura builds for the CPU alone without it.
 set -euo pipefail
 
-packages=(cmake g++ make python3 libopenblas-dev doctest-dev libstb-dev libdcmtk-dev libcli11-dev nlohmann-json3-dev)
+packages=(cmake g++ make python3 libopenblas-dev doctest-dev libstb-dev libdcmtk-dev libcli11-dev nlohmann-json3-dev
+  libinih-dev)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -1,9 +1,14 @@
-// IniFile (ini.h).
+// IniFile (ini.h): lines are checked and counted here and split into key and value by inih (Debian's
+// libinih). Tests: tests/train/test_ini.cpp.
 #include "train/ini.h"
 
+#include <ini.h>
+
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <sstream>
+#include <utility>
 
 #include "engine/error.h"
 #include "engine/file_io.h"
@@ -24,6 +29,19 @@ bool valid_name(const std::string& s) {
   for (char c : s)
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.')) return false;
   return true;
+}
+
+// The lines of a file, without the UTF-8 byte order mark, trimmed: inih (built with INI_ALLOW_MULTILINE)
+// would read an indented line as the continuation of the previous value.
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::stringstream ss(text);
+  std::string line;
+  while (std::getline(ss, line)) {
+    if (lines.empty() && line.rfind("\xEF\xBB\xBF", 0) == 0) line = line.substr(3);
+    lines.push_back(trim(line));
+  }
+  return lines;
 }
 
 std::vector<std::string> split_list(const std::string& text, const std::string& where) {
@@ -57,37 +75,137 @@ int64_t parse_int(const std::string& text, const std::string& where) {
 
 }  // namespace
 
+// The state inih's two callbacks share while one text is parsed. inih calls them through C function
+// pointers, so neither may throw: the first error is kept here and thrown once ini_parse_stream returns.
+struct IniFile::Parser {
+  Parser(IniFile& ini, std::vector<std::string> lines) : ini(ini), lines(std::move(lines)) {}
+  IniFile& ini;
+  std::vector<std::string> lines;  // trimmed, without the BOM
+  size_t line_number = 0;          // inih calls the reader once per line: the line being parsed
+  std::string section;             // the current section, as read_line saw its header
+  size_t error_line = 0;
+  std::string error;
+
+  std::string where() const { return cat(ini.file_name_, ":", line_number); }
+  void fail(const std::string& message) {
+    if (!error.empty()) return;
+    error = message;
+    error_line = line_number;
+  }
+  bool read_line(char* buffer, int size);
+  std::string check_line(const std::string& line, size_t size);
+  std::string begin_section(const std::string& line);
+  void add_key(const std::string& key, const std::string& value);
+};
+
+// Hands inih the next line (inih's ini_reader, called once per line: the line count stays exact
+// although Debian's inih is built without INI_HANDLER_LINENO). Stops at the first error.
+bool IniFile::Parser::read_line(char* buffer, int size) {
+  if (!error.empty() || line_number == lines.size()) return false;
+  try {
+    const std::string text = check_line(lines[line_number++], static_cast<size_t>(size));
+    if (!error.empty()) return false;
+    text.copy(buffer, text.size());
+    buffer[text.size()] = '\0';
+    return true;
+  } catch (const std::exception& e) {
+    fail(cat(where(), ": ", e.what()));
+    return false;
+  }
+}
+
+// The text inih gets for one line, or "" after fail(). inih (Debian's build: multiline values, inline
+// ';' comments, ':' as well as '=', no handler call on section headers, 200-byte lines) accepts more
+// than this reader always has, or reads it differently: the checks here keep today's syntax.
+std::string IniFile::Parser::check_line(const std::string& line, size_t size) {
+  // Comments and blank lines: inih skips them; only their first size - 1 bytes fit its buffer.
+  if (line.empty() || line[0] == ';' || line[0] == '#') return line.substr(0, size - 1);
+  // inih reports no section header to the handler (and keeps 50 bytes of a section name), so headers
+  // are read here; inih gets the header back in normal form.
+  const std::string text = line[0] == '[' ? begin_section(line) : line;
+  if (!error.empty()) return "";
+  // inih also splits at ':' (Python configparser's other separator); here a ':' is part of the key.
+  const size_t eq = text.find('='), colon = text.find(':');
+  if (colon < eq && eq == std::string::npos) fail(cat(where(), ": expected 'key = value', got '", text, "'"));
+  if (colon < eq && eq != std::string::npos) fail(cat(where(), ": bad key name '", trim(text.substr(0, eq)), "'"));
+  // inih cuts a value at a ';' after a space (an inline comment); here that ';' would belong to the value.
+  for (size_t i = 1; i < text.size() && error.empty(); ++i)
+    if (text[i] == ';' && std::isspace(static_cast<unsigned char>(text[i - 1])))
+      fail(cat(where(), ": ';' after a space: inline comments are not supported (comments go on lines of their own), "
+                        "got '", text, "'"));
+  if (text.size() > size - 1)
+    fail(cat(where(), ": line of ", text.size(), " characters; inih reads at most ", size - 1, " per line"));
+  return error.empty() ? text : "";
+}
+
+// Checks and records the header "[name]" of a new section; returns it in normal form ("[ a ]" -> "[a]").
+std::string IniFile::Parser::begin_section(const std::string& line) {
+  const std::string name = trim(line.substr(1, line.size() - 2));
+  const auto first = ini.section_lines_.find(name);
+  if (line.back() != ']') {
+    fail(cat(where(), ": malformed section header '", line, "'"));
+  } else if (!valid_name(name)) {
+    fail(cat(where(), ": bad section name '", name, "'"));
+  } else if (first != ini.section_lines_.end()) {
+    fail(cat(where(), ": section [", name, "] repeated (first at ", first->second, ")"));
+  }
+  if (!error.empty()) return "";
+  section = name;
+  ini.section_lines_[section] = where();
+  ini.sections_[section];
+  return "[" + section + "]";
+}
+
+// One "key = value" line, as inih split it (inih's ini_handler). The section is read_line's: the one
+// inih passes is the same name, cut to 50 bytes.
+void IniFile::Parser::add_key(const std::string& key, const std::string& value) {
+  if (section.empty()) {
+    fail(cat(where(), ": key outside any [section]"));
+    return;
+  }
+  // inih strips every isspace() character around key and value, this reader ' ', '\t' and '\r' alone
+  // (in "x = \v1" inih reads the value "1", where this reader has always read "\v1"): such lines are
+  // refused.
+  const std::string& line = lines[line_number - 1];
+  const size_t eq = line.find('=');
+  if (eq == std::string::npos || key != trim(line.substr(0, eq)) || value != trim(line.substr(eq + 1))) {
+    fail(cat(where(), ": '", line, "' is not a plain 'key = value' line (stray whitespace characters?)"));
+    return;
+  }
+  auto& keys = ini.sections_.at(section);
+  const auto first = keys.find(key);
+  if (!valid_name(key)) {
+    fail(cat(where(), ": bad key name '", key, "'"));
+  } else if (first != keys.end()) {
+    fail(cat(where(), ": [", section, "] ", key, " repeated (first at ", first->second.where, ")"));
+  } else {
+    keys.emplace(key, Value{value, where()});
+  }
+}
+
 IniFile IniFile::parse(const std::string& text, const std::string& file_name) {
   IniFile ini;
   ini.file_name_ = file_name;
-  std::stringstream ss(text);
-  std::string line, section;
-  int number = 0;
-  while (std::getline(ss, line)) {
-    ++number;
-    if (number == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line = line.substr(3);  // UTF-8 BOM
-    std::string t = trim(line);
-    std::string where = cat(file_name, ":", number);
-    if (t.empty() || t[0] == ';' || t[0] == '#') continue;
-    if (t[0] == '[') {
-      PLEURA_CHECK(t.back() == ']', where, ": malformed section header '", t, "'");
-      section = trim(t.substr(1, t.size() - 2));
-      PLEURA_CHECK(valid_name(section), where, ": bad section name '", section, "'");
-      PLEURA_CHECK(!ini.section_lines_.count(section), where, ": section [", section, "] repeated (first at ",
-                   ini.section_lines_[section], ")");
-      ini.section_lines_[section] = where;
-      ini.sections_[section];
-      continue;
+  Parser parser(ini, split_lines(text));
+  const ini_reader reader = [](char* buffer, int size, void* state) -> char* {
+    return static_cast<Parser*>(state)->read_line(buffer, size) ? buffer : nullptr;
+  };
+  const ini_handler handler = [](void* state, const char*, const char* key, const char* value) -> int {
+    auto* p = static_cast<Parser*>(state);
+    try {
+      p->add_key(key, value);
+    } catch (const std::exception& e) {
+      p->fail(cat(p->where(), ": ", e.what()));
     }
-    size_t eq = t.find('=');
-    PLEURA_CHECK(eq != std::string::npos, where, ": expected 'key = value', got '", t, "'");
-    PLEURA_CHECK(!section.empty(), where, ": key outside any [section]");
-    std::string key = trim(t.substr(0, eq)), val = trim(t.substr(eq + 1));
-    PLEURA_CHECK(valid_name(key), where, ": bad key name '", key, "'");
-    auto& keys = ini.sections_[section];
-    PLEURA_CHECK(!keys.count(key), where, ": [", section, "] ", key, " repeated (first at ", keys[key].where, ")");
-    keys[key] = {val, where};
-  }
+    return p->error.empty();
+  };
+  const int first_error = ini_parse_stream(reader, &parser, handler, &parser);
+  PLEURA_CHECK(first_error >= 0, file_name, ": inih failed (code ", first_error, ")");
+  // inih numbers lines as read_line does; it reports a line without '=' (and the handler's refusals).
+  const size_t line = static_cast<size_t>(first_error);
+  PLEURA_CHECK(line == 0 || (!parser.error.empty() && parser.error_line <= line), file_name, ":", line,
+               ": expected 'key = value', got '", parser.lines[line - 1], "'");
+  PLEURA_CHECK(parser.error.empty(), parser.error);
   return ini;
 }
 

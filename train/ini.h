@@ -1,5 +1,7 @@
 // A strict INI reader for the tools' configuration files: [section] headers, key = value lines,
-// comments starting with ';' or '#', and "--set section.key=value" overrides. Every value remembers
+// comments on lines of their own starting with ';' or '#', and "--set section.key=value" overrides.
+// inih (Debian's libinih) splits the lines; ini.cpp counts them and keeps inih from accepting what
+// this reader never has (continuation lines, inline comments, ':' for '='). Every value remembers
 // its file and line, so that errors read "config.ini:12: [optim] lr: 'abc' is not a number". A reader
 // that takes a key marks it used; unused keys and sections are reported as unknown (typos never pass).
 // Tests: tests/train/test_ini.cpp.
@@ -48,6 +50,7 @@ class IniFile {
   std::string where(const std::string& section, const std::string& key) const;
 
  private:
+  struct Parser;  // the state of parse() that inih's callbacks share (ini.cpp)
   const Value& value(const std::string& section, const std::string& key) const;
   std::string file_name_;
   std::map<std::string, std::map<std::string, Value>> sections_;

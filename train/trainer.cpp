@@ -127,35 +127,27 @@ std::vector<std::string> metrics_row(const TrainingState& st, double lr, const T
           r ? format_number(r->best_score()) : ""};
 }
 
-// Builds the model, optimizer, scheduler, sampler and loaders of a fold; loads the starting weights of a
-// fresh run (ImageNet encoder, previous stage) or the saved state of a resumed one.
-void set_up(FoldRun& run, const TrainDataset& dataset, bool resuming, CsvLog& summary, CsvLog& metrics) {
+// A fresh run's starting weights: the ImageNet encoder and/or the previous stage's best checkpoint.
+void load_starting_weights(FoldRun& run) {
   const TrainConfig& c = run.config;
-  run.model = make_model(c.model, derive_seed(run.seed, kModelStream));
-  PLEURA_CHECK(c.size % run.model->input_multiple() == 0, c.where("data.size"), ": ", c.size,
-               " is not a multiple of ", run.model->input_multiple(), ", which ", c.model, " needs");
-  if (!resuming) {
-    if (!c.pretrained_encoder.empty())
-      run.log.line("ImageNet encoder: " + load_pretrained_encoder(run.model->state_dict_slots(),
-                                                                   model_spec(c.model).encoder,
-                                                                   c.pretrained_encoder));
-    if (!c.init_folder.empty()) {
-      // Train.py: MODEL.PRETRAINED loads <path>/<pipeline>_fold<k> when the file exists, silently skips it otherwise.
-      const std::string path = c.init_folder + "/" + c.init_pipeline + "_fold" + std::to_string(run.fold) + ".safetensors";
-      if (fs::is_regular_file(path)) {
-        load_weights(path, *run.model, model_spec(c.model).state_dict);
-        run.log.line("load model from " + path);
-      } else {
-        run.log.line("no checkpoint " + path + " to start from: training from " +
-                     (c.pretrained_encoder.empty() ? "scratch" : "the ImageNet encoder"));
-      }
-    }
+  if (!c.pretrained_encoder.empty())
+    run.log.line("ImageNet encoder: " + load_pretrained_encoder(run.model->state_dict_slots(),
+                                                                 model_spec(c.model).encoder, c.pretrained_encoder));
+  if (c.init_folder.empty()) return;
+  // Train.py: MODEL.PRETRAINED loads <path>/<pipeline>_fold<k> when the file exists, silently skips it otherwise.
+  const std::string path = c.init_folder + "/" + c.init_pipeline + "_fold" + std::to_string(run.fold) + ".safetensors";
+  if (fs::is_regular_file(path)) {
+    load_weights(path, *run.model, model_spec(c.model).state_dict);
+    run.log.line("load model from " + path);
+  } else {
+    run.log.line("no checkpoint " + path + " to start from: training from " +
+                 (c.pretrained_encoder.empty() ? "scratch" : "the ImageNet encoder"));
   }
-  try {
-    run.model->to(c.device);
-  } catch (const Error& e) {
-    throw_error(cat(c.where("run.device"), ": ", e.what()));
-  }
+}
+
+// The optimizer, the scheduler and (when [sampler] enabled) the sampler of the fold's training images.
+void make_optimization(FoldRun& run) {
+  const TrainConfig& c = run.config;
   AdamOptions adam;
   adam.lr = c.lr;
   adam.weight_decay = c.weight_decay;
@@ -165,7 +157,11 @@ void set_up(FoldRun& run, const TrainDataset& dataset, bool resuming, CsvLog& su
     run.sampler = std::make_unique<EpochSampler>(
         run.split.train_positive, SampleRateSchedule::sliding(c.rate_start, c.rate_end, c.epochs),
         derive_seed(run.seed, kSamplerSeed));
+}
 
+// The training loader (augmented) and the validation loader (resized only) of the fold.
+void make_loaders(FoldRun& run, const TrainDataset& dataset) {
+  const TrainConfig& c = run.config;
   LoaderConfig lc;
   lc.batch_size = c.batch_size;
   lc.num_workers = c.workers;
@@ -178,18 +174,24 @@ void set_up(FoldRun& run, const TrainDataset& dataset, bool resuming, CsvLog& su
   lc.augment = augment::resize_only(c.size);
   run.valid_loader = std::make_unique<Loader>(dataset.source(run.split.valid, MaskPolicy::kRead), lc,
                                               dataset.namer(run.split.valid));
+}
 
+// A resumed run's state, optimizer and scheduler as saved; the CSV rows written after the save go.
+void resume_state(FoldRun& run, CsvLog& summary, CsvLog& metrics) {
   TrainingState& st = run.state;
-  if (resuming) {
-    st = load_training_state(run.paths.last_state, *run.model, *run.adam);
-    run.scheduler->load_state(st.scheduler);
-    run.adam->set_lr(st.lr);
-    summary.truncate(st.summary_rows);  // rows written after the save are written again
-    metrics.truncate(st.metrics_rows);
-    run.log.line(cat("resuming fold ", run.fold, " at epoch ", st.epoch,
-                     st.training_done ? " (validation)" : cat(", batch ", st.batch)));
-    return;
-  }
+  st = load_training_state(run.paths.last_state, *run.model, *run.adam);
+  run.scheduler->load_state(st.scheduler);
+  run.adam->set_lr(st.lr);
+  summary.truncate(st.summary_rows);  // rows written after the save are written again
+  metrics.truncate(st.metrics_rows);
+  run.log.line(cat("resuming fold ", run.fold, " at epoch ", st.epoch,
+                   st.training_done ? " (validation)" : cat(", batch ", st.batch)));
+}
+
+// A fresh run's state at epoch 0.
+void start_state(FoldRun& run, const CsvLog& summary, const CsvLog& metrics) {
+  const TrainConfig& c = run.config;
+  TrainingState& st = run.state;
   st = TrainingState{};
   st.config_hash = config_hash(c);
   st.pipeline = c.pipeline;
@@ -205,6 +207,146 @@ void set_up(FoldRun& run, const TrainDataset& dataset, bool resuming, CsvLog& su
   st.metrics_rows = metrics.rows();
 }
 
+// Builds the model, optimizer, scheduler, sampler and loaders of a fold; loads the starting weights of a
+// fresh run (ImageNet encoder, previous stage) or the saved state of a resumed one.
+void set_up(FoldRun& run, const TrainDataset& dataset, bool resuming, CsvLog& summary, CsvLog& metrics) {
+  const TrainConfig& c = run.config;
+  run.model = make_model(c.model, derive_seed(run.seed, kModelStream));
+  PLEURA_CHECK(c.size % run.model->input_multiple() == 0, c.where("data.size"), ": ", c.size,
+               " is not a multiple of ", run.model->input_multiple(), ", which ", c.model, " needs");
+  if (!resuming) load_starting_weights(run);
+  try {
+    run.model->to(c.device);
+  } catch (const Error& e) {
+    throw_error(cat(c.where("run.device"), ": ", e.what()));
+  }
+  make_optimization(run);
+  make_loaders(run, dataset);
+  if (resuming) {
+    resume_state(run, summary, metrics);
+  } else {
+    start_state(run, summary, metrics);
+  }
+}
+
+// How a fold begins, given its saved state (`last_state`) and --resume.
+enum class FoldStart {
+  kFresh,   // from the starting weights
+  kResume,  // from the saved state of an interrupted run of this configuration
+  kSkip,    // already finished
+};
+
+FoldStart fold_start(const FoldRun& run) {
+  const FoldPaths& paths = run.paths;
+  const int fold = run.fold;
+  const bool resume = run.options.resume;
+  if (!fs::exists(paths.last_state)) {
+    if (resume) run.log.line(cat("fold ", fold, ": nothing to resume (no ", paths.last_state, "): starting it"));
+    return FoldStart::kFresh;
+  }
+  const TrainingState saved = peek_training_state(paths.last_state);
+  const bool same_config = saved.config_hash == config_hash(run.config);
+  if (!resume) {
+    PLEURA_CHECK(saved.finished, "fold ", fold, ": ", paths.last_state, " holds an interrupted run (epoch ",
+                 saved.epoch, ", batch ", saved.batch, "): add --resume to continue it, or delete it to start over");
+    return FoldStart::kFresh;
+  }
+  if (saved.finished && !same_config) {
+    // A finished earlier stage in the same folder: nothing of this run to resume.
+    run.log.line(cat("fold ", fold, ": ", paths.last_state, " is a finished run of another configuration: starting"));
+    return FoldStart::kFresh;
+  }
+  PLEURA_CHECK(same_config, "fold ", fold, ": ", paths.last_state, " was made by another configuration (hash ",
+               saved.config_hash, ", this one ", config_hash(run.config), "); --resume continues only the same run");
+  if (saved.finished) {
+    run.log.line(cat("fold ", fold, " already finished (", paths.last_state, "): skipped"));
+    return FoldStart::kSkip;
+  }
+  return FoldStart::kResume;
+}
+
+// MODEL.FREEZE: the reference validates without training or saving.
+TrainOutcome validate_only(FoldRun& run, CsvLog& summary, CsvLog& metrics) {
+  TrainingState& st = run.state;
+  std::optional<TripletSearchResult> r = validate(run);
+  if (!r) return TrainOutcome::kInterrupted;
+  summary.append(summary_row(st.epoch, *r));
+  metrics.append(metrics_row(st, run.adam->lr(), &*r, st.epoch_seconds));
+  run.log.line(cat(st.epoch, " epoch: \t Score: ", format_number(r->best_score()), "\t Params: ",
+                   triplet_label(r->best_triplet())));
+  return TrainOutcome::kFinished;
+}
+
+struct EpochValidation {
+  TripletSearchResult result;
+  double seconds = 0.0;
+};
+
+// Validates the current epoch, adds the time to st.epoch_seconds and writes the summary row;
+// std::nullopt when a stop was requested.
+std::optional<EpochValidation> validate_epoch(FoldRun& run, CsvLog& summary) {
+  TrainingState& st = run.state;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::optional<TripletSearchResult> result = validate(run);
+  if (!result) return std::nullopt;
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  st.epoch_seconds += seconds;
+  run.log.line(cat(st.epoch, " epoch: \t Score: ", format_number(result->best_score()), "\t Params: ",
+                   triplet_label(result->best_triplet())));
+  summary.append(summary_row(st.epoch, *result));
+  ++st.summary_rows;
+  return EpochValidation{std::move(*result), seconds};
+}
+
+// Moves the state on to the next epoch and saves `last` (finished after the last epoch or an early stop).
+void end_epoch(FoldRun& run, bool early_stop) {
+  TrainingState& st = run.state;
+  ++st.epoch;
+  st.batch = 0;
+  st.training_done = false;
+  st.loss_sum = st.epoch_seconds = st.wait_seconds = 0.0;
+  st.loss_count = 0;
+  st.finished = early_stop || st.epoch >= run.config.epochs;
+  save_last(run);
+  write_learning_curve(run.paths.metrics, run.paths.curve);
+}
+
+enum class EpochEnd { kNext, kEarlyStop, kInterrupted };
+
+// One epoch of the loop: training (or its rest), validation when due, the metrics row, the reference's
+// post-processing and early-stopping test, then `last`.
+EpochEnd run_epoch(FoldRun& run, bool first_of_run, CsvLog& summary, CsvLog& metrics) {
+  const TrainConfig& c = run.config;
+  TrainingState& st = run.state;
+  const int64_t epoch = st.epoch;
+  apply_freeze(run, epoch, first_of_run);
+  if (!st.training_done) {
+    if (st.batch == 0) run.log.line(cat(epoch, " epoch: \t start training...."));
+    if (!train_epoch(run)) return EpochEnd::kInterrupted;
+  }
+  if (stop_requested()) return EpochEnd::kInterrupted;
+  run.log.line(cat(epoch, " epoch: \t Calculated train loss: ",
+                   format_number(st.loss_sum / static_cast<double>(st.loss_count))));
+  const double lr = run.adam->lr();
+  std::optional<EpochValidation> validation;
+  if (epoch % c.validation_frequency == c.validation_frequency - 1) {
+    validation = validate_epoch(run, summary);
+    if (!validation) return EpochEnd::kInterrupted;
+  } else {
+    run.log.line("skip validation....");
+  }
+  metrics.append(
+      metrics_row(st, lr, validation ? &validation->result : nullptr, validation ? validation->seconds : 0.0));
+  ++st.metrics_rows;
+  bool early_stop = false;
+  if (validation) {
+    post_process(run, validation->result.best_score(), epoch);
+    early_stop = epoch - st.best_epoch > c.early_stopping;
+  }
+  end_epoch(run, early_stop);
+  return early_stop ? EpochEnd::kEarlyStop : EpochEnd::kNext;
+}
+
 TrainOutcome train_fold(const TrainConfig& c, const TrainOptions& options, const TrainDataset& dataset, int fold,
                         std::ostream& out, std::ostream& progress) {
   const FoldPaths paths = fold_paths(c, fold);
@@ -214,91 +356,21 @@ TrainOutcome train_fold(const TrainConfig& c, const TrainOptions& options, const
   FoldRun run(c, options, fold, paths, log, progress, dataset.split(fold), derive_seed(c.seed, static_cast<uint64_t>(fold)));
   log.line(cat("fold ", fold, ": ", run.split.train.size(), " training images (", run.split.train_positives(),
                " positive), ", run.split.valid.size(), " validation images (", run.split.valid_positives(), " positive)"));
-
-  bool resuming = false;
-  if (fs::exists(paths.last_state)) {
-    const TrainingState saved = peek_training_state(paths.last_state);
-    const bool same_config = saved.config_hash == config_hash(c);
-    if (options.resume && saved.finished && !same_config) {
-      // A finished earlier stage in the same folder: nothing of this run to resume.
-      log.line(cat("fold ", fold, ": ", paths.last_state, " is a finished run of another configuration: starting"));
-    } else if (options.resume) {
-      PLEURA_CHECK(same_config, "fold ", fold, ": ", paths.last_state, " was made by another configuration (hash ",
-                   saved.config_hash, ", this one ", config_hash(c), "); --resume continues only the same run");
-      if (saved.finished) {
-        log.line(cat("fold ", fold, " already finished (", paths.last_state, "): skipped"));
-        return TrainOutcome::kFinished;
-      }
-      resuming = true;
-    } else {
-      PLEURA_CHECK(saved.finished, "fold ", fold, ": ", paths.last_state, " holds an interrupted run (epoch ",
-                   saved.epoch, ", batch ", saved.batch, "): add --resume to continue it, or delete it to start over");
-    }
-  } else if (options.resume) {
-    log.line(cat("fold ", fold, ": nothing to resume (no ", paths.last_state, "): starting it"));
-  }
+  const FoldStart start = fold_start(run);
+  if (start == FoldStart::kSkip) return TrainOutcome::kFinished;
 
   CsvLog summary = summary_csv(paths.summary, c.triplets), metrics = metrics_csv(paths.metrics);
-  set_up(run, dataset, resuming, summary, metrics);
-  TrainingState& st = run.state;
-
-  if (c.validate_only) {  // MODEL.FREEZE: the reference validates without training or saving
-    std::optional<TripletSearchResult> r = validate(run);
-    if (!r) return TrainOutcome::kInterrupted;
-    summary.append(summary_row(st.epoch, *r));
-    metrics.append(metrics_row(st, run.adam->lr(), &*r, st.epoch_seconds));
-    log.line(cat(st.epoch, " epoch: \t Score: ", format_number(r->best_score()), "\t Params: ", triplet_label(r->best_triplet())));
-    return TrainOutcome::kFinished;
-  }
-
-  bool first = true;
-  while (st.epoch < c.epochs) {
-    const int64_t epoch = st.epoch;
-    apply_freeze(run, epoch, first);
-    first = false;
-    if (!st.training_done) {
-      if (st.batch == 0) log.line(cat(epoch, " epoch: \t start training...."));
-      if (!train_epoch(run)) return interrupted(run);
-    }
-    if (stop_requested()) return interrupted(run);
-    log.line(cat(epoch, " epoch: \t Calculated train loss: ", format_number(st.loss_sum / static_cast<double>(st.loss_count))));
-    const double lr = run.adam->lr();
-    std::optional<TripletSearchResult> result;
-    double valid_seconds = 0.0;
-    const bool validating = epoch % c.validation_frequency == c.validation_frequency - 1;
-    if (validating) {
-      const auto t0 = std::chrono::steady_clock::now();
-      result = validate(run);
-      if (!result) return interrupted(run);
-      valid_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      st.epoch_seconds += valid_seconds;
-      log.line(cat(epoch, " epoch: \t Score: ", format_number(result->best_score()), "\t Params: ",
-                   triplet_label(result->best_triplet())));
-      summary.append(summary_row(epoch, *result));
-      ++st.summary_rows;
-    } else {
-      log.line("skip validation....");
-    }
-    metrics.append(metrics_row(st, lr, result ? &*result : nullptr, valid_seconds));
-    ++st.metrics_rows;
-    bool early_stop = false;
-    if (result) {
-      post_process(run, result->best_score(), epoch);
-      early_stop = epoch - st.best_epoch > c.early_stopping;
-    }
-    st.epoch = epoch + 1;
-    st.batch = 0;
-    st.training_done = false;
-    st.loss_sum = st.epoch_seconds = st.wait_seconds = 0.0;
-    st.loss_count = 0;
-    st.finished = early_stop || st.epoch >= c.epochs;
-    save_last(run);
-    write_learning_curve(paths.metrics, paths.curve);
-    if (early_stop) {
+  set_up(run, dataset, start == FoldStart::kResume, summary, metrics);
+  if (c.validate_only) return validate_only(run, summary, metrics);
+  for (bool first = true; run.state.epoch < c.epochs; first = false) {
+    const EpochEnd end = run_epoch(run, first, summary, metrics);
+    if (end == EpochEnd::kInterrupted) return interrupted(run);
+    if (end == EpochEnd::kEarlyStop) {
       log.line("EARLY STOPPING");
       break;
     }
   }
+  const TrainingState& st = run.state;
   log.line(cat("fold ", fold, " done: best score ", format_number(st.best_score),
                st.best_epoch >= 0 ? cat(" at epoch ", st.best_epoch) : std::string(" (no better epoch in this run)")));
   return TrainOutcome::kFinished;

@@ -2,8 +2,6 @@
 // Test: tests/data/augment/test_flip.cpp.
 #pragma once
 
-#include <cstddef>  // before data/image.h, which uses size_t without including it
-
 #include "data/image.h"
 
 namespace pleura::augment {

@@ -3,7 +3,6 @@
 // RandomContrast, RandomBrightness, RandomGamma. Test: tests/data/augment/test_intensity.cpp.
 #pragma once
 
-#include <cstddef>  // before data/image.h, which uses size_t without including it
 #include <array>
 #include <cstdint>
 

@@ -3,7 +3,6 @@
 // [1,H,W] = mask/255. Test: tests/data/augment/test_normalize.cpp.
 #pragma once
 
-#include <cstddef>  // before data/image.h, which uses size_t without including it
 #include <string>
 
 #include "engine/tensor.h"

@@ -3,7 +3,6 @@
 // ShiftScaleRotate -> Resize. Test: tests/data/augment/test_pipeline.cpp.
 #pragma once
 
-#include <cstddef>  // before data/image.h, which uses size_t without including it
 #include <string>
 
 #include "engine/random.h"

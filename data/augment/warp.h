@@ -2,7 +2,6 @@
 // BORDER_REFLECT_101. Bit-exact with OpenCV's uint8 paths (see warp.cpp); test: tests/data/augment/test_warp.cpp.
 #pragma once
 
-#include <cstddef>  // before data/image.h, which uses size_t without including it
 #include <array>
 #include <cstdint>
 #include <vector>

@@ -1,5 +1,5 @@
 // Data test helpers (see data_testing.h). The SHA-256 follows FIPS 180-4 directly; its test vectors
-// ("abc" and the empty string) are checked in test_sha256.cpp.
+// ("abc" and the empty string) are checked in test_dicom.cpp.
 #include "tests/data/data_testing.h"
 
 #include <cstdlib>

@@ -52,7 +52,7 @@ TEST_CASE("rle_submit: a submission worked by hand") {
   // m1 (4x4, no resize): 3 pixels > 0.5 >= 2, mask p > 0.25 = (0,0) (1,0) (2,0) (0,1) (1,1) (3,3); in
   // column-major order (index x*4 + y) the runs [0,3) [4,6) [15,16): "0 3", then 4-3 = 1 skipped "1 2",
   // then 15-6 = 9 skipped "9 1" (the run reaching the last pixel is written).
-  // m2 (2x2 -> 4x4): [255 0; 0 255] upscales to two diagonal 2x2 blocks (see test_submission.cpp):
+  // m2 (2x2 -> 4x4): [255 0; 0 255] upscales to two diagonal 2x2 blocks (see tests/eval/test_submission.cpp):
   // runs [0,2) [4,6) [10,12) [14,16). m3: no pixel > 0.5 < 2: empty.
   CHECK(read_file(c.out) == "ImageId,EncodedPixels\nm3,-1\nm1,0 3 1 2 9 1\nm2,0 2 2 2 4 2 2 2\n");
   CHECK(r.out.find("rle_submit: 3 rows written to " + c.out + " (2 with a mask) in ") == 0);

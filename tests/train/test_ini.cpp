@@ -45,3 +45,45 @@ TEST_CASE("ini: keys nobody read are reported as unknown, with their lines") {
   expect_error([&] { ini.check_all_used(); }, {"2 unknown setting(s)", "e.ini:3: unknown key [optim] lrr",
                                                "e.ini:5: unknown key [typo_section] x"});
 }
+
+TEST_CASE("ini: the first error wins, whether inih or the line checks find it") {
+  expect_error([] { IniFile::parse("[a]\nbroken\nx = 1\nx = 2\n", "c.ini"); }, {"c.ini:2: expected 'key = value'"});
+  expect_error([] { IniFile::parse("[a]\nx = 1\nx = 2\nbroken\n", "c.ini"); }, {"c.ini:3: [a] x repeated"});
+  expect_error([] { IniFile::parse("; c\n\n[a]\nx = 1\n[b]\n[a]\n", "c.ini"); },
+               {"c.ini:6: section [a] repeated (first at c.ini:3)"});
+}
+
+TEST_CASE("ini: what inih alone would read differently keeps its meaning here") {
+  // An indented line is a key of its own (inih: the previous value's continuation); headers are trimmed;
+  // ';' and '#' with no space before them belong to the value; CRLF endings; an empty value.
+  IniFile ini = IniFile::parse("[a]\r\nx = 1\r\n  y = 2\r\n[ b ]\r\nz = 3;4\r\nw = #5\r\nv =\r\n", "f.ini");
+  CHECK(ini.get_string("a", "x") == "1");
+  CHECK(ini.get_string("a", "y") == "2");
+  CHECK(ini.where("a", "y") == "f.ini:3: [a] y");
+  CHECK(ini.get_string("b", "z") == "3;4");
+  CHECK(ini.get_string("b", "w") == "#5");
+  CHECK(ini.get_string("b", "v").empty());
+  CHECK(ini.where("b", "v") == "f.ini:7: [b] v");
+  expect_error([] { IniFile::parse("[a]\nx = 1 ; note\n", "g.ini"); },
+               {"g.ini:2", "inline comments are not supported", "'x = 1 ; note'"});
+  expect_error([] { IniFile::parse("[a]\nx: 1\n", "g.ini"); }, {"g.ini:2: expected 'key = value', got 'x: 1'"});
+  expect_error([] { IniFile::parse("[a]\nx:y = 1\n", "g.ini"); }, {"g.ini:2: bad key name 'x:y'"});
+  expect_error([] { IniFile::parse("[a] ; note\n", "g.ini"); }, {"g.ini:1: malformed section header '[a] ; note'"});
+  expect_error([] { IniFile::parse("[a b]\n", "g.ini"); }, {"g.ini:1: bad section name 'a b'"});
+  // inih would strip the vertical tab and read "1", where this reader has always read "\v1": refused.
+  expect_error([] { IniFile::parse("[a]\nx = \v1\n", "g.ini"); }, {"g.ini:2", "not a plain 'key = value' line"});
+}
+
+TEST_CASE("ini: long lines, long section names and empty sections") {
+  // inih reads lines into 200 bytes: a longer comment is still skipped, a longer setting is an error.
+  const std::string section(60, 's');  // inih keeps 50 bytes of a section name; this reader keeps all
+  IniFile ini = IniFile::parse("; " + std::string(300, 'c') + "\n[" + section + "]\nk = 7\n[empty]\n", "h.ini");
+  CHECK(ini.get_int(section, "k") == 7);
+  CHECK(ini.where(section, "k") == "h.ini:3: [" + section + "] k");
+  CHECK(ini.has_section("empty"));
+  expect_error([&] { ini.check_all_used(); }, {"h.ini:4: unknown or empty section [empty]"});
+  const std::string fits = "x = " + std::string(195, 'v');
+  CHECK(IniFile::parse("[a]\n" + fits + "\n", "h.ini").get_string("a", "x") == std::string(195, 'v'));
+  expect_error([&] { IniFile::parse("[a]\n" + fits + "v\n", "h.ini"); },
+               {"h.ini:2: line of 200 characters; inih reads at most 199 per line"});
+}
