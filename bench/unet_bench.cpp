@@ -1,18 +1,21 @@
-// run_unet_bench and the tool bench_unet (unet_bench.h).
+// run_unet_bench, state_dict_listing and the tool bench_unet (unet_bench.h).
 #include "bench/unet_bench.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <iostream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
-#include "engine/parallel.h"
+#include "engine/alloc_context.h"
 #include "engine/autograd.h"
 #include "engine/cuda_runtime.h"
 #include "engine/ops/combo_loss.h"
+#include "engine/parallel.h"
 #include "engine/random.h"
+#include "infer/predict.h"
 #include "models/registry.h"
 #include "train/optimizer.h"
 
@@ -20,74 +23,217 @@ namespace pleura {
 
 namespace {
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
+Timing summarise(std::vector<double> seconds) {
+  std::sort(seconds.begin(), seconds.end());
+  return {seconds[seconds.size() / 2], seconds.front(), seconds.back()};
+}
+
+double median(std::vector<double> seconds) { return summarise(std::move(seconds)).median; }
+
+void wait_for_device(Device device) {
+  if (device.is_cuda()) cuda::synchronize(device.index);
 }
 
 // Wall seconds of fn, waiting for the GPU's queue before reading the clock.
 template <class Fn>
 double timed(Device device, Fn&& fn) {
-  auto t0 = std::chrono::steady_clock::now();
+  const auto t0 = std::chrono::steady_clock::now();
   fn();
-  if (device.is_cuda()) cuda::synchronize(device.index);
+  wait_for_device(device);
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// The host batch on the device, as the trainer's loader hands it over; on the CPU the tensor itself
+// (to(Device::cpu()) would count a host read that a CPU run does not make).
+Tensor upload(const Tensor& host, Device device) { return device.is_cpu() ? host : host.to(device); }
+
+// What one benchmark run holds: the model, its optimizer and the host batches.
+struct Bench {
+  const UnetBenchOptions& o;
+  std::shared_ptr<Model> model{};
+  std::unique_ptr<Adam> adam{};
+  Tensor x_host{};       // [batch, 3, S, S] in [0, 1)
+  Tensor target_host{};  // [batch, 1, S, S], sparse 0/1 like pneumothorax masks
+  Tensor infer_host{};   // [infer_batch, 3, S, S]
+  double last_loss = 0;
+};
+
+Tensor sparse_mask(int64_t batch, int64_t size, Rng& rng) {
+  std::vector<double> t(static_cast<size_t>(batch * size * size));
+  for (double& v : t) v = rng.uniform() < 0.1 ? 1.0 : 0.0;
+  return Tensor::from_vector(t, {batch, 1, size, size});
+}
+
+void set_up(Bench& b, int64_t infer_batch) {
+  const UnetBenchOptions& o = b.o;
+  b.model = make_model(o.model, 1);
+  b.model->to(o.device);
+  b.adam = std::make_unique<Adam>(b.model->parameters(), AdamOptions{.lr = 1e-4, .weight_decay = 5e-6});
+  Rng rng(2);
+  b.x_host = rand_uniform({o.batch, 3, o.size, o.size}, rng, 0.0, 1.0, DType::kFloat32, Device::cpu());
+  b.target_host = sparse_mask(o.batch, o.size, rng);
+  b.infer_host = rand_uniform({infer_batch, 3, o.size, o.size}, rng, 0.0, 1.0, DType::kFloat32, Device::cpu());
+}
+
+Tensor step_loss(const Tensor& logits, const Tensor& target) {
+  return combo_loss(logits, target, {.w_bce = 3, .w_dice = 1, .w_focal = 4});
+}
+
+void optimizer_step(Bench& b) { b.adam->step(clip_factor(grad_norm(b.model->parameters()), 0.1)); }
+
+// One training step as the trainer runs it, the loss read back as the trainer logs it.
+void whole_step(Bench& b) {
+  b.model->zero_grad();
+  const Tensor x = upload(b.x_host, b.o.device);
+  const Tensor target = upload(b.target_host, b.o.device);
+  Tensor loss = step_loss(b.model->forward(x), target);
+  loss.backward();
+  optimizer_step(b);
+  b.last_loss = loss.item();
+}
+
+void add(StepCounts& sum, const EngineCounters& c) {
+  sum.host_reads += static_cast<double>(c.host_reads);
+  sum.host_syncs += static_cast<double>(c.host_syncs());
+  sum.kernel_launches += static_cast<double>(c.kernel_launches);
+  sum.library_calls += static_cast<double>(c.library_calls);
+  sum.device_operations += static_cast<double>(c.device_operations());
+  sum.device_mallocs += static_cast<double>(c.device_mallocs);
+}
+
+StepCounts divided(StepCounts s, double n) {
+  for (double* v : {&s.host_reads, &s.host_syncs, &s.kernel_launches, &s.library_calls, &s.device_operations,
+                    &s.device_mallocs})
+    *v /= n;
+  return s;
+}
+
+// The timed whole steps: their times and the engine's counts per step (read before the benchmark's own
+// synchronisation).
+void time_whole_steps(Bench& b, UnetBenchResult& r) {
+  for (int64_t i = 0; i < b.o.warmup; ++i) timed(b.o.device, [&] { whole_step(b); });
+  std::vector<double> seconds;
+  StepCounts sum;
+  for (int64_t i = 0; i < b.o.steps; ++i) {
+    seconds.push_back(timed(b.o.device, [&] {
+      const EngineCounters before = engine_counters();
+      whole_step(b);
+      add(sum, counters_between(before, engine_counters()));
+    }));
+  }
+  r.train_step = summarise(seconds);
+  r.per_step = divided(sum, static_cast<double>(b.o.steps));
+}
+
+// The same steps with a synchronisation at each phase boundary: each phase's median time.
+void time_phases(Bench& b, UnetBenchResult& r) {
+  const Device d = b.o.device;
+  std::vector<double> upload_s, forward_s, loss_s, backward_s, optimizer_s;
+  for (int64_t i = 0; i < b.o.steps; ++i) {
+    b.model->zero_grad();
+    wait_for_device(d);
+    Tensor x, target, logits, loss;
+    upload_s.push_back(d.is_cpu() ? 0.0 : timed(d, [&] {
+      x = upload(b.x_host, d);
+      target = upload(b.target_host, d);
+    }));
+    if (d.is_cpu()) x = b.x_host, target = b.target_host;
+    forward_s.push_back(timed(d, [&] { logits = b.model->forward(x); }));
+    loss_s.push_back(timed(d, [&] { loss = step_loss(logits, target); }));
+    backward_s.push_back(timed(d, [&] { loss.backward(); }));
+    optimizer_s.push_back(timed(d, [&] { optimizer_step(b); }));
+  }
+  r.phases = {median(upload_s), median(forward_s), median(loss_s), median(backward_s), median(optimizer_s)};
+}
+
+// Inference as infer_unet computes one batch: upload, eval forward, sigmoid, flip TTA, back to the host.
+void time_inference(Bench& b, UnetBenchResult& r) {
+  b.model->eval();
+  NoGradGuard no_grad;
+  std::vector<double> seconds;
+  for (int64_t i = 0; i < b.o.warmup + b.o.steps; ++i) {
+    const double s = timed(b.o.device, [&] {
+      infer::checkpoint_probabilities(*b.model, upload(b.infer_host, b.o.device), b.o.flip);
+    });
+    if (i >= b.o.warmup) seconds.push_back(s);
+  }
+  r.infer = summarise(seconds);
+}
+
+std::string workload(const UnetBenchOptions& o, const char* what, int64_t batch) {
+  std::ostringstream s;
+  s << "bench_unet: " << what << " " << o.model << " at " << o.size << "x" << o.size << ", batch " << batch;
+  return s.str();
+}
+
+void count_flops(const UnetBenchOptions& o, UnetBenchResult& r) {
+  r.flops_per_image_forward = model_flops(o.model, o.size, o.size);
+  r.train_step_tflop = static_cast<double>(train_step_flops(o.model, o.size, o.size, o.batch)) / 1e12;
+  const int64_t forwards = r.infer_batch * (o.flip ? 2 : 1);
+  r.infer_tflop = static_cast<double>(forwards) * static_cast<double>(r.flops_per_image_forward) / 1e12;
 }
 
 }  // namespace
 
 UnetBenchResult run_unet_bench(const UnetBenchOptions& o) {
-  PLEURA_CHECK(o.batch >= 1 && o.steps >= 1 && o.warmup >= 0, "[bench_unet] batch ", o.batch, ", steps ", o.steps,
-               " and warmup ", o.warmup, " must be >= 1, >= 1 and >= 0");
-  auto model = make_model(o.model, 1);
-  model->to(o.device);
-  Rng rng(2);
-  Tensor x = rand_uniform({o.batch, 3, o.size, o.size}, rng, 0.0, 1.0, DType::kFloat32, o.device);
-  // Sparse binary targets, like pneumothorax masks.
-  std::vector<double> t(static_cast<size_t>(o.batch * o.size * o.size));
-  for (double& v : t) v = rng.uniform() < 0.1 ? 1.0 : 0.0;
-  Tensor target = Tensor::from_vector(t, {o.batch, 1, o.size, o.size}).to(o.device);
-  Adam adam(model->parameters(), {.lr = 1e-4, .weight_decay = 5e-6});
+  PLEURA_CHECK(o.batch >= 1 && o.steps >= 1 && o.warmup >= 0 && o.infer_batch >= 0, "[bench_unet] batch ",
+               o.batch, ", steps ", o.steps, ", warmup ", o.warmup, " and infer batch ", o.infer_batch,
+               " must be >= 1, >= 1, >= 0 and >= 0");
   UnetBenchResult r;
-  r.parameters = model->num_parameters();
+  r.infer_batch = o.infer_batch > 0 ? o.infer_batch : o.batch;
+  count_flops(o, r);  // first: it also checks the model name and that the size suits it
+  Bench b{o};
+  set_up(b, r.infer_batch);
+  r.parameters = b.model->num_parameters();
+  const int cuda = o.device.is_cuda() ? o.device.index : -1;
+  if (cuda >= 0) cuda::reset_peak_memory(cuda);
 
-  model->train();
-  std::vector<double> train_times;
-  for (int64_t step = 0; step < o.warmup + o.steps; ++step) {
-    double s = timed(o.device, [&] {
-      model->zero_grad();
-      Tensor loss = combo_loss(model->forward(x), target, {.w_bce = 3, .w_dice = 1, .w_focal = 4});
-      loss.backward();
-      adam.step(clip_factor(grad_norm(model->parameters()), 0.1));
-      r.final_loss = loss.item();
-    });
-    if (step >= o.warmup) train_times.push_back(s);
-  }
-  model->eval();
-  std::vector<double> forward_times;
-  for (int64_t step = 0; step < o.warmup + o.steps; ++step) {
-    NoGradGuard no_grad;
-    double s = timed(o.device, [&] { model->forward(x); });
-    if (step >= o.warmup) forward_times.push_back(s);
-  }
-  r.train_step_s = median(train_times);
-  r.forward_s = median(forward_times);
-  if (o.device.is_cuda()) r.peak_bytes = static_cast<int64_t>(cuda::memory_stats(o.device.index).peak_bytes_in_use);
+  set_workload(workload(o, "training", o.batch));
+  b.model->train();
+  time_whole_steps(b, r);
+  time_phases(b, r);
+  r.final_loss = b.last_loss;
   PLEURA_CHECK(std::isfinite(r.final_loss), "[bench_unet] the loss is not finite: ", r.final_loss);
+  if (cuda >= 0) {
+    const cuda::MemoryStats m = cuda::memory_stats(cuda);
+    r.peak_bytes = static_cast<int64_t>(m.peak_bytes_in_use);
+    r.peak_reserved_bytes = static_cast<int64_t>(m.peak_bytes_reserved);
+  }
+
+  set_workload(workload(o, o.flip ? "flip-TTA inference of" : "inference of", r.infer_batch));
+  time_inference(b, r);
+  set_workload("");
   return r;
+}
+
+std::string state_dict_listing(const std::string& name) {
+  std::ostringstream out;
+  const std::shared_ptr<Model> model = make_model(name);  // outlives the slots that point into it
+  for (const auto& [key, tensor] : model->state_dict_slots()) {
+    const std::vector<int64_t> dims = tensor->shape().vec();
+    out << key << '\t';
+    for (size_t i = 0; i < dims.size(); ++i) out << (i ? "," : "") << dims[i];
+    out << '\t' << tensor->numel() << '\n';
+  }
+  const StateDictRules& rules = model_spec(name).state_dict;
+  for (const PrefixRename& alias : rules.aliases) out << "#alias " << alias.from << ' ' << alias.to << '\n';
+  for (const OptionalKey& key : rules.optional) out << "#optional " << key.key << '\n';
+  return out.str();
 }
 
 namespace {
 
 const char* const kSummary =
-    "Times a training step (forward, combo loss 3-1-4, backward, clipping to 0.1, Adam) and an\n"
-    "eval forward of a UNet on random data, median over the timed steps after the warm-up ones.";
+    "Times a training step of a UNet on random data (upload, forward, combo loss 3-1-4, backward,\n"
+    "clipping to 0.1, Adam), whole and phase by phase, with the engine's counters per step, and an\n"
+    "inference batch (sigmoid, optional flip TTA); medians over the timed steps after the warm-up ones.";
 
 struct BenchArgs {
   UnetBenchOptions options;
   std::string device = "cpu";
   int threads = 0;  // 0: the pool's default
   bool json = false;
+  bool state_dict = false;
 };
 
 void declare(CLI::App& app, BenchArgs& a) {
@@ -95,7 +241,11 @@ void declare(CLI::App& app, BenchArgs& a) {
   UnetBenchOptions& o = a.options;
   app.add_option("--model", o.model, "albunet, resnet50_unet or scse_unet (default albunet)")->type_name("NAME");
   app.add_option("--size", o.size, "input height and width (default 256)")->type_name("S")->check(int_in(32, 4096));
-  app.add_option("--batch", o.batch, "batch size (default 2)")->type_name("B")->check(int_in(1, 1024));
+  app.add_option("--batch", o.batch, "training batch size (default 2)")->type_name("B")->check(int_in(1, 1024));
+  app.add_option("--infer-batch", o.infer_batch, "inference batch size (default: the training batch)")
+      ->type_name("B")
+      ->check(int_in(1, 1024));
+  app.add_flag("--flip", o.flip, "inference with horizontal-flip TTA, as infer_unet --flip");
   app.add_option("--steps", o.steps, "timed steps (default 5)")->type_name("N")->check(int_in(1, 100000));
   app.add_option("--warmup", o.warmup, "untimed steps before them (default 1)")
       ->type_name("W")
@@ -103,40 +253,83 @@ void declare(CLI::App& app, BenchArgs& a) {
   app.add_option("--device", a.device, "cpu, cuda or cuda:N (default cpu)")->type_name("DEV");
   app.add_option("--threads", a.threads, "CPU threads (default: all cores)")->type_name("T")->check(int_in(1, 1024));
   app.add_flag("--json", a.json, "end with one JSON line of the results");
+  app.add_flag("--state-dict", a.state_dict,
+               "print the model's state dict (name, shape, element count per line) and stop");
 }
+
+double ms(double seconds) { return seconds * 1e3; }
+double mib(int64_t bytes) { return static_cast<double>(bytes) / 1048576.0; }
 
 void print_json(std::ostream& out, const UnetBenchOptions& o, const UnetBenchResult& r) {
   nlohmann::ordered_json j;
   j["model"] = o.model;
   j["size"] = o.size;
   j["batch"] = o.batch;
+  j["infer_batch"] = r.infer_batch;
+  j["flip"] = o.flip;
   j["device"] = o.device.str();
   j["threads"] = num_threads();
   j["steps"] = o.steps;
-  j["train_step_s"] = r.train_step_s;
-  j["forward_s"] = r.forward_s;
+  j["warmup"] = o.warmup;
+  j["parameters"] = r.parameters;
+  j["train_step_ms"] = ms(r.train_step.median);
+  j["train_step_ms_min"] = ms(r.train_step.min);
+  j["train_step_ms_max"] = ms(r.train_step.max);
+  j["phase_ms"] = {{"upload", ms(r.phases.upload)},     {"forward", ms(r.phases.forward)},
+                   {"loss", ms(r.phases.loss)},         {"backward", ms(r.phases.backward)},
+                   {"optimizer", ms(r.phases.optimizer)}};
+  j["infer_ms"] = ms(r.infer.median);
+  j["infer_ms_min"] = ms(r.infer.min);
+  j["infer_ms_max"] = ms(r.infer.max);
+  j["infer_images_per_s"] = r.infer_images_per_s();
   j["final_loss"] = r.final_loss;
   j["flops_per_image_forward"] = r.flops_per_image_forward;
   j["train_step_tflop"] = r.train_step_tflop;
-  j["train_step_tflop_per_s"] = r.train_step_tflop / r.train_step_s;
-  if (o.device.is_cuda()) j["peak_bytes"] = r.peak_bytes;
+  j["train_tflops"] = r.train_tflops();
+  j["infer_tflops"] = r.infer_tflops();
+  j["host_reads_per_step"] = r.per_step.host_reads;
+  j["host_syncs_per_step"] = r.per_step.host_syncs;
+  j["kernel_launches_per_step"] = r.per_step.kernel_launches;
+  j["library_calls_per_step"] = r.per_step.library_calls;
+  j["device_operations_per_step"] = r.per_step.device_operations;
+  j["device_mallocs_per_step"] = r.per_step.device_mallocs;
+  if (o.device.is_cuda()) {
+    j["peak_mib"] = mib(r.peak_bytes);
+    j["reserved_mib"] = mib(r.peak_reserved_bytes);
+  }
   out << j.dump() << "\n";
 }
 
+void print_table(std::ostream& out, const UnetBenchOptions& o, const UnetBenchResult& r) {
+  out << "bench_unet: " << o.model << " (" << r.parameters << " parameters), " << o.size << "x" << o.size
+      << ", batch " << o.batch << ", " << o.device.str()
+      << (o.device.is_cpu() ? ", " + std::to_string(num_threads()) + " threads" : "") << "\n"
+      << "  training step: " << ms(r.train_step.median) << " ms (median of " << o.steps << ", "
+      << ms(r.train_step.min) << " to " << ms(r.train_step.max) << "), " << r.train_step_tflop
+      << " TFLOP (3x forward), " << r.train_tflops() << " TFLOP/s\n"
+      << "    phases (ms): upload " << ms(r.phases.upload) << ", forward " << ms(r.phases.forward) << ", loss "
+      << ms(r.phases.loss) << ", backward " << ms(r.phases.backward) << ", optimizer " << ms(r.phases.optimizer)
+      << "\n    per step: " << r.per_step.host_reads << " host reads, " << r.per_step.host_syncs
+      << " host syncs, " << r.per_step.kernel_launches << " kernel launches, " << r.per_step.library_calls
+      << " library calls\n"
+      << "  inference (batch " << r.infer_batch << (o.flip ? ", flip TTA" : "") << "): " << ms(r.infer.median)
+      << " ms, " << r.infer_images_per_s() << " images/s, " << r.infer_tflops() << " TFLOP/s\n";
+  if (o.device.is_cuda())
+    out << "  peak tensor memory in training: " << mib(r.peak_bytes) << " MiB, reserved "
+        << mib(r.peak_reserved_bytes) << " MiB\n";
+}
+
 void run(const BenchArgs& a, const tools::ToolContext& context) {
+  if (a.state_dict) {
+    context.out << state_dict_listing(a.options.model);
+    return;
+  }
   UnetBenchOptions o = a.options;
   o.device = tools::as_usage([&] { return Device::parse(a.device); });
   if (a.threads > 0) set_num_threads(a.threads);
   const UnetBenchResult r = run_unet_bench(o);
-  std::ostream& out = context.out;
-  out << "bench_unet: " << o.model << " (" << r.parameters << " parameters), " << o.size << "x" << o.size << ", batch "
-      << o.batch << ", " << o.device.str()
-      << (o.device.is_cpu() ? ", " + std::to_string(num_threads()) + " threads" : "")
-      << "\n  training step: " << r.train_step_s << " s (median of " << o.steps << "), " << r.train_step_tflop
-      << " TFLOP (3x forward), " << r.train_step_tflop / r.train_step_s << " TFLOP/s\n  eval forward:  "
-      << r.forward_s << " s\n";
-  if (o.device.is_cuda()) out << "  peak tensor memory: " << r.peak_bytes / 1048576.0 << " MiB\n";
-  if (a.json) print_json(out, o, r);
+  print_table(context.out, o, r);
+  if (a.json) print_json(context.out, o, r);
 }
 
 }  // namespace

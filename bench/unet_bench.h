@@ -1,12 +1,17 @@
-// The measurement behind bench/bench_unet: time a training step (forward, combo loss, backward, gradient
-// clipping, Adam step) and an eval forward of one of the three UNets, median over N steps after warm-up.
-// Test: tests/bench/test_bench_unet.cpp.
+// The measurement behind the tool bench_unet: where the time of one of the three UNets goes, on the CPU
+// or a GPU. A training step (upload of the batch, forward, combo loss, backward, gradient clipping and
+// Adam) is timed whole, median over N steps after warm-up, with the engine's counters per step
+// (engine/counters.h: host reads and waits, kernel launches, library calls); the same steps run again
+// with a device synchronisation between phases give each phase's time; inference (eval forward,
+// sigmoid, optional flip TTA, as infer_unet computes it) is timed at its own batch size. FLOP counts come
+// from the registry (models/registry.h). Test: tests/bench/test_bench_unet.cpp.
 #pragma once
 
 #include <cstdint>
 #include <iosfwd>
 #include <string>
 
+#include "engine/counters.h"
 #include "engine/device.h"
 #include "tools/runner.h"
 
@@ -15,27 +20,75 @@ namespace pleura {
 struct UnetBenchOptions {
   std::string model = "albunet";
   int64_t size = 256;
-  int64_t batch = 2;
-  int64_t steps = 5;   // timed steps (median reported)
-  int64_t warmup = 1;  // untimed steps first (cuDNN algorithm choice, allocator, caches)
+  int64_t batch = 2;        // training batch
+  int64_t infer_batch = 0;  // inference batch; 0: the training batch
+  bool flip = false;        // inference with horizontal-flip TTA (two forwards per image)
+  int64_t steps = 5;        // timed steps (median reported)
+  int64_t warmup = 1;       // untimed steps first (cuDNN algorithm choice, allocator, caches)
   Device device = Device::cpu();
 };
 
+// Median, fastest and slowest of a set of timings, in seconds.
+struct Timing {
+  double median = 0;
+  double min = 0;
+  double max = 0;
+};
+
+// Median seconds of each phase of a training step, measured with a device synchronisation at each phase
+// boundary (so they add up to a little more than the whole step, which runs without them).
+struct PhaseTimes {
+  double upload = 0;  // host batch to the device (CUDA only; zero on the CPU, where there is no copy)
+  double forward = 0;
+  double loss = 0;
+  double backward = 0;
+  double optimizer = 0;  // gradient norm, clipping factor and Adam step
+};
+
+// The engine's counts over one training step as the trainer runs it (without the benchmark's own
+// synchronisation that ends each timed step), averaged over the timed steps.
+struct StepCounts {
+  double host_reads = 0;
+  double host_syncs = 0;
+  double kernel_launches = 0;
+  double library_calls = 0;
+  double device_operations = 0;
+  double device_mallocs = 0;
+};
+
 struct UnetBenchResult {
-  double train_step_s = 0;  // median seconds of one training step
-  double forward_s = 0;     // median seconds of one eval forward (no gradient)
-  double final_loss = 0;    // loss of the last step (a sanity check: finite)
-  int64_t peak_bytes = 0;   // CUDA only: peak bytes held by tensors (caching allocator)
+  Timing train_step;    // one whole training step
+  PhaseTimes phases;    // the same step, phase by phase
+  StepCounts per_step;  // engine counters per whole training step
+  Timing infer;         // one inference batch (infer_batch images, flip TTA when asked)
+  int64_t infer_batch = 0;
+  double final_loss = 0;  // loss of the last step (a sanity check: finite)
   int64_t parameters = 0;
-  // Floating-point operations (models/registry.h, model_flops): one image's forward, and a training step
-  // of the batch by the 3x-forward convention, in TFLOP; the achieved rate is train_step_tflop / train_step_s.
+  // CUDA only: peak bytes held by tensors and peak bytes reserved from the driver (caching allocator).
+  int64_t peak_bytes = 0;
+  int64_t peak_reserved_bytes = 0;
+  // Floating-point operations (models/registry.h): one image's forward; a training step of the batch by
+  // the 3x-forward convention; an inference batch (1 or 2 forwards per image), in TFLOP.
   int64_t flops_per_image_forward = 0;
   double train_step_tflop = 0;
+  double infer_tflop = 0;
+
+  double train_tflops() const { return train_step_tflop / train_step.median; }
+  double infer_tflops() const { return infer_tflop / infer.median; }
+  double infer_images_per_s() const { return static_cast<double>(infer_batch) / infer.median; }
 };
 
 UnetBenchResult run_unet_bench(const UnetBenchOptions& options);
-// The tool bench_unet (run by tools/runner.h; main in bench/bench_unet.cpp): runs, prints a table and, with
-// --json, a last line of JSON.
+
+// "name<TAB>d0,d1,...<TAB>numel" per state-dict entry of a freshly built model, in PyTorch's
+// state_dict() order (the format of bench/reference/pleura_unets.py --dump-parameters), then the model's
+// state-dict rules from the registry, "#alias FROM TO" and "#optional KEY" lines, so that
+// bench/reference/compare_state_dicts.py can check the PyTorch baseline has the same parameters as Pleura
+// (ctest bench.pytorch_baseline, tests/bench/pytorch_names.sh).
+std::string state_dict_listing(const std::string& model);
+
+// The tool bench_unet (run by tools/runner.h; its main is generated by bench/CMakeLists.txt): runs, prints
+// a table and, with --json, a last line of JSON; with --state-dict, prints state_dict_listing and stops.
 tools::Tool bench_unet_tool();
 
 }  // namespace pleura

@@ -60,16 +60,24 @@ uint64_t Rng::below(uint64_t n) {
   return x % n;
 }
 
+namespace {
+
+// A tensor drawn on the host, on `device`: moved there on a GPU; on the CPU the tensor itself, since
+// to(Device::cpu()) would count a host read (engine/counters.h) that nothing makes.
+Tensor on_device(const Tensor& host, Device device) { return device.is_cpu() ? host : host.to(device); }
+
+}  // namespace
+
 Tensor randn(const Shape& shape, Rng& rng, DType dtype, Device device, double mean, double stddev) {
   std::vector<double> v(static_cast<size_t>(shape.numel()));
   for (double& x : v) x = mean + stddev * rng.normal();
-  return Tensor::from_vector(v, shape, dtype).to(device);
+  return on_device(Tensor::from_vector(v, shape, dtype), device);
 }
 
 Tensor rand_uniform(const Shape& shape, Rng& rng, double lo, double hi, DType dtype, Device device) {
   std::vector<double> v(static_cast<size_t>(shape.numel()));
   for (double& x : v) x = rng.uniform(lo, hi);
-  return Tensor::from_vector(v, shape, dtype).to(device);
+  return on_device(Tensor::from_vector(v, shape, dtype), device);
 }
 
 }  // namespace pleura

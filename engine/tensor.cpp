@@ -90,7 +90,7 @@ Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device
     T* p = static_cast<T*>(t.raw());
     for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(value);
   });
-  return t.to(device);
+  return device.is_cpu() ? t : t.to(device);  // made on the host: no host read to count (engine/counters.h)
 }
 
 Tensor Tensor::from_vector(const std::vector<double>& values, const Shape& shape, DType dtype) {

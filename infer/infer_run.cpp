@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "engine/alloc_context.h"
 #include "engine/error.h"
 #include "engine/file_io.h"
 #include "engine/interrupt.h"
@@ -91,6 +92,8 @@ InferSummary run_inference(const InferOptions& o, std::ostream& log, bool termin
       << ")" << (summary.resumed ? cat(", ", summary.resumed, " already done") : std::string()) << "; "
       << checkpoints.size() << " checkpoint(s) of " << o.model << " on " << o.device.str() << ":\n";
   for (const std::string& c : checkpoints) log << "  " << c << "\n";
+  set_workload(cat("inference of ", o.model, " at ", o.size, "x", o.size, ", batch ", o.batch,
+                   o.flip ? " with flip TTA" : ""));
   const auto load_start = std::chrono::steady_clock::now();
   const CheckpointEnsemble ensemble(o.model, checkpoints, o.device);
   summary.load_seconds = seconds_since(load_start);

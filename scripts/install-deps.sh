@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Pleura builds with, when some are missing (apt-get, as root or
-# through sudo). Does nothing when all are present. The CUDA toolkit is not a Debian package: it is
-# used when found (/usr/local/cuda), and Pleura builds for the CPU alone without it.
+# through sudo). Does nothing when all are present. PLEURA_INSTALL_TORCH=1 adds python3-torch. The CUDA
+# toolkit is not a Debian package: it is used when found (/usr/local/cuda), and Pleura builds for the CPU
+# alone without it.
 set -euo pipefail
 
 packages=(cmake g++ make python3 libopenblas-dev doctest-dev libstb-dev libdcmtk-dev libcli11-dev nlohmann-json3-dev
   libinih-dev)
+# The PyTorch baseline's CPU check (ctest bench.pytorch_baseline) needs PyTorch; CI asks for it.
+[ "${PLEURA_INSTALL_TORCH:-0}" = 1 ] && packages+=(python3-torch)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

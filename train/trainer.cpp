@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <numeric>
 
+#include "engine/alloc_context.h"
 #include "engine/error.h"
 #include "layers/pretrained.h"
 #include "models/registry.h"
@@ -215,6 +216,7 @@ void set_up(FoldRun& run, const TrainDataset& dataset, bool resuming, CsvLog& su
   PLEURA_CHECK(c.size % run.model->input_multiple() == 0, c.where("data.size"), ": ", c.size,
                " is not a multiple of ", run.model->input_multiple(), ", which ", c.model, " needs");
   if (!resuming) load_starting_weights(run);
+  set_workload(cat("training ", c.model, " at ", c.size, "x", c.size, ", batch ", c.batch_size, ", fold ", run.fold));
   try {
     run.model->to(c.device);
   } catch (const Error& e) {

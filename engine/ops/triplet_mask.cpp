@@ -64,7 +64,8 @@ Tensor threshold_counts(const Tensor& scores, const std::vector<double>& thresho
     for (int64_t k = 0; k < k_count; ++k)
       out[n * k_count + k] =
           stats[static_cast<size_t>(n * (2 * u + 1)) + index_of(thr, requested[static_cast<size_t>(k)])];
-  return counts.to(scores.device());
+  // Counted on the host: moved to the scores' device on a GPU; on the CPU no host read to count.
+  return scores.device().is_cpu() ? counts : counts.to(scores.device());
 }
 
 Tensor triplet_counts(const Tensor& scores, const std::vector<Triplet>& triplets, ScoreKind kind) {

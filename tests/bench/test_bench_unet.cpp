@@ -13,30 +13,76 @@
 using namespace pleura;
 using namespace pleura::testing;
 
-TEST_CASE("bench_unet: a small run prints its timings as JSON") {
+nlohmann::json last_json_line(const std::string& out) {
+  REQUIRE(out.size() > 1);
+  CHECK(out.back() == '\n');
+  return nlohmann::json::parse(out.substr(out.rfind('\n', out.size() - 2) + 1));
+}
+
+TEST_CASE("bench_unet: a small run prints its timings, counts and FLOP rates as JSON") {
   for (const char* model : {"albunet", "resnet50_unet", "scse_unet"}) {
-    const ToolRun r = run_tool(bench_unet_tool(), {"--model", model, "--size", "64", "--batch", "1", "--steps", "1",
-                                                   "--warmup", "0", "--json"});
+    const ToolRun r = run_tool(bench_unet_tool(), {"--model", model, "--size", "64", "--batch", "2", "--infer-batch",
+                                                   "3", "--flip", "--steps", "3", "--warmup", "0", "--json"});
     INFO(r.err);
     REQUIRE(r.code == 0);
-    REQUIRE(r.out.size() > 1);
-    CHECK(r.out.back() == '\n');
-    const std::string last = r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1);
-    const nlohmann::json j = nlohmann::json::parse(last);
+    const nlohmann::json j = last_json_line(r.out);
     CHECK(j.at("model") == model);
     CHECK(j.at("size") == 64);
-    CHECK(j.at("batch") == 1);
+    CHECK(j.at("batch") == 2);
+    CHECK(j.at("infer_batch") == 3);
+    CHECK(j.at("flip") == true);
     CHECK(j.at("device") == "cpu");
-    const double step = j.at("train_step_s").get<double>();
-    CHECK(step > 0);
-    CHECK(j.at("forward_s").get<double>() > 0);
     CHECK(std::isfinite(j.at("final_loss").get<double>()));
-    // One image's forward at 64x64; the step (batch 1) is 3x it; the rate follows the step's time.
+    const double step_ms = j.at("train_step_ms").get<double>();
+    CHECK(j.at("train_step_ms_min").get<double>() <= step_ms);
+    CHECK(step_ms <= j.at("train_step_ms_max").get<double>());
+    // The CPU has nothing to upload; every other phase takes time.
+    const nlohmann::json& phases = j.at("phase_ms");
+    CHECK(phases.at("upload").get<double>() == 0.0);
+    for (const char* phase : {"forward", "loss", "backward", "optimizer"}) CHECK(phases.at(phase).get<double>() > 0);
+    // FLOPs from the registry: a step of batch 2 is 3x two forwards; flip-TTA inference of 3 images is 6.
+    const auto flops = static_cast<double>(model_flops(model, 64, 64));
     CHECK(j.at("flops_per_image_forward").get<int64_t>() == model_flops(model, 64, 64));
-    const double tflop = j.at("train_step_tflop").get<double>();
-    CHECK(tflop == doctest::Approx(3.0 * static_cast<double>(model_flops(model, 64, 64)) / 1e12).epsilon(1e-12));
-    CHECK(j.at("train_step_tflop_per_s").get<double>() == doctest::Approx(tflop / step).epsilon(1e-12));
+    CHECK(j.at("train_step_tflop").get<double>() == doctest::Approx(6.0 * flops / 1e12).epsilon(1e-12));
+    CHECK(j.at("train_tflops").get<double>() == doctest::Approx(6.0 * flops / 1e12 / (step_ms / 1e3)).epsilon(1e-9));
+    const double infer_ms = j.at("infer_ms").get<double>();
+    CHECK(j.at("infer_images_per_s").get<double>() == doctest::Approx(3.0 / (infer_ms / 1e3)).epsilon(1e-9));
+    CHECK(j.at("infer_tflops").get<double>() == doctest::Approx(6.0 * flops / 1e12 / (infer_ms / 1e3)).epsilon(1e-9));
+    // Per step on the CPU: the loss read back (item) and, for clipping, one sum of squares read per
+    // parameter by grad_norm (each would be a host wait on a GPU); the device counts are CUDA's alone; no
+    // peak device memory is reported.
+    const auto parameters = static_cast<double>(make_model(model)->parameters().size());
+    CHECK(j.at("host_reads_per_step").get<double>() == 1.0 + parameters);
+    for (const char* key : {"host_syncs_per_step", "kernel_launches_per_step", "library_calls_per_step",
+                            "device_operations_per_step", "device_mallocs_per_step"})
+      CHECK(j.at(key).get<double>() == 0.0);
+    CHECK_FALSE(j.contains("peak_mib"));
   }
+}
+
+TEST_CASE("bench_unet: --state-dict lists the model's state dict in PyTorch's order") {
+  const ToolRun r = run_tool(bench_unet_tool(), {"--model", "scse_unet", "--state-dict"});
+  REQUIRE(r.code == 0);
+  auto model = make_model("scse_unet");
+  const NamedSlots slots = model->state_dict_slots();
+  std::istringstream lines(r.out);
+  std::string line;
+  size_t i = 0;
+  for (; std::getline(lines, line) && line[0] != '#'; ++i) {
+    REQUIRE(i < slots.size());
+    std::ostringstream dims;
+    const std::vector<int64_t> shape = slots[i].second->shape().vec();
+    for (size_t k = 0; k < shape.size(); ++k) dims << (k ? "," : "") << shape[k];
+    CHECK(line == slots[i].first + "\t" + dims.str() + "\t" + std::to_string(slots[i].second->numel()));
+  }
+  CHECK(i == slots.size());
+  CHECK(r.out.find("bottlenecks.0.seq.0.weight\t384,1408,3,3\t4866048\n") != std::string::npos);  // 384 * 1408 * 9
+  // SCSE-UNet has no state-dict rules; AlbuNet's aliases and optional keys follow its slots.
+  CHECK(line.empty());
+  const ToolRun albunet = run_tool(bench_unet_tool(), {"--model", "albunet", "--state-dict"});
+  REQUIRE(albunet.code == 0);
+  CHECK(albunet.out.find("\n#alias conv1.0. encoder.conv1.\n") != std::string::npos);
+  CHECK(albunet.out.find("\n#optional encoder.fc.weight\n") != std::string::npos);
 }
 
 TEST_CASE("bench_unet: bad arguments are usage errors") {
