@@ -2,7 +2,8 @@
 # ctest bench.pytorch_baseline: the PyTorch baseline of the GPU check (bench/reference/) has Pleura's
 # models. For each UNet, bench_unet --state-dict and pleura_unets.py --dump-parameters must list the same
 # names, shapes and counts (compare_state_dicts.py, up to the registry's aliases and optional keys); then
-# pytorch_gpu_bench.py runs once on the CPU at 64x64 (every mode it can, JSON checked). Needs a Python with
+# pytorch_gpu_bench.py and bench_unet run once on the CPU at 64x64 and their real JSON goes through
+# scripts/gpu_check_summary.py, which must find Pleura/PyTorch ratios for both workloads. Needs a Python with
 # PyTorch (python3-torch; scripts/install-deps.sh installs it when PLEURA_INSTALL_TORCH=1): without one it
 # exits 77, which ctest reports as skipped.
 # Usage: pytorch_names.sh BUILD_DIR SOURCE_DIR
@@ -25,6 +26,7 @@ fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/out"
 for model in albunet resnet50_unet scse_unet; do
   "$build/bench/bench_unet" --model "$model" --state-dict >"$work/pleura_$model.txt"
   "$python" "$ref/pleura_unets.py" --dump-parameters "$model" >"$work/torch_$model.txt"
@@ -33,9 +35,13 @@ for model in albunet resnet50_unet scse_unet; do
 done
 
 "$python" "$ref/pytorch_gpu_bench.py" --device cpu --size 64 --train-batch 1 --infer-batch 1 --models albunet \
-  --modes fp32,bf16_cl --warmup 0 --steps 1 --json "$work/bench.json" >"$work/bench.log" 2>&1 ||
+  --modes fp32,bf16_cl --warmup 0 --steps 1 --json "$work/out/pytorch.json" >"$work/bench.log" 2>&1 ||
   { cat "$work/bench.log"; exit 1; }
-"$python" - "$work/bench.json" <<'PY'
+"$build/bench/bench_unet" --model albunet --size 64 --batch 1 --infer-batch 1 --flip --steps 1 --warmup 0 --json |
+  grep -E '^\{' >"$work/out/bench_unet.jsonl"
+printf 'bench-unet\tok\t1\t65\t\npytorch\tok\t1\t115\t\n' >"$work/steps.tsv"
+"$python" "$src/scripts/gpu_check_summary.py" "$work/out" "$work/steps.tsv" >/dev/null
+"$python" - "$work/out/pytorch.json" "$work/out/summary.json" <<'PY'
 import json, sys
 doc = json.load(open(sys.argv[1]))
 assert doc["complete"], "the run did not complete"
@@ -46,5 +52,9 @@ for mode in ("fp32", "bf16_cl"):
         assert ("albunet", mode, workload) in seen, f"no record of albunet {mode} {workload}: {sorted(seen)}"
 for r in rows:
     assert r["median_ms"] > 0 and r["images_per_s"] > 0, r
-print(f"pytorch_gpu_bench.py on the CPU: {len(rows)} records, all timed")
+summary = json.load(open(sys.argv[2]))
+text = json.dumps(summary)
+for key in ("train_time_ratio", "infer_time_ratio"):
+    assert key in text, f"summary.json has no {key}: {text[:2000]}"
+print(f"pytorch_gpu_bench.py and bench_unet on the CPU: {len(rows)} PyTorch records, ratios in summary.json")
 PY
