@@ -6,6 +6,7 @@
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/ops/adam.h"
+#include "engine/ops/concat.h"
 #include "engine/ops/mul.h"
 #include "engine/ops/reduce.h"
 
@@ -41,13 +42,17 @@ void Adam::zero_grad() {
 
 double grad_norm(const std::vector<Tensor*>& params) {
   NoGradGuard no_grad;
-  // Per-parameter sums of squares stay on the parameter's device; one value per parameter comes back.
-  double total = 0.0;
+  // Per-parameter sums of squares stay on the parameter's device, side by side in one [1, P, 1, 1]
+  // tensor that comes back in one read (a GPU step waits once, not P times); the host adds them in
+  // double in parameter order, the same sum as reading each one.
+  std::vector<Tensor> squares;
   for (Tensor* p : params) {
     Tensor g = p->grad();
-    if (!g.defined()) continue;
-    total += sum(mul(g, g)).item();
+    if (g.defined()) squares.push_back(sum(mul(g, g)).view(Shape{1, 1, 1, 1}));
   }
+  if (squares.empty()) return 0.0;
+  double total = 0.0;
+  for (double s : concat(squares).to_vector()) total += s;
   return std::sqrt(total);
 }
 

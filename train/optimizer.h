@@ -47,6 +47,7 @@ class Adam {
 };
 
 // L2 norm of all gradients together (parameters without a gradient skipped), accumulated in double.
+// One host read (engine/counters.h) however many parameters.
 double grad_norm(const std::vector<Tensor*>& params);
 // torch.nn.utils.clip_grad_norm_'s factor: max_norm / (norm + 1e-6), capped at 1.
 double clip_factor(double norm, double max_norm);

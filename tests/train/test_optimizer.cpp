@@ -2,7 +2,13 @@
 // (tests/fixtures/reference/optim/make_optim_reference.py), parameters without gradients untouched.
 #include "train/optimizer.h"
 
+#include <cmath>
+
+#include "engine/counters.h"
 #include "engine/npy.h"
+#include "engine/ops/mul.h"
+#include "engine/ops/reduce.h"
+#include "engine/random.h"
 #include "tests/testing.h"
 
 using namespace pleura;
@@ -62,4 +68,22 @@ TEST_CASE("clip: factor and errors") {
   Tensor g = Tensor::from_vector({3, 4}, {2}).set_requires_grad(true);
   g.impl().grad = Tensor::from_vector({3, 4}, {2}).impl_ptr();
   CHECK(grad_norm({&g}) == 5.0);
+}
+
+TEST_CASE("grad_norm: one host read for all parameters, the same double sum as reading each") {
+  Rng rng(31);
+  std::vector<Tensor> params;
+  for (const Shape& shape : {Shape{7}, Shape{3, 5}, Shape{2, 3, 3, 3}, Shape{1}, Shape{4, 2, 1, 1}}) {
+    params.push_back(rand_uniform(shape, rng, -1.0, 1.0).set_requires_grad(true));
+    params.back().impl().grad = rand_uniform(shape, rng, -2.0, 2.0).impl_ptr();
+  }
+  Tensor no_grad = rand_uniform({3}, rng, -1.0, 1.0).set_requires_grad(true);  // skipped
+  std::vector<Tensor*> ptrs{&params[0], &params[1], &no_grad, &params[2], &params[3], &params[4]};
+  double expected = 0.0;  // the previous formula: each parameter's float32 sum of squares, read one by one
+  for (Tensor& p : params) expected += sum(mul(p.grad(), p.grad())).item();
+  const EngineCounters before = engine_counters();
+  const double norm = grad_norm(ptrs);
+  CHECK(counters_between(before, engine_counters()).host_reads == 1);
+  CHECK(norm == std::sqrt(expected));
+  CHECK(grad_norm({&no_grad}) == 0.0);
 }
