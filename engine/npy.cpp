@@ -92,9 +92,17 @@ Tensor parse_npy(const std::string& bytes, const std::string& name) {
     dims.push_back(v);
     pos += used;
   }
+  PLEURA_CHECK(dims.size() <= static_cast<size_t>(Shape::kMaxDims), "[npy] ", name, ": shape (", tuple, ") has ",
+               dims.size(), " dimensions, at most ", Shape::kMaxDims, " are supported");
+  // The byte count is computed with overflow checks: a shape whose product wraps around 64 bits could
+  // otherwise match a short file and let readers index past its data.
+  uint64_t expected = dtype_size(dtype);
+  for (int64_t d : dims) {
+    PLEURA_CHECK(!__builtin_mul_overflow(expected, static_cast<uint64_t>(d), &expected), "[npy] ", name, ": shape (",
+                 tuple, ") of ", descr, " has a byte size that overflows 64 bits");
+  }
   Shape shape(dims);
   size_t data_start = header_start + header_len;
-  size_t expected = static_cast<size_t>(shape.numel()) * dtype_size(dtype);
   PLEURA_CHECK(bytes.size() - data_start == expected, "[npy] ", name, ": shape ", shape.str(), " of ",
                descr, " needs ", expected, " data bytes, file has ", bytes.size() - data_start);
   Tensor t = Tensor::empty(shape, dtype);

@@ -105,6 +105,12 @@ ordered_json parse_header_json(std::string_view text, const std::string& file) {
     const size_t at = what.find(": ", what.find("column"));
     throw_error(cat("[safetensors] ", file, ": header byte ", e.byte > 0 ? e.byte - 1 : 0, ": invalid JSON: ",
                     at == std::string::npos ? what : what.substr(at + 2)));
+  } catch (const ordered_json::out_of_range& e) {
+    // A number too large for a double (e.g. 1e400), which serde_json refuses as well. Found by the
+    // fuzz replay test (tests/fuzz/regressions/safetensors/number-overflow).
+    const std::string what = e.what();
+    const size_t at = what.find("] ");
+    throw_error(cat("[safetensors] ", file, ": invalid JSON: ", at == std::string::npos ? what : what.substr(at + 2)));
   }
 }
 

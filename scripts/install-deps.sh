@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Pleura builds with, when some are missing (apt-get, as root or
-# through sudo). Does nothing when all are present. PLEURA_INSTALL_TORCH=1 adds python3-torch. The CUDA
+# through sudo). Does nothing when all are present. PLEURA_INSTALL_TORCH=1 adds python3-torch,
+# PLEURA_INSTALL_FUZZ=1 clang and its sanitizer runtimes (scripts/fuzz.sh, scripts/sanitize.sh). The CUDA
 # toolkit is not a Debian package: it is used when found (/usr/local/cuda), and Pleura builds for the CPU
 # alone without it.
 set -euo pipefail
@@ -9,6 +10,8 @@ packages=(cmake g++ make python3 libopenblas-dev doctest-dev libstb-dev libdcmtk
   libinih-dev)
 # The PyTorch baseline's CPU check (ctest bench.pytorch_baseline) needs PyTorch; CI asks for it.
 [ "${PLEURA_INSTALL_TORCH:-0}" = 1 ] && packages+=(python3-torch)
+# scripts/fuzz.sh builds with clang and links libFuzzer and the sanitizer runtimes (libclang-rt-14-dev).
+[ "${PLEURA_INSTALL_FUZZ:-0}" = 1 ] && packages+=(clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -16,6 +16,17 @@ namespace {
 std::string temp_path(const std::string& name) {
   return (std::filesystem::temp_directory_path() / ("pleura_test_" + name)).string();
 }
+
+// A version 1.0 .npy file with the given header dictionary and data bytes, laid out as NumPy does.
+std::string npy_bytes(const std::string& dict, const std::string& data) {
+  std::string header = dict;
+  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  std::string out("\x93NUMPY\x01\x00", 8);
+  out += static_cast<char>(header.size() & 0xff);
+  out += static_cast<char>(header.size() >> 8);
+  return out + header + data;
+}
 }  // namespace
 
 TEST_CASE("npy: round trip of every dtype and rank") {
@@ -80,4 +91,20 @@ TEST_CASE("file_io: atomic write leaves no temporary file and replaces the targe
     CHECK(entry.path().filename().string().find("pleura_test_atomic.bin.tmp") == std::string::npos);
   std::remove(path.c_str());
   expect_error([] { write_file_atomic("/nonexistent-dir/x.bin", "x"); }, {"/nonexistent-dir/x.bin"});
+}
+
+TEST_CASE("npy: a shape whose byte size overflows 64 bits is refused, not wrapped to a small size") {
+  // 2^32 * 2^32 elements wrap to 0 in 64 bits: before the overflow check this file, with no data at all,
+  // was accepted as a tensor whose numel() overflowed, and readers indexed past the buffer.
+  const std::string wraps = npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", "");
+  expect_error([&] { parse_npy(wraps, "wrap.npy"); }, {"wrap.npy", "overflows 64 bits", "4294967296"});
+  // 2^62 float32 elements: 2^64 bytes, the element count itself fits.
+  const std::string bytes_wrap = npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904,), }", "");
+  expect_error([&] { parse_npy(bytes_wrap, "bytes.npy"); }, {"bytes.npy", "overflows 64 bits"});
+  const std::string nine = npy_bytes("{'descr': '|u1', 'fortran_order': False, 'shape': (1, 1, 1, 1, 1, 1, 1, 1, 1), }", "x");
+  expect_error([&] { parse_npy(nine, "nine.npy"); }, {"nine.npy", "9 dimensions", "at most 8"});
+  // The same helper makes a file that is accepted, so the refusals above are about the shapes.
+  const Tensor ok = parse_npy(npy_bytes("{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3), }", "abcdef"), "ok.npy");
+  CHECK(ok.shape() == Shape({2, 3}));
+  CHECK(ok.data<uint8_t>()[5] == 'f');
 }
