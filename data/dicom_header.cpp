@@ -6,9 +6,12 @@
 #include <dcmtk/dcmdata/dcpixel.h>
 #include <dcmtk/dcmdata/dcpixseq.h>
 #include <dcmtk/dcmdata/dcpxitem.h>
+#include <dcmtk/dcmdata/dcstack.h>
 #include <dcmtk/dcmdata/dcxfer.h>
 
 #include <cmath>
+#include <filesystem>
+#include <system_error>
 #include <vector>
 
 #include "engine/error.h"
@@ -48,8 +51,7 @@ DicomCodec codec_for(E_TransferSyntax xfer, const std::string& uid, const std::s
 
 uint16_t required_us(DcmDataset* ds, const DcmTagKey& tag, const char* name, const std::string& path) {
   Uint16 value = 0;
-  PLEURA_CHECK(ds->findAndGetUint16(tag, value).good(), path, ": missing ", name, " (", tag.toString().c_str(),
-               ")");
+  PLEURA_CHECK(ds->findAndGetUint16(tag, value).good(), path, ": missing ", name, " ", tag.toString().c_str());
   return value;
 }
 
@@ -82,6 +84,19 @@ void read_mapping_attributes(DcmDataset* ds, DicomInfo& info, const std::string&
   }
   const bool direct = !info.is_signed && info.bits_stored <= 8;
   info.mapping = direct ? DicomMapping::kDirect8 : info.window_width ? DicomMapping::kWindow : DicomMapping::kMinMax;
+}
+
+// No element may claim more bytes than the whole file holds (DICOM validation before any pixel decoding;
+// DCMTK leaves long values in the file and reads them only when asked).
+void check_element_lengths(DcmFileFormat* file, uintmax_t file_size, const std::string& path) {
+  DcmStack stack;
+  while (file->nextObject(stack, OFTrue).good()) {
+    DcmObject* object = stack.top();
+    const Uint32 length = object->getLength();
+    if (length == DCM_UndefinedLength || object->isLeaf() == OFFalse) continue;
+    PLEURA_CHECK(length <= file_size, path, ": element ", object->getTag().toString().c_str(), " claims ", length,
+                 " bytes, more than the whole file (", file_size, " bytes)");
+  }
 }
 
 void check_pixel_data(DcmDataset* ds, LoadedDicom& dicom, const std::string& path) {
@@ -131,13 +146,22 @@ void check_pixel_data(DcmDataset* ds, LoadedDicom& dicom, const std::string& pat
 
 LoadedDicom load_and_check_dicom(const std::string& path) {
   ensure_dicom_codecs();
+  std::error_code error;
+  const uintmax_t file_size = std::filesystem::file_size(path, error);
+  PLEURA_CHECK(!error, path, ": cannot read as DICOM (", error.message(), ")");
   LoadedDicom dicom;
   dicom.file = std::make_shared<DcmFileFormat>();
   // Values longer than DCM_MaxReadLength (4 KiB), the pixel data among them, stay in the file until used.
   const OFCondition status = dicom.file->loadFile(OFFilename(path.c_str()));
-  PLEURA_CHECK(status.good(), path, ": cannot read as DICOM (", status.text(), ")");
+  PLEURA_CHECK(status.good(), path, ": cannot read as DICOM (", status.text(), "): the file (", file_size,
+               " bytes) is truncated or is not a DICOM file");
   DcmDataset* ds = dicom.file->getDataset();
   DicomInfo& info = dicom.info;
+  check_element_lengths(dicom.file.get(), file_size, path);
+  // A file cut at an element boundary loads without error, but without its image: say so first, rather
+  // than naming whichever attribute the cut removed.
+  PLEURA_CHECK(ds->tagExists(DCM_PixelData), path, ": no Pixel Data (7FE0,0010): the file (", file_size,
+               " bytes) ends before any image data (truncated?) or holds none");
 
   const E_TransferSyntax xfer = ds->getOriginalXfer();
   OFString uid;

@@ -22,10 +22,18 @@ std::vector<std::string_view> split_items(const std::string& option, const std::
   return items;
 }
 
+// A probability threshold: a finite number in [0, 1], as the training config requires of its triplets.
 double threshold_item(const std::string& option, const std::string& text, std::string_view item) {
   double v = 0;
   if (!parse_finite(item, v)) {
-    throw Error(cat("option --", option, " '", text, "': '", item, "' is not a number"));
+    double ignored = 0;
+    const auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), ignored);
+    const bool too_large = ec == std::errc::result_out_of_range && end == item.data() + item.size();
+    throw Error(cat("option --", option, " '", text, "': '", item, "' ",
+                    too_large ? "is out of the range of a double" : "is not a number"));
+  }
+  if (!(v >= 0 && v <= 1)) {
+    throw Error(cat("option --", option, " '", text, "': threshold ", item, " is not in [0, 1] (a probability)"));
   }
   return v;
 }

@@ -15,7 +15,7 @@ namespace pleura::eval {
 // A whole decimal number (std::from_chars: no spaces, no '+', no hex), finite. False otherwise.
 bool parse_finite(std::string_view text, double& value);
 
-// "a,b,c": at least one item; thresholds are finite numbers, areas integers in [0, 2^40].
+// "a,b,c": at least one item; thresholds are numbers in [0, 1], areas integers in [0, 2^40].
 std::vector<double> parse_threshold_list(const std::string& option, const std::string& text);
 std::vector<int64_t> parse_area_list(const std::string& option, const std::string& text);
 

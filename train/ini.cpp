@@ -61,7 +61,9 @@ double parse_double(const std::string& text, const std::string& where) {
   errno = 0;
   char* end = nullptr;
   double v = std::strtod(text.c_str(), &end);
-  PLEURA_CHECK(!text.empty() && *end == '\0' && errno == 0, where, ": '", text, "' is not a number");
+  const bool whole = !text.empty() && *end == '\0';
+  PLEURA_CHECK(!(whole && errno == ERANGE), where, ": '", text, "' is out of the range of a double");
+  PLEURA_CHECK(whole && errno == 0, where, ": '", text, "' is not a number");
   return v;
 }
 

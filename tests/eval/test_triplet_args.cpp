@@ -32,4 +32,10 @@ TEST_CASE("triplet_args: lists and triplets") {
   usage([] { parse_triplet("triplet", "0.75,1000"); }, "'0.75,1000' has 2 items, expected TOP,AREA,BOTTOM");
   usage([] { parse_triplet("triplet", "0.75,x,0.3"); }, "'x' is not an integer area");
   usage([] { parse_triplet("triplet", "0.75,10,"); }, "item 3 is empty");
+  // Thresholds are probabilities, as in the training config (a user trial passed 1.5 unnoticed).
+  usage([] { parse_triplet("triplet", "0.5,10,1.5"); }, "option --triplet '0.5,10,1.5': threshold 1.5 is not in [0, 1]");
+  usage([] { parse_threshold_list("tops", "0.2,1.5"); }, "option --tops '0.2,1.5': threshold 1.5 is not in [0, 1]");
+  usage([] { parse_threshold_list("bottoms", "-0.1"); }, "threshold -0.1 is not in [0, 1]");
+  CHECK(parse_threshold_list("tops", "0,1") == std::vector<double>{0.0, 1.0});
+  usage([] { parse_threshold_list("tops", "1e400"); }, "'1e400' is out of the range of a double");
 }

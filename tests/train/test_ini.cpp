@@ -31,6 +31,10 @@ TEST_CASE("ini: errors name the file and line") {
   expect_error([] { IniFile::parse("[a\n", "c.ini"); }, {"c.ini:1", "malformed section"});
   IniFile ini = IniFile::parse("[optim]\nlr = fast\nsteps = 1.5\nflag = maybe\nlist = 1,,2\n", "d.ini");
   expect_error([&] { ini.get_double("optim", "lr"); }, {"d.ini:2", "[optim] lr", "'fast' is not a number"});
+  // A number too large (or too small) for a double is named as such, not as "not a number".
+  IniFile huge = IniFile::parse("[optim]\nlr = 1e400\ntiny = 1e-400\n", "h.ini");
+  expect_error([&] { huge.get_double("optim", "lr"); }, {"h.ini:2", "'1e400' is out of the range of a double"});
+  expect_error([&] { huge.get_double("optim", "tiny"); }, {"h.ini:3", "'1e-400' is out of the range of a double"});
   expect_error([&] { ini.get_int("optim", "steps"); }, {"d.ini:3", "not an integer"});
   expect_error([&] { ini.get_bool("optim", "flag"); }, {"d.ini:4", "not a boolean"});
   expect_error([&] { ini.get_ints("optim", "list"); }, {"d.ini:5", "empty item"});
