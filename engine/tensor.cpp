@@ -1,8 +1,11 @@
 // Tensor and Storage: allocation, copies between devices, dtype conversion, autograd accessors.
 #include "engine/tensor.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
+#include <type_traits>
 
 #include "engine/autograd.h"
 #include "engine/counters.h"
@@ -100,6 +103,15 @@ Tensor Tensor::from_vector(const std::vector<double>& values, const Shape& shape
   visit_dtype(dtype, "from_vector", [&](auto tag) {
     using T = decltype(tag);
     T* p = static_cast<T*>(t.raw());
+    if constexpr (std::is_integral_v<T>) {
+      // Converting a value outside T's range is undefined behaviour: refuse it instead.
+      for (size_t i = 0; i < values.size(); ++i) {
+        const double v = values[i];
+        PLEURA_CHECK(v >= static_cast<double>(std::numeric_limits<T>::lowest()) &&
+                         v < std::ldexp(1.0, std::numeric_limits<T>::digits),
+                     "[from_vector] value ", v, " at index ", i, " does not fit ", dtype_name(dtype));
+      }
+    }
     for (size_t i = 0; i < values.size(); ++i) p[i] = static_cast<T>(values[i]);
   });
   return t;

@@ -71,6 +71,8 @@ std::map<std::string, std::string> state_metadata(const TrainingState& s) {
       {"lr", exact(s.lr)},
       {"summary_rows", std::to_string(s.summary_rows)},
       {"metrics_rows", std::to_string(s.metrics_rows)},
+      {"nonfinite_in_a_row", std::to_string(s.nonfinite_in_a_row)},
+      {"nonfinite_total", std::to_string(s.nonfinite_total)},
       {"topk.count", std::to_string(s.topk.size())},
   };
   for (size_t i = 0; i < s.topk.size(); ++i) {
@@ -106,6 +108,11 @@ TrainingState parse_state_metadata(const std::map<std::string, std::string>& met
   s.lr = r.number("lr");
   s.summary_rows = r.integer("summary_rows");
   s.metrics_rows = r.integer("metrics_rows");
+  // Absent from states written before non-finite steps were counted: none had been skipped.
+  if (meta.count("nonfinite_total")) {
+    s.nonfinite_in_a_row = r.integer("nonfinite_in_a_row");
+    s.nonfinite_total = r.integer("nonfinite_total");
+  }
   const int64_t n = r.integer("topk.count");
   PLEURA_CHECK(n >= 0 && n < 1000000, "[checkpoint] ", path, ": topk.count = ", n);
   for (int64_t i = 0; i < n; ++i) {

@@ -45,6 +45,8 @@ struct TrainingState {
   double lr = 0.0;                           // the learning rate of `epoch`
   std::map<std::string, double> scheduler;   // Scheduler::state()
   int64_t summary_rows = 0, metrics_rows = 0;  // data rows of summary.csv / metrics.csv at this point
+  // Optimizer steps skipped for a non-finite loss or gradient: how many in a row up to now, and in all.
+  int64_t nonfinite_in_a_row = 0, nonfinite_total = 0;
 };
 
 // Plain weights: every state_dict slot, with metadata (format "pt" plus the given entries).

@@ -8,6 +8,7 @@
 #include <optional>
 #include <utility>
 #include <ostream>
+#include <string>
 #include <vector>
 
 #include "models/model.h"
@@ -48,6 +49,12 @@ struct FoldRun {
 
 // The dataset order of training epoch `epoch`: the sampler's, or a seeded shuffle of every item.
 std::vector<int64_t> epoch_order(const FoldRun& run, int64_t epoch);
+
+// Thrown by train_epoch when [train] max_nonfinite_steps optimizer steps in a row were skipped for a
+// non-finite loss or gradient; `last` names the last of them. The state is that of the last good step.
+struct NonFiniteSteps {
+  std::string last;
+};
 
 // Trains the batches of run.state.epoch from run.state.batch on, updating state (batch, loss sums,
 // times). Returns false when a stop was requested after a batch (state then says where to go on).

@@ -142,6 +142,7 @@ void read_optimisation(const ConfigReader& r, TrainConfig& c) {
   c.grad_accum = r.int_in("train", "grad_accum", c.grad_accum, 1, 100000);
   c.grad_clip = r.double_in("train", "grad_clip", c.grad_clip, 0.0, 1e12);
   c.early_stopping = r.int_in("train", "early_stopping", c.early_stopping, 0, 1000000);
+  c.max_nonfinite_steps = r.int_in("train", "max_nonfinite_steps", c.max_nonfinite_steps, 1, 1000000);
 
   c.full_folder = plain_name(r, "checkpoints", "full_folder", c.full_folder);
   c.best_folder = plain_name(r, "checkpoints", "best_folder", c.best_folder);

@@ -54,6 +54,8 @@
 //   grad_accum = 1               (GRADIENT_ACCUMULATION_STEPS)
 //   grad_clip = 0.1              (GRADIENT_CLIPPING) global L2 norm; 0 turns clipping off
 //   early_stopping = 10          (EARLY_STOPPING) stop when epoch - best_epoch > early_stopping
+//   max_nonfinite_steps = 5      (Pleura) an optimizer step whose loss or gradient is NaN or infinite is
+//                                skipped (weights and Adam state unchanged); this many in a row stop the run
 // [validation]
 //   frequency = 1                (VALIDATION_FREQUENCY) validate after epochs f-1, 2f-1, ...
 //   average = per_image          per_image (default: the Kaggle score, independent of the batch size)
@@ -131,6 +133,7 @@ struct TrainConfig {
   int64_t grad_accum = 1;
   double grad_clip = 0.1;
   int64_t early_stopping = 10;
+  int64_t max_nonfinite_steps = 5;
   // [validation]
   int64_t validation_frequency = 1;
   ScoreAverage average = ScoreAverage::kPerImage;
@@ -157,7 +160,8 @@ TrainConfig parse_train_config(const std::string& text, const std::string& name,
 // Every setting as "section.key = value" lines in a fixed order (logged at the start of a run).
 std::string config_text(const TrainConfig& config);
 // A 64-bit FNV-1a hash (16 hex digits) of config_text without the settings that cannot change the
-// result ([run] output, log_dir, device and workers): --resume refuses a state another configuration made.
+// result ([run] output, log_dir, device and workers, [train] max_nonfinite_steps): --resume refuses a state
+// another configuration made.
 std::string config_hash(const TrainConfig& config);
 
 }  // namespace pleura

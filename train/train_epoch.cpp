@@ -27,6 +27,45 @@ std::string loss_status(double mean_loss, double lr) {
   return buf;
 }
 
+// Copies of the model's buffers (BatchNorm running statistics and counts), which move in every training
+// forward pass: a skipped step puts them back, so that a bad batch leaves no trace in the model.
+std::vector<Tensor> copy_buffers(Module& model) {
+  std::vector<Tensor> copies;
+  for (const auto& [name, buffer] : model.named_buffers()) copies.push_back(buffer->clone());
+  return copies;
+}
+
+void restore_buffers(Module& model, std::vector<Tensor>& copies) {
+  size_t i = 0;
+  for (const auto& [name, buffer] : model.named_buffers()) *buffer = std::move(copies.at(i++));
+}
+
+// The optimizer step of a batch that ends a grad_accum window: the gradient norm (the one host read it
+// costs, also when clipping is off) tells whether every gradient is finite. A NaN / infinite loss or norm
+// skips the step, leaving weights and Adam state as they are, drops the window's gradients and puts back
+// the buffers as they were before the window (`window_buffers`).
+void optimizer_step(FoldRun& run, const std::vector<Tensor*>& params, std::vector<Tensor>& window_buffers,
+                    double loss, int64_t batch) {
+  const TrainConfig& c = run.config;
+  TrainingState& st = run.state;
+  const double norm = grad_norm(params);
+  if (std::isfinite(loss) && std::isfinite(norm)) {
+    run.adam->step(c.grad_clip > 0 ? clip_factor(norm, c.grad_clip) : 1.0);
+    run.adam->zero_grad();
+    st.nonfinite_in_a_row = 0;
+    return;
+  }
+  run.adam->zero_grad();
+  restore_buffers(*run.model, window_buffers);
+  ++st.nonfinite_in_a_row;
+  ++st.nonfinite_total;
+  const std::string what = cat("epoch ", st.epoch, " batch ", batch, ": loss ", format_number(loss),
+                               ", gradient norm ", format_number(norm));
+  run.log.line(cat("non-finite step skipped (", what, "); weights and optimizer state unchanged; ",
+                   st.nonfinite_in_a_row, " in a row, ", st.nonfinite_total, " in this fold"));
+  if (st.nonfinite_in_a_row >= c.max_nonfinite_steps) throw NonFiniteSteps{what};
+}
+
 }  // namespace
 
 std::vector<int64_t> epoch_order(const FoldRun& run, int64_t epoch) {
@@ -54,6 +93,8 @@ bool train_epoch(FoldRun& run) {
   for (int64_t b = 0; b < st.batch; ++b) loader.next();
 
   const std::vector<Tensor*> params = run.model->parameters();
+  bool window_loss_finite = true;  // every loss since the last step was finite (a resume starts afresh)
+  std::vector<Tensor> window_buffers;  // the model's buffers as the window began
   EpochProgress bar(run.progress, run.options.terminal, cat("fold ", run.fold, " epoch ", st.epoch, " train"), batches,
                     st.batch);
   for (int64_t b = st.batch; b < batches; ++b) {
@@ -63,18 +104,25 @@ bool train_epoch(FoldRun& run) {
                  " batches");
     const Clock::time_point t1 = Clock::now();
     Tensor images = batch->images.to(c.device), masks = batch->masks.to(c.device);
+    // A resume inside a grad_accum window starts its copy there (the batches before are not redone).
+    if (b % c.grad_accum == 0 || window_buffers.empty()) window_buffers = copy_buffers(*run.model);
     Tensor loss = combo_loss(run.model->forward(images), masks, c.loss);
     loss.backward();
+    if (run.options.after_backward) run.options.after_backward(run.fold, st.epoch, b, params);
     const double value = loss.item();
+    window_loss_finite = window_loss_finite && std::isfinite(value);
     // Learning.batch_train: the step happens on every grad_accum-th batch of the epoch (batch_idx counts
     // from 0 each epoch); gradients of a short remainder carry over into the next epoch, as there.
     if (b % c.grad_accum == c.grad_accum - 1) {
-      const double factor = c.grad_clip > 0 ? clip_factor(grad_norm(params), c.grad_clip) : 1.0;
-      run.adam->step(factor);
-      run.adam->zero_grad();
+      optimizer_step(run, params, window_buffers, window_loss_finite ? value : NAN, b);
+      window_buffers.clear();
+      window_loss_finite = true;
     }
-    st.loss_sum += value;
-    ++st.loss_count;
+    // The epoch's mean loss counts the finite ones (a skipped step is logged on its own).
+    if (std::isfinite(value)) {
+      st.loss_sum += value;
+      ++st.loss_count;
+    }
     st.batch = b + 1;
     const Clock::time_point t2 = Clock::now();
     st.wait_seconds += seconds_between(t0, t1);

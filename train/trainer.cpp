@@ -313,6 +313,20 @@ void end_epoch(FoldRun& run, bool early_stop) {
   write_learning_curve(run.paths.metrics, run.paths.curve);
 }
 
+// [train] max_nonfinite_steps skipped steps in a row: `last` keeps the weights and optimizer state of the
+// last good step, and the run ends with an error that says what happened and what to try.
+[[noreturn]] void gave_up_on_nonfinite_steps(FoldRun& run, const NonFiniteSteps& bad) {
+  save_last(run);
+  const std::string message =
+      cat("[train] fold ", run.fold, ": ", run.state.nonfinite_in_a_row,
+          " optimizer steps in a row had a non-finite loss or gradient (the last at ", bad.last,
+          "); training stopped ([train] max_nonfinite_steps = ", run.config.max_nonfinite_steps, "). ", run.paths.last_state,
+          " holds the weights and optimizer state of the last good step; a lower [optimizer] lr, a smaller "
+          "[train] grad_clip or a look at the images of those batches may help (--resume meets the same batches)");
+  run.log.file_only(message);  // the tool prints it as its error
+  throw_error(message);
+}
+
 enum class EpochEnd { kNext, kEarlyStop, kInterrupted };
 
 // One epoch of the loop: training (or its rest), validation when due, the metrics row, the reference's
@@ -365,7 +379,12 @@ TrainOutcome train_fold(const TrainConfig& c, const TrainOptions& options, const
   set_up(run, dataset, start == FoldStart::kResume, summary, metrics);
   if (c.validate_only) return validate_only(run, summary, metrics);
   for (bool first = true; run.state.epoch < c.epochs; first = false) {
-    const EpochEnd end = run_epoch(run, first, summary, metrics);
+    EpochEnd end = EpochEnd::kNext;
+    try {
+      end = run_epoch(run, first, summary, metrics);
+    } catch (const NonFiniteSteps& bad) {
+      gave_up_on_nonfinite_steps(run, bad);
+    }
     if (end == EpochEnd::kInterrupted) return interrupted(run);
     if (end == EpochEnd::kEarlyStop) {
       log.line("EARLY STOPPING");

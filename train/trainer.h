@@ -4,7 +4,9 @@
 // triplet grid; top-k / best checkpoints, the scheduler step and early stopping after each validation.
 // Stops cleanly on a stop request (engine/interrupt.h; the tools' runner sets it on SIGINT / SIGTERM): the
 // step in progress ends, `last` is saved with the position inside the epoch, and --resume continues bit
-// for bit (on the CPU). Implementation in train/trainer.cpp (setup, resume, checkpoints) and
+// for bit (on the CPU). An optimizer step whose loss or gradient is NaN or infinite is skipped, weights and
+// Adam state untouched, and logged; [train] max_nonfinite_steps such steps in a row save `last` and end the
+// run with an error naming them. Implementation in train/trainer.cpp (setup, resume, checkpoints) and
 // train/train_epoch.cpp (the epoch itself); tests in tests/tools/test_train_unet.cpp.
 //
 // Files per fold k, under [run] output:
@@ -20,8 +22,10 @@
 #include <functional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "engine/interrupt.h"
+#include "engine/tensor.h"
 #include "train/train_config.h"
 
 namespace pleura {
@@ -31,6 +35,9 @@ struct TrainOptions {
   bool terminal = false;  // progress as a bar redrawn in place (else plain lines)
   // Test hook, called after every training batch: returning true requests a stop, as a signal does.
   std::function<bool(int fold, int64_t epoch, int64_t batch)> after_batch;
+  // Test hook, called after each batch's backward pass with the model's parameters, before any optimizer
+  // step: the tests put a NaN into a gradient here to exercise the non-finite step handling.
+  std::function<void(int fold, int64_t epoch, int64_t batch, const std::vector<Tensor*>& params)> after_backward;
 };
 
 enum class TrainOutcome {

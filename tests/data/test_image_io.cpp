@@ -87,3 +87,28 @@ TEST_CASE("image io: the dimension cap is checked from the header, before decodi
   CHECK(!is_png_or_jpeg_path("x.dcm"));
   CHECK(!is_png_or_jpeg_path("dir.png/file"));
 }
+
+TEST_CASE("image io: a JPEG Huffman table with more than 256 codes is refused before stb_image reads it") {
+  // Debian's stb_image 2.27 writes past its table for such a file (undefined behaviour that UBSan caught in
+  // tests/fuzz; regression input in tests/fuzz/regressions/image/). The same image with a sound table reads.
+  TempDir dir;
+  GrayImage ramp(8, 8);
+  for (int64_t i = 0; i < 64; ++i) ramp.pixels[static_cast<size_t>(i)] = static_cast<uint8_t>(i * 3);
+  REQUIRE(stbi_write_jpg(dir.file("ok.jpg").c_str(), 8, 8, 1, ramp.pixels.data(), 90));
+  CHECK(read_image_gray(dir.file("ok.jpg")).pixels.size() == 64u);
+  std::string bytes = slurp(dir.file("ok.jpg"));
+  const size_t dht = bytes.find("\xFF\xC4");
+  REQUIRE(dht != std::string::npos);
+  const size_t first_count = dht + 5;  // marker (2), length (2), class and id (1)
+  bytes[first_count] = static_cast<char>(0xF9);
+  write_file_atomic(dir.file("bad.jpg"), bytes);
+  for (auto read : {+[](const std::string& p) { read_image_gray(p); },
+                    +[](const std::string& p) { int64_t h = 0, w = 0; read_image_size(p, h, w); }}) {
+    expect_error([&] { read(dir.file("bad.jpg")); },
+                 {dir.file("bad.jpg"), cat("JPEG Huffman table at byte ", dht + 4), "codes, at most 256 are possible"});
+  }
+  // A segment that claims more bytes than the file has.
+  std::string cut = slurp(dir.file("ok.jpg")).substr(0, dht + 10);
+  write_file_atomic(dir.file("cut.jpg"), cut);
+  expect_error([&] { read_image_gray(dir.file("cut.jpg")); }, {"JPEG segment FFC4", "claims"});
+}

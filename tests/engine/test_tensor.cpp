@@ -1,6 +1,8 @@
 // Tests of engine/tensor.h: construction, dtypes, copies, views, devices, and the CUDA error paths.
 #include "engine/tensor.h"
 
+#include <cmath>
+
 #include "engine/autograd.h"
 #include "engine/cuda_runtime.h"
 #include "tests/testing.h"
@@ -40,6 +42,12 @@ TEST_CASE("tensor: zeros, full, clone, conversions") {
   CHECK(u.to_vector() == std::vector<double>{0, 128, 255});
   CHECK(Tensor::from_vector({3.5}, {}).item() == 3.5);
   expect_error([] { Tensor::from_vector({1, 2, 3}, {2, 2}); }, {"3 values given", "[2, 2]"});
+  // Integer dtypes take only values they can hold (the conversion would be undefined behaviour; UBSan
+  // found it in a fuzz seed).
+  expect_error([] { Tensor::from_vector({1, -3}, {2}, DType::kUInt8); }, {"value -3 at index 1 does not fit", "uint8"});
+  expect_error([] { Tensor::from_vector({256}, {1}, DType::kUInt8); }, {"value 256", "does not fit"});
+  expect_error([] { Tensor::from_vector({NAN}, {1}, DType::kInt64); }, {"value nan", "int64"});
+  CHECK(Tensor::from_vector({255, 0}, {2}, DType::kUInt8).data<uint8_t>()[0] == 255);
   expect_error([] { Tensor::from_vector({1, 2}, {2}).item(); }, {"[item]", "one-element"});
 }
 

@@ -34,7 +34,8 @@ std::string file_head(const std::string& path, int lines) {
 
 Tensor ramp(const Shape& shape, DType dtype) {
   std::vector<double> values(static_cast<size_t>(shape.numel()));
-  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<double>((i * 7) % 11) - 3.0;
+  const double offset = dtype == DType::kUInt8 ? 0.0 : -3.0;
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<double>((i * 7) % 11) + offset;
   return Tensor::from_vector(values, shape, dtype);
 }
 

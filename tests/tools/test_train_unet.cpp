@@ -2,12 +2,16 @@
 // (AlbuNet at 64x64 on the CPU, 8 training and 4 validation images, 2 epochs): the files a run leaves
 // (checkpoints, summary.csv, metrics CSV, learning-curve PNG, logs), a run stopped inside an epoch and
 // before a validation (by the test hook and by a real SIGINT) and resumed, which must end bit-identical to
-// an uninterrupted run, and the command-line and configuration errors.
+// an uninterrupted run, non-finite steps (a NaN put into a gradient: the step is skipped, and too many in a
+// row end the run), and the command-line and configuration errors.
+#include <cmath>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <sstream>
 
 #include "engine/file_io.h"
+#include "engine/safetensors.h"
 #include "layers/state_dict.h"
 #include "models/registry.h"
 #include "tests/testing.h"
@@ -245,4 +249,100 @@ TEST_CASE("train_unet: [init] starts from an earlier stage's checkpoint; a froze
   const CsvLog m = metrics_csv(t.file("v/checkpoints/fold0/metrics.csv"));
   CHECK(m.column("train_loss") == std::vector<std::string>{""});
   CHECK_FALSE(fs::exists(t.file("v/checkpoints/tiny_fold0.safetensors")));
+}
+
+namespace {
+
+// Puts a NaN into the first gradient element of the first parameter.
+void poison_gradient(const std::vector<Tensor*>& params) {
+  Tensor grad = params.front()->grad();  // shares the gradient's storage
+  REQUIRE(grad.defined());
+  grad.data<float>()[0] = NAN;
+}
+
+// Every tensor of two state files (weights, Adam moments, gradients) holds the same bytes.
+void check_same_tensors(const std::string& a, const std::string& b) {
+  const std::vector<NamedTensor> ta = read_safetensors(a), tb = read_safetensors(b);
+  REQUIRE(ta.size() == tb.size());
+  for (size_t i = 0; i < ta.size(); ++i) {
+    CAPTURE(ta[i].name);
+    REQUIRE(ta[i].name == tb[i].name);
+    REQUIRE(ta[i].tensor.nbytes() == tb[i].tensor.nbytes());
+    CHECK(std::memcmp(ta[i].tensor.raw(), tb[i].tensor.raw(), ta[i].tensor.nbytes()) == 0);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("train_unet: a NaN gradient skips its step, leaving weights and Adam state unchanged; the run goes on") {
+  TempDir t;
+  const TinyCache cache = make_tiny_cache(t.file("cache"), 12, 64, 3);
+  const std::string ini_x = write_ini(t, "x.ini", tiny_train_ini(cache, t.file("x")));
+  const std::string ini_y = write_ini(t, "y.ini", tiny_train_ini(cache, t.file("y")));
+  // x: a NaN in a gradient of batch 1, stopped right after it; y: no NaN, stopped after batch 0.
+  TrainOptions poisoned;
+  poisoned.after_backward = [](int, int64_t epoch, int64_t batch, const std::vector<Tensor*>& params) {
+    if (epoch == 0 && batch == 1) poison_gradient(params);
+  };
+  poisoned.after_batch = [](int, int64_t epoch, int64_t batch) { return epoch == 0 && batch == 1; };
+  const Run x = run({ini_x}, poisoned);
+  REQUIRE_MESSAGE(x.code == 128 + SIGINT, x.err);
+  CHECK_MESSAGE((x.out + x.err).find("non-finite step skipped (epoch 0 batch 1: loss ") != std::string::npos, x.out);
+  CHECK((x.out + x.err).find("gradient norm nan); weights and optimizer state unchanged; 1 in a row, 1 in this fold") !=
+        std::string::npos);
+  TrainOptions clean;
+  clean.after_batch = [](int, int64_t epoch, int64_t batch) { return epoch == 0 && batch == 0; };
+  const Run y = run({ini_y}, clean);
+  REQUIRE_MESSAGE(y.code == 128 + SIGINT, y.err);
+
+  const std::string state_x = t.file("x/checkpoints/fold0/tiny_fold0_last_state.safetensors");
+  const std::string state_y = t.file("y/checkpoints/fold0/tiny_fold0_last_state.safetensors");
+  check_same_tensors(state_x, state_y);  // the skipped step changed nothing
+  const TrainingState sx = peek_training_state(state_x), sy = peek_training_state(state_y);
+  CHECK(sx.batch == 2);
+  CHECK(sy.batch == 1);
+  CHECK(sx.nonfinite_in_a_row == 1);
+  CHECK(sx.nonfinite_total == 1);
+  CHECK(sy.nonfinite_total == 0);
+
+  // Resumed, the next good step clears the run of bad steps; the total stays, and training ends normally.
+  const Run rest = run({ini_x, "--resume"});
+  REQUIRE_MESSAGE(rest.code == 0, rest.err);
+  const TrainingState end = peek_training_state(state_x);
+  CHECK(end.finished);
+  CHECK(end.nonfinite_in_a_row == 0);
+  CHECK(end.nonfinite_total == 1);
+}
+
+TEST_CASE("train_unet: max_nonfinite_steps bad steps in a row end the run with the last good state saved") {
+  TempDir t;
+  const TinyCache cache = make_tiny_cache(t.file("cache"), 12, 64, 3);
+  const std::string ini_x = write_ini(t, "x.ini", tiny_train_ini(cache, t.file("x")));
+  const std::string ini_y = write_ini(t, "y.ini", tiny_train_ini(cache, t.file("y")));
+  TrainOptions poisoned;  // every batch from batch 1 on
+  poisoned.after_backward = [](int, int64_t epoch, int64_t batch, const std::vector<Tensor*>& params) {
+    if (epoch > 0 || batch >= 1) poison_gradient(params);
+  };
+  const Run x = run({ini_x, "--set", "train.max_nonfinite_steps=2"}, poisoned);
+  CHECK(x.code == 1);
+  CHECK_MESSAGE(x.err.find("[train] fold 0: 2 optimizer steps in a row had a non-finite loss or gradient (the last at "
+                           "epoch 0 batch 2: loss ") != std::string::npos,
+                x.err);
+  CHECK(x.err.find("max_nonfinite_steps = 2") != std::string::npos);
+  CHECK(x.err.find("tiny_fold0_last_state.safetensors holds the weights and optimizer state of the last good step") !=
+        std::string::npos);
+  TrainOptions clean;
+  clean.after_batch = [](int, int64_t epoch, int64_t batch) { return epoch == 0 && batch == 0; };
+  const Run y = run({ini_y}, clean);
+  REQUIRE_MESSAGE(y.code == 128 + SIGINT, y.err);
+  const std::string state_x = t.file("x/checkpoints/fold0/tiny_fold0_last_state.safetensors");
+  check_same_tensors(state_x, t.file("y/checkpoints/fold0/tiny_fold0_last_state.safetensors"));
+  const TrainingState sx = peek_training_state(state_x);
+  CHECK(sx.nonfinite_in_a_row == 2);
+  CHECK(sx.batch == 2);  // batch 2, the last bad one, comes again on --resume
+  CHECK_FALSE(sx.finished);
+  // A bad value is refused with the key's file:line.
+  const Run bad = run({ini_x, "--set", "train.max_nonfinite_steps=0"});
+  CHECK(bad.code == 1);
+  CHECK(bad.err.find("max_nonfinite_steps") != std::string::npos);
 }
