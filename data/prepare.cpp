@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "engine/error.h"
+#include "engine/file_io.h"
 #include "engine/interrupt.h"
 #include "data/dicom.h"
 #include "data/folds.h"
@@ -35,14 +36,6 @@ std::string list_some(const std::vector<std::string>& ids) {
   for (size_t i = 0; i < shown; ++i) out += cat(i ? ", '" : "'", ids[i], "'");
   if (ids.size() > shown) out += cat(" and ", ids.size() - shown, " more");
   return out;
-}
-
-// Removes temporary files a killed run may have left ("<name>.png.tmp.<pid>").
-void remove_stale_temporaries(const fs::path& dir) {
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    const std::string name = entry.path().filename().string();
-    if (entry.is_regular_file() && name.find(".png.tmp.") != std::string::npos) fs::remove(entry.path());
-  }
 }
 
 GrayImage read_source(const SourceImage& src, int64_t& height, int64_t& width) {
@@ -103,8 +96,8 @@ std::vector<SourceImage> keep_labelled(const std::vector<SourceImage>& sources, 
 void make_output_folders(const fs::path& out, bool with_masks) {
   fs::create_directories(out / "images");
   if (with_masks) fs::create_directories(out / "masks");
-  remove_stale_temporaries(out / "images");
-  if (with_masks) remove_stale_temporaries(out / "masks");
+  remove_stale_temporaries((out / "images").string());  // what a killed run left (engine/file_io.h)
+  if (with_masks) remove_stale_temporaries((out / "masks").string());
 }
 
 // Where one source's outputs go.

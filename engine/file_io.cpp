@@ -2,17 +2,55 @@
 #include "engine/file_io.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "engine/error.h"
 
 namespace pleura {
+
+namespace {
+
+// The pid of "<name>.tmp.<pid>" or "<name>.tmp.<pid>.<n>"; 0 when `name` is not such a file.
+long temporary_owner(const std::string& name) {
+  const size_t tag = name.rfind(".tmp.");
+  if (tag == std::string::npos) return 0;
+  const std::string rest = name.substr(tag + 5);
+  char* end = nullptr;
+  const long pid = std::strtol(rest.c_str(), &end, 10);
+  if (end == rest.c_str() || pid <= 0 || (*end != '\0' && *end != '.')) return 0;
+  return pid;
+}
+
+bool process_alive(long pid) { return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM; }
+
+}  // namespace
+
+int remove_stale_temporaries(const std::string& folder, bool recursive) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  if (!fs::is_directory(folder, error)) return 0;
+  int removed = 0;
+  auto visit = [&](const fs::directory_entry& entry) {
+    if (!entry.is_regular_file(error)) return;
+    const long pid = temporary_owner(entry.path().filename().string());
+    if (pid != 0 && pid != ::getpid() && !process_alive(pid) && fs::remove(entry.path(), error)) ++removed;
+  };
+  if (recursive) {
+    for (const auto& entry : fs::recursive_directory_iterator(folder, error)) visit(entry);
+  } else {
+    for (const auto& entry : fs::directory_iterator(folder, error)) visit(entry);
+  }
+  return removed;
+}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -10,4 +10,9 @@ namespace pleura {
 std::string read_file(const std::string& path);
 void write_file_atomic(const std::string& path, std::string_view bytes);
 
+// Removes the temporary files "<name>.tmp.<pid>[.<n>]" under `folder` (with `recursive`, in its subfolders
+// too) whose process has ended: what a killed writer leaves. A live process's files (another run's
+// write in progress) are kept. Returns how many were removed; a missing folder holds none.
+int remove_stale_temporaries(const std::string& folder, bool recursive = false);
+
 }  // namespace pleura

@@ -130,19 +130,5 @@ std::vector<std::string> existing_map_ids(const std::string& dir) {
   return {ids.begin(), ids.end()};
 }
 
-int remove_stale_temporaries(const std::string& dir) {
-  int removed = 0;
-  if (!fs::is_directory(dir)) return 0;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    const std::string name = entry.path().filename().string();
-    if (!entry.is_regular_file()) continue;
-    if (name.find(".npy.tmp.") != std::string::npos || name.find(".png.tmp.") != std::string::npos ||
-        name.find(".txt.tmp.") != std::string::npos) {
-      fs::remove(entry.path());
-      ++removed;
-    }
-  }
-  return removed;
-}
 
 }  // namespace pleura::infer

@@ -51,8 +51,4 @@ std::vector<MapFile> list_prob_maps(const std::string& dir);
 // (infer_unet's resume).
 std::vector<std::string> existing_map_ids(const std::string& dir);
 
-// Removes temporary files a killed run left in `dir` ("<name>.npy.tmp.<pid>", "<name>.png.tmp.<pid>",
-// "<name>.txt.tmp.<pid>"). Returns how many.
-int remove_stale_temporaries(const std::string& dir);
-
 }  // namespace pleura::infer

@@ -10,6 +10,7 @@
 
 #include "engine/alloc_context.h"
 #include "engine/error.h"
+#include "engine/file_io.h"
 #include "layers/pretrained.h"
 #include "models/registry.h"
 #include "train/fold_trainer.h"
@@ -47,9 +48,11 @@ std::map<std::string, std::string> weight_metadata(const FoldRun& run, int64_t e
 void save_last(FoldRun& run) {
   run.state.lr = run.adam->lr();
   run.state.scheduler = run.scheduler->state();
-  // The state first: it alone is what --resume reads; the plain weights are for inference.
-  save_training_state(run.paths.last_state, run.state, *run.model, *run.adam);
+  // The plain weights (for inference) first, the state last: the state is what --resume reads, so it is
+  // the commit point. A kill between the two leaves the older state, from which --resume writes both
+  // again; the other order left a finished state beside the previous epoch's weights (soak-resume.sh).
   save_weights(run.paths.last, *run.model, weight_metadata(run, run.state.epoch, ""));
+  save_training_state(run.paths.last_state, run.state, *run.model, *run.adam);
 }
 
 TrainOutcome interrupted(FoldRun& run) {
@@ -228,6 +231,11 @@ void set_up(FoldRun& run, const TrainDataset& dataset, bool resuming, CsvLog& su
     resume_state(run, summary, metrics);
   } else {
     start_state(run, summary, metrics);
+    // Saved before any row is written: a run killed from here on (even in its first epoch, even by
+    // SIGKILL) resumes from this state, and the CSV rows it wrote are cut back to the counts recorded
+    // here, instead of restarting as "nothing to resume" over rows that look like an earlier stage's.
+    // (validate_only saves nothing, as in the reference.)
+    if (!c.validate_only) save_last(run);
   }
 }
 
@@ -425,6 +433,10 @@ TrainOutcome run_training(const TrainConfig& c, const TrainOptions& options, std
   log.line(cat("train_unet: pipeline ", c.pipeline, ", model ", c.model, " at ", c.size, "x", c.size, " on ",
                c.device.str(), ", config ", c.file, " (hash ", config_hash(c), ")"));
   log.file_only(config_text(c));
+  // Checkpoints, CSVs and curves half-written by a killed run (engine/file_io.h): up to 415 MB each.
+  if (const int stale = remove_stale_temporaries(c.output, true); stale > 0) {
+    log.line(cat("removed ", stale, " temporary file(s) left in ", c.output, " by an interrupted run"));
+  }
   const TrainDataset dataset = TrainDataset::open({c.cache, c.images, c.labels}, c.folds_file);
   const int num_folds = dataset.folds().num_folds;
   log.line(cat("data: ", dataset.describe(), ", ", dataset.entries().size(), " images in ", num_folds, " folds (",

@@ -2,6 +2,8 @@
 // and rejection of malformed files.
 #include "engine/npy.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -107,4 +109,29 @@ TEST_CASE("npy: a shape whose byte size overflows 64 bits is refused, not wrappe
   const Tensor ok = parse_npy(npy_bytes("{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3), }", "abcdef"), "ok.npy");
   CHECK(ok.shape() == Shape({2, 3}));
   CHECK(ok.data<uint8_t>()[5] == 'f');
+}
+
+TEST_CASE("file_io: stale temporaries of ended processes are removed, a live process's are kept") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("pleura_test_stale_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "sub");
+  auto touch = [&](const fs::path& p) { write_file_atomic(p.string(), "x"); };
+  const std::string live = std::to_string(::getppid()), own = std::to_string(::getpid());
+  for (const std::string& name : {std::string("a.safetensors.tmp.99999991"), std::string("b.png.tmp.99999992.3"),
+                                  "c.csv.tmp." + live,
+                                  "d.csv.tmp." + own, std::string("e.tmp.notapid"), std::string("f.safetensors")}) {
+    touch(dir / name);
+  }
+  touch(dir / "sub" / "g.npy.tmp.99999993");
+  CHECK(remove_stale_temporaries((dir / "absent").string()) == 0);
+  CHECK(remove_stale_temporaries(dir.string()) == 2);  // a and b; the subfolder is not visited
+  CHECK(fs::exists(dir / "sub" / "g.npy.tmp.99999993"));
+  CHECK(remove_stale_temporaries(dir.string(), true) == 1);
+  for (const std::string& kept : {"c.csv.tmp." + live, "d.csv.tmp." + own, std::string("e.tmp.notapid"),
+                                  std::string("f.safetensors")}) {
+    CHECK_MESSAGE(fs::exists(dir / kept), kept);
+  }
+  CHECK(!fs::exists(dir / "a.safetensors.tmp.99999991"));
+  fs::remove_all(dir);
 }

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "engine/npy.h"
+#include "engine/file_io.h"
 #include "tests/testing.h"
 #include "tests/data/data_testing.h"
 #include "tests/eval/eval_testing.h"
@@ -107,7 +108,8 @@ TEST_CASE("prob_map: a NaN map is refused, naming the image and the pixel, and n
 TEST_CASE("prob_map: existing maps are listed and stale temporaries removed") {
   TempDir dir;
   CHECK(existing_map_ids(dir.file("absent")).empty());
-  for (const char* name : {"b.npy", "a.png", "notes.txt", "c.npy.tmp.123", "d.png.tmp.9", "infer_settings.txt.tmp.5"})
+  for (const char* name : {"b.npy", "a.png", "notes.txt", "c.npy.tmp.99999123", "d.png.tmp.99999009",
+                           "infer_settings.txt.tmp.99999005"})  // pids above Linux's pid_max: dead
     std::ofstream(dir.file(name)) << "x";
   fs::create_directories(dir.file("sub.npy"));  // a folder is not a map
   CHECK(existing_map_ids(dir.path()) == std::vector<std::string>{"a", "b"});

@@ -130,13 +130,13 @@ TEST_CASE("prepare_data: a rerun resumes (finished files untouched), refuses ano
   const auto stamp = fs::last_write_time(out + "/images/2.25.100.png");
   const std::string manifest = slurp(out + "/manifest.csv");
   fs::remove(out + "/images/2.25.101.png");  // as if the run had been killed before this image
-  write_file_atomic(out + "/images/x.png.tmp.999", "half-written");
+  write_file_atomic(out + "/images/x.png.tmp.99999999", "half-written");  // a pid no process can have
   Run again = run(args);
   REQUIRE_MESSAGE(again.code == 0, again.err);
   CHECK(again.out.find("1 written, 3 already there") != std::string::npos);
   CHECK(fs::last_write_time(out + "/images/2.25.100.png") == stamp);
   CHECK(fs::exists(out + "/images/2.25.101.png"));
-  CHECK(!fs::exists(out + "/images/x.png.tmp.999"));  // stale temporaries are cleared
+  CHECK(!fs::exists(out + "/images/x.png.tmp.99999999"));  // stale temporaries are cleared
   CHECK(slurp(out + "/manifest.csv") == manifest);    // the rebuilt manifest is the same
   std::vector<std::string> other = args;
   other.back() = "48";
