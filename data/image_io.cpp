@@ -10,6 +10,7 @@
 
 #include "engine/error.h"
 #include "engine/file_io.h"
+#include "data/jpeg_read.h"
 
 namespace pleura::data {
 namespace {
@@ -29,100 +30,6 @@ struct StbiFree {
 
 int be16(const std::string& b, size_t at) {
   return (static_cast<unsigned char>(b[at]) << 8) | static_cast<unsigned char>(b[at + 1]);
-}
-
-// The Huffman tables of one DHT segment (`at`: its first byte after the length, `length`: its bytes).
-// Debian's stb_image 2.27 builds a table from its 16 code counts without checking that they add up to at
-// most 256, and writes past the table when they do not; and it decodes with a table whose code lengths do
-// not form a prefix code, reading past its symbols (both fixed in stb 2.28; found by tests/fuzz, inputs in
-// tests/fuzz/regressions/image/). The lengths are checked as libjpeg (OpenCV's reader) checks them.
-// `defined[class][id]` records each table seen, for check_jpeg_scan_tables.
-void check_jpeg_huffman_tables(const std::string& b, size_t at, size_t length, const std::string& path,
-                               bool (&defined)[2][4]) {
-  const size_t end = at + length;
-  while (at < end) {
-    PLEURA_CHECK(end - at >= 17, path, ": JPEG Huffman table at byte ", at, " is cut short");
-    const int klass = static_cast<unsigned char>(b[at]) >> 4, id = static_cast<unsigned char>(b[at]) & 15;
-    PLEURA_CHECK(klass <= 1 && id <= 3, path, ": JPEG Huffman table at byte ", at, " has class ", klass, " and id ",
-                 id, " (expected 0..1 and 0..3)");
-    size_t codes = 0;
-    uint32_t code = 0;  // the next code of the current length (jdhuff.c's jpeg_make_d_derived_tbl)
-    for (int bits = 1; bits <= 16; ++bits) {
-      const uint32_t count = static_cast<unsigned char>(b[at + bits]);
-      codes += count;
-      code += count;
-      PLEURA_CHECK(count == 0 || code < (1u << bits), path, ": JPEG Huffman table at byte ", at,
-                   " has more codes of length ", bits, " than that length allows (a corrupt or malicious file)");
-      code <<= 1;
-    }
-    PLEURA_CHECK(codes <= 256, path, ": JPEG Huffman table at byte ", at, " declares ", codes,
-                 " codes, at most 256 are possible (a corrupt or malicious file)");
-    PLEURA_CHECK(end - at - 17 >= codes, path, ": JPEG Huffman table at byte ", at, " is cut short");
-    defined[klass][id] = true;
-    at += 17 + codes;
-  }
-}
-
-// A start of scan (`at`: its first byte after the length) may only use Huffman tables defined before it:
-// stb_image 2.27 decodes with an undefined table's uninitialised memory (found by tests/fuzz). A DC table
-// is used by a first DC scan (Ss = 0, Ah = 0, which baseline scans are too), an AC table by any scan with
-// Se > 0. A header too short for its components is left to stb, which refuses it.
-void check_jpeg_scan_tables(const std::string& b, size_t at, size_t length, const std::string& path,
-                            const bool (&defined)[2][4]) {
-  if (length < 1) return;
-  const size_t components = static_cast<unsigned char>(b[at]);
-  if (length < 4 + 2 * components) return;
-  const int ss = static_cast<unsigned char>(b[at + 1 + 2 * components]);
-  const int se = static_cast<unsigned char>(b[at + 2 + 2 * components]);
-  const int ah = static_cast<unsigned char>(b[at + 3 + 2 * components]) >> 4;
-  for (size_t k = 0; k < components; ++k) {
-    const int tables = static_cast<unsigned char>(b[at + 2 + 2 * k]), dc = tables >> 4, ac = tables & 15;
-    PLEURA_CHECK(!(ss == 0 && ah == 0 && dc <= 3 && !defined[0][dc]), path, ": JPEG scan at byte ", at,
-                 " uses DC Huffman table ", dc, ", which the file never defines");
-    PLEURA_CHECK(!(se > 0 && ac <= 3 && !defined[1][ac]), path, ": JPEG scan at byte ", at, " uses AC Huffman table ",
-                 ac, ", which the file never defines");
-  }
-}
-
-// Walks a JPEG's markers as stb_image does, before it sees the file (its header reader already builds
-// Huffman tables): every segment within the file, every Huffman table valid. Like stb, it takes fill bytes
-// (FF) before any marker, SOI included, skips stray bytes between segments, and skips the entropy-coded
-// data after a start of scan up to the next marker. Anything that does not start like a JPEG is left to
-// stb, which refuses it.
-void check_jpeg_segments(const std::string& b, const std::string& path) {
-  auto byte = [&](size_t i) { return static_cast<unsigned char>(b[i]); };
-  size_t at = 0;
-  while (at < b.size() && byte(at) == 0xFF) ++at;
-  if (at < 1 || at >= b.size() || byte(at) != 0xD8) return;
-  ++at;  // after SOI
-  bool defined[2][4] = {};  // Huffman tables seen so far, by class (DC, AC) and id
-  while (at < b.size()) {
-    if (byte(at) != 0xFF) {  // a stray byte: stb reads on to the next FF
-      ++at;
-      continue;
-    }
-    while (at < b.size() && byte(at) == 0xFF) ++at;  // fill bytes
-    if (at >= b.size()) break;
-    const int marker = static_cast<unsigned char>(b[at++]);
-    if (marker == 0xD9) return;                                              // end of image
-    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) continue;      // no length
-    PLEURA_CHECK(at + 2 <= b.size(), path, ": JPEG segment FF", std::hex, std::uppercase, marker, std::dec, " at byte ", at,
-                 " is cut short");
-    const size_t length = static_cast<size_t>(be16(b, at));
-    PLEURA_CHECK(length >= 2 && at + length <= b.size(), path, ": JPEG segment FF", std::hex, std::uppercase, marker, std::dec,
-                 " at byte ", at, " claims ", length, " bytes, the file has ", b.size() - at);
-    if (marker == 0xC4) check_jpeg_huffman_tables(b, at + 2, length - 2, path, defined);
-    if (marker == 0xDA) check_jpeg_scan_tables(b, at + 2, length - 2, path, defined);
-    at += length;
-    if (marker == 0xDA) {  // entropy-coded data: up to a marker other than a stuffed 00 or a restart
-      while (at + 1 < b.size() && !(static_cast<unsigned char>(b[at]) == 0xFF && b[at + 1] != 0 &&
-                                    !(static_cast<unsigned char>(b[at + 1]) >= 0xD0 &&
-                                      static_cast<unsigned char>(b[at + 1]) <= 0xD7))) {
-        ++at;
-      }
-      if (at + 1 >= b.size()) return;  // no end marker: stb decides what a cut scan gives
-    }
-  }
 }
 
 // A PNG without its empty IDAT chunks (legal, and meaningless: the image data is the concatenation of the
@@ -154,9 +61,12 @@ bool is_png_or_jpeg_path(const std::string& path) {
 
 void read_image_size(const std::string& path, int64_t& height, int64_t& width) {
   const std::string bytes = without_empty_idat(read_file(path));
+  if (detail::looks_like_jpeg(bytes)) {
+    detail::jpeg_size(bytes, path, height, width);
+    return;
+  }
   int w = 0, h = 0, comp = 0;
   PLEURA_CHECK(bytes.size() <= 0x7fffffff, path, ": file too large (", bytes.size(), " bytes)");
-  check_jpeg_segments(bytes, path);
   const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
   PLEURA_CHECK(stbi_info_from_memory(data, static_cast<int>(bytes.size()), &w, &h, &comp), path,
                ": not a readable PNG or JPEG (", stbi_failure_reason(), ")");
@@ -164,26 +74,38 @@ void read_image_size(const std::string& path, int64_t& height, int64_t& width) {
   width = w;
 }
 
-GrayImage read_image_gray(const std::string& path) {
-  const std::string bytes = without_empty_idat(read_file(path));
+namespace {
+
+void check_side(const std::string& path, int64_t height, int64_t width) {
+  PLEURA_CHECK(width >= 1 && height >= 1 && width <= kMaxImageSide && height <= kMaxImageSide, path, ": image is ",
+               width, "x", height, " (width x height); each side must be 1..", kMaxImageSide);
+}
+
+// JPEG through libjpeg-turbo (data/jpeg_read.h): its luma plane, as OpenCV's grey read gives it.
+GrayImage read_jpeg_gray(const std::string& bytes, const std::string& path) {
+  int64_t height = 0, width = 0;
+  detail::jpeg_size(bytes, path, height, width);
+  check_side(path, height, width);  // before anything is allocated or decoded
+  GrayImage out;
+  out.height = height;
+  out.width = width;
+  out.pixels = detail::decode_jpeg_gray(bytes, path, height, width);
+  return out;
+}
+
+// PNG through stb_image, in its native channels, converted to grey as libpng would.
+GrayImage read_png_gray(const std::string& bytes, const std::string& path) {
   PLEURA_CHECK(bytes.size() <= 0x7fffffff, path, ": file too large (", bytes.size(), " bytes)");
   const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int size = static_cast<int>(bytes.size());
-  check_jpeg_segments(bytes, path);
   int w = 0, h = 0, comp = 0;
   // Header first: the size cap is enforced before stb allocates or decodes anything.
   PLEURA_CHECK(stbi_info_from_memory(data, size, &w, &h, &comp), path, ": not a readable PNG or JPEG (",
                stbi_failure_reason(), ")");
-  PLEURA_CHECK(w >= 1 && h >= 1 && w <= kMaxImageSide && h <= kMaxImageSide, path, ": image is ", w, "x",
-               h, " (width x height); each side must be 1..", kMaxImageSide);
-  const bool is_png = bytes.size() >= 8 && std::memcmp(bytes.data(), "\x89PNG\r\n\x1a\n", 8) == 0;
-  // JPEG: ask stb for one channel, which is the decoded luma plane (no RGB round trip), as libjpeg's
-  // JCS_GRAYSCALE output that OpenCV reads. PNG: native channels, converted below as libpng would.
-  const int wanted = is_png ? 0 : 1;
-  int n = 0;
-  std::unique_ptr<stbi_uc, StbiFree> pixels(stbi_load_from_memory(data, size, &w, &h, &n, wanted));
+  check_side(path, h, w);
+  int channels = 0;
+  std::unique_ptr<stbi_uc, StbiFree> pixels(stbi_load_from_memory(data, size, &w, &h, &channels, 0));
   PLEURA_CHECK(pixels != nullptr, path, ": cannot decode (", stbi_failure_reason(), ")");
-  const int channels = wanted ? wanted : n;
   GrayImage out(h, w);
   const stbi_uc* p = pixels.get();
   const size_t count = static_cast<size_t>(w) * static_cast<size_t>(h);
@@ -199,6 +121,13 @@ GrayImage read_image_gray(const std::string& path) {
     }
   }
   return out;
+}
+
+}  // namespace
+
+GrayImage read_image_gray(const std::string& path) {
+  const std::string bytes = without_empty_idat(read_file(path));
+  return detail::looks_like_jpeg(bytes) ? read_jpeg_gray(bytes, path) : read_png_gray(bytes, path);
 }
 
 void write_png_gray(const std::string& path, const GrayImage& image) {

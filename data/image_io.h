@@ -1,6 +1,6 @@
-// 8-bit grey images from and to PNG / JPEG files, through stb_image (stb_impl.cpp holds the
-// implementation). Dimensions are checked from the header (stbi_info) before any pixel is decoded:
-// width and height at most kMaxImageSide. Colour is converted to grey as OpenCV's
+// 8-bit grey images from and to PNG / JPEG files: PNG through stb_image (stb_impl.cpp holds the
+// implementation), JPEG through libjpeg-turbo (jpeg_read.h). Dimensions are checked from the header before
+// any pixel is decoded: width and height at most kMaxImageSide. Colour is converted to grey as OpenCV's
 // cv2.imread(path, IMREAD_GRAYSCALE) does (see read_image_gray). Tests: tests/data/test_image_io.cpp.
 #pragma once
 
@@ -20,8 +20,7 @@ inline constexpr int64_t kMaxImageSide = 16384;
 //    32768-9797-19234 = 3737 for blue) and applies with truncation: grey = (9797 R + 19234 G + 3737 B)
 //    >> 15, and grey = R when R == G == B. We do the same. (libpng works in linear light instead when the
 //    file carries a gAMA or sRGB chunk; we do not, so such files can differ by a level or two.)
-//  - JPEG: the luma (Y) channel, as libjpeg gives OpenCV for a grey read; stb's IDCT may differ from
-//    libjpeg-turbo's by one level on some pixels.
+//  - JPEG: the luma (Y) channel through libjpeg-turbo (data/jpeg_read.h), as OpenCV reads it in grey.
 GrayImage read_image_gray(const std::string& path);
 
 // Width and height from the file header only (no decoding); throws on unreadable files.

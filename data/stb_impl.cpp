@@ -1,7 +1,9 @@
 // The one translation unit that compiles stb_image and stb_image_write (header-only libraries from
-// Debian's libstb-dev; its shared libstb is not linked). Only the PNG and JPEG decoders are built. The
-// 16384-pixel cap is image_io.cpp's, checked from stbi_info before decoding; stb's own cap is left at its
-// default so that stbi_info reports an oversized image's size instead of failing anonymously.
+// Debian's libstb-dev; its shared libstb is not linked). Only the PNG decoder is built: Debian's stb_image
+// 2.27 mishandles malformed JPEGs (out-of-bounds reads and writes found by tests/fuzz), and libjpeg-turbo
+// is what the reference's OpenCV decodes JPEG with. The 16384-pixel cap is image_io.cpp's, checked from
+// stbi_info before decoding; stb's own cap is left at its default so that stbi_info reports an oversized
+// image's size instead of failing anonymously.
 #include <zlib.h>
 
 #include <cstdlib>
@@ -25,8 +27,7 @@ static unsigned char* pleura_zlib_compress(unsigned char* data, int size, int* o
 
 #define STB_IMAGE_IMPLEMENTATION
 #define STB_IMAGE_WRITE_IMPLEMENTATION
-#define STBI_ONLY_PNG
-#define STBI_ONLY_JPEG
+#define STBI_ONLY_PNG  // JPEG goes through libjpeg-turbo (data/jpeg_read.cpp)
 #define STBI_NO_HDR
 #define STBI_NO_LINEAR
 

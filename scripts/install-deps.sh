@@ -6,8 +6,8 @@
 # alone without it.
 set -euo pipefail
 
-packages=(cmake g++ make python3 libopenblas-dev doctest-dev libstb-dev libdcmtk-dev libcli11-dev nlohmann-json3-dev
-  libinih-dev)
+packages=(cmake g++ make python3 libopenblas-dev doctest-dev libstb-dev libjpeg62-turbo-dev libdcmtk-dev libcli11-dev
+  nlohmann-json3-dev libinih-dev)
 # The PyTorch baseline's CPU check (ctest bench.pytorch_baseline) needs PyTorch; CI asks for it.
 [ "${PLEURA_INSTALL_TORCH:-0}" = 1 ] && packages+=(python3-torch)
 # scripts/fuzz.sh builds with clang and links libFuzzer and the sanitizer runtimes (libclang-rt-14-dev).
