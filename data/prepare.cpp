@@ -8,6 +8,7 @@
 
 #include "engine/error.h"
 #include "engine/file_io.h"
+#include "engine/folder_lock.h"
 #include "engine/interrupt.h"
 #include "data/dicom.h"
 #include "data/folds.h"
@@ -202,6 +203,7 @@ PrepareSummary prepare_dataset(const PrepareOptions& options, std::ostream& log)
                options.folds, " needs at least as many images, found ", sources.size());
 
   const fs::path out(options.out_dir);
+  const FolderLock lock(out.string(), "prepare_data");  // one run per output folder (engine/folder_lock.h)
   make_output_folders(out, labels.has_value());
   std::vector<ManifestRow> rows(sources.size());
   std::vector<char> resumed(sources.size(), 0);

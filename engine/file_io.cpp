@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -61,32 +62,80 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+namespace {
+
+// What a user can do about a failed write, after strerror's text.
+std::string write_hint(int err) {
+  switch (err) {
+    case ENOSPC: return " (the disk is full: free space or write elsewhere)";
+    case EDQUOT: return " (over the disk quota)";
+    case EACCES:
+    case EPERM: return " (no permission to write there)";
+    case EROFS: return " (the file system is read-only)";
+    case ENOENT: return " (its folder does not exist)";
+    default: return "";
+  }
+}
+
+[[noreturn]] void write_failed(const std::string& path, const std::string& tmp, const char* step, int err) {
+  ::unlink(tmp.c_str());
+  throw_error(cat("cannot write '", path, "': ", step, " failed: ", std::strerror(err), write_hint(err),
+                  "; the previous file, if any, is unchanged"));
+}
+
+// Tests only: PLEURA_FAULT_WRITE=<substring>:<enospc|abort>[@K] makes the K-th (default: every) atomic
+// write of a path containing <substring> fail with ENOSPC, or abort the process, once half its bytes are
+// in the temporary file.
+int injected_fault(const std::string& path) {
+  const char* spec = std::getenv("PLEURA_FAULT_WRITE");
+  if (spec == nullptr || *spec == '\0') return 0;
+  const std::string text(spec);
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || path.find(text.substr(0, colon)) == std::string::npos) return 0;
+  std::string kind = text.substr(colon + 1);
+  long nth = 0;
+  if (const size_t at = kind.find('@'); at != std::string::npos) {
+    nth = std::strtol(kind.c_str() + at + 1, nullptr, 10);
+    kind.resize(at);
+  }
+  static std::atomic<long> matching_writes{0};
+  if (nth > 0 && ++matching_writes != nth) return 0;
+  if (kind == "abort") std::abort();
+  return kind == "enospc" ? ENOSPC : 0;
+}
+
+}  // namespace
+
 void write_file_atomic(const std::string& path, std::string_view bytes) {
-  std::string tmp = cat(path, ".tmp.", ::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  PLEURA_CHECK(fd >= 0, "cannot create '", tmp, "': ", std::strerror(errno));
+  const std::string tmp = cat(path, ".tmp.", ::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) write_failed(path, tmp, "creating its temporary file", errno);
   size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw_error(cat("cannot write '", tmp, "': ", std::strerror(err)));
+  auto write_up_to = [&](size_t end) {
+    while (done < end) {
+      const ssize_t n = ::write(fd, bytes.data() + done, end - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        const int err = n < 0 ? errno : ENOSPC;
+        ::close(fd);
+        write_failed(path, tmp, "writing", err);
+      }
+      done += static_cast<size_t>(n);
     }
-    done += static_cast<size_t>(n);
+  };
+  write_up_to(bytes.size() / 2);
+  if (const int err = injected_fault(path); err != 0) {
+    ::close(fd);
+    write_failed(path, tmp, "writing", err);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw_error(cat("cannot flush '", tmp, "': ", std::strerror(err)));
+  write_up_to(bytes.size());
+  if (::fsync(fd) != 0) {
+    const int err = errno;
+    ::close(fd);
+    write_failed(path, tmp, "flushing", err);
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw_error(cat("cannot rename '", tmp, "' to '", path, "': ", std::strerror(err)));
-  }
+  if (::close(fd) != 0) write_failed(path, tmp, "closing", errno);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) write_failed(path, tmp, "renaming its temporary file", errno);
 }
 
 }  // namespace pleura

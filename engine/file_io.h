@@ -1,5 +1,10 @@
 // Whole-file reads and crash-safe writes: data goes to "<path>.tmp.<pid>", is flushed to disk, then
-// renamed over <path>, so a reader never sees a half-written file.
+// renamed over <path>, so a reader never sees a half-written file. A failed write (full disk, no
+// permission, read-only file system, missing folder) names the path, the step and the reason, removes
+// its temporary file and leaves the previous file as it was. Tests only: PLEURA_FAULT_WRITE=<substring>:
+// <enospc|abort>[@K] fails (or aborts the process) half way through the K-th (default: every) write of a
+// path containing <substring>.
+// Tests: tests/engine/test_npy.cpp (file_io cases).
 #pragma once
 
 #include <string>

@@ -9,6 +9,7 @@
 #include "engine/alloc_context.h"
 #include "engine/error.h"
 #include "engine/file_io.h"
+#include "engine/folder_lock.h"
 #include "engine/interrupt.h"
 #include "data/jobs.h"
 #include "data/progress.h"
@@ -79,6 +80,7 @@ InferSummary run_inference(const InferOptions& o, std::ostream& log, bool termin
   const std::vector<std::string> checkpoints = resolve_checkpoints(o);
   summary.checkpoints = checkpoints.size();
   const std::string settings = settings_text(o, checkpoints);
+  const FolderLock lock(o.output, "infer_unet");  // one run per output folder (engine/folder_lock.h)
   const std::vector<std::string> done = prepare_output(o, settings);
 
   std::vector<InferInput> todo;

@@ -9,6 +9,8 @@
 # killed again, a last --resume to the end, then its files compared with the uninterrupted run's. After
 # every kill each checkpoint present must read as a whole safetensors file and each CSV end with a full
 # line. Ends with "soak: N/N kills resumed ..." or what differed (exit 1).
+# With PLEURA_SOAK_ABORTS=M it then runs M trainings that abort half way through a checkpoint write
+# (engine/file_io.h's PLEURA_FAULT_WRITE) and checks that each resumes to the same files.
 # Environment: PLEURA_BUILD_DIR (default build/; the tools are built there when missing).
 set -euo pipefail
 
@@ -120,3 +122,26 @@ while [ "$done_kills" -lt "$kills" ]; do
   rm -rf "${work:?}/$out"
 done
 echo "soak: $done_kills/$kills kills resumed in $cycles cycles, final files identical to the uninterrupted run every time"
+
+# Aborts in the middle of a checkpoint write (PLEURA_FAULT_WRITE, engine/file_io.h): the K-th write of the
+# training state (K random in 1..3: the start of the fold, the end of epoch 0, of epoch 1) dies half way;
+# the previous state must survive whole and --resume must end like the uninterrupted run.
+aborts=${PLEURA_SOAK_ABORTS:-0}
+for k in $(seq 1 "$aborts"); do
+  nth=$((1 + RANDOM % 3))
+  out=abort$k
+  set +e
+  PLEURA_FAULT_WRITE="last_state.safetensors:abort@$nth" "$build/train_unet" "${args[@]}" --set "run.output=$work/$out" \
+    >>"$work/$out.log" 2>&1
+  status=$?
+  set -e
+  [ "$status" -ne 0 ] || fail "abort $k: train_unet did not die in its checkpoint write $nth"
+  check_outputs "$work/$out"
+  "$build/train_unet" "${args[@]}" --set "run.output=$work/$out" --resume >>"$work/$out.log" 2>&1 \
+    || { tail -n 20 "$work/$out.log"; fail "abort $k: --resume after the aborted write failed"; }
+  for f in checkpoints/fold0/albunet_demo_fold0_last_state.safetensors checkpoints/fold0/summary.csv; do
+    cmp -s "$work/a/$f" "$work/$out/$f" || fail "abort $k (write $nth): $f differs from the uninterrupted run"
+  done
+  rm -rf "${work:?}/$out"
+done
+[ "$aborts" -eq 0 ] || echo "soak: $aborts/$aborts aborts in the middle of a checkpoint write resumed to identical files"

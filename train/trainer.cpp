@@ -11,6 +11,7 @@
 #include "engine/alloc_context.h"
 #include "engine/error.h"
 #include "engine/file_io.h"
+#include "engine/folder_lock.h"
 #include "layers/pretrained.h"
 #include "models/registry.h"
 #include "train/fold_trainer.h"
@@ -428,6 +429,7 @@ FoldPaths fold_paths(const TrainConfig& c, int fold) {
 
 TrainOutcome run_training(const TrainConfig& c, const TrainOptions& options, std::ostream& out,
                           std::ostream& progress) {
+  const FolderLock lock(c.output, "train_unet");  // one run per output folder (engine/folder_lock.h)
   fs::create_directories(c.output + "/" + c.log_dir);
   RunLog log(c.output + "/" + c.log_dir + "/train_main.log", out);
   log.line(cat("train_unet: pipeline ", c.pipeline, ", model ", c.model, " at ", c.size, "x", c.size, " on ",

@@ -2,9 +2,12 @@
 // and rejection of malformed files.
 #include "engine/npy.h"
 
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -84,17 +87,6 @@ TEST_CASE("npy: malformed files are refused with the file name and the reason") 
   expect_error([&] { read_npy("/nonexistent/x.npy"); }, {"/nonexistent/x.npy"});
 }
 
-TEST_CASE("file_io: atomic write leaves no temporary file and replaces the target") {
-  std::string path = temp_path("atomic.bin");
-  write_file_atomic(path, "first");
-  write_file_atomic(path, "second");
-  CHECK(read_file(path) == "second");
-  for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::temp_directory_path()))
-    CHECK(entry.path().filename().string().find("pleura_test_atomic.bin.tmp") == std::string::npos);
-  std::remove(path.c_str());
-  expect_error([] { write_file_atomic("/nonexistent-dir/x.bin", "x"); }, {"/nonexistent-dir/x.bin"});
-}
-
 TEST_CASE("npy: a shape whose byte size overflows 64 bits is refused, not wrapped to a small size") {
   // 2^32 * 2^32 elements wrap to 0 in 64 bits: before the overflow check this file, with no data at all,
   // was accepted as a tensor whose numel() overflowed, and readers indexed past the buffer.
@@ -109,29 +101,4 @@ TEST_CASE("npy: a shape whose byte size overflows 64 bits is refused, not wrappe
   const Tensor ok = parse_npy(npy_bytes("{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3), }", "abcdef"), "ok.npy");
   CHECK(ok.shape() == Shape({2, 3}));
   CHECK(ok.data<uint8_t>()[5] == 'f');
-}
-
-TEST_CASE("file_io: stale temporaries of ended processes are removed, a live process's are kept") {
-  namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / ("pleura_test_stale_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir / "sub");
-  auto touch = [&](const fs::path& p) { write_file_atomic(p.string(), "x"); };
-  const std::string live = std::to_string(::getppid()), own = std::to_string(::getpid());
-  for (const std::string& name : {std::string("a.safetensors.tmp.99999991"), std::string("b.png.tmp.99999992.3"),
-                                  "c.csv.tmp." + live,
-                                  "d.csv.tmp." + own, std::string("e.tmp.notapid"), std::string("f.safetensors")}) {
-    touch(dir / name);
-  }
-  touch(dir / "sub" / "g.npy.tmp.99999993");
-  CHECK(remove_stale_temporaries((dir / "absent").string()) == 0);
-  CHECK(remove_stale_temporaries(dir.string()) == 2);  // a and b; the subfolder is not visited
-  CHECK(fs::exists(dir / "sub" / "g.npy.tmp.99999993"));
-  CHECK(remove_stale_temporaries(dir.string(), true) == 1);
-  for (const std::string& kept : {"c.csv.tmp." + live, "d.csv.tmp." + own, std::string("e.tmp.notapid"),
-                                  std::string("f.safetensors")}) {
-    CHECK_MESSAGE(fs::exists(dir / kept), kept);
-  }
-  CHECK(!fs::exists(dir / "a.safetensors.tmp.99999991"));
-  fs::remove_all(dir);
 }

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "engine/file_io.h"
+#include "engine/folder_lock.h"
 #include "engine/safetensors.h"
 #include "layers/state_dict.h"
 #include "models/registry.h"
@@ -345,4 +346,22 @@ TEST_CASE("train_unet: max_nonfinite_steps bad steps in a row end the run with t
   const Run bad = run({ini_x, "--set", "train.max_nonfinite_steps=0"});
   CHECK(bad.code == 1);
   CHECK(bad.err.find("max_nonfinite_steps") != std::string::npos);
+}
+
+TEST_CASE("train_unet: an output folder in use by another run is refused, naming that run") {
+  TempDir t;
+  const TinyCache cache = make_tiny_cache(t.file("cache"), 12, 64, 3);
+  const std::string ini = write_ini(t, "x.ini", tiny_train_ini(cache, t.file("x")));
+  {
+    const FolderLock other(t.file("x"), "infer_unet");  // as if another tool were writing there
+    const Run refused = run({ini});
+    CHECK(refused.code == 1);
+    CHECK_MESSAGE(refused.err.find("the output folder '" + t.file("x") + "' is in use by infer_unet (pid ") !=
+                      std::string::npos,
+                  refused.err);
+    CHECK_FALSE(fs::exists(t.file("x/checkpoints")));  // nothing was written
+  }
+  TrainOptions stop_at_once;
+  stop_at_once.after_batch = [](int, int64_t, int64_t) { return true; };
+  CHECK(run({ini}, stop_at_once).code == 128 + SIGINT);  // free again
 }
