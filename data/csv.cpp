@@ -3,6 +3,7 @@
 
 #include <charconv>
 
+#include "engine/error.h"
 #include "engine/file_io.h"
 
 namespace pleura::data {
@@ -61,6 +62,18 @@ bool parse_nonnegative(std::string_view s, int64_t max_value, int64_t& value) {
   if (s.empty() || s.front() < '0' || s.front() > '9') return false;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
   return ec == std::errc() && end == s.data() + s.size() && value <= max_value;
+}
+
+void check_image_id(std::string_view id, const std::string& where) {
+  PLEURA_CHECK(!id.empty(), where, ": empty ImageId");
+  PLEURA_CHECK(id.size() <= 200, where, ": ImageId of ", id.size(), " bytes; at most 200 make a file name");
+  PLEURA_CHECK(id != "." && id != "..", where, ": ImageId '", id, "' cannot name a file");
+  for (const char c : id) {
+    PLEURA_CHECK(c != '/' && c != '\\', where, ": ImageId '", id, "' holds '", c,
+                 "': ImageIds name files inside their folder, so a path is not one");
+    PLEURA_CHECK(static_cast<unsigned char>(c) >= 0x20 && c != 0x7f, where, ": ImageId holds the control character ",
+                 static_cast<int>(static_cast<unsigned char>(c)));
+  }
 }
 
 }  // namespace pleura::data

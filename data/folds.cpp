@@ -53,6 +53,7 @@ Folds read_folds(const std::string& path) {
     e.fname = std::string(trim(f[0]));
     PLEURA_CHECK(!e.fname.empty(), path, ":", line.number, ": empty fname");
     e.image_id = strip_extension(e.fname);
+    check_image_id(e.fname, cat(path, ":", line.number));  // the trainer reads <cache>/images/<fname>
     int64_t fold = 0, exist = 0;
     PLEURA_CHECK(parse_nonnegative(trim(f[1]), 999, fold), path, ":", line.number, ": fold '", f[1],
                  "' is not an integer in 0..999");

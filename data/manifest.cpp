@@ -34,6 +34,7 @@ std::vector<ManifestRow> read_manifest(const std::string& path) {
     PLEURA_CHECK(f.size() == 8, path, ":", line.number, ": expected 8 fields, got ", f.size());
     ManifestRow r;
     r.image_id = std::string(f[0]);
+    check_image_id(r.image_id, cat(path, ":", line.number));  // infer_unet writes <output>/<ImageId>.npy
     r.source = std::string(f[1]);
     int64_t* numbers[] = {&r.height, &r.width, &r.source_height, &r.source_width};
     for (int i = 0; i < 4; ++i) {

@@ -27,7 +27,7 @@ RleLabels RleLabels::read(const std::string& path, RleFormat format) {
     PLEURA_CHECK(fields.size() == 2, where, ": expected 2 fields (ImageId,EncodedPixels), got ",
                  fields.size());
     std::string id(trim(fields[0]));
-    PLEURA_CHECK(!id.empty(), where, ": empty ImageId");
+    check_image_id(id, where);
     RleRow row{line.number, parse_rle(fields[1], format, where)};
     auto [it, inserted] = labels.rows_.try_emplace(id);
     if (inserted) labels.ids_.push_back(id);

@@ -61,7 +61,7 @@ std::vector<std::string> read_sample_ids(const std::string& path) {
   std::unordered_set<std::string> seen;
   for (size_t k = 1; k < lines.size(); ++k) {
     const std::string id(data::trim(data::split_fields(lines[k].text)[0]));
-    PLEURA_CHECK(!id.empty(), path, ":", lines[k].number, ": empty ImageId");
+    data::check_image_id(id, cat(path, ":", lines[k].number));
     if (seen.insert(id).second) ids.push_back(id);
   }
   PLEURA_CHECK(!ids.empty(), path, ": the sample submission lists no ImageId");

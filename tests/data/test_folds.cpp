@@ -45,6 +45,7 @@ TEST_CASE("folds: malformed files name file and line") {
   expect_bad("fname,fold,exist_labels\na.png,0,1\na.png,1,0\n", {":3:", "'a.png' appears twice"});
   expect_bad("fname,fold,exist_labels\na.png,0,1\nb.png,2,0\n", {"fold 1 holds no image"});
   expect_bad("fname,fold,exist_labels\n", {"no rows"});
+  expect_bad("fname,fold,exist_labels\na.png,0,1\n../b.png,0,0\n", {":3:", "ImageId '../b.png' holds '/'"});
 }
 
 TEST_CASE("folds: stratified split is deterministic and balanced") {

@@ -137,6 +137,13 @@ TEST_CASE("rle csv: malformed files name file and line") {
   expect_bad("ImageId,EncodedPixels\na,-1\nb,1 2 3\n", {":3:", "odd count"});
   expect_bad("ImageId,EncodedPixels\na,-1,7\n", {":2:", "expected 2 fields"});
   expect_bad("ImageId,EncodedPixels\n,-1\n", {":2:", "empty ImageId"});
+  // ImageIds become file names: a path, "..", or a control character is refused (a user trial wrote
+  // outside its folders through an id like ../../x).
+  expect_bad("ImageId,EncodedPixels\n../../x,-1\n", {":2:", "ImageId '../../x' holds '/'", "a path is not one"});
+  expect_bad("ImageId,EncodedPixels\na,-1\n..,-1\n", {":3:", "ImageId '..' cannot name a file"});
+  expect_bad("ImageId,EncodedPixels\nb\\c,-1\n", {":2:", "holds '\\'"});
+  expect_bad("ImageId,EncodedPixels\nb\x01,-1\n", {":2:", "control character 1"});
+  expect_bad("ImageId,EncodedPixels\n" + std::string(201, 'i') + ",-1\n", {":2:", "201 bytes; at most 200"});
   expect_bad("ImageId,EncodedPixels\na, 4 x\n", {":2:", "'x'"});
   expect_bad("ImageId,EncodedPixels\na, 4 -1\n", {":2:", "negative"});
   write_file_atomic(path, "ImageId,EncodedPixels\na,-1\nb, 5 20\n");

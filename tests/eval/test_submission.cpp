@@ -127,6 +127,8 @@ TEST_CASE("submission: sample submission ids in order, each once; errors name fi
   expect_error([&] { read_sample_ids(dir.file("bad.csv")); }, {dir.file("bad.csv") + ":1", "starting with ImageId"});
   std::ofstream(dir.file("empty_id.csv")) << "ImageId,EncodedPixels\nb,-1\n ,-1\n";
   expect_error([&] { read_sample_ids(dir.file("empty_id.csv")); }, {dir.file("empty_id.csv") + ":3", "empty ImageId"});
+  std::ofstream(dir.file("path_id.csv")) << "ImageId,EncodedPixels\nb,-1\n/etc/passwd,-1\n";
+  expect_error([&] { read_sample_ids(dir.file("path_id.csv")); }, {dir.file("path_id.csv") + ":3", "holds '/'"});
   std::ofstream(dir.file("header_only.csv")) << "ImageId,EncodedPixels\n";
   expect_error([&] { read_sample_ids(dir.file("header_only.csv")); }, {"lists no ImageId"});
 }

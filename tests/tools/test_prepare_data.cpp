@@ -120,6 +120,12 @@ TEST_CASE("prepare_data: same outputs with 1 and 3 threads; without labels no ma
   std::vector<ManifestRow> rows = read_manifest(t.dir.file("c/manifest.csv"));
   REQUIRE(rows.size() == 4);
   CHECK(!rows[0].has_mask.has_value());
+  // An ImageId that is a path (infer_unet would write <output>/<ImageId>.npy outside its folder).
+  std::string text = slurp(t.dir.file("c/manifest.csv"));
+  text.replace(text.find('\n') + 1, rows[0].image_id.size(), "../../x");
+  write_file_atomic(t.dir.file("c/manifest.csv"), text);
+  expect_error([&] { read_manifest(t.dir.file("c/manifest.csv")); },
+               {t.dir.file("c/manifest.csv") + ":2", "ImageId '../../x' holds '/'"});
 }
 
 TEST_CASE("prepare_data: a rerun resumes (finished files untouched), refuses another size") {
