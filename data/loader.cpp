@@ -101,9 +101,22 @@ std::string Loader::item_name(int64_t index) const {
   }
 }
 
+// The arrays of one batch; an allocation failure says how much, for what, and what to lower.
+std::pair<HostArray, HostArray> Loader::batch_arrays(int64_t batch, int64_t count) const {
+  const int64_t s = config_.augment.size;
+  try {
+    return {HostArray(Shape{count, 3, s, s}, config_.memory), HostArray(Shape{count, 1, s, s}, config_.memory)};
+  } catch (const std::exception& e) {
+    const double mib = static_cast<double>(count) * 4.0 * static_cast<double>(s) * static_cast<double>(s) * 4.0 / 1048576.0;
+    throw Error(cat("[loader] cannot allocate batch ", batch, ": ", count, " images of 3x", s, "x", s,
+                    " float32 and their masks need ", static_cast<int64_t>(mib), " MiB (", e.what(),
+                    "); lower [train] batch_size or [data] size"));
+  }
+}
+
 std::optional<Loader::Result> Loader::make_batch(const Job& job) {
   const int64_t s = config_.augment.size, count = static_cast<int64_t>(job.items.size());
-  HostArray images(Shape{count, 3, s, s}, config_.memory), masks(Shape{count, 1, s, s}, config_.memory);
+  auto [images, masks] = batch_arrays(job.batch, count);
   std::vector<int64_t> kept;
   for (int64_t k = 0; k < count; ++k) {
     if (stop_ || generation_ != job.generation) return std::nullopt;  // abandoned: drop the work
@@ -137,7 +150,7 @@ std::optional<Loader::Result> Loader::make_batch(const Job& job) {
   if (kept.empty()) return r;
   const int64_t n = static_cast<int64_t>(kept.size());
   if (n < count) {  // items were skipped: hand over arrays of the right size
-    HostArray small_images(Shape{n, 3, s, s}, config_.memory), small_masks(Shape{n, 1, s, s}, config_.memory);
+    auto [small_images, small_masks] = batch_arrays(job.batch, n);
     std::memcpy(small_images.data(), images.data(), small_images.bytes());
     std::memcpy(small_masks.data(), masks.data(), small_masks.bytes());
     images = small_images;
@@ -167,7 +180,14 @@ void Loader::worker_loop() {
     if (stop_) return;
     const Job job = job_locked(next_claim_++);
     lock.unlock();
-    std::optional<Result> result = make_batch(job);
+    std::optional<Result> result;
+    try {
+      result = make_batch(job);
+    } catch (...) {
+      // An exception must not leave a worker thread (that ends the process): it reaches next() instead.
+      result = Result{};
+      result->error = std::current_exception();
+    }
     lock.lock();
     if (!result || stop_ || job.generation != generation_) continue;
     if (result->error) failed_ = true;

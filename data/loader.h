@@ -135,6 +135,8 @@ class Loader {
   void worker_loop();
   // Makes one batch; std::nullopt when abandoned (stop or a new epoch) part way.
   std::optional<Result> make_batch(const Job& job);
+  // Image and mask arrays for `count` items of batch `batch`; throws naming the size when memory fails.
+  std::pair<HostArray, HostArray> batch_arrays(int64_t batch, int64_t count) const;
   Job job_locked(int64_t batch) const;  // the job of batch `batch`; caller holds mutex_
   std::string item_name(int64_t index) const;
 

@@ -10,6 +10,7 @@
 
 #include "engine/cuda_runtime.h"
 #include "tests/testing.h"
+#include "data/augment/config.h"
 #include "data/sampler.h"
 
 using namespace pleura;
@@ -243,5 +244,21 @@ TEST_CASE("loader: pinned batches equal pageable ones and reach the GPU" * docte
     const Tensor on_gpu = b[k].images.to(Device::cuda(0));
     CHECK(on_gpu.device() == Device::cuda(0));
     CHECK(on_gpu.to(Device::cpu()).to_vector() == a[k].images.to(Device::cpu()).to_vector());
+  }
+}
+
+TEST_CASE("loader: a batch too large for host memory ends the epoch with the size and what to lower") {
+  // A user trial (data.size = 16384, batch 16) ended train_unet with SIGABRT: the allocation failed on a
+  // worker thread. Here 65536 images of 3x16384x16384 (211 TB, more than a 47-bit address space, so it
+  // fails whatever the overcommit policy) fail on workers and inline alike.
+  for (int workers : {0, 2}) {
+    CAPTURE(workers);
+    LoaderConfig c = small_config(workers);
+    c.batch_size = 65536;
+    c.augment = augment::resize_only(16384);
+    Loader loader(synthetic_item, c);
+    loader.start_epoch(0, order_of(65536));
+    expect_error([&] { loader.next(); }, {"[loader] cannot allocate batch 0: 65536 images of 3x16384x16384 float32",
+                                          "MiB", "lower [train] batch_size or [data] size"});
   }
 }
