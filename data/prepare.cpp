@@ -2,6 +2,7 @@
 #include "data/prepare.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -99,6 +100,34 @@ void make_output_folders(const fs::path& out, bool with_masks) {
   if (with_masks) fs::create_directories(out / "masks");
   remove_stale_temporaries((out / "images").string());  // what a killed run left (engine/file_io.h)
   if (with_masks) remove_stale_temporaries((out / "masks").string());
+}
+
+// What the masks of OUT were made from: the label file's content (FNV-1a, 64 bits) and RLE form, recorded
+// in OUT/prepare_record.txt. A rerun over a changed label file would keep the old masks beside new ones
+// ("0 written, 20 already there"): it is refused instead. A cache made before the record existed gets one.
+std::string label_record(const PrepareOptions& options) {
+  if (options.labels_path.empty()) return "labels none\n";
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (const unsigned char c : read_file(options.labels_path)) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(h));
+  return cat("labels ", hex, " ", rle_format_name(options.label_format), "\n");
+}
+
+void check_label_record(const fs::path& out, const PrepareOptions& options) {
+  const std::string path = (out / "prepare_record.txt").string(), now = label_record(options);
+  if (fs::exists(path)) {
+    const std::string before = read_file(path);
+    PLEURA_CHECK(before == now, path, ": this cache was made from other labels (recorded '",
+                 before.substr(0, before.size() - 1), "', --labels ", options.labels_path.empty() ? "not given" : options.labels_path,
+                 " gives '", now.substr(0, now.size() - 1),
+                 "'); its masks would mix both: give another --out, or delete ", out.string(), " to start over");
+    return;
+  }
+  write_file_atomic(path, now);
 }
 
 // Where one source's outputs go.
@@ -204,6 +233,7 @@ PrepareSummary prepare_dataset(const PrepareOptions& options, std::ostream& log)
 
   const fs::path out(options.out_dir);
   const FolderLock lock(out.string(), "prepare_data");  // one run per output folder (engine/folder_lock.h)
+  check_label_record(out, options);
   make_output_folders(out, labels.has_value());
   std::vector<ManifestRow> rows(sources.size());
   std::vector<char> resumed(sources.size(), 0);

@@ -149,6 +149,17 @@ TEST_CASE("prepare_data: a rerun resumes (finished files untouched), refuses ano
   Run bad = run(other);
   CHECK(bad.code == 1);
   CHECK(bad.err.find("earlier run with size 24x24, but --size is 48") != std::string::npos);
+  // A changed label file: the masks on disk were made from the old one, so the rerun is refused (it
+  // kept them before: "0 written, 4 already there"). The same labels still resume.
+  const std::string old_labels = slurp(t.labels);
+  write_file_atomic(t.labels, old_labels + "\n");
+  Run changed = run(args);
+  CHECK(changed.code == 1);
+  CHECK_MESSAGE(changed.err.find("prepare_record.txt: this cache was made from other labels") != std::string::npos,
+                changed.err);
+  CHECK(changed.err.find("give another --out") != std::string::npos);
+  write_file_atomic(t.labels, old_labels);
+  CHECK(run(args).code == 0);
 }
 
 TEST_CASE("prepare_data: SIGINT stops it between images (exit 130); the same command continues") {
