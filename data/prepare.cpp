@@ -2,7 +2,6 @@
 #include "data/prepare.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -10,6 +9,7 @@
 #include "engine/error.h"
 #include "engine/file_io.h"
 #include "engine/folder_lock.h"
+#include "engine/hash.h"
 #include "engine/interrupt.h"
 #include "data/dicom.h"
 #include "data/folds.h"
@@ -107,14 +107,7 @@ void make_output_folders(const fs::path& out, bool with_masks) {
 // ("0 written, 20 already there"): it is refused instead. A cache made before the record existed gets one.
 std::string label_record(const PrepareOptions& options) {
   if (options.labels_path.empty()) return "labels none\n";
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (const unsigned char c : read_file(options.labels_path)) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  char hex[17];
-  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(h));
-  return cat("labels ", hex, " ", rle_format_name(options.label_format), "\n");
+  return cat("labels ", fnv1a_hex(read_file(options.labels_path)), " ", rle_format_name(options.label_format), "\n");
 }
 
 void check_label_record(const fs::path& out, const PrepareOptions& options) {

@@ -1,8 +1,8 @@
 // config_text and config_hash (train/train_config.h): the effective settings of a run as INI-like lines,
 // logged at its start and hashed into its checkpoints. Tests: tests/train/test_train_config.cpp.
-#include <cstdio>
-
 #include "train/train_config.h"
+
+#include "engine/hash.h"
 #include "train/train_log.h"
 
 namespace pleura {
@@ -105,15 +105,6 @@ std::string config_text(const TrainConfig& c) {
          "\ntrain.max_nonfinite_steps = " + std::to_string(c.max_nonfinite_steps) + "\n";
 }
 
-std::string config_hash(const TrainConfig& c) {
-  uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a, 64 bits
-  for (unsigned char ch : result_settings(c)) {
-    h ^= ch;
-    h *= 0x100000001b3ULL;
-  }
-  char buf[17];
-  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
+std::string config_hash(const TrainConfig& c) { return fnv1a_hex(result_settings(c)); }
 
 }  // namespace pleura
