@@ -38,8 +38,9 @@ std::vector<ManifestRow> read_manifest(const std::string& path) {
     r.source = std::string(f[1]);
     int64_t* numbers[] = {&r.height, &r.width, &r.source_height, &r.source_width};
     for (int i = 0; i < 4; ++i) {
-      PLEURA_CHECK(parse_nonnegative(f[static_cast<size_t>(2 + i)], int64_t{1} << 40, *numbers[i]), path, ":",
-                   line.number, ": field ", 3 + i, " '", f[static_cast<size_t>(2 + i)], "' is not a size");
+      PLEURA_CHECK(parse_nonnegative(f[static_cast<size_t>(2 + i)], int64_t{1} << 40, *numbers[i]) && *numbers[i] >= 1,
+                   path, ":", line.number, ": field ", 3 + i, " '", f[static_cast<size_t>(2 + i)],
+                   "' is not a size (a whole number >= 1)");
     }
     if (!f[6].empty() || !f[7].empty()) {
       int64_t has = 0;

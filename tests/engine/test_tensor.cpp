@@ -69,6 +69,12 @@ TEST_CASE("tensor: undefined tensors and bad shapes give clear errors") {
   expect_error([&] { (void)u.shape(); }, {"undefined tensor"});
   expect_error([] { Shape({2, -1}); }, {"negative size"});
   expect_error([] { Shape({1, 1, 1, 1, 1, 1, 1, 1, 1}); }, {"9 dimensions"});
+  // Sizes whose product does not fit a 64-bit count, even beside a 0 (a fuzzed .npy reached numel()'s
+  // signed overflow that way); a 0 dimension with sane others is an empty tensor.
+  expect_error([] { Shape({44, 322231232223132811, 0}); }, {"[shape] sizes [44, 322231232223132811]...",
+                                                            "multiply past a 64-bit element count"});
+  CHECK(Shape({1000000, 0, 1000000}).numel() == 0);
+  CHECK(Shape({3037000499, 3037000499}).numel() == 9223372030926249001);
   expect_error([] { Device::parse("gpu"); }, {"cannot parse device 'gpu'"});
   CHECK(Device::parse("cuda:1") == Device::cuda(1));
   CHECK(Device::parse("cpu").str() == "cpu");

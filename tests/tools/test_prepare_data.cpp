@@ -126,6 +126,11 @@ TEST_CASE("prepare_data: same outputs with 1 and 3 threads; without labels no ma
   write_file_atomic(t.dir.file("c/manifest.csv"), text);
   expect_error([&] { read_manifest(t.dir.file("c/manifest.csv")); },
                {t.dir.file("c/manifest.csv") + ":2", "ImageId '../../x' holds '/'"});
+  // A size of 0 (found by tests/fuzz: the manifest reader let it through).
+  write_file_atomic(t.dir.file("c/manifest.csv"), "ImageId,source,height,width,source_height,source_width,has_mask,"
+                                                 "mask_pixels\na,a.dcm,0,16,64,64,,\n");
+  expect_error([&] { read_manifest(t.dir.file("c/manifest.csv")); },
+               {t.dir.file("c/manifest.csv") + ":2", "field 3 '0' is not a size (a whole number >= 1)"});
 }
 
 TEST_CASE("prepare_data: a rerun resumes (finished files untouched), refuses another size") {
