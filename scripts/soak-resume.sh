@@ -131,7 +131,8 @@ for k in $(seq 1 "$aborts"); do
   nth=$((1 + RANDOM % 3))
   out=abort$k
   set +e
-  PLEURA_FAULT_WRITE="last_state.safetensors:abort@$nth" "$build/train_unet" "${args[@]}" --set "run.output=$work/$out" \
+  # In a subshell whose stderr goes to the log, so that bash's "Aborted" report of the child lands there too.
+  (PLEURA_FAULT_WRITE="last_state.safetensors:abort@$nth" "$build/train_unet" "${args[@]}" --set "run.output=$work/$out"; exit $?) \
     >>"$work/$out.log" 2>&1
   status=$?
   set -e
