@@ -53,7 +53,7 @@ if [ "$which" = tsan ] || [ "$which" = all ]; then
   build=$root/build-tsan
   configure_and_build "$build" "-fsanitize=thread" pleura_tests
   # OpenBLAS's own threads are not instrumented; with one BLAS thread every thread TSan sees is Pleura's.
-  export OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+  export OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:allocator_may_return_null=1
   cases='parallel_for*,run_jobs*,loader*,host allocator*,interrupt*,train_unet: two epochs*,infer: a batch of three*'
   set +e
   "$build/tests/pleura_tests" -tc="$cases" 2>&1 | tee "$build/tsan.log"
