@@ -1,6 +1,7 @@
 // CPU kernels of batch_norm2d (engine/ops/batch_norm.h); twin: cuda/batch_norm.cu.
 // Each channel belongs to one thread, which sums its N * H * W values serially in double: results
 // never depend on the thread count. All per-element arithmetic is in double, rounded once to T.
+// Synchronised batch norm (BatchNormParams::sync) sums the per-channel sums over the ranks.
 #include "engine/ops/batch_norm.h"
 
 #include <algorithm>
@@ -70,24 +71,41 @@ void batch_norm_fwd_train(const Tensor& x, const Tensor& weight, const Tensor& b
     T* rv = running_var.data<T>();
     T* sm = save_mean.data<T>();
     T* si = save_invstd.data<T>();
-    std::vector<double> mean(static_cast<size_t>(d.c)), invstd(static_cast<size_t>(d.c));
+    // Two passes (mean, then squared deviations): no cancellation, whatever the mean. Synchronised (p.sync),
+    // each pass's sums and the value count are summed over the ranks.
+    Communicator* sync = p.sync != nullptr && p.sync->size() > 1 ? p.sync : nullptr;
+    std::vector<double> mean(static_cast<size_t>(d.c)), var(static_cast<size_t>(d.c) + 1);
+    parallel_for(d.c, 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) mean[c] = channel_sum(px, px, d, c, [](double v, double) { return v; });
+    });
     double m = static_cast<double>(d.m());
+    if (sync) {
+      mean.push_back(m);
+      sync->all_reduce_sum(mean);
+      m = mean.back();
+      mean.pop_back();
+    }
+    for (double& mu : mean) mu /= m;
     parallel_for(d.c, 1, [&](int64_t c0, int64_t c1) {
       for (int64_t c = c0; c < c1; ++c) {
-        // Two passes (mean, then squared deviations): no cancellation, whatever the mean.
-        double mu = channel_sum(px, px, d, c, [](double v, double) { return v; }) / m;
-        double var = channel_sum(px, px, d, c, [mu](double v, double) { return (v - mu) * (v - mu); }) / m;
-        double is = 1.0 / std::sqrt(var + p.eps);
-        mean[c] = mu;
-        invstd[c] = is;
-        sm[c] = static_cast<T>(mu);
-        si[c] = static_cast<T>(is);
-        // The running variance takes the unbiased estimate, the normalisation the biased one.
-        double unbiased = var * (m / (m - 1.0));
-        rm[c] = static_cast<T>((1.0 - p.momentum) * static_cast<double>(rm[c]) + p.momentum * mu);
-        rv[c] = static_cast<T>((1.0 - p.momentum) * static_cast<double>(rv[c]) + p.momentum * unbiased);
+        const double mu = mean[c];
+        var[c] = channel_sum(px, px, d, c, [mu](double v, double) { return (v - mu) * (v - mu); });
       }
     });
+    var.pop_back();
+    if (sync) sync->all_reduce_sum(var);
+    std::vector<double> invstd(static_cast<size_t>(d.c));
+    for (int64_t c = 0; c < d.c; ++c) {
+      const double mu = mean[c], v = var[c] / m;
+      const double is = 1.0 / std::sqrt(v + p.eps);
+      invstd[c] = is;
+      sm[c] = static_cast<T>(mu);
+      si[c] = static_cast<T>(is);
+      // The running variance takes the unbiased estimate, the normalisation the biased one.
+      double unbiased = v * (m / (m - 1.0));
+      rm[c] = static_cast<T>((1.0 - p.momentum) * static_cast<double>(rm[c]) + p.momentum * mu);
+      rv[c] = static_cast<T>((1.0 - p.momentum) * static_cast<double>(rv[c]) + p.momentum * unbiased);
+    }
     normalise(px, mean, invstd, data_or_null<T>(weight), data_or_null<T>(bias), y.data<T>(), d);
   });
 }
@@ -114,8 +132,10 @@ void batch_norm_fwd_eval(const Tensor& x, const Tensor& weight, const Tensor& bi
 }
 
 void batch_norm_bwd(const Tensor& x, const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd,
-                    bool training, const Tensor& grad_y, Tensor* grad_x, Tensor* grad_weight, Tensor* grad_bias) {
+                    bool training, Communicator* sync, const Tensor& grad_y, Tensor* grad_x, Tensor* grad_weight,
+                    Tensor* grad_bias) {
   Dims d = dims_of(x);
+  if (sync != nullptr && sync->size() == 1) sync = nullptr;
   with_float_type(x.dtype(), "batch_norm2d", [&](auto tag) {
     using T = decltype(tag);
     const T* px = x.data<T>();
@@ -127,22 +147,30 @@ void batch_norm_bwd(const Tensor& x, const Tensor& weight, const Tensor& save_me
     T* pgw = grad_weight ? grad_weight->data<T>() : nullptr;
     T* pgb = grad_bias ? grad_bias->data<T>() : nullptr;
     // The sums are needed for grad_weight, grad_bias, and for grad_x in training mode (the batch
-    // statistics depend on every x of the channel).
-    bool need_sums = pgw || pgb || (pgx && training);
-    double m = static_cast<double>(d.m());
+    // statistics depend on every x of the channel). Synchronised, grad_x needs them over every rank's
+    // values, while grad_weight and grad_bias stay this rank's share (the trainer sums those over ranks).
+    const bool need_sums = pgw || pgb || (pgx && training);
+    std::vector<double> sums(2 * static_cast<size_t>(d.c) + 1, 0.0);  // sum_g per channel, sum_gxh, count
+    if (need_sums) {
+      parallel_for(d.c, 1, [&](int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; ++c) {
+          const double mu = static_cast<double>(sm[c]), is = static_cast<double>(si[c]);
+          sums[c] = channel_sum(pg, pg, d, c, [](double g, double) { return g; });
+          sums[d.c + c] = channel_sum(pg, px, d, c, [mu, is](double g, double v) { return g * ((v - mu) * is); });
+          if (pgb) pgb[c] = static_cast<T>(sums[c]);
+          if (pgw) pgw[c] = static_cast<T>(sums[d.c + c]);
+        }
+      });
+    }
+    if (!pgx) return;
+    sums.back() = static_cast<double>(d.m());
+    if (sync && training) sync->all_reduce_sum(sums);
+    const double m = sums.back();
     parallel_for(d.c, 1, [&](int64_t c0, int64_t c1) {
       for (int64_t c = c0; c < c1; ++c) {
-        double mu = static_cast<double>(sm[c]), is = static_cast<double>(si[c]);
-        double sum_g = 0.0, sum_gxh = 0.0;
-        if (need_sums) {
-          sum_g = channel_sum(pg, pg, d, c, [](double g, double) { return g; });
-          sum_gxh = channel_sum(pg, px, d, c, [mu, is](double g, double v) { return g * ((v - mu) * is); });
-        }
-        if (pgb) pgb[c] = static_cast<T>(sum_g);
-        if (pgw) pgw[c] = static_cast<T>(sum_gxh);
-        if (!pgx) continue;
-        double k = (pw ? static_cast<double>(pw[c]) : 1.0) * is;
-        double mean_g = sum_g / m, mean_gxh = sum_gxh / m;
+        const double mu = static_cast<double>(sm[c]), is = static_cast<double>(si[c]);
+        const double k = (pw ? static_cast<double>(pw[c]) : 1.0) * is;
+        const double mean_g = sums[c] / m, mean_gxh = sums[d.c + c] / m;
         for (int64_t n = 0; n < d.n; ++n) {
           int64_t base = (n * d.c + c) * d.hw;
           for (int64_t i = base; i < base + d.hw; ++i) {

@@ -230,8 +230,10 @@ void batch_norm_fwd_eval(const Tensor& x, const Tensor& weight, const Tensor& bi
   launch_normalise(x, stats, weight, bias, y, d, s);
 }
 
+// `sync` is always null or one rank here: batch_norm2d refuses synchronised batch norm on CUDA (for now).
 void batch_norm_bwd(const Tensor& x, const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd,
-                    bool training, const Tensor& grad_y, Tensor* grad_x, Tensor* grad_weight, Tensor* grad_bias) {
+                    bool training, Communicator* /*sync*/, const Tensor& grad_y, Tensor* grad_x, Tensor* grad_weight,
+                    Tensor* grad_bias) {
   Dims d = dims_of(x);
   if (d.c == 0) return;
   int dev = x.device().index;

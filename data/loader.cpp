@@ -76,12 +76,15 @@ Loader::~Loader() {
   for (std::thread& t : workers_) t.join();
 }
 
-void Loader::start_epoch(int64_t epoch, std::vector<int64_t> order) {
+void Loader::start_epoch(int64_t epoch, std::vector<int64_t> order, std::vector<int64_t> positions) {
+  PLEURA_CHECK(positions.empty() || positions.size() == order.size(), "[loader] epoch ", epoch, ": ", positions.size(),
+               " positions for ", order.size(), " items");
   {
     std::lock_guard<std::mutex> lock(mutex_);
     ++generation_;
     epoch_ = epoch;
     order_ = std::move(order);
+    positions_ = std::move(positions);
     const int64_t n = static_cast<int64_t>(order_.size()), b = config_.batch_size;
     num_batches_ = config_.drop_last ? n / b : (n + b - 1) / b;
     next_claim_ = 0;
@@ -120,7 +123,7 @@ std::optional<Loader::Result> Loader::make_batch(const Job& job) {
   std::vector<int64_t> kept;
   for (int64_t k = 0; k < count; ++k) {
     if (stop_ || generation_ != job.generation) return std::nullopt;  // abandoned: drop the work
-    const int64_t position = job.first_position + k, index = job.items[static_cast<size_t>(k)];
+    const int64_t position = job.positions[static_cast<size_t>(k)], index = job.items[static_cast<size_t>(k)];
     std::string error;
     try {
       Sample sample = source_(index);
@@ -168,6 +171,8 @@ Loader::Job Loader::job_locked(int64_t batch) const {
   job.first_position = batch * config_.batch_size;
   const int64_t end = std::min<int64_t>(job.first_position + config_.batch_size, static_cast<int64_t>(order_.size()));
   job.items.assign(order_.begin() + job.first_position, order_.begin() + end);
+  for (int64_t p = job.first_position; p < end; ++p)
+    job.positions.push_back(positions_.empty() ? p : positions_[static_cast<size_t>(p)]);
   return job;
 }
 

@@ -108,8 +108,10 @@ class Loader {
   Loader& operator=(const Loader&) = delete;
 
   // Begins epoch `epoch` over `order` (dataset indices, e.g. EpochSampler::epoch_indices(epoch)),
-  // cut into batches in that order. Abandons whatever was left of the previous epoch.
-  void start_epoch(int64_t epoch, std::vector<int64_t> order);
+  // cut into batches in that order. Abandons whatever was left of the previous epoch. `positions`, when
+  // given (one per item), are the items' positions for their augmentation seeds instead of their places in
+  // `order`: a data-parallel rank's share of an epoch (data/shard.h) keeps each item's place in the whole.
+  void start_epoch(int64_t epoch, std::vector<int64_t> order, std::vector<int64_t> positions = {});
   // The next batch of the epoch, in order; std::nullopt after the last. With kStop, a bad item makes
   // this throw pleura::Error naming the item (after the batches before it were delivered), and the
   // epoch ends. A batch whose items were all skipped is left out.
@@ -129,8 +131,9 @@ class Loader {
     uint64_t generation = 0;
     int64_t epoch = 0;
     int64_t batch = 0;
-    int64_t first_position = 0;
+    int64_t first_position = 0;   // place of the first item in the order
     std::vector<int64_t> items;
+    std::vector<int64_t> positions;  // each item's position for its augmentation seed
   };
   void worker_loop();
   // Makes one batch; std::nullopt when abandoned (stop or a new epoch) part way.
@@ -151,6 +154,7 @@ class Loader {
   std::atomic<bool> stop_{false};
   int64_t epoch_ = 0;
   std::vector<int64_t> order_;
+  std::vector<int64_t> positions_;  // empty: an item's place in order_
   int64_t num_batches_ = 0;
   int64_t next_claim_ = 0;    // next batch a worker takes
   int64_t next_deliver_ = 0;  // next batch next() returns

@@ -18,7 +18,7 @@ BatchNorm2d::BatchNorm2d(int64_t channels, double momentum, double eps)
 
 Tensor BatchNorm2d::forward(const Tensor& x) {
   Tensor y = batch_norm2d(x, *weight_, *bias_, *running_mean_, *running_var_,
-                          {.training = is_training(), .momentum = momentum_, .eps = eps_});
+                          {.training = is_training(), .momentum = momentum_, .eps = eps_, .sync = sync_});
   if (is_training()) {
     PLEURA_CHECK(num_batches_tracked_->device().is_cpu() && num_batches_tracked_->dtype() == DType::kInt64 &&
                      num_batches_tracked_->numel() == 1,
@@ -36,6 +36,17 @@ void BatchNorm2d::reset_parameters() {
   fill(running_mean_, 0.0);
   fill(running_var_, 1.0);
   fill(num_batches_tracked_, 0.0);
+}
+
+int synchronize_batch_norm(Module& model, Communicator* group) {
+  int count = 0;
+  for (const auto& [name, module] : model.named_modules()) {
+    if (auto* bn = dynamic_cast<BatchNorm2d*>(module)) {
+      bn->set_sync(group);
+      ++count;
+    }
+  }
+  return count;
 }
 
 }  // namespace pleura

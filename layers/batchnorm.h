@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "engine/communicator.h"
 #include "layers/module.h"
 
 namespace pleura {
@@ -30,11 +31,18 @@ class BatchNorm2d : public Layer {
   // device-to-host synchronisation per layer per step.
   Tensor& num_batches_tracked() { return *num_batches_tracked_; }
   int64_t channels() const { return channels_; }
+  // Synchronised batch norm over the ranks of `group` (engine/ops/batch_norm.h: BatchNormParams::sync);
+  // null: this process's batch alone (the default). The group must outlive the layer's use.
+  void set_sync(Communicator* group) { sync_ = group; }
 
  private:
   int64_t channels_;
   double momentum_, eps_;
+  Communicator* sync_ = nullptr;
   Tensor *weight_, *bias_, *running_mean_, *running_var_, *num_batches_tracked_;
 };
+
+// set_sync(group) on every BatchNorm2d of `model`; returns how many.
+int synchronize_batch_norm(Module& model, Communicator* group);
 
 }  // namespace pleura

@@ -73,6 +73,7 @@ std::map<std::string, std::string> state_metadata(const TrainingState& s) {
       {"metrics_rows", std::to_string(s.metrics_rows)},
       {"nonfinite_in_a_row", std::to_string(s.nonfinite_in_a_row)},
       {"nonfinite_total", std::to_string(s.nonfinite_total)},
+      {"world_size", std::to_string(s.world_size)},
       {"topk.count", std::to_string(s.topk.size())},
   };
   for (size_t i = 0; i < s.topk.size(); ++i) {
@@ -113,6 +114,8 @@ TrainingState parse_state_metadata(const std::map<std::string, std::string>& met
     s.nonfinite_in_a_row = r.integer("nonfinite_in_a_row");
     s.nonfinite_total = r.integer("nonfinite_total");
   }
+  // Absent from states written before data-parallel training: one process.
+  if (meta.count("world_size")) s.world_size = static_cast<int>(r.integer("world_size"));
   const int64_t n = r.integer("topk.count");
   PLEURA_CHECK(n >= 0 && n < 1000000, "[checkpoint] ", path, ": topk.count = ", n);
   for (int64_t i = 0; i < n; ++i) {

@@ -47,6 +47,9 @@ struct TrainingState {
   int64_t summary_rows = 0, metrics_rows = 0;  // data rows of summary.csv / metrics.csv at this point
   // Optimizer steps skipped for a non-finite loss or gradient: how many in a row up to now, and in all.
   int64_t nonfinite_in_a_row = 0, nonfinite_total = 0;
+  // The number of data-parallel ranks that made the state (1: one process); their accumulated gradients
+  // ("grad.<name>") are already summed over the ranks.
+  int world_size = 1;
 };
 
 // Plain weights: every state_dict slot, with metadata (format "pt" plus the given entries).

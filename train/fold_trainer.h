@@ -13,6 +13,7 @@
 
 #include "models/model.h"
 #include "train/checkpoint.h"
+#include "train/data_parallel.h"
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "train/optimizer.h"
@@ -45,6 +46,12 @@ struct FoldRun {
   std::unique_ptr<EpochSampler> sampler;  // null when [sampler] enabled = false
   std::unique_ptr<Loader> train_loader, valid_loader;
   TrainingState state;
+
+  // Data parallel (train/data_parallel.h): the ranks, and whether this one writes the files (rank 0).
+  Communicator* comm = nullptr;
+  std::unique_ptr<GradientReducer> reducer;
+  bool distributed() const { return comm->size() > 1; }
+  bool writes() const { return comm->rank() == 0; }
 };
 
 // The dataset order of training epoch `epoch`: the sampler's, or a seeded shuffle of every item.

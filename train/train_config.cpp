@@ -143,6 +143,7 @@ void read_optimisation(const ConfigReader& r, TrainConfig& c) {
   c.grad_clip = r.double_in("train", "grad_clip", c.grad_clip, 0.0, 1e12);
   c.early_stopping = r.int_in("train", "early_stopping", c.early_stopping, 0, 1000000);
   c.max_nonfinite_steps = r.int_in("train", "max_nonfinite_steps", c.max_nonfinite_steps, 1, 1000000);
+  c.sync_bn = r.ini.get_bool("train", "sync_bn", false);
 
   c.full_folder = plain_name(r, "checkpoints", "full_folder", c.full_folder);
   c.best_folder = plain_name(r, "checkpoints", "best_folder", c.best_folder);

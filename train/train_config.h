@@ -56,6 +56,10 @@
 //   early_stopping = 10          (EARLY_STOPPING) stop when epoch - best_epoch > early_stopping
 //   max_nonfinite_steps = 5      (Pleura) an optimizer step whose loss or gradient is NaN or infinite is
 //                                skipped (weights and Adam state unchanged); this many in a row stop the run
+//   sync_bn = false              (Pleura) data-parallel runs (mpirun): batch norm statistics over every
+//                                rank's images (equal to one process with the whole batch); false: each
+//                                rank's own, as PyTorch's DDP. batch_size is per rank: the batch of a step
+//                                is batch_size x ranks
 // [validation]
 //   frequency = 1                (VALIDATION_FREQUENCY) validate after epochs f-1, 2f-1, ...
 //   average = per_image          per_image (default: the Kaggle score, independent of the batch size)
@@ -134,6 +138,7 @@ struct TrainConfig {
   double grad_clip = 0.1;
   int64_t early_stopping = 10;
   int64_t max_nonfinite_steps = 5;
+  bool sync_bn = false;
   // [validation]
   int64_t validation_frequency = 1;
   ScoreAverage average = ScoreAverage::kPerImage;

@@ -84,6 +84,8 @@ std::string result_settings(const TrainConfig& c) {
   line("train.grad_accum", std::to_string(c.grad_accum));
   line("train.grad_clip", num(c.grad_clip));
   line("train.early_stopping", std::to_string(c.early_stopping));
+  // Only when on, so that the hashes of configurations made before the key existed stay the same.
+  if (c.sync_bn) line("train.sync_bn", "true");
   line("validation.frequency", std::to_string(c.validation_frequency));
   line("validation.average", c.average == ScoreAverage::kPerImage ? "per_image" : "per_batch");
   std::string triplets;

@@ -10,6 +10,8 @@
 #include "engine/ops/combo_loss.h"
 #include "engine/ops/sigmoid.h"
 #include "engine/random.h"
+#include "data/shard.h"
+#include "train/data_parallel.h"
 #include "train/fold_trainer.h"
 
 namespace pleura {
@@ -25,6 +27,12 @@ std::string loss_status(double mean_loss, double lr) {
   char buf[64];
   std::snprintf(buf, sizeof(buf), "loss %.4f lr %.3g", mean_loss, lr);
   return buf;
+}
+
+std::string score_status(const TripletSearchResult& so_far) {
+  char buf[96];
+  std::snprintf(buf, sizeof(buf), "score %.5f on ", so_far.best_score());
+  return buf + triplet_label(so_far.best_triplet());
 }
 
 // Copies of the model's buffers (BatchNorm running statistics and counts), which move in every training
@@ -48,10 +56,14 @@ void optimizer_step(FoldRun& run, const std::vector<Tensor*>& params, std::vecto
                     double loss, int64_t batch) {
   const TrainConfig& c = run.config;
   TrainingState& st = run.state;
+  // The window's gradients summed over the ranks: every rank sees the same norm and takes the same step.
+  run.reducer->all_reduce();
   const double norm = grad_norm(params);
   if (std::isfinite(loss) && std::isfinite(norm)) {
     run.adam->step(c.grad_clip > 0 ? clip_factor(norm, c.grad_clip) : 1.0);
     run.adam->zero_grad();
+    // Per-rank batch norm: every rank continues with rank 0's running statistics (synchronised ones agree).
+    if (run.distributed() && !c.sync_bn) broadcast_buffers(*run.model, *run.comm);
     st.nonfinite_in_a_row = 0;
     return;
   }
@@ -78,12 +90,27 @@ std::vector<int64_t> epoch_order(const FoldRun& run, int64_t epoch) {
   return order;
 }
 
+// The epoch's order, or with several ranks this rank's share of it (data/shard.h), given to the loader.
+void start_training_epoch(FoldRun& run) {
+  const TrainingState& st = run.state;
+  std::vector<int64_t> order = epoch_order(run, st.epoch);
+  if (!run.distributed()) {
+    run.train_loader->start_epoch(st.epoch, std::move(order));
+    return;
+  }
+  EpochShard shard = shard_epoch(order, run.config.batch_size, run.comm->rank(), run.comm->size());
+  if (shard.left_out > 0 && st.batch == 0)
+    run.log.line(cat("epoch ", st.epoch, ": the last ", shard.left_out, " item(s) are left out (fewer than the ",
+                     run.comm->size(), " ranks)"));
+  run.train_loader->start_epoch(st.epoch, std::move(shard.order), std::move(shard.positions));
+}
+
 bool train_epoch(FoldRun& run) {
   const TrainConfig& c = run.config;
   TrainingState& st = run.state;
   run.model->train(true);
   Loader& loader = *run.train_loader;
-  loader.start_epoch(st.epoch, epoch_order(run, st.epoch));
+  start_training_epoch(run);
   const int64_t batches = loader.num_batches();
   PLEURA_CHECK(st.batch <= batches, "[train] the saved position (batch ", st.batch, " of epoch ", st.epoch,
                ") lies beyond the epoch's ", batches, " batches");
@@ -93,6 +120,8 @@ bool train_epoch(FoldRun& run) {
   for (int64_t b = 0; b < st.batch; ++b) loader.next();
 
   const std::vector<Tensor*> params = run.model->parameters();
+  ComboLossParams loss_params = c.loss;
+  loss_params.group = run.comm;  // several ranks: the loss of the whole step's batch
   bool window_loss_finite = true;  // every loss since the last step was finite (a resume starts afresh)
   std::vector<Tensor> window_buffers;  // the model's buffers as the window began
   EpochProgress bar(run.progress, run.options.terminal, cat("fold ", run.fold, " epoch ", st.epoch, " train"), batches,
@@ -106,7 +135,7 @@ bool train_epoch(FoldRun& run) {
     Tensor images = batch->images.to(c.device), masks = batch->masks.to(c.device);
     // A resume inside a grad_accum window starts its copy there (the batches before are not redone).
     if (b % c.grad_accum == 0 || window_buffers.empty()) window_buffers = copy_buffers(*run.model);
-    Tensor loss = combo_loss(run.model->forward(images), masks, c.loss);
+    Tensor loss = combo_loss(run.model->forward(images), masks, loss_params);
     loss.backward();
     if (run.options.after_backward) run.options.after_backward(run.fold, st.epoch, b, params);
     const double value = loss.item();
@@ -129,7 +158,7 @@ bool train_epoch(FoldRun& run) {
     st.epoch_seconds += seconds_between(t0, t2);
     bar.advance(loss_status(st.loss_sum / static_cast<double>(st.loss_count), run.adam->lr()));
     if (run.options.after_batch && run.options.after_batch(run.fold, st.epoch, b)) request_stop(2 /* SIGINT */);
-    if (stop_requested() && st.batch < batches) {
+    if (agree_on_stop(*run.comm) && st.batch < batches) {
       bar.finish("stopped");
       return false;
     }
@@ -144,8 +173,10 @@ std::optional<TripletSearchResult> validate(FoldRun& run) {
   run.model->eval();
   NoGradGuard no_grad;
   Loader& loader = *run.valid_loader;
-  std::vector<int64_t> order(run.split.valid.size());
-  std::iota(order.begin(), order.end(), 0);  // the fold's images in file order
+  // The fold's images in file order; with several ranks, this rank's block of them.
+  const Block block = block_of(static_cast<int64_t>(run.split.valid.size()), run.comm->rank(), run.comm->size());
+  std::vector<int64_t> order(static_cast<size_t>(block.end - block.begin));
+  std::iota(order.begin(), order.end(), block.begin);
   loader.start_epoch(0, order);
   MetricOptions metric;
   metric.average = c.average;
@@ -153,23 +184,25 @@ std::optional<TripletSearchResult> validate(FoldRun& run) {
   TripletSearch search(c.triplets, metric);
   EpochProgress bar(run.progress, run.options.terminal, cat("fold ", run.fold, " epoch ", run.state.epoch, " valid"),
                     loader.num_batches());
-  std::string status;
   while (std::optional<Batch> batch = loader.next()) {
     Tensor images = batch->images.to(c.device), masks = batch->masks.to(c.device);
     // The reference thresholds sigmoid probabilities (Learning.batch_valid).
     search.add(sigmoid(run.model->forward(images)), masks, ScoreKind::kProbability);
-    const TripletSearchResult so_far = search.result();
-    char buf[96];
-    std::snprintf(buf, sizeof(buf), "score %.5f on ", so_far.best_score());
-    status = buf + triplet_label(so_far.best_triplet());
-    bar.advance(status);
-    if (stop_requested()) {
+    bar.advance(score_status(search.result()));
+    // With several ranks the stop waits for the end of the pass (the ranks' blocks differ in length).
+    if (!run.distributed() && stop_requested()) {
       bar.finish("stopped");
       return std::nullopt;
     }
   }
-  bar.finish(status);
-  return search.result();
+  const TripletSearch all = gather_search(search, *run.comm);
+  if (run.distributed() && agree_on_stop(*run.comm)) {
+    bar.finish("stopped");
+    return std::nullopt;
+  }
+  TripletSearchResult result = all.result();
+  bar.finish(score_status(result));
+  return result;
 }
 
 }  // namespace pleura

@@ -144,6 +144,7 @@ std::vector<std::string> CsvLog::read_rows() const {
 int64_t CsvLog::rows() const { return static_cast<int64_t>(read_rows().size()); }
 
 void CsvLog::truncate(int64_t rows) const {
+  if (read_only_) return;
   std::vector<std::string> lines = read_rows();
   if (static_cast<int64_t>(lines.size()) <= rows) return;
   std::string text = header_line_ + "\n";
@@ -154,6 +155,7 @@ void CsvLog::truncate(int64_t rows) const {
 void CsvLog::append(const std::vector<std::string>& fields) const {
   PLEURA_CHECK(fields.size() == header_.size(), "[log] ", path_, ": a row of ", fields.size(), " fields for ",
                header_.size(), " columns");
+  if (read_only_) return;
   std::string text = header_line_ + "\n";
   for (const std::string& line : read_rows()) text += line + "\n";
   text += join(fields) + "\n";
@@ -193,7 +195,9 @@ std::optional<double> best_in_summary(const CsvLog& summary) {
   return best;
 }
 
-RunLog::RunLog(const std::string& path, std::ostream& out) : file_(path, std::ios::app), out_(out) {
+RunLog::RunLog(const std::string& path, std::ostream& out) : out_(out) {
+  if (path.empty()) return;  // no file (the data-parallel ranks other than 0)
+  file_.open(path, std::ios::app);
   PLEURA_CHECK(file_.good(), "[log] cannot open ", path, " for writing");
 }
 

@@ -35,8 +35,12 @@ class CsvLog {
   void append(const std::vector<std::string>& fields) const;
   // Column `name` of every row ("" where empty).
   std::vector<std::string> column(const std::string& name) const;
+  // From now on truncate() and append() leave the file alone (the data-parallel ranks other than 0,
+  // which read what rank 0 writes).
+  void set_read_only() { read_only_ = true; }
 
  private:
+  bool read_only_ = false;
   std::vector<std::string> read_rows() const;  // data lines, header checked
   std::string path_;
   std::string header_line_;
@@ -50,7 +54,7 @@ CsvLog metrics_csv(const std::string& path);
 // The highest best_metric of an existing summary.csv (the reference's starting best score), if any row.
 std::optional<double> best_in_summary(const CsvLog& summary);
 
-// Timestamped lines to a log file (appended) and to a stream.
+// Timestamped lines to a log file (appended) and to a stream. An empty path: the stream alone.
 class RunLog {
  public:
   RunLog(const std::string& path, std::ostream& out);

@@ -7,11 +7,15 @@
 #include <cmath>
 #include <filesystem>
 #include <numeric>
+#include <optional>
 
 #include "engine/alloc_context.h"
+#include "engine/cuda_runtime.h"
 #include "engine/error.h"
 #include "engine/file_io.h"
 #include "engine/folder_lock.h"
+#include "engine/parallel.h"
+#include "layers/batchnorm.h"
 #include "layers/pretrained.h"
 #include "models/registry.h"
 #include "train/fold_trainer.h"
@@ -22,6 +26,24 @@ namespace fs = std::filesystem;
 namespace pleura {
 
 namespace {
+
+// Where the ranks other than 0 send their log lines and progress.
+class NullStream : public std::ostream {
+ public:
+  NullStream() : std::ostream(nullptr) {}
+};
+
+// One GPU per rank: a data-parallel run on CUDA puts each rank on the device of its local rank.
+TrainConfig with_rank_device(const TrainConfig& config, const Communicator& comm) {
+  TrainConfig c = config;
+  if (comm.size() == 1 || !c.device.is_cuda()) return c;
+  const int devices = cuda::device_count();
+  PLEURA_CHECK(comm.local_rank() < devices, c.where("run.device"), ": rank ", comm.rank(), " is local rank ",
+               comm.local_rank(), " of ", comm.local_size(), " on its machine, which has ", devices,
+               " CUDA device(s): start at most one rank per GPU");
+  c.device = Device::cuda(comm.local_rank());
+  return c;
+}
 
 // Streams of random numbers derived from a fold's seed (data/sampler.h: derive_seed).
 constexpr uint64_t kModelStream = 0x4D4F44454C494E31ULL;    // "MODELIN1"
@@ -49,6 +71,8 @@ std::map<std::string, std::string> weight_metadata(const FoldRun& run, int64_t e
 void save_last(FoldRun& run) {
   run.state.lr = run.adam->lr();
   run.state.scheduler = run.scheduler->state();
+  run.state.world_size = run.comm->size();
+  if (!run.writes()) return;
   // The plain weights (for inference) first, the state last: the state is what --resume reads, so it is
   // the commit point. A kill between the two leaves the older state, from which --resume writes both
   // again; the other order left a finished state beside the previous epoch's weights (soak-resume.sh).
@@ -57,6 +81,9 @@ void save_last(FoldRun& run) {
 }
 
 TrainOutcome interrupted(FoldRun& run) {
+  // Gradients accumulated inside a grad_accum window are saved summed over the ranks (rank 0 alone loads
+  // them back: resume_state), so the window's sum comes out the same.
+  if (run.distributed()) run.reducer->all_reduce();
   save_last(run);
   const int64_t batches = run.train_loader->num_batches();
   run.log.line(cat("stopped (signal ", stop_signal(), "): saved ", run.paths.last_state, " at epoch ", run.state.epoch,
@@ -72,7 +99,7 @@ void post_process(FoldRun& run, double score, int64_t epoch) {
   const std::string score_text = format_number(score);
   if (c.topk > 0) {
     const std::string path = run.paths.epoch_checkpoint(epoch);
-    save_weights(path, *run.model, weight_metadata(run, epoch, score_text));
+    if (run.writes()) save_weights(path, *run.model, weight_metadata(run, epoch, score_text));
     st.topk.push_back({score, epoch, fs::path(path).filename().string()});
     if (static_cast<int64_t>(st.topk.size()) > c.topk) {
       // heapq.heappop of (score, path): the lowest score, ties broken by the path (all in one folder).
@@ -82,14 +109,14 @@ void post_process(FoldRun& run, double score, int64_t epoch) {
       const std::string removing = run.paths.history + "/" + worst->path;
       st.topk.erase(worst);
       std::error_code ec;
-      fs::remove(removing, ec);  // already gone when a resumed run repeats an epoch
+      if (run.writes()) fs::remove(removing, ec);  // already gone when a resumed run repeats an epoch
       run.log.line("Removed checkpoint is " + removing);
     }
   }
   if (score > st.best_score) {
     st.best_score = score;
     st.best_epoch = epoch;
-    save_weights(run.paths.best, *run.model, weight_metadata(run, epoch, score_text));
+    if (run.writes()) save_weights(run.paths.best, *run.model, weight_metadata(run, epoch, score_text));
     run.log.line(cat("best model: ", epoch, " epoch - ", score_text));
   }
   run.adam->set_lr(run.scheduler->step(score));
@@ -157,6 +184,7 @@ void make_optimization(FoldRun& run) {
   adam.lr = c.lr;
   adam.weight_decay = c.weight_decay;
   run.adam = std::make_unique<Adam>(run.model->parameters(), adam);
+  run.reducer = std::make_unique<GradientReducer>(run.model->parameters(), *run.comm);
   run.scheduler = make_scheduler(c);
   if (c.use_sampler)
     run.sampler = std::make_unique<EpochSampler>(
@@ -184,7 +212,13 @@ void make_loaders(FoldRun& run, const TrainDataset& dataset) {
 // A resumed run's state, optimizer and scheduler as saved; the CSV rows written after the save go.
 void resume_state(FoldRun& run, CsvLog& summary, CsvLog& metrics) {
   TrainingState& st = run.state;
+  const TrainingState saved = peek_training_state(run.paths.last_state);
+  PLEURA_CHECK(saved.world_size == run.comm->size() || saved.batch == 0 || saved.training_done, "fold ", run.fold, ": ",
+               run.paths.last_state, " was saved by ", saved.world_size, saved.world_size == 1 ? " process" : " ranks",
+               " inside epoch ", saved.epoch, " (batch ", saved.batch, "); this run has ", run.comm->size(),
+               ": resume with the same number of ranks (the rest of the epoch is cut into batches per rank)");
   st = load_training_state(run.paths.last_state, *run.model, *run.adam);
+  if (!run.writes()) run.model->zero_grad();  // rank 0 holds the window's gradients, summed over the ranks
   run.scheduler->load_state(st.scheduler);
   run.adam->set_lr(st.lr);
   summary.truncate(st.summary_rows);  // rows written after the save are written again
@@ -226,11 +260,17 @@ void set_up(FoldRun& run, const TrainDataset& dataset, bool resuming, CsvLog& su
   } catch (const Error& e) {
     throw_error(cat(c.where("run.device"), ": ", e.what()));
   }
+  if (c.sync_bn && run.distributed()) {
+    const int layers = synchronize_batch_norm(*run.model, run.comm);
+    run.log.line(cat("sync_bn: ", layers, " batch norm layers take their statistics over the ", run.comm->size(), " ranks"));
+  }
   make_optimization(run);
   make_loaders(run, dataset);
   if (resuming) {
     resume_state(run, summary, metrics);
+    broadcast_model(*run.model, *run.comm);
   } else {
+    broadcast_model(*run.model, *run.comm);
     start_state(run, summary, metrics);
     // Saved before any row is written: a run killed from here on (even in its first epoch, even by
     // SIGKILL) resumes from this state, and the CSV rows it wrote are cut back to the counts recorded
@@ -319,7 +359,7 @@ void end_epoch(FoldRun& run, bool early_stop) {
   st.loss_count = 0;
   st.finished = early_stop || st.epoch >= run.config.epochs;
   save_last(run);
-  write_learning_curve(run.paths.metrics, run.paths.curve);
+  if (run.writes()) write_learning_curve(run.paths.metrics, run.paths.curve);
 }
 
 // [train] max_nonfinite_steps skipped steps in a row: `last` keeps the weights and optimizer state of the
@@ -373,20 +413,34 @@ EpochEnd run_epoch(FoldRun& run, bool first_of_run, CsvLog& summary, CsvLog& met
 }
 
 TrainOutcome train_fold(const TrainConfig& c, const TrainOptions& options, const TrainDataset& dataset, int fold,
-                        std::ostream& out, std::ostream& progress) {
+                        Communicator& comm, std::ostream& out, std::ostream& progress) {
   const FoldPaths paths = fold_paths(c, fold);
-  fs::create_directories(paths.history);
-  fs::create_directories(fs::path(paths.best).parent_path());
-  RunLog log(paths.log, out);
+  const bool writes = comm.rank() == 0;
+  if (writes) {
+    fs::create_directories(paths.history);
+    fs::create_directories(fs::path(paths.best).parent_path());
+  }
+  RunLog log(writes ? paths.log : "", out);
   FoldRun run(c, options, fold, paths, log, progress, dataset.split(fold), derive_seed(c.seed, static_cast<uint64_t>(fold)));
+  run.comm = &comm;
   log.line(cat("fold ", fold, ": ", run.split.train.size(), " training images (", run.split.train_positives(),
                " positive), ", run.split.valid.size(), " validation images (", run.split.valid_positives(), " positive)"));
   const FoldStart start = fold_start(run);
+  // Every rank has read the saved state before rank 0 writes a new one (set_up).
+  comm.barrier();
   if (start == FoldStart::kSkip) return TrainOutcome::kFinished;
 
   CsvLog summary = summary_csv(paths.summary, c.triplets), metrics = metrics_csv(paths.metrics);
+  if (!writes) {
+    summary.set_read_only();
+    metrics.set_read_only();
+  }
   set_up(run, dataset, start == FoldStart::kResume, summary, metrics);
-  if (c.validate_only) return validate_only(run, summary, metrics);
+  if (c.validate_only) {
+    const TrainOutcome outcome = validate_only(run, summary, metrics);
+    if (outcome == TrainOutcome::kFinished && options.after_fold) options.after_fold(fold, *run.model);
+    return outcome;
+  }
   for (bool first = true; run.state.epoch < c.epochs; first = false) {
     EpochEnd end = EpochEnd::kNext;
     try {
@@ -400,6 +454,7 @@ TrainOutcome train_fold(const TrainConfig& c, const TrainOptions& options, const
       break;
     }
   }
+  if (options.after_fold) options.after_fold(fold, *run.model);
   const TrainingState& st = run.state;
   log.line(cat("fold ", fold, " done: best score ", format_number(st.best_score),
                st.best_epoch >= 0 ? cat(" at epoch ", st.best_epoch) : std::string(" (no better epoch in this run)")));
@@ -427,16 +482,30 @@ FoldPaths fold_paths(const TrainConfig& c, int fold) {
   return p;
 }
 
-TrainOutcome run_training(const TrainConfig& c, const TrainOptions& options, std::ostream& out,
+TrainOutcome run_training(const TrainConfig& config, const TrainOptions& options, std::ostream& out,
                           std::ostream& progress) {
-  const FolderLock lock(c.output, "train_unet");  // one run per output folder (engine/folder_lock.h)
-  fs::create_directories(c.output + "/" + c.log_dir);
-  RunLog log(c.output + "/" + c.log_dir + "/train_main.log", out);
+  Communicator& comm = options.world ? *options.world : single_process();
+  const bool writes = comm.rank() == 0;
+  // Rank 0 alone writes; the others print nothing but their errors (the tool's frame prints those).
+  NullStream quiet;
+  std::ostream& log_out = writes ? out : quiet;
+  std::ostream& progress_out = writes ? progress : quiet;
+  const TrainConfig c = with_rank_device(config, comm);
+  // One run per output folder (engine/folder_lock.h), held by rank 0 for all the ranks.
+  std::optional<FolderLock> lock;
+  if (writes) lock.emplace(c.output, "train_unet");
+  if (writes) fs::create_directories(c.output + "/" + c.log_dir);
+  RunLog log(writes ? c.output + "/" + c.log_dir + "/train_main.log" : "", log_out);
   log.line(cat("train_unet: pipeline ", c.pipeline, ", model ", c.model, " at ", c.size, "x", c.size, " on ",
                c.device.str(), ", config ", c.file, " (hash ", config_hash(c), ")"));
+  log.line(cat("world: ", comm.describe(),
+               comm.size() == 1 ? std::string()
+                                : cat("; batch ", c.batch_size, " per rank, ", c.batch_size * comm.size(),
+                                      " per step; batch norm ", c.sync_bn ? "synchronised (sync_bn)" : "per rank",
+                                      "; rank 0 writes the files; ", num_threads(), " CPU thread(s) per rank")));
   log.file_only(config_text(c));
   // Checkpoints, CSVs and curves half-written by a killed run (engine/file_io.h): up to 415 MB each.
-  if (const int stale = remove_stale_temporaries(c.output, true); stale > 0) {
+  if (const int stale = writes ? remove_stale_temporaries(c.output, true) : 0; stale > 0) {
     log.line(cat("removed ", stale, " temporary file(s) left in ", c.output, " by an interrupted run"));
   }
   const TrainDataset dataset = TrainDataset::open({c.cache, c.images, c.labels}, c.folds_file);
@@ -454,9 +523,10 @@ TrainOutcome run_training(const TrainConfig& c, const TrainOptions& options, std
     PLEURA_CHECK(f < num_folds, c.where("folds.use"), ": fold ", f, " but ", c.folds_file, " has folds 0..",
                  num_folds - 1);
   for (int fold : folds) {
-    if (stop_requested()) return TrainOutcome::kInterrupted;  // between folds: nothing of this fold to save
+    // Between folds: nothing of this fold to save (the ranks agree, so that all of them stop).
+    if (agree_on_stop(comm)) return TrainOutcome::kInterrupted;
     log.line(cat("Start training of ", fold, " fold...."));
-    if (train_fold(c, options, dataset, fold, out, progress) == TrainOutcome::kInterrupted)
+    if (train_fold(c, options, dataset, fold, comm, log_out, progress_out) == TrainOutcome::kInterrupted)
       return TrainOutcome::kInterrupted;
   }
   return TrainOutcome::kFinished;

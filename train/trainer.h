@@ -24,8 +24,10 @@
 #include <string>
 #include <vector>
 
+#include "engine/communicator.h"
 #include "engine/interrupt.h"
 #include "engine/tensor.h"
+#include "layers/module.h"
 #include "train/train_config.h"
 
 namespace pleura {
@@ -33,11 +35,18 @@ namespace pleura {
 struct TrainOptions {
   bool resume = false;    // continue each fold from its last state (a finished fold is skipped)
   bool terminal = false;  // progress as a bar redrawn in place (else plain lines)
+  // Data-parallel training (train/data_parallel.h) over these ranks, each running run_training with the
+  // same configuration; null or one rank: this process alone. Rank 0 alone writes files, logs and
+  // progress; [train] batch_size is per rank.
+  Communicator* world = nullptr;
   // Test hook, called after every training batch: returning true requests a stop, as a signal does.
   std::function<bool(int fold, int64_t epoch, int64_t batch)> after_batch;
   // Test hook, called after each batch's backward pass with the model's parameters, before any optimizer
   // step: the tests put a NaN into a gradient here to exercise the non-finite step handling.
   std::function<void(int fold, int64_t epoch, int64_t batch, const std::vector<Tensor*>& params)> after_backward;
+  // Test hook, called when a fold's training ends (not when it stops early on a request) with the model:
+  // the data-parallel tests compare the ranks' weights, which only rank 0 writes to files.
+  std::function<void(int fold, Module& model)> after_fold;
 };
 
 enum class TrainOutcome {

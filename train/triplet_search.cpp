@@ -73,6 +73,14 @@ void TripletSearch::add(const Tensor& scores, const Tensor& truth, ScoreKind kin
   images_ += stats.size(0);
 }
 
+void TripletSearch::add_statistics(const std::vector<int64_t>& rows) {
+  const size_t cols = 2 * thresholds_.size() + 1;
+  PLEURA_CHECK(rows.size() % cols == 0, "[", kOp, "] ", rows.size(), " statistics are not rows of ", cols,
+               " (2 x ", thresholds_.size(), " thresholds + 1)");
+  stats_.insert(stats_.end(), rows.begin(), rows.end());
+  images_ += static_cast<int64_t>(rows.size() / cols);
+}
+
 std::vector<DiceCounts> TripletSearch::image_counts(size_t k) const {
   PLEURA_CHECK(k < triplets_.size(), "[", kOp, "] triplet ", k, " asked, there are ", triplets_.size());
   size_t u = thresholds_.size(), cols = 2 * u + 1;

@@ -40,10 +40,16 @@ class TripletSearch {
 
   int64_t images() const { return images_; }
   const std::vector<Triplet>& triplets() const { return triplets_; }
+  const MetricOptions& options() const { return options_; }
   // Triplet k's (intersection, predicted, truth) counts of every image added so far.
   std::vector<DiceCounts> image_counts(size_t k) const;
   // Scores of every triplet and the best; throws when no image was added.
   TripletSearchResult result() const;
+  // The per-image statistics gathered so far (images() rows), and the adding of rows another search
+  // of the same triplets gathered (a data-parallel rank's share of the validation images): rows added in
+  // image order give the result one search over every image gives, bit for bit.
+  const std::vector<int64_t>& statistics() const { return stats_; }
+  void add_statistics(const std::vector<int64_t>& rows);
 
  private:
   std::vector<Triplet> triplets_;

@@ -94,7 +94,7 @@ void bench_pointwise(int64_t n, int64_t c, int64_t h, int64_t w) {
   Tensor gw = Tensor::empty({c}, DType::kFloat32, Device::cuda()), gb = Tensor::empty({c}, DType::kFloat32, Device::cuda());
   BatchNormParams bn;
   mem_row("batch_norm train fwd", 2 * e, [&] { cuda::batch_norm_fwd_train(x, bw, bb, rm, rv, bn, out, sm, si); });
-  mem_row("batch_norm train bwd", 3 * e, [&] { cuda::batch_norm_bwd(x, bw, sm, si, true, g, &gx, &gw, &gb); });
+  mem_row("batch_norm train bwd", 3 * e, [&] { cuda::batch_norm_bwd(x, bw, sm, si, true, nullptr, g, &gx, &gw, &gb); });
 
   // Concat of two halves along channels: read everything once, write it once.
   Shape half{n, c / 2, h, w};

@@ -14,12 +14,13 @@ constexpr const char* kOp = "batch_norm2d";
 
 class BatchNormBackward : public Node {
  public:
-  BatchNormBackward(Tensor x, Tensor weight, Tensor save_mean, Tensor save_invstd, bool training)
+  BatchNormBackward(Tensor x, Tensor weight, Tensor save_mean, Tensor save_invstd, bool training, Communicator* sync)
       : x_(std::move(x)),
         weight_(std::move(weight)),
         save_mean_(std::move(save_mean)),
         save_invstd_(std::move(save_invstd)),
-        training_(training) {}
+        training_(training),
+        sync_(sync) {}
   std::vector<Tensor> apply(const Tensor& grad_y) override {
     Tensor grad_x, grad_weight, grad_bias;
     if (needs_grad(0)) grad_x = Tensor::empty_like(x_);
@@ -27,7 +28,7 @@ class BatchNormBackward : public Node {
     if (needs_grad(2)) grad_bias = Tensor::empty_like(weight_);
     PLEURA_DISPATCH(
         x_.device(), kOp,
-        batch_norm_bwd(x_, weight_, save_mean_, save_invstd_, training_, grad_y, grad_x.defined() ? &grad_x : nullptr,
+        batch_norm_bwd(x_, weight_, save_mean_, save_invstd_, training_, sync_, grad_y, grad_x.defined() ? &grad_x : nullptr,
                        grad_weight.defined() ? &grad_weight : nullptr, grad_bias.defined() ? &grad_bias : nullptr));
     return {grad_x, grad_weight, grad_bias};
   }
@@ -42,6 +43,7 @@ class BatchNormBackward : public Node {
  private:
   Tensor x_, weight_, save_mean_, save_invstd_;
   bool training_;
+  Communicator* sync_;
 };
 
 // A per-channel vector: float, on x's device with x's dtype, shape [C].
@@ -73,6 +75,9 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, T
                "] expected more than 1 value per channel when training, got N * H * W = ", m, " (input ", describe(x),
                ")");
 
+  PLEURA_CHECK(!p.training || p.sync == nullptr || p.sync->size() == 1 || x.device().is_cpu(), "[", kOp,
+               "] synchronised batch norm over ", p.sync ? p.sync->size() : 1, " ranks on ", describe(x),
+               ": not yet on CUDA (set [train] sync_bn = false)");
   int64_t c = x.size(1);
   Tensor y = Tensor::empty_like(x);
   Tensor save_mean = Tensor::empty(Shape{c}, x.dtype(), x.device());
@@ -86,7 +91,7 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, T
   }
   record(y, {&x, &weight, &bias}, [&] {
     return std::make_shared<BatchNormBackward>(x.detach(), weight.defined() ? weight.detach() : Tensor(), save_mean,
-                                               save_invstd, p.training);
+                                               save_invstd, p.training, p.training ? p.sync : nullptr);
   });
   return y;
 }

@@ -3,6 +3,7 @@
 // tests/ops/test_batch_norm.cpp.
 #pragma once
 
+#include "engine/communicator.h"
 #include "engine/tensor.h"
 
 namespace pleura {
@@ -11,6 +12,11 @@ struct BatchNormParams {
   bool training = true;   // true: batch statistics, running stats updated; false: running stats used
   double momentum = 0.1;  // running = (1 - momentum) * running + momentum * batch statistic
   double eps = 1e-5;      // added to the variance under the square root
+  // Synchronised batch norm (data-parallel training): the batch statistics, and in the backward pass the
+  // sums grad_x needs, are those of every rank's values together (M counts them all), as one process
+  // holding the whole batch would compute them. grad_weight and grad_bias stay this rank's share. Null
+  // or one rank: this process's values alone. CPU only for now (CUDA refuses it).
+  Communicator* sync = nullptr;
 };
 
 // x: [N, C, H, W]. weight, bias: [C] each, or both undefined (no affine transform).
@@ -40,9 +46,10 @@ void batch_norm_fwd_eval(const Tensor& x, const Tensor& weight, const Tensor& bi
 //   grad_bias = sum(grad_y), grad_weight = sum(grad_y * xhat) over N, H, W;
 //   training: grad_x = w * save_invstd * (grad_y - grad_bias / M - xhat * grad_weight / M);
 //   eval:     grad_x = grad_y * w * save_invstd.
-// A null pointer skips that gradient.
+// A null pointer skips that gradient. `sync`: BatchNormParams::sync of the forward pass.
 void batch_norm_bwd(const Tensor& x, const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd,
-                    bool training, const Tensor& grad_y, Tensor* grad_x, Tensor* grad_weight, Tensor* grad_bias);
+                    bool training, Communicator* sync, const Tensor& grad_y, Tensor* grad_x, Tensor* grad_weight,
+                    Tensor* grad_bias);
 }  // namespace cpu
 namespace cuda {
 void batch_norm_fwd_train(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
@@ -52,7 +59,8 @@ void batch_norm_fwd_eval(const Tensor& x, const Tensor& weight, const Tensor& bi
                          const Tensor& running_var, const BatchNormParams& p, Tensor& y, Tensor& save_mean,
                          Tensor& save_invstd);
 void batch_norm_bwd(const Tensor& x, const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd,
-                    bool training, const Tensor& grad_y, Tensor* grad_x, Tensor* grad_weight, Tensor* grad_bias);
+                    bool training, Communicator* sync, const Tensor& grad_y, Tensor* grad_x, Tensor* grad_weight,
+                    Tensor* grad_bias);
 }  // namespace cuda
 
 }  // namespace pleura

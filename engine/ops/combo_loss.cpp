@@ -65,6 +65,30 @@ bool above_floor(double loss, DType dtype) {
   return loss >= kLossFloor;
 }
 
+// The per-image sums of the whole batch: this process's, or every rank's in rank order (params.group).
+struct BatchSums {
+  std::vector<double> sums;  // images x kComboSumCount
+  int64_t n_images = 0;
+  int64_t numel = 0;
+  int64_t first = 0;  // index of this process's first image among n_images
+};
+
+BatchSums gather_sums(std::vector<double> local, int64_t n_images, int64_t numel, Communicator* group) {
+  if (group == nullptr || group->size() == 1) return {std::move(local), n_images, numel, 0};
+  const std::vector<double> counts =
+      group->all_gather({static_cast<double>(n_images), static_cast<double>(numel)});
+  BatchSums all;
+  for (int r = 0; r < group->size(); ++r) {
+    if (r == group->rank()) all.first = all.n_images;
+    all.n_images += static_cast<int64_t>(counts[static_cast<size_t>(2 * r)]);
+    all.numel += static_cast<int64_t>(counts[static_cast<size_t>(2 * r + 1)]);
+  }
+  all.sums = group->all_gather(local);
+  PLEURA_CHECK(static_cast<int64_t>(all.sums.size()) == all.n_images * kComboSumCount, "[", kOp, "] the ranks gave ",
+               all.sums.size(), " sums for ", all.n_images, " images");
+  return all;
+}
+
 }  // namespace
 
 Tensor combo_loss(const Tensor& logits, const Tensor& targets, const ComboLossParams& params,
@@ -80,11 +104,13 @@ Tensor combo_loss(const Tensor& logits, const Tensor& targets, const ComboLossPa
   bool per_image = params.dice_mode == DiceMode::kPerImage;
   PLEURA_CHECK(!per_image || logits.ndim() >= 1, "[", kOp, "] per-image dice needs a leading image dimension; logits ",
                describe(logits), " have none");
-  int64_t n_images = logits.ndim() >= 1 ? logits.size(0) : 1;
-  int64_t numel = logits.numel();
+  const int64_t local_images = logits.ndim() >= 1 ? logits.size(0) : 1;
 
-  std::vector<double> sums;
-  PLEURA_DISPATCH(logits.device(), kOp, combo_loss_sums(logits, targets, n_images, sums));
+  std::vector<double> local_sums;
+  PLEURA_DISPATCH(logits.device(), kOp, combo_loss_sums(logits, targets, local_images, local_sums));
+  const BatchSums batch = gather_sums(std::move(local_sums), local_images, logits.numel(), params.group);
+  const std::vector<double>& sums = batch.sums;
+  const int64_t n_images = batch.n_images, numel = batch.numel;
 
   // Totals over images, in image order (deterministic).
   double total[kComboSumCount] = {};
@@ -102,12 +128,14 @@ Tensor combo_loss(const Tensor& logits, const Tensor& targets, const ComboLossPa
   ComboBackwardCoefficients coef;
   coef.bce_scale = params.w_bce / static_cast<double>(numel);
   coef.focal_scale = params.w_focal / static_cast<double>(numel);
-  coef.dice_a.resize(static_cast<size_t>(n_images));
-  coef.dice_b.resize(static_cast<size_t>(n_images));
+  // Coefficients for this process's images only (global index batch.first + n).
+  coef.dice_a.resize(static_cast<size_t>(local_images));
+  coef.dice_b.resize(static_cast<size_t>(local_images));
+  const auto is_local = [&](int64_t n) { return n >= batch.first && n < batch.first + local_images; };
   if (!per_image) {
     double s = total[kSumP] + total[kSumT] + kDiceEps;
     c.dice = dice_of(total[kSumPT], total[kSumP] + total[kSumT]);
-    for (int64_t n = 0; n < n_images; ++n) {
+    for (int64_t n = 0; n < local_images; ++n) {
       coef.dice_a[static_cast<size_t>(n)] = params.w_dice * (2.0 * total[kSumPT] + kDiceEps) / (s * s);
       coef.dice_b[static_cast<size_t>(n)] = params.w_dice * 2.0 / s;
     }
@@ -117,8 +145,9 @@ Tensor combo_loss(const Tensor& logits, const Tensor& targets, const ComboLossPa
       const double* in = &sums[static_cast<size_t>(n * kComboSumCount)];
       double s = in[kSumP] + in[kSumT] + kDiceEps;
       c.dice += dice_of(in[kSumPT], in[kSumP] + in[kSumT]);
-      coef.dice_a[static_cast<size_t>(n)] = scale * (2.0 * in[kSumPT] + kDiceEps) / (s * s);
-      coef.dice_b[static_cast<size_t>(n)] = scale * 2.0 / s;
+      if (!is_local(n)) continue;
+      coef.dice_a[static_cast<size_t>(n - batch.first)] = scale * (2.0 * in[kSumPT] + kDiceEps) / (s * s);
+      coef.dice_b[static_cast<size_t>(n - batch.first)] = scale * 2.0 / s;
     }
     c.dice /= static_cast<double>(n_images);
   }
@@ -129,7 +158,7 @@ Tensor combo_loss(const Tensor& logits, const Tensor& targets, const ComboLossPa
   bool passes = above_floor(raw, logits.dtype());
   record(out, {&logits}, [&]() -> std::shared_ptr<Node> {
     if (passes)
-      return std::make_shared<ComboLossBackward>(logits.detach(), targets.detach(), n_images, std::move(coef));
+      return std::make_shared<ComboLossBackward>(logits.detach(), targets.detach(), local_images, std::move(coef));
     return std::make_shared<ZeroBackward>(logits.shape(), logits.dtype(), logits.device());
   });
   return out;

@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "engine/communicator.h"
 #include "engine/tensor.h"
 
 namespace pleura {
@@ -19,6 +20,12 @@ struct ComboLossParams {
   double w_dice = 1.0;
   double w_focal = 4.0;
   DiceMode dice_mode = DiceMode::kBatch;
+  // Data-parallel training: the ranks whose images together make the batch (null or one rank: this
+  // process's images alone). Every rank calls combo_loss at the same step; the per-image sums are
+  // gathered in rank order, so each rank gets the loss of the whole batch, computed as one process would
+  // over all the images, and the gradient of that loss for its own logits (summing the ranks' parameter
+  // gradients then gives the whole batch's).
+  Communicator* group = nullptr;
 };
 
 // The three terms of one evaluation (before weighting), for logs, like the reference's ComboLoss.values.

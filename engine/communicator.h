@@ -1,0 +1,80 @@
+// Collective operations among the processes ("ranks") of one data-parallel run: sums, broadcasts and
+// gathers that every rank calls in the same order. Two implementations: the single process (size 1,
+// every operation leaves the values as they are; engine/communicator.cpp) and MPI over the ranks an MPI
+// launcher started (engine/mpi_communicator.cpp, built when CMake finds MPI). CUDA tensors go through the
+// host (copy, reduce, copy back) until the NCCL communicator of the GPU work lands. Tests:
+// tests/engine/test_communicator.cpp (single process) and tests/mpi/test_mpi_communicator.cpp (real ranks
+// under mpirun).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace pleura {
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  // The rank among those on the same machine (picks the GPU of a rank), and how many share the machine.
+  virtual int local_rank() const = 0;
+  virtual int local_size() const = 0;
+  // "one process", "MPI (Open MPI v4.1.4), 2 ranks on 1 machine".
+  virtual std::string describe() const = 0;
+
+  // In place: each element becomes the sum over ranks, the same value on every rank. Tensors: float32,
+  // float64 or int64, contiguous, on the CPU or a GPU.
+  virtual void all_reduce_sum(Tensor& t) = 0;
+  virtual void all_reduce_sum(std::vector<double>& values) = 0;
+  // In place: every rank receives root's values (same shape and dtype on every rank).
+  virtual void broadcast(Tensor& t, int root) = 0;
+  virtual void broadcast(std::vector<double>& values, int root) = 0;
+  // Every rank's `mine` concatenated in rank order; the lengths may differ between ranks.
+  virtual std::vector<double> all_gather(const std::vector<double>& mine) = 0;
+  virtual void barrier() = 0;
+  // Ends every rank of the run with `code` (MPI_Abort); the single process exits. For a rank that
+  // failed: the others would otherwise wait in their next collective for ever.
+  [[noreturn]] virtual void abort(int code) = 0;
+};
+
+// The communicator of a run of one process.
+Communicator& single_process();
+
+// all_reduce_sum, then each element divided by the number of ranks (float tensors).
+void all_reduce_mean(Communicator& comm, Tensor& t);
+
+// The world of this process: MPI when an MPI launcher (mpirun, srun) started it and the build has MPI,
+// else the single process. Owns MPI's initialisation (MPI_Init_thread, funneled: only the thread that
+// made it calls MPI) and MPI_Finalize in its destructor. One per process, made by the tool's main thread.
+class DistributedSession {
+ public:
+  DistributedSession();
+  ~DistributedSession();
+  DistributedSession(const DistributedSession&) = delete;
+  DistributedSession& operator=(const DistributedSession&) = delete;
+  Communicator& world() { return *world_; }
+  bool distributed() const { return world_->size() > 1; }
+
+ private:
+  std::unique_ptr<Communicator> mpi_;  // null when not launched by MPI
+  Communicator* world_ = nullptr;
+};
+
+// True when the environment says an MPI launcher started this process (OMPI_COMM_WORLD_SIZE, PMI_SIZE,
+// PMIX_RANK), whether or not the build has MPI.
+bool launched_by_mpi();
+
+namespace mpi {
+// Initialises MPI and returns the world communicator; throws when the build has no MPI (the stand-in).
+std::unique_ptr<Communicator> init_world();
+// MPI_Finalize, when init_world initialised MPI.
+void finalize();
+bool built_with_mpi();
+}  // namespace mpi
+
+}  // namespace pleura

@@ -1,0 +1,121 @@
+// The data-parallel pieces on one process (train/data_parallel.h, engine/communicator.h): the single-process
+// communicator leaves values as they are and refuses a foreign root; gradient buckets in reverse parameter
+// order under the byte limit; the triplet search's statistics split in two and added back give the same
+// result bit for bit; combo loss and batch norm with a one-rank group equal them without. Real ranks:
+// tests/mpi/ (under mpirun).
+#include <cmath>
+#include <cstring>
+
+#include "engine/ops/batch_norm.h"
+#include "engine/ops/combo_loss.h"
+#include "tests/testing.h"
+#include "train/data_parallel.h"
+
+using namespace pleura;
+using namespace pleura::testing;
+
+namespace {
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && a.dtype() == b.dtype() && std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("communicator: one process leaves every value as it is") {
+  Communicator& one = single_process();
+  CHECK(one.rank() == 0);
+  CHECK(one.size() == 1);
+  CHECK(one.describe() == "one process");
+  Tensor t = random_tensor({3, 4}, 11, DType::kFloat32);
+  const Tensor before = t.clone();
+  one.all_reduce_sum(t);
+  CHECK(same_bits(t, before));
+  all_reduce_mean(one, t);
+  CHECK(same_bits(t, before));
+  one.broadcast(t, 0);
+  CHECK(same_bits(t, before));
+  std::vector<double> v = {1.5, -2.0};
+  one.all_reduce_sum(v);
+  CHECK(v == std::vector<double>{1.5, -2.0});
+  CHECK(one.all_gather({4.0, 5.0, 6.0}) == std::vector<double>{4.0, 5.0, 6.0});
+  CHECK_THROWS_WITH_AS(one.broadcast(t, 1), doctest::Contains("broadcast from rank 1"), Error);
+  Tensor ints = Tensor::zeros({2}, DType::kInt64);
+  CHECK_THROWS_WITH_AS(all_reduce_mean(one, ints), doctest::Contains("expected a float32 or float64"), Error);
+}
+
+TEST_CASE("communicator: without an MPI launcher the session is the single process") {
+  if (launched_by_mpi()) return;  // this binary under mpirun: the case does not apply
+  DistributedSession session;
+  CHECK_FALSE(session.distributed());
+  CHECK(&session.world() == &single_process());
+}
+
+TEST_CASE("data parallel: gradient buckets take the parameters in reverse order under the byte limit") {
+  // 10, 30, 20, 5 floats = 40, 120, 80, 20 bytes; limit 100 bytes: [3 2] (100), [1] (120, alone), [0].
+  std::vector<Tensor> storage = {Tensor::zeros({10}), Tensor::zeros({30}), Tensor::zeros({20}), Tensor::zeros({5})};
+  std::vector<Tensor*> params;
+  for (Tensor& t : storage) params.push_back(&t);
+  GradientReducer reducer(params, single_process(), 100);
+  REQUIRE(reducer.buckets().size() == 3);
+  CHECK(reducer.buckets()[0] == std::vector<size_t>{3, 2});
+  CHECK(reducer.buckets()[1] == std::vector<size_t>{1});
+  CHECK(reducer.buckets()[2] == std::vector<size_t>{0});
+  GradientReducer one_bucket(params, single_process());
+  CHECK(one_bucket.buckets().size() == 1);
+  Tensor ints = Tensor::zeros({4}, DType::kInt64);
+  std::vector<Tensor*> bad = {&ints};
+  CHECK_THROWS_WITH_AS(GradientReducer(bad, single_process()), doctest::Contains("summed over ranks as float32"), Error);
+}
+
+TEST_CASE("data parallel: a search's statistics, split and added back in order, give the same result") {
+  const std::vector<Triplet> triplets = config_triplets();
+  Tensor scores = random_tensor({7, 1, 40, 40}, 5, DType::kFloat32, 0.0, 1.0);
+  Tensor truth = random_tensor({7, 1, 40, 40}, 6, DType::kFloat32, 0.0, 1.0);
+  float* t = truth.data<float>();
+  for (int64_t i = 0; i < truth.numel(); ++i) t[i] = t[i] > 0.8f ? 1.0f : 0.0f;
+  MetricOptions options;
+  TripletSearch whole(triplets, options), first(triplets, options);
+  whole.add(scores, truth);
+  first.add(scores, truth);
+  const std::vector<int64_t>& rows = first.statistics();
+  const size_t cut = rows.size() / 7 * 3;
+  TripletSearch merged(triplets, options);
+  merged.add_statistics(std::vector<int64_t>(rows.begin(), rows.begin() + static_cast<long>(cut)));
+  merged.add_statistics(std::vector<int64_t>(rows.begin() + static_cast<long>(cut), rows.end()));
+  CHECK(merged.images() == 7);
+  const TripletSearchResult a = whole.result(), b = merged.result();
+  CHECK(a.scores == b.scores);
+  CHECK(a.best == b.best);
+  // The one-process gather is the search itself.
+  CHECK(gather_search(whole, single_process()).result().scores == a.scores);
+  CHECK_THROWS_WITH_AS(merged.add_statistics({1, 2, 3}), doctest::Contains("are not rows of"), Error);
+}
+
+TEST_CASE("data parallel: combo loss and batch norm with a one-rank group equal them without") {
+  Communicator& one = single_process();
+  for (DiceMode mode : {DiceMode::kBatch, DiceMode::kPerImage}) {
+    Tensor logits = random_tensor({3, 1, 8, 8}, 21, DType::kFloat64, -3.0, 3.0).set_requires_grad(true);
+    Tensor targets = random_tensor({3, 1, 8, 8}, 22, DType::kFloat64, 0.0, 1.0);
+    ComboLossParams plain;
+    plain.dice_mode = mode;
+    ComboLossParams grouped = plain;
+    grouped.group = &one;
+    Tensor a = combo_loss(logits, targets, plain);
+    a.backward();
+    const Tensor grad_a = logits.grad().clone();
+    logits.zero_grad();
+    Tensor b = combo_loss(logits, targets, grouped);
+    b.backward();
+    CHECK(a.item() == b.item());
+    CHECK(same_bits(grad_a, logits.grad()));
+  }
+  Tensor x = random_tensor({2, 3, 4, 5}, 31, DType::kFloat64);
+  Tensor w = random_tensor({3}, 32, DType::kFloat64), bias = random_tensor({3}, 33, DType::kFloat64);
+  Tensor rm1 = Tensor::zeros({3}, DType::kFloat64), rv1 = Tensor::ones({3}, DType::kFloat64);
+  Tensor rm2 = rm1.clone(), rv2 = rv1.clone();
+  const Tensor y1 = batch_norm2d(x, w, bias, rm1, rv1, {});
+  const Tensor y2 = batch_norm2d(x, w, bias, rm2, rv2, {.sync = &one});
+  CHECK(same_bits(y1, y2));
+  CHECK(same_bits(rv1, rv2));
+}
