@@ -5,6 +5,7 @@
 #include <optional>
 #include <sstream>
 
+#include "data/jobs.h"
 #include "eval/ensemble.h"
 #include "eval/review.h"
 #include "eval/submission.h"
@@ -92,8 +93,10 @@ void write_overlays(const Args& a, const eval::ProbEnsemble& maps, const eval::S
   std::optional<eval::TruthMasks> truth;
   if (!a.labels.empty())
     truth = eval::TruthMasks::from_labels(a.labels, options.format, options.out_height, options.out_width);
-  const eval::ReviewSummary s = eval::review_maps(
-      maps, options, {a.images, truth ? &*truth : nullptr, a.overlays, cat("rle_submit: the masks of ", a.out), 1});
+  const eval::ReviewSummary s =
+      eval::review_maps(maps, options,
+                        {a.images, truth ? &*truth : nullptr, a.overlays, cat("rle_submit: the masks of ", a.out),
+                         data::default_job_threads()});
   context.out << "rle_submit: " << eval::review_summary_text(s) << "\n";
 }
 

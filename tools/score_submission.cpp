@@ -3,6 +3,7 @@
 // Tests: tests/tools/test_score_submission.cpp, tests/tools/test_review_tools.cpp.
 #include <filesystem>
 
+#include "data/jobs.h"
 #include "eval/review.h"
 #include "eval/scoring.h"
 #include "tools/tools.h"
@@ -76,7 +77,8 @@ void run(const Args& a, const ToolContext& context) {
   if (context.given("--overlays")) {
     const eval::ReviewSummary r = eval::review_submission(
         submission, truth, a.options.height, a.options.width,
-        {a.images, nullptr, a.overlays, cat("score_submission: ", a.submission, " against ", a.truth), 1});
+        {a.images, nullptr, a.overlays, cat("score_submission: ", a.submission, " against ", a.truth),
+         data::default_job_threads()});
     context.err << "score_submission: " << eval::review_summary_text(r) << "\n";
   }
   context.out << eval::score_text(s);
