@@ -1,4 +1,4 @@
-// PNG / JPEG reading and PNG writing for 8-bit grey images (see image_io.h).
+// PNG / JPEG reading and PNG writing for 8-bit grey images, and RGB PNGs for the review overlays (see image_io.h).
 #include "data/image_io.h"
 
 #include <stb_image.h>
@@ -130,23 +130,52 @@ GrayImage read_image_gray(const std::string& path) {
   return detail::looks_like_jpeg(bytes) ? read_jpeg_gray(bytes, path) : read_png_gray(bytes, path);
 }
 
-void write_png_gray(const std::string& path, const GrayImage& image) {
-  PLEURA_CHECK(image.height >= 1 && image.width >= 1 && image.height <= kMaxImageSide &&
-                   image.width <= kMaxImageSide,
-               "[write_png_gray] ", path, ": image is ", image.height, "x", image.width,
-               " (H x W); each side must be 1..", kMaxImageSide);
-  PLEURA_CHECK(static_cast<int64_t>(image.pixels.size()) == image.height * image.width,
-               "[write_png_gray] ", path, ": pixel buffer holds ", image.pixels.size(), " bytes, expected ",
-               image.height * image.width);
+namespace {
+
+// stb_image_write's PNG of `channels` interleaved 8-bit samples per pixel, written atomically; `what` names
+// the caller in errors.
+void write_png(const std::string& path, const char* what, int64_t height, int64_t width, int channels,
+               const std::vector<uint8_t>& pixels) {
+  PLEURA_CHECK(height >= 1 && width >= 1 && height <= kMaxImageSide && width <= kMaxImageSide, "[", what, "] ",
+               path, ": image is ", height, "x", width, " (H x W); each side must be 1..", kMaxImageSide);
+  PLEURA_CHECK(static_cast<int64_t>(pixels.size()) == height * width * channels, "[", what, "] ", path,
+               ": pixel buffer holds ", pixels.size(), " bytes, expected ", height * width * channels);
   std::string encoded;
   auto append = [](void* context, void* data, int size) {
     static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<size_t>(size));
   };
-  const int ok = stbi_write_png_to_func(append, &encoded, static_cast<int>(image.width),
-                                        static_cast<int>(image.height), 1, image.pixels.data(),
-                                        static_cast<int>(image.width));
-  PLEURA_CHECK(ok != 0, "[write_png_gray] ", path, ": PNG encoding failed");
+  const int ok = stbi_write_png_to_func(append, &encoded, static_cast<int>(width), static_cast<int>(height),
+                                        channels, pixels.data(), static_cast<int>(width * channels));
+  PLEURA_CHECK(ok != 0, "[", what, "] ", path, ": PNG encoding failed");
   write_file_atomic(path, encoded);
+}
+
+}  // namespace
+
+void write_png_gray(const std::string& path, const GrayImage& image) {
+  write_png(path, "write_png_gray", image.height, image.width, 1, image.pixels);
+}
+
+void write_png_rgb(const std::string& path, const RgbImage& image) {
+  write_png(path, "write_png_rgb", image.height, image.width, 3, image.pixels);
+}
+
+RgbImage read_png_rgb(const std::string& path) {
+  const std::string bytes = without_empty_idat(read_file(path));
+  PLEURA_CHECK(bytes.size() <= 0x7fffffff, path, ": file too large (", bytes.size(), " bytes)");
+  PLEURA_CHECK(!detail::looks_like_jpeg(bytes), path, ": a JPEG; read_png_rgb reads PNG files only");
+  const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
+  const int size = static_cast<int>(bytes.size());
+  int w = 0, h = 0, comp = 0;
+  PLEURA_CHECK(stbi_info_from_memory(data, size, &w, &h, &comp), path, ": not a readable PNG (",
+               stbi_failure_reason(), ")");
+  check_side(path, h, w);
+  // Asking stb for 3 channels expands grey and drops alpha.
+  std::unique_ptr<stbi_uc, StbiFree> pixels(stbi_load_from_memory(data, size, &w, &h, &comp, 3));
+  PLEURA_CHECK(pixels != nullptr, path, ": cannot decode (", stbi_failure_reason(), ")");
+  RgbImage out(h, w);
+  std::memcpy(out.pixels.data(), pixels.get(), out.pixels.size());
+  return out;
 }
 
 }  // namespace pleura::data

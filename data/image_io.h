@@ -8,6 +8,7 @@
 #include <string>
 
 #include "data/image.h"
+#include "data/rgb_image.h"
 
 namespace pleura::data {
 
@@ -29,6 +30,13 @@ void read_image_size(const std::string& path, int64_t& height, int64_t& width);
 // Encodes an 8-bit grey PNG (stb_image_write's filters, zlib's deflate at level 1) and writes it
 // atomically (temporary file in the same folder, then rename).
 void write_png_gray(const std::string& path, const GrayImage& image);
+
+// Encodes an 8-bit RGB PNG (the same encoder and atomic write as write_png_gray): the review overlays.
+void write_png_rgb(const std::string& path, const RgbImage& image);
+
+// Reads a PNG (not JPEG) as 8-bit RGB: grey samples give R = G = B, alpha is dropped, 16-bit samples keep
+// their high byte. Errors name the file.
+RgbImage read_png_rgb(const std::string& path);
 
 // True when the path ends in .png, .jpg or .jpeg (any case).
 bool is_png_or_jpeg_path(const std::string& path);

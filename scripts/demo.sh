@@ -4,8 +4,9 @@
 # Installs the missing Debian packages, builds the tools (reusing the build folder of scripts/test.sh),
 # then: make_demo_data (600 training + 100 test DICOM files at 256x256) -> prepare_data (128x128 cache)
 # -> train_unet configs/demo.ini (AlbuNet from scratch, fold 0 validates; on the GPU when there is one)
-# -> infer_unet (best checkpoint, flip TTA) on the validation fold and on the test set
-# -> search_triplets on the validation maps -> rle_submit of the test maps with the best triplet
+# -> infer_unet (best checkpoint, flip TTA) on the validation fold -> search_triplets on its maps
+# -> infer_unet on the test set, with overlays of the best triplet's masks against the test truth
+# (WORKDIR/overlays-test/index.html, printed) -> rle_submit of the test maps with the best triplet
 # -> score_submission against the test truth. The last line is score_submission's JSON.
 # Environment: PLEURA_BUILD_DIR (default build/), PLEURA_JOBS (default: number of cores),
 # PLEURA_DEMO_DEVICE (cpu or cuda; default cuda when the build has CUDA and nvidia-smi sees a GPU).
@@ -64,7 +65,7 @@ resume=()
   --set "data.cache=$work/cache-train" --set "folds.file=$data/train_folds_5.csv" \
   --set "run.output=$experiment" --set "run.device=$device" --set "data.size=$size" "${resume[@]}"
 
-step "infer_unet: the validation fold and the test set (best checkpoint, flip TTA)"
+step "infer_unet: the validation fold (best checkpoint, flip TTA)"
 # The validation images: fold 0 of the folds file, linked from the training cache.
 valid_images=$work/valid-images
 rm -rf "$valid_images"
@@ -74,9 +75,8 @@ awk -F, 'NR > 1 && $2 == 0 { print $1 }' "$data/train_folds_5.csv" | while read 
 done
 infer=("$bin/infer_unet" --model albunet --pipeline "$experiment" --pipeline-name albunet_demo --best --folds 0
        --size "$size" --flip --format npy --device "$device" --batch 4)
-rm -rf "$work/probs-valid" "$work/probs-test"
+rm -rf "$work/probs-valid" "$work/probs-test" "$work/overlays-test"
 "${infer[@]}" --input "$valid_images" --output "$work/probs-valid"
-"${infer[@]}" --input "$work/cache-test" --output "$work/probs-test"
 
 step "search_triplets on the validation maps (a wide grid for ${size}x${size} maps)"
 "$bin/search_triplets" --probs "$work/probs-valid" --masks "$work/cache-train/masks" \
@@ -87,6 +87,12 @@ triplet=$(sed -n 's/.*"best": *{ *"triplet": *\[\([^]]*\)\].*/\1/p' "$work/tripl
 [ -n "$triplet" ] || { echo "error: no best triplet in $work/triplets.json" >&2; exit 1; }
 echo "best triplet: $triplet"
 
+step "infer_unet: the test set, and overlays of the best triplet's masks against the test truth"
+# Overlays at 256x256, the labels' size, so each image's dice is the one score_submission counts.
+"${infer[@]}" --input "$work/cache-test" --output "$work/probs-test" \
+  --overlays "$work/overlays-test" --triplet "$triplet" --labels "$data/test-rle.csv" --label-size 256 \
+  --overlay-size 256
+
 step "rle_submit: the test maps, brought to 256x256, in SIIM RLE"
 "$bin/rle_submit" --probs "$work/probs-test" --triplet "$triplet" \
   --sample-submission "$data/sample_submission.csv" --out "$work/submission.csv" --height 256 --width 256
@@ -95,4 +101,5 @@ step "score_submission against the test truth"
 "$bin/score_submission" "$work/submission.csv" "$data/test-rle.csv" --height 256 --width 256 --json \
   > "$work/score.txt"
 echo "demo time: $(( $(date +%s) - start )) s (build excluded)"
+echo "predictions to review (worst first): $work/overlays-test/index.html"
 cat "$work/score.txt"

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <functional>
 
 namespace pleura::tools {
@@ -217,6 +218,14 @@ std::string help_text(const CLI::App& app, const std::string& summary) {
     text += table_row(rows[i]);
   }
   return text;
+}
+
+bool same_path(const std::string& a, const std::string& b) {
+  auto normal = [](const std::string& p) {
+    std::filesystem::path n = std::filesystem::weakly_canonical(std::filesystem::absolute(p));
+    return n.has_filename() ? n : n.parent_path();  // "out/" is "out"
+  };
+  return normal(a) == normal(b);
 }
 
 }  // namespace pleura::tools

@@ -52,6 +52,10 @@ Parsed parse_command_line(CLI::App& app, const std::vector<std::string>& args);
 CLI::Validator int_in(int64_t lo, int64_t hi);
 CLI::Validator one_of(std::vector<std::string> choices);
 
+// True when two paths name the same folder or file, existing or not ("out", "./out/" and its absolute path
+// do): for options that must not point at another option's folder.
+bool same_path(const std::string& a, const std::string& b);
+
 // The --help text: the usage line (wrapped), `summary`, then one table of the positional arguments and the
 // options, each with its metavariable (Option::type_name), its help and "(required)" / "(repeatable)".
 std::string help_text(const CLI::App& app, const std::string& summary);

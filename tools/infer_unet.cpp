@@ -1,6 +1,7 @@
 // infer_unet: images -> probability maps with one UNet and a list of checkpoints (infer/infer_run.h), set by
-// flags or by CONFIG.ini [--set section.key=value ...]. Stops between batches on SIGINT / SIGTERM; --resume
-// continues. Tests: tests/tools/test_infer_unet.cpp, tests/tools/test_infer_unet_flags.cpp.
+// flags or by CONFIG.ini [--set section.key=value ...]; --overlays then writes predictions to review
+// (eval/review.h). Stops between batches on SIGINT / SIGTERM; --resume continues. Tests:
+// tests/tools/test_infer_unet.cpp, tests/tools/test_infer_unet_flags.cpp, tests/tools/test_review_tools.cpp.
 #include "tools/infer_unet.h"
 
 #include <filesystem>
@@ -11,7 +12,10 @@
 #include "data/csv.h"
 #include "data/image_io.h"
 #include "data/jobs.h"
+#include "eval/review.h"
+#include "eval/triplet_args.h"
 #include "infer/infer_run.h"
+#include "infer/inputs.h"
 #include "tools/tools.h"
 
 namespace fs = std::filesystem;
@@ -33,7 +37,13 @@ const char* const kSummary =
     "\n"
     "Ensembles of several models or pipelines are not made here: run infer_unet once per pipeline, then\n"
     "rle_submit --probs DIR1:W1 --probs DIR2:W2 ... averages the folders with weights (TripletSubmit's\n"
-    "RESULT_WEIGHTS).";
+    "RESULT_WEIGHTS).\n"
+    "\n"
+    "--overlays DIR (with --triplet, either mode): once the maps are written, predictions to review: per map\n"
+    "DIR/<ImageId>.png, the input image at --overlay-size with the outline of the mask rle_submit would submit\n"
+    "at that size (red) and, with --labels, of the truth (green), the ImageId, the map's maximum probability\n"
+    "and the per-image dice (at --overlay-size) in a band on top; and DIR/index.html, thumbnails worst first\n"
+    "(false positives, false negatives, lowest dice; without labels, highest probability first).";
 
 std::vector<std::string> split_commas(const std::string& text) {
   std::vector<std::string> items;
@@ -149,6 +159,48 @@ void declare_infer_flags(CLI::App& app, InferFlags& f) {
                "continue an interrupted run: skip images whose map exists (same settings required)");
 }
 
+void declare_overlay_flags(CLI::App& app, OverlayFlags& f) {
+  app.add_option("--overlays", f.dir, "also write predictions to review: DIR/<ImageId>.png and DIR/index.html")
+      ->type_name("DIR");
+  app.add_option("--triplet", f.triplet, "with --overlays: the thresholds of the drawn mask, e.g. 0.75,1000,0.3")
+      ->type_name("TOP,AREA,BOTTOM");
+  app.add_option("--labels", f.labels, "with --overlays: the truth, an RLE label file (ImageId,EncodedPixels)")
+      ->type_name("CSV");
+  app.add_option("--label-size", f.label_size, "with --labels: the side the labels are decoded at (default 1024)")
+      ->type_name("N")
+      ->check(int_in(1, data::kMaxImageSide));
+  app.add_option("--rle", f.rle, "with --labels: siim (relative, default) or standard (absolute)")
+      ->type_name("FORM")
+      ->check(one_of({"siim", "standard"}));
+  app.add_option("--overlay-size", f.overlay_size,
+                 "with --overlays: side of the overlays, and of the dice (default 512)")
+      ->type_name("N")
+      ->check(int_in(1, data::kMaxImageSide));
+}
+
+std::optional<OverlaySettings> overlay_settings_from_flags(const OverlayFlags& f, const CLI::App& app) {
+  if (!app.count("--overlays")) {
+    for (const char* name : {"--triplet", "--labels", "--label-size", "--rle", "--overlay-size"})
+      if (app.count(name)) throw UsageError(cat("option ", name, " goes with --overlays DIR"));
+    return std::nullopt;
+  }
+  if (!app.count("--triplet"))
+    throw UsageError(
+        "option --overlays needs --triplet TOP,AREA,BOTTOM (the thresholds of the drawn mask, as rle_submit's)");
+  for (const char* name : {"--label-size", "--rle"})
+    if (app.count(name) && !app.count("--labels")) throw UsageError(cat("option ", name, " goes with --labels CSV"));
+  OverlaySettings s;
+  s.dir = f.dir;
+  s.triplet = as_usage([&] { return eval::parse_triplet("triplet", f.triplet); });
+  s.labels = f.labels;
+  if (!s.labels.empty() && !fs::is_regular_file(s.labels))
+    throw UsageError(cat("--labels '", s.labels, "' does not exist or is not a file"));
+  s.rle = data::parse_rle_format(f.rle);
+  s.label_size = f.label_size;
+  s.overlay_size = f.overlay_size;
+  return s;
+}
+
 infer::InferOptions infer_options_from_flags(const InferFlags& f, const CLI::App& app) {
   require_flags(app);
   infer::InferOptions o;
@@ -184,6 +236,7 @@ struct Args {
   std::string config;
   std::vector<std::string> overrides;
   InferFlags flags;
+  OverlayFlags overlays;
 };
 
 void declare(CLI::App& app, Args& a) {
@@ -191,12 +244,20 @@ void declare(CLI::App& app, Args& a) {
   app.add_option("--set", a.overrides, "with CONFIG.ini: overrides one of its settings")
       ->type_name("SECTION.KEY=VALUE");
   declare_infer_flags(app, a.flags);
+  declare_overlay_flags(app, a.overlays);
 }
 
-// CONFIG.ini mode: the file holds the settings, --set changes some; no flag goes with it.
+bool is_overlay_option(const std::string& name) {
+  for (const char* o : {"--overlays", "--triplet", "--labels", "--label-size", "--rle", "--overlay-size"})
+    if (name == o) return true;
+  return false;
+}
+
+// CONFIG.ini mode: the file holds the settings, --set changes some; no flag goes with it but the overlay ones.
 infer::InferOptions options_from_config(const Args& a, const CLI::App& app) {
   for (const CLI::Option* opt : app.get_options()) {
-    if (!opt->get_positional() && opt->get_name() != "--set" && opt->count() > 0) {
+    if (!opt->get_positional() && opt->get_name() != "--set" && !is_overlay_option(opt->get_name()) &&
+        opt->count() > 0) {
       throw UsageError(cat("option ", opt->get_name(), " does not go with CONFIG.ini (the file holds the settings; ",
                            "--set section.key=value changes one)"));
     }
@@ -222,7 +283,29 @@ std::string summary_line(const infer::InferOptions& options, const infer::InferS
   return line.str() + "\n";
 }
 
+// Every input image must have a truth row, checked before the maps are made.
+void check_truth_covers(const eval::TruthMasks& truth, const std::string& input) {
+  std::vector<std::string> missing;
+  for (const infer::InferInput& in : infer::find_inputs(input).images)
+    if (!truth.contains(in.image_id)) missing.push_back(in.image_id);
+  PLEURA_CHECK(missing.empty(), "--labels: ", missing.size(), " image(s) of ", input, " have no row in ",
+               truth.source(), " (", eval::list_names(missing), ")");
+}
+
+// The overlays of the maps just written (eval/review.h): the mask rle_submit would submit at the overlays' size.
+void write_overlays(const OverlaySettings& o, const infer::InferOptions& options, const eval::TruthMasks* truth,
+                    const ToolContext& context) {
+  const eval::ProbEnsemble maps({{options.output, 1.0}});
+  eval::SubmitOptions submit;
+  submit.triplet = o.triplet;
+  submit.out_height = submit.out_width = o.overlay_size;
+  const eval::ReviewSummary s = eval::review_maps(
+      maps, submit, {options.input, truth, o.dir, cat("infer_unet: predictions of ", options.output), options.workers});
+  context.out << "infer_unet: " << eval::review_summary_text(s) << "\n";
+}
+
 void run(const Args& a, const ToolContext& context) {
+  const std::optional<OverlaySettings> overlays = overlay_settings_from_flags(a.overlays, context.app);
   infer::InferOptions options;
   if (context.given("CONFIG.ini")) {
     options = options_from_config(a, context.app);
@@ -230,8 +313,17 @@ void run(const Args& a, const ToolContext& context) {
     if (context.given("--set")) throw UsageError("option --set goes with CONFIG.ini");
     options = infer_options_from_flags(a.flags, context.app);
   }
+  if (overlays && same_path(overlays->dir, options.output))
+    throw UsageError(cat("--overlays '", overlays->dir, "' is the maps' folder (its PNGs would read as maps)"));
+  // The labels are read before the maps are made, so that a bad file fails at once.
+  std::optional<eval::TruthMasks> truth;
+  if (overlays && !overlays->labels.empty()) {
+    truth = eval::TruthMasks::from_labels(overlays->labels, overlays->rle, overlays->label_size, overlays->label_size);
+    check_truth_covers(*truth, options.input);
+  }
   const infer::InferSummary s = infer::run_inference(options, context.err, context.terminal);
   context.out << summary_line(options, s);
+  if (overlays) write_overlays(*overlays, options, truth ? &*truth : nullptr, context);
 }
 
 }  // namespace

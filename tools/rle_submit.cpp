@@ -1,9 +1,13 @@
-// rle_submit: probability maps (one folder or a weighted ensemble) -> submission CSV (eval/submission.h).
-// Tests: tests/tools/test_rle_submit.cpp, tests/infer/test_configs.cpp (the shipped submit INIs).
+// rle_submit: probability maps (one folder or a weighted ensemble) -> submission CSV (eval/submission.h),
+// and with --overlays the predictions to review (eval/review.h). Tests: tests/tools/test_rle_submit.cpp,
+// tests/tools/test_review_tools.cpp, tests/infer/test_configs.cpp (the shipped submit INIs).
 #include <filesystem>
+#include <optional>
 #include <sstream>
 
+#include "data/jobs.h"
 #include "eval/ensemble.h"
+#include "eval/review.h"
 #include "eval/submission.h"
 #include "eval/triplet_args.h"
 #include "tools/tools.h"
@@ -19,7 +23,11 @@ const char* const kSummary =
     "(-1) when count(p > TOP) < AREA, else the mask p > BOTTOM (thresholds compared as float32); then,\n"
     "with --min-component, 8-connected components of fewer than N pixels (at the map's size) are removed;\n"
     "then a map that is not HxW (1024x1024) is resized as the reference did: the 0/255 mask through\n"
-    "bilinear interpolation (cv2 INTER_LINEAR), then > 127. Rows follow the sample submission's order.";
+    "bilinear interpolation (cv2 INTER_LINEAR), then > 127. Rows follow the sample submission's order.\n"
+    "\n"
+    "--overlays DIR --images DIR [--labels CSV]: also predictions to review (as infer_unet --overlays): per map\n"
+    "DIR/<ImageId>.png, the image at HxW with the submitted mask's outline (red), the truth's (green), the\n"
+    "ImageId, the maximum probability and the dice, and DIR/index.html, thumbnails worst first.";
 
 struct Args {
   std::vector<std::string> probs;
@@ -27,6 +35,7 @@ struct Args {
   std::string rle = "siim";
   eval::SubmitOptions options;
   bool missing_empty = false;
+  std::string overlays, images, labels;
 };
 
 void declare(CLI::App& app, Args& a) {
@@ -53,6 +62,42 @@ void declare(CLI::App& app, Args& a) {
       ->check(int_in(1, 16384));
   app.add_flag("--missing-empty", a.missing_empty,
                "write -1 for sample ids without a map (default: an error listing them)");
+  app.add_option("--overlays", a.overlays, "also write predictions to review: DIR/<ImageId>.png and DIR/index.html")
+      ->type_name("DIR");
+  app.add_option("--images", a.images, "with --overlays: the X-rays (DICOM tree, PNG/JPEG folder or prepared cache)")
+      ->type_name("DIR");
+  app.add_option("--labels", a.labels, "with --overlays: the truth, an RLE label file at HxW in the --rle form")
+      ->type_name("CSV");
+}
+
+// The overlay options given together, and their files there.
+void check_overlay_options(const Args& a, const ToolContext& context) {
+  if (!context.given("--overlays")) {
+    for (const char* name : {"--images", "--labels"})
+      if (context.given(name)) throw UsageError(cat("option ", name, " goes with --overlays DIR"));
+    return;
+  }
+  if (!context.given("--images")) throw UsageError("option --overlays needs --images DIR (the X-rays to draw on)");
+  if (!std::filesystem::is_directory(a.images)) throw UsageError(cat("--images '", a.images, "' is not a folder"));
+  for (const std::string& probs : a.probs) {
+    const std::string dir = eval::parse_weighted_folder(probs).dir;
+    if (same_path(dir, a.overlays))
+      throw UsageError(cat("--overlays '", a.overlays, "' is a --probs folder; its PNGs would read as maps"));
+  }
+  if (context.given("--labels") && !std::filesystem::is_regular_file(a.labels))
+    throw UsageError(cat("--labels '", a.labels, "' is not a file"));
+}
+
+void write_overlays(const Args& a, const eval::ProbEnsemble& maps, const eval::SubmitOptions& options,
+                    const ToolContext& context) {
+  std::optional<eval::TruthMasks> truth;
+  if (!a.labels.empty())
+    truth = eval::TruthMasks::from_labels(a.labels, options.format, options.out_height, options.out_width);
+  const eval::ReviewSummary s =
+      eval::review_maps(maps, options,
+                        {a.images, truth ? &*truth : nullptr, a.overlays, cat("rle_submit: the masks of ", a.out),
+                         data::default_job_threads()});
+  context.out << "rle_submit: " << eval::review_summary_text(s) << "\n";
 }
 
 std::vector<eval::WeightedFolder> folders_of(const Args& a) {
@@ -89,6 +134,7 @@ void run(const Args& a, const ToolContext& context) {
   if (!std::filesystem::is_regular_file(a.sample)) {
     throw UsageError(cat("--sample-submission '", a.sample, "' is not a file"));
   }
+  check_overlay_options(a, context);
   const eval::ProbEnsemble maps(folders);
   const std::vector<std::string> ids = eval::read_sample_ids(a.sample);
   const eval::SubmissionSummary s =
@@ -98,6 +144,7 @@ void run(const Args& a, const ToolContext& context) {
                 << " map(s) have no row in the sample submission and were left out\n";
   }
   context.out << summary_line(a, s);
+  if (context.given("--overlays")) write_overlays(a, maps, options, context);
 }
 
 }  // namespace

@@ -1,8 +1,9 @@
-// Tests of data/image_io.h: grey PNG round trips, RGB(A) PNGs converted to grey exactly as
+// Tests of data/image_io.h: grey and RGB PNG round trips, RGB(A) PNGs converted to grey exactly as
 // cv2.imread(path, 0) does, JPEG reading, the dimension cap checked from the header, and errors.
 #include <stb_image_write.h>
 
 #include <filesystem>
+#include <fstream>
 #include <utility>
 
 #include "engine/file_io.h"
@@ -151,4 +152,27 @@ TEST_CASE("image io: empty IDAT chunks are dropped before stb_image reads a PNG,
   int64_t h = 0, w = 0;
   read_image_size(dir.file("b.png"), h, w);
   CHECK((h == 5 && w == 7));
+}
+
+TEST_CASE("image io: RGB PNG round trip; grey PNGs read as RGB give R = G = B") {
+  TempDir dir;
+  RgbImage img(5, 7);
+  const GrayImage noise = random_gray(5, 7 * 3, 4);  // seed 4
+  img.pixels = noise.pixels;
+  write_png_rgb(dir.file("c.png"), img);
+  const RgbImage back = read_png_rgb(dir.file("c.png"));
+  CHECK(back.height == 5);
+  CHECK(back.width == 7);
+  CHECK(back.pixels == img.pixels);
+  CHECK(back.at(2, 3) == Rgb{img.pixels[3 * 17], img.pixels[3 * 17 + 1], img.pixels[3 * 17 + 2]});
+  const GrayImage grey = random_gray(3, 4, 5);
+  write_png_gray(dir.file("g.png"), grey);
+  const RgbImage wide = read_png_rgb(dir.file("g.png"));
+  for (int64_t y = 0; y < 3; ++y)
+    for (int64_t x = 0; x < 4; ++x) CHECK(wide.at(y, x) == Rgb{grey.at(y, x), grey.at(y, x), grey.at(y, x)});
+  RgbImage bad(2, 2);
+  bad.pixels.pop_back();
+  expect_error([&] { write_png_rgb(dir.file("bad.png"), bad); }, {"write_png_rgb", "holds 11 bytes, expected 12"});
+  std::ofstream(dir.file("junk.png")) << "not a png";
+  expect_error([&] { read_png_rgb(dir.file("junk.png")); }, {dir.file("junk.png"), "not a readable PNG"});
 }

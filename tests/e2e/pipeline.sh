@@ -2,8 +2,9 @@
 # End-to-end test of the command-line pipeline at a tiny size (ctest e2e.pipeline):
 #   make_demo_data -> prepare_data -> train_unet (2 epochs; one run killed by a real SIGTERM inside
 #   epoch 0 and continued with --resume, one run uninterrupted: their files must be byte-identical)
-#   -> infer_unet (top-k of the fold, flip) -> search_triplets -> rle_submit -> score_submission; then the
-#   runner's exit statuses on the built programs (--help, a usage error, standard output on /dev/full).
+#   -> infer_unet (top-k of the fold, flip) -> search_triplets -> rle_submit (also with --overlays)
+#   -> score_submission; then the runner's exit statuses on the built programs (--help, a usage error,
+#   standard output on /dev/full).
 # Usage: pipeline.sh TOOLS_DIR REPO_ROOT
 set -euo pipefail
 
@@ -86,6 +87,14 @@ triplet=$(sed -n 's/.*"best": *{ *"triplet": *\[\([^]]*\)\].*/\1/p' "$work/tripl
 [ "$(wc -l < "$work/submission.csv")" -eq 11 ] || fail "expected a header and 10 rows in submission.csv"
 diff <(cut -d, -f1 "$work/submission.csv") <(cut -d, -f1 "$work/data/sample_submission.csv") \
   || fail "submission ids differ from the sample submission's"
+# The same submission with its overlays against the test truth: the CSV is unchanged, one PNG per image.
+"$bin/rle_submit" --probs "$work/probs-test" --triplet "$triplet" \
+  --sample-submission "$work/data/sample_submission.csv" --out "$work/submission-ov.csv" --height 64 --width 64 \
+  --overlays "$work/overlays" --images "$work/cache-test" --labels "$work/data/test-rle.csv" > "$work/overlays.txt"
+cmp -s "$work/submission.csv" "$work/submission-ov.csv" || fail "--overlays changed the submission"
+grep -q "; open $work/overlays/index.html" "$work/overlays.txt" || fail "rle_submit did not name index.html"
+[ "$(ls "$work/overlays" | grep -c '\.png$')" -eq 10 ] || fail "expected 10 overlay PNGs"
+[ "$(grep -c '<a class="tile' "$work/overlays/index.html")" -eq 10 ] || fail "expected 10 tiles in index.html"
 
 "$bin/score_submission" "$work/submission.csv" "$work/data/test-rle.csv" --height 64 --width 64 --json \
   > "$work/score.txt"

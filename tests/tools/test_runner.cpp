@@ -11,6 +11,7 @@
 #include "engine/interrupt.h"
 #include "data/jobs.h"
 #include "tests/testing.h"
+#include "tests/data/data_testing.h"
 #include "tests/tools/tools_testing.h"
 
 using namespace pleura;
@@ -209,4 +210,12 @@ TEST_CASE("runner: standard output that cannot be written makes a successful run
   out.setstate(std::ios::badbit);
   CHECK(tools::run_tool(fake_tool(), {"x"}, out, err) == kExitUsage);
   CHECK(err.str() == "fake: error: missing required option --size N\n(run fake --help for usage)\n");
+}
+
+TEST_CASE("command line: same_path compares folders as written, existing or not") {
+  TempDir dir;
+  CHECK(same_path(dir.file("out"), dir.path() + "/./out/"));
+  CHECK(same_path(dir.file("out"), dir.path() + "/sub/../out"));
+  CHECK_FALSE(same_path(dir.file("out"), dir.file("out2")));
+  CHECK_FALSE(same_path(dir.file("out"), dir.file("out/maps")));
 }
