@@ -56,6 +56,15 @@ void all_reduce_mean(Communicator& comm, Tensor& t) {
   if (!host.same_data(t)) t.copy_from(host);
 }
 
+#if !PLEURA_WITH_NCCL
+bool nccl_built() { return false; }
+
+std::unique_ptr<Communicator> make_gpu_communicator(Communicator&, int device) {
+  throw_error(cat("[communicator] NCCL for cuda:", device, ": this build has no NCCL (it needs the CUDA toolkit's "
+                  "nccl.h and libnccl when CMake runs); CUDA tensors go through the host communicator"));
+}
+#endif
+
 bool launched_by_mpi() {
   for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"})
     if (std::getenv(name) != nullptr) return true;

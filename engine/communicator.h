@@ -1,10 +1,11 @@
 // Collective operations among the processes ("ranks") of one data-parallel run: sums, broadcasts and
-// gathers that every rank calls in the same order. Two implementations: the single process (size 1,
-// every operation leaves the values as they are; engine/communicator.cpp) and MPI over the ranks an MPI
-// launcher started (engine/mpi_communicator.cpp, built when CMake finds MPI). CUDA tensors go through the
-// host (copy, reduce, copy back) until the NCCL communicator of the GPU work lands. Tests:
-// tests/engine/test_communicator.cpp (single process) and tests/mpi/test_mpi_communicator.cpp (real ranks
-// under mpirun).
+// gathers that every rank calls in the same order. Implementations: the single process (size 1, every
+// operation leaves the values as they are; engine/communicator.cpp); MPI over the ranks an MPI launcher
+// started (engine/mpi_communicator.cpp, built when CMake finds MPI; it stages CUDA tensors through the
+// host); and NCCL in front of the MPI one for CUDA tensors (make_gpu_communicator,
+// cuda/nccl_communicator.cu, built when CMake finds nccl.h). Tests: tests/train/test_data_parallel.cpp
+// (one process; NCCL over one rank on a GPU) and tests/mpi/test_mpi_communicator.cpp (real ranks under
+// mpirun).
 #pragma once
 
 #include <cstdint>
@@ -47,6 +48,13 @@ Communicator& single_process();
 
 // all_reduce_sum, then each element divided by the number of ranks (float tensors).
 void all_reduce_mean(Communicator& comm, Tensor& t);
+
+// A communicator over the same ranks as `host` whose CUDA tensors (on cuda:`device`, this rank's GPU) are
+// summed and broadcast by NCCL on a stream of its own, without host synchronisation; everything else goes
+// through `host`. A collective unfinished after PLEURA_NCCL_TIMEOUT_S seconds (default 600) ends the
+// process with a message naming the rank. Throws when the build has no NCCL or the device is unusable.
+std::unique_ptr<Communicator> make_gpu_communicator(Communicator& host, int device);
+bool nccl_built();
 
 // The world of this process: MPI when an MPI launcher (mpirun, srun) started it and the build has MPI,
 // else the single process. Owns MPI's initialisation (MPI_Init_thread, funneled: only the thread that

@@ -173,7 +173,7 @@ find_cuda_lib() {  # system paths first, then the Python nvidia-* wheels (as shi
   done
   echo missing
 }
-for lib in libcudnn.so.9 libcublas.so.13 libcublasLt.so.13; do
+for lib in libcudnn.so.9 libcublas.so.13 libcublasLt.so.13 libnccl.so.2; do  # NCCL: dlopen by the data-parallel case
   where=$(find_cuda_lib "$lib")
   echo "$lib: $where"
   case "$where" in

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "engine/cuda_runtime.h"
 #include "engine/error.h"
 #include "engine/interrupt.h"
 
@@ -67,38 +68,62 @@ void GradientReducer::all_reduce() {
   for (const std::vector<size_t>& bucket : buckets_) reduce_bucket(bucket);
 }
 
-// One flat float32 buffer: each parameter's gradient (zeros where it has none), then one flag per
-// parameter (1 where it has one), summed over the ranks in one call.
+namespace {
+
+// Copies bytes within one device (the CPU, or a GPU).
+void copy_bytes(void* dst, const void* src, size_t bytes, Device device) {
+  if (device.is_cuda()) {
+    cuda::copy_d2d(dst, src, bytes, device.index);
+  } else {
+    std::memcpy(dst, src, bytes);
+  }
+}
+
+}  // namespace
+
+// One flat float32 buffer on the parameters' device: each parameter's gradient (zeros where it has none),
+// then one flag per parameter (1 where it has one), summed over the ranks in one call (by NCCL on a GPU
+// when the communicator has it). The flags come back to the host: one small read per bucket.
 void GradientReducer::reduce_bucket(const std::vector<size_t>& bucket) {
+  const Device device = params_[bucket.front()]->device();
   int64_t total = 0;
-  for (size_t k : bucket) total += params_[k]->numel();
-  Tensor flat = Tensor::zeros(Shape{total + static_cast<int64_t>(bucket.size())});
+  for (size_t k : bucket) {
+    PLEURA_CHECK(params_[k]->device() == device, "[data parallel] parameter ", k, " is on ",
+                 params_[k]->device().str(), ", parameter ", bucket.front(), " on ", device.str(),
+                 ": a bucket's parameters share one device");
+    total += params_[k]->numel();
+  }
+  const int64_t count = static_cast<int64_t>(bucket.size());
+  Tensor flat = Tensor::zeros(Shape{total + count}, DType::kFloat32, device);
   float* data = flat.data<float>();
-  float* flags = data + total;
+  std::vector<float> flags(bucket.size(), 0.0f);
   int64_t offset = 0;
   for (size_t i = 0; i < bucket.size(); ++i) {
     const Tensor& p = *params_[bucket[i]];
     const Tensor grad = p.grad();
     if (grad.defined()) {
-      const Tensor host = grad.to(Device::cpu());
-      std::memcpy(data + offset, host.data<float>(), host.nbytes());
+      copy_bytes(data + offset, grad.raw(), grad.nbytes(), device);
       flags[i] = 1.0f;
     }
     offset += p.numel();
   }
+  if (device.is_cuda()) {
+    cuda::copy_h2d(data + total, flags.data(), flags.size() * sizeof(float), device.index);
+  } else {
+    std::memcpy(data + total, flags.data(), flags.size() * sizeof(float));
+  }
   comm_.all_reduce_sum(flat);
+  if (device.is_cuda()) {
+    cuda::copy_d2h(flags.data(), data + total, flags.size() * sizeof(float), device.index);
+  } else {
+    std::memcpy(flags.data(), data + total, flags.size() * sizeof(float));
+  }
   offset = 0;
   for (size_t i = 0; i < bucket.size(); ++i) {
     Tensor& p = *params_[bucket[i]];
     if (flags[i] > 0.0f) {
-      Tensor sum = Tensor::empty(p.shape());
-      std::memcpy(sum.data<float>(), data + offset, sum.nbytes());
-      Tensor grad = p.grad();
-      if (grad.defined()) {
-        grad.copy_from(sum);
-      } else {
-        p.impl().grad = sum.to(p.device()).impl_ptr();
-      }
+      if (!p.grad().defined()) p.impl().grad = Tensor::empty(p.shape(), DType::kFloat32, device).impl_ptr();
+      copy_bytes(p.grad().raw(), data + offset, p.nbytes(), device);
     }
     offset += p.numel();
   }

@@ -484,13 +484,17 @@ FoldPaths fold_paths(const TrainConfig& c, int fold) {
 
 TrainOutcome run_training(const TrainConfig& config, const TrainOptions& options, std::ostream& out,
                           std::ostream& progress) {
-  Communicator& comm = options.world ? *options.world : single_process();
+  Communicator& world = options.world ? *options.world : single_process();
+  const TrainConfig c = with_rank_device(config, world);
+  // Several ranks on GPUs: NCCL sums the CUDA tensors (without it they go through the host).
+  std::unique_ptr<Communicator> gpu;
+  if (world.size() > 1 && c.device.is_cuda() && nccl_built()) gpu = make_gpu_communicator(world, c.device.index);
+  Communicator& comm = gpu ? *gpu : world;
   const bool writes = comm.rank() == 0;
   // Rank 0 alone writes; the others print nothing but their errors (the tool's frame prints those).
   NullStream quiet;
   std::ostream& log_out = writes ? out : quiet;
   std::ostream& progress_out = writes ? progress : quiet;
-  const TrainConfig c = with_rank_device(config, comm);
   // One run per output folder (engine/folder_lock.h), held by rank 0 for all the ranks.
   std::optional<FolderLock> lock;
   if (writes) lock.emplace(c.output, "train_unet");

@@ -1,11 +1,13 @@
 // The data-parallel pieces on one process (train/data_parallel.h, engine/communicator.h): the single-process
 // communicator leaves values as they are and refuses a foreign root; gradient buckets in reverse parameter
 // order under the byte limit; the triplet search's statistics split in two and added back give the same
-// result bit for bit; combo loss and batch norm with a one-rank group equal them without. Real ranks:
+// result bit for bit; combo loss and batch norm with a one-rank group equal them without; NCCL over one
+// rank on a GPU (gpu suite), and its refusal without NCCL or a device. Real ranks:
 // tests/mpi/ (under mpirun).
 #include <cmath>
 #include <cstring>
 
+#include "engine/cuda_runtime.h"
 #include "engine/ops/batch_norm.h"
 #include "engine/ops/combo_loss.h"
 #include "tests/testing.h"
@@ -118,4 +120,41 @@ TEST_CASE("data parallel: combo loss and batch norm with a one-rank group equal 
   const Tensor y2 = batch_norm2d(x, w, bias, rm2, rv2, {.sync = &one});
   CHECK(same_bits(y1, y2));
   CHECK(same_bits(rv1, rv2));
+}
+
+TEST_CASE("communicator: NCCL over one rank sums and broadcasts CUDA tensors; buckets reduce on the GPU" *
+          doctest::test_suite("gpu")) {
+  PLEURA_REQUIRE_GPU();
+  if (!nccl_built()) {
+    CHECK_THROWS_WITH_AS(make_gpu_communicator(single_process(), 0), doctest::Contains("no NCCL"), Error);
+    return;
+  }
+  std::unique_ptr<Communicator> nccl = make_gpu_communicator(single_process(), 0);
+  CHECK(nccl->describe().find("NCCL") != std::string::npos);
+  CHECK(nccl->size() == 1);
+  const Tensor host = random_tensor({5, 7}, 21, DType::kFloat32);
+  Tensor dev = host.to(Device::cuda(0));
+  nccl->all_reduce_sum(dev);  // one rank: the sum is the value itself, through NCCL's kernels
+  nccl->broadcast(dev, 0);
+  CHECK(same_bits(dev.to(Device::cpu()), host));
+  Tensor cpu_side = host.clone();
+  nccl->all_reduce_sum(cpu_side);  // CPU tensors go through the host communicator
+  CHECK(same_bits(cpu_side, host));
+  CHECK_THROWS_WITH_AS(nccl->broadcast(dev, 1), doctest::Contains("broadcast from rank 1"), Error);
+
+  // The gradient buckets on the GPU: the flat buffer stays on the device and the gradients come back.
+  Tensor a = random_tensor({300}, 22, DType::kFloat32).to(Device::cuda(0)).set_requires_grad(true);
+  Tensor b = random_tensor({40, 3}, 23, DType::kFloat32).to(Device::cuda(0)).set_requires_grad(true);
+  const Tensor grad_a = random_tensor({300}, 24, DType::kFloat32);
+  a.impl().grad = grad_a.to(Device::cuda(0)).impl_ptr();
+  GradientReducer reducer({&a, &b}, *nccl, 512);
+  CHECK(reducer.buckets().size() == 2);
+  reducer.all_reduce();
+  CHECK(same_bits(a.grad().to(Device::cpu()), grad_a));
+  CHECK(!b.grad().defined());  // no gradient on any rank: still none
+}
+
+TEST_CASE("communicator: the GPU communicator refuses a build without NCCL or a machine without the device") {
+  if (nccl_built() && cuda::device_count() > 0) return;  // the gpu case above covers it
+  CHECK_THROWS_AS(make_gpu_communicator(single_process(), 0), Error);
 }
