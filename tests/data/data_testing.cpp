@@ -121,4 +121,13 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
+Sample synthetic_item(int64_t i) {
+  Sample s{GrayImage(48, 40), GrayImage(48, 40, 0)};
+  for (int64_t y = 0; y < 48; ++y)
+    for (int64_t x = 0; x < 40; ++x) s.image.at(y, x) = static_cast<uint8_t>((x * 5 + y * 3 + i * 17) % 256);
+  for (int64_t y = 5 + i % 7; y < 30; ++y)
+    for (int64_t x = 3 + i % 5; x < 25; ++x) s.mask.at(y, x) = 255;
+  return s;
+}
+
 }  // namespace pleura::testing

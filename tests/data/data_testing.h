@@ -1,5 +1,5 @@
 // Helpers for the data tests: SHA-256 of a byte buffer, a self-deleting temporary folder, seeded random
-// masks and images. Implemented in data_testing.cpp.
+// masks and images, a loader item. Implemented in data_testing.cpp.
 #pragma once
 
 #include <cstddef>
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "data/image.h"
+#include "data/loader.h"
 
 namespace pleura::testing {
 
@@ -37,5 +38,8 @@ GrayImage random_mask(int64_t height, int64_t width, uint64_t seed, double fill 
 
 // Reads a whole file as bytes (for comparing outputs byte for byte).
 std::string slurp(const std::string& path);
+
+// Loader item i: a 48x40 gradient image depending on i, and a rectangle mask whose corner depends on i.
+Sample synthetic_item(int64_t i);
 
 }  // namespace pleura::testing

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "engine/cuda_runtime.h"
+#include "tests/data/data_testing.h"
 #include "tests/testing.h"
 #include "data/augment/config.h"
 #include "data/sampler.h"
@@ -17,16 +18,6 @@ using namespace pleura;
 using namespace pleura::testing;
 
 namespace {
-
-// Item i: a 48x40 gradient image depending on i, and a rectangle mask whose corner depends on i.
-Sample synthetic_item(int64_t i) {
-  Sample s{GrayImage(48, 40), GrayImage(48, 40, 0)};
-  for (int64_t y = 0; y < 48; ++y)
-    for (int64_t x = 0; x < 40; ++x) s.image.at(y, x) = static_cast<uint8_t>((x * 5 + y * 3 + i * 17) % 256);
-  for (int64_t y = 5 + i % 7; y < 30; ++y)
-    for (int64_t x = 3 + i % 5; x < 25; ++x) s.mask.at(y, x) = 255;
-  return s;
-}
 
 LoaderConfig small_config(int workers) {
   LoaderConfig c;

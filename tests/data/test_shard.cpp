@@ -9,6 +9,7 @@
 
 #include "data/loader.h"
 #include "engine/random.h"
+#include "tests/data/data_testing.h"
 #include "tests/testing.h"
 
 using namespace pleura;
@@ -84,14 +85,6 @@ TEST_CASE("shard: every item once across the ranks, each global batch that of on
 }
 
 TEST_CASE("shard: the loader fed a share makes the pixels one process makes for those positions") {
-  const auto item = [](int64_t i) {
-    Sample s{GrayImage(40, 40), GrayImage(40, 40, 0)};
-    for (int64_t y = 0; y < 40; ++y)
-      for (int64_t x = 0; x < 40; ++x) s.image.at(y, x) = static_cast<uint8_t>((x * 7 + y * 3 + i * 29) % 256);
-    for (int64_t y = 4 + i % 9; y < 30; ++y)
-      for (int64_t x = 2 + i % 6; x < 28; ++x) s.mask.at(y, x) = 255;
-    return s;
-  };
   LoaderConfig whole_config;
   whole_config.batch_size = 4;
   whole_config.num_workers = 1;
@@ -99,7 +92,7 @@ TEST_CASE("shard: the loader fed a share makes the pixels one process makes for 
   whole_config.augment.distortion.p = 0.7;
   whole_config.seed = 9;
   const std::vector<int64_t> order = shuffled(10, 5);
-  Loader whole(item, whole_config);
+  Loader whole(testing::synthetic_item, whole_config);
   whole.start_epoch(3, order);
   std::vector<float> whole_images;
   while (auto b = whole.next()) whole_images.insert(whole_images.end(), b->images.data(), b->images.data() + b->images.shape().numel());
@@ -108,7 +101,7 @@ TEST_CASE("shard: the loader fed a share makes the pixels one process makes for 
   for (int rank = 0; rank < 2; ++rank) {
     LoaderConfig c = whole_config;
     c.batch_size = 2;
-    Loader part(item, c);
+    Loader part(testing::synthetic_item, c);
     const EpochShard s = shard_epoch(order, 2, rank, 2);
     part.start_epoch(3, s.order, s.positions);
     CHECK(part.num_batches() == s.batches);
