@@ -92,9 +92,9 @@ void* alloc_uncached(DeviceMemory& m, size_t bytes, int device) {
   void* ptr = m.heap->allocate(bytes == 0 ? 1 : bytes);
   if (ptr == nullptr) {
     const auto [free_bytes, total] = m.heap->free_and_total();
-    throw OutOfMemoryError(cat("[cuda:", device, " alloc] out of memory: asked for ", bytes, " bytes",
-                               allocation_context(), "; cuda:", device, " has ", free_bytes >> 20, " MiB free of ",
-                               total >> 20, " MiB. Lower the batch size or the image size"));
+    const std::string memory = cat("cuda:", device);
+    throw OutOfMemoryError(out_of_memory_message(
+        memory, bytes, bytes, cat(memory, " has ", mib_text(free_bytes), " free of ", mib_text(total))));
   }
   MemoryStats& s = m.uncached;
   ++s.num_allocs;

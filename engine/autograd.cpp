@@ -47,6 +47,7 @@ bool needs_recording(const std::vector<const Tensor*>& inputs) {
 
 void attach_node(Tensor& output, const std::vector<const Tensor*>& inputs, std::shared_ptr<Node> node) {
   node->edges_.resize(inputs.size());
+  node->layer_ = current_layer();
   for (size_t i = 0; i < inputs.size(); ++i) {
     const Tensor* t = inputs[i];
     if (t == nullptr || !t->defined() || !t->requires_grad()) continue;
@@ -108,7 +109,9 @@ void run_backward(const Tensor& root) {
     grads.erase(n);
     std::vector<Tensor> grad_in;
     {
-      OpScope scope(n->name());  // names the backward step in out-of-memory messages
+      // Name the backward step and its layer in out-of-memory messages.
+      const OpScope op_scope(n->name(), /*backward=*/true);
+      const LayerScope layer_scope(n->layer());
       grad_in = n->apply(grad_out);
     }
     n->release_saved();

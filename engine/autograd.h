@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/alloc_context.h"
 #include "engine/tensor.h"
 
 namespace pleura {
@@ -32,12 +33,15 @@ class Node {
   bool needs_grad(size_t input) const { return input < edges_.size() && edges_[input].needed(); }
   const std::vector<Edge>& edges() const { return edges_; }
   bool released() const { return released_; }
+  // The layer whose forward made this node (engine/alloc_context.h), for out-of-memory messages; may be null.
+  const LayerName& layer() const { return layer_; }
 
  private:
   friend void attach_node(Tensor& output, const std::vector<const Tensor*>& inputs,
                           std::shared_ptr<Node> node);
   friend void run_backward(const Tensor& root);
   std::vector<Edge> edges_;
+  LayerName layer_;
   bool released_ = false;
 };
 

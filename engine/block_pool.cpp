@@ -3,8 +3,6 @@
 // best fit is one lower_bound.
 #include "engine/block_pool.h"
 
-#include <cstdio>
-
 #include "engine/alloc_context.h"
 
 namespace pleura {
@@ -28,12 +26,6 @@ bool BlockPool::BySize::operator()(const Block* a, const Block* b) const {
 namespace {
 
 size_t round_up(size_t n, size_t step) { return (n + step - 1) / step * step; }
-
-std::string mib(size_t bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
-  return buf;
-}
 
 }  // namespace
 
@@ -184,11 +176,10 @@ void BlockPool::reset_peak() {
 
 void BlockPool::throw_out_of_memory(size_t bytes, size_t rounded) const {
   const auto [free_bytes, total_bytes] = heap_.free_and_total();
-  std::string text = cat("[", label_, " alloc] out of memory: asked for ", bytes, " bytes (", mib(rounded), ")",
-                         allocation_context(), "; ", label_, " has ", mib(free_bytes), " free of ", mib(total_bytes),
-                         ", Pleura holds ", mib(stats_.bytes_reserved), " of which ", mib(stats_.bytes_in_use),
-                         " in use. Lower the batch size or the image size");
-  throw OutOfMemoryError(text);
+  throw OutOfMemoryError(out_of_memory_message(
+      label_, bytes, rounded,
+      cat(label_, " has ", mib_text(free_bytes), " free of ", mib_text(total_bytes), ", Pleura holds ",
+          mib_text(stats_.bytes_reserved), " of which ", mib_text(stats_.bytes_in_use), " in use")));
 }
 
 void BlockPool::check_invariants() const {

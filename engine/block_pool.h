@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "engine/alloc_context.h"  // OutOfMemoryError
 #include "engine/error.h"
 
 namespace pleura {
@@ -33,12 +34,6 @@ class SegmentHeap {
   virtual void release(void* base, size_t bytes) = 0;
   // Free and total bytes of the memory behind the heap, for error messages (0, 0 when unknown).
   virtual std::pair<size_t, size_t> free_and_total() const = 0;
-};
-
-// Thrown when a request cannot be served even after the cache was returned to the heap.
-class OutOfMemoryError : public Error {
- public:
-  explicit OutOfMemoryError(const std::string& what) : Error(what) {}
 };
 
 struct BlockPoolStats {

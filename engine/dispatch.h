@@ -1,5 +1,6 @@
-// Device dispatch for op entry points: the one place that chooses the CPU or the CUDA kernel, and names
-// the op for out-of-memory messages while its kernel runs (engine/alloc_context.h).
+// Device dispatch for op entry points: the one place that chooses the CPU or the CUDA kernel. (Op entry
+// points name themselves for out-of-memory messages with an OpScope, engine/alloc_context.h, before they
+// allocate their outputs; backward steps are named by the autograd engine.)
 // In a build without CUDA the CUDA branch throws "built without CUDA" and references no CUDA symbol.
 #pragma once
 
@@ -16,7 +17,7 @@ namespace pleura {
 #define PLEURA_DISPATCH(device, op, call)       \
   do {                                          \
     if ((device).is_cuda()) {                   \
-      ::pleura::OpScope pleura_op_scope_(op);   \
+      static_cast<void>(op);                    \
       ::pleura::cuda::call;                     \
     } else {                                    \
       ::pleura::cpu::call;                      \

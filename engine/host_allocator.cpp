@@ -1,12 +1,17 @@
 // The host allocator of host_allocator.h.
 #include "engine/host_allocator.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <mutex>
+#include <string>
+#include <utility>
 #include <vector>
 
+#include "engine/alloc_context.h"
 #include "engine/error.h"
 
 namespace pleura {
@@ -37,10 +42,47 @@ Cache& cache() {
   return *c;
 }
 
-void* c_alloc(size_t rounded) {
-  void* p = std::aligned_alloc(kHostAlignment, rounded == 0 ? kHostAlignment : rounded);
-  PLEURA_CHECK(p != nullptr, "[tensor] out of host memory allocating ", rounded, " bytes");
-  return p;
+// Tests only: requests of at least this many bytes fail as if the machine were out of memory
+// (PLEURA_FAULT_HOST_ALLOC=<bytes>, or set_host_alloc_failure_for_tests). 0: off.
+std::atomic<size_t>& failure_threshold() {
+  static std::atomic<size_t> threshold{[] {
+    const char* env = std::getenv("PLEURA_FAULT_HOST_ALLOC");
+    return env != nullptr ? static_cast<size_t>(std::strtoull(env, nullptr, 10)) : size_t{0};
+  }()};
+  return threshold;
+}
+
+void* try_c_alloc(size_t rounded) {
+  const size_t fail_at = failure_threshold().load(std::memory_order_relaxed);
+  if (fail_at != 0 && rounded >= fail_at) return nullptr;
+  return std::aligned_alloc(kHostAlignment, rounded == 0 ? kHostAlignment : rounded);
+}
+
+// MemAvailable and MemTotal of /proc/meminfo, in bytes (0, 0 when unreadable).
+std::pair<size_t, size_t> available_and_total() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  size_t kib = 0, available = 0, total = 0;
+  while (in >> key >> kib) {
+    if (key == "MemAvailable:") available = kib << 10;
+    if (key == "MemTotal:") total = kib << 10;
+    in.ignore(64, '\n');
+  }
+  return {available, total};
+}
+
+// From the C library; when it has nothing, the cache goes back to it and the request is tried once more,
+// then OutOfMemoryError names the request, the machine's memory and what was running.
+void* c_alloc(size_t bytes, size_t rounded) {
+  if (void* p = try_c_alloc(rounded)) return p;
+  const size_t cached = host_memory_stats().bytes_cached;
+  host_empty_cache();
+  if (void* p = try_c_alloc(rounded)) return p;
+  const auto [available, total] = available_and_total();
+  throw OutOfMemoryError(out_of_memory_message(
+      "cpu", bytes, rounded,
+      cat("the machine has ", mib_text(available), " available of ", mib_text(total), " (Pleura's cache of ",
+          mib_text(cached), " was given back first)")));
 }
 
 }  // namespace
@@ -48,7 +90,7 @@ void* c_alloc(size_t rounded) {
 void* host_alloc(size_t bytes) {
   size_t rounded = rounded_size(bytes);
   Cache& c = cache();
-  if (rounded < kCachedMin || !c.caching) return c_alloc(rounded);
+  if (rounded < kCachedMin || !c.caching) return c_alloc(bytes, rounded);
   {
     std::lock_guard<std::mutex> lock(c.mutex);
     auto it = c.free_blocks.find(rounded);
@@ -61,7 +103,7 @@ void* host_alloc(size_t bytes) {
     }
     ++c.stats.cache_misses;
   }
-  return c_alloc(rounded);
+  return c_alloc(bytes, rounded);
 }
 
 void host_free(void* ptr, size_t bytes) {
@@ -83,6 +125,11 @@ HostMemoryStats host_memory_stats() {
   HostMemoryStats s = c.stats;
   s.caching = c.caching;
   return s;
+}
+
+void set_host_alloc_failure_for_tests(size_t bytes) {
+  failure_threshold().store(bytes, std::memory_order_relaxed);
+  if (bytes != 0) host_empty_cache();  // or the cache would serve what the failure is to refuse
 }
 
 void host_empty_cache() {

@@ -3,7 +3,10 @@
 // zeroing a fresh mapping costs (about 6% of an AlbuNet step on the CPU, measured with perf).
 // Blocks of at least kCachedMin bytes are rounded to size classes (64 KiB steps up to 1 MiB, 1 MiB steps
 // above) and kept on free lists by class; smaller ones go straight to the C library. Caching is off
-// with PLEURA_CPU_NO_CACHE=1 (for valgrind and sanitizers). Tests: tests/engine/test_host_allocator.cpp.
+// with PLEURA_CPU_NO_CACHE=1 (for valgrind and sanitizers). When the C library has no memory left, the
+// cache is given back and the request tried once more; then OutOfMemoryError (engine/alloc_context.h)
+// names the request, the machine's available memory, the op, the layer and the workload.
+// Tests: tests/engine/test_host_allocator.cpp.
 #pragma once
 
 #include <cstddef>
@@ -25,5 +28,10 @@ struct HostMemoryStats {
 HostMemoryStats host_memory_stats();
 // Returns every cached block to the C library.
 void host_empty_cache();
+
+// Tests only: requests of at least `bytes` that the cache cannot serve fail as if out of memory (0: off);
+// setting it empties the cache. The environment variable PLEURA_FAULT_HOST_ALLOC=<bytes> sets it at
+// start-up, for tests of whole programs.
+void set_host_alloc_failure_for_tests(size_t bytes);
 
 }  // namespace pleura

@@ -23,6 +23,7 @@
 #include <immintrin.h>
 #endif
 
+#include "engine/alloc_context.h"
 #include "engine/error.h"
 
 namespace pleura {
@@ -190,7 +191,13 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
     return;
   }
   int64_t step = (n + chunks - 1) / chunks;
+  // Out-of-memory messages from the workers name the caller's op and layer (engine/alloc_context.h).
+  const char* op = current_op();
+  const bool backward = current_op_is_backward();
+  const LayerName layer = current_layer();
   p.run(static_cast<int>(chunks), [&](int i) {
+    const OpScope op_scope(op, backward);
+    const LayerScope layer_scope(layer);
     int64_t begin = i * step, end = std::min(n, begin + step);
     if (begin < end) fn(begin, end);
   });

@@ -6,9 +6,22 @@
 
 namespace pleura {
 
-Tensor ReLU::forward(const Tensor& x) { return relu(x); }
-Tensor Sigmoid::forward(const Tensor& x) { return sigmoid(x); }
-Tensor MaxPool2d::forward(const Tensor& x) { return max_pool2d(x, p_); }
-Tensor Upsample::forward(const Tensor& x) { return upsample2x(x, mode_); }
+// Each forward makes its layer the current one, for out-of-memory messages (layers/module.h).
+Tensor ReLU::forward(const Tensor& x) {
+  const LayerScope scope = in_layer();
+  return relu(x);
+}
+Tensor Sigmoid::forward(const Tensor& x) {
+  const LayerScope scope = in_layer();
+  return sigmoid(x);
+}
+Tensor MaxPool2d::forward(const Tensor& x) {
+  const LayerScope scope = in_layer();
+  return max_pool2d(x, p_);
+}
+Tensor Upsample::forward(const Tensor& x) {
+  const LayerScope scope = in_layer();
+  return upsample2x(x, mode_);
+}
 
 }  // namespace pleura

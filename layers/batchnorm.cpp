@@ -17,6 +17,7 @@ BatchNorm2d::BatchNorm2d(int64_t channels, double momentum, double eps)
 }
 
 Tensor BatchNorm2d::forward(const Tensor& x) {
+  const LayerScope scope = in_layer();
   Tensor y = batch_norm2d(x, *weight_, *bias_, *running_mean_, *running_var_,
                           {.training = is_training(), .momentum = momentum_, .eps = eps_, .sync = sync_});
   if (is_training()) {

@@ -31,6 +31,7 @@ BasicBlock::BasicBlock(int64_t inplanes, int64_t planes, int64_t stride, std::sh
 }
 
 Tensor BasicBlock::forward(const Tensor& x) {
+  const LayerScope scope = in_layer();
   Tensor out = relu(bn1->forward(conv1->forward(x)));
   out = bn2->forward(conv2->forward(out));
   return relu(add(out, residual_of(downsample, x)));
@@ -47,6 +48,7 @@ Bottleneck::Bottleneck(int64_t inplanes, int64_t planes, int64_t stride, std::sh
 }
 
 Tensor Bottleneck::forward(const Tensor& x) {
+  const LayerScope scope = in_layer();
   Tensor out = relu(bn1->forward(conv1->forward(x)));
   out = relu(bn2->forward(conv2->forward(out)));
   out = bn3->forward(conv3->forward(out));
@@ -71,6 +73,7 @@ SEResNeXtBottleneck::SEResNeXtBottleneck(int64_t inplanes, int64_t planes, int64
 }
 
 Tensor SEResNeXtBottleneck::forward(const Tensor& x) {
+  const LayerScope scope = in_layer();
   Tensor out = relu(bn1->forward(conv1->forward(x)));
   out = relu(bn2->forward(conv2->forward(out)));
   out = se_module->forward(bn3->forward(conv3->forward(out)));

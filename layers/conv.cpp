@@ -18,6 +18,7 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, B
 }
 
 Tensor Conv2d::forward(const Tensor& x) {
+  const LayerScope scope = in_layer();
   Tensor y = conv2d(x, *weight_, bias(), p_);
   FlopTally::record_conv(out_channels_, in_channels_ / p_.groups, kernel_size_, kernel_size_, y.size(2), y.size(3));
   return y;

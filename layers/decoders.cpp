@@ -15,7 +15,10 @@ ConvRelu::ConvRelu(int64_t in_channels, int64_t out_channels) {
   register_module("activation", std::make_shared<ReLU>());
 }
 
-Tensor ConvRelu::forward(const Tensor& x) { return relu(conv->forward(x)); }
+Tensor ConvRelu::forward(const Tensor& x) {
+  const LayerScope scope = in_layer();
+  return relu(conv->forward(x));
+}
 
 AlbuDecoderBlock::AlbuDecoderBlock(int64_t in_channels, int64_t middle_channels, int64_t out_channels) {
   block_ = register_module("block", std::make_shared<Sequential>());
@@ -43,6 +46,7 @@ ConvBottleneck::ConvBottleneck(int64_t in_channels, int64_t out_channels, Bottle
 }
 
 Tensor ConvBottleneck::forward(const Tensor& dec, const Tensor& enc) {
+  const LayerScope scope = in_layer();
   PLEURA_CHECK(dec.ndim() == 4 && enc.ndim() == 4 && dec.size(1) + enc.size(1) == conv->in_channels(),
                "[ConvBottleneck] decoder ", describe(dec), " and skip ", describe(enc), " should have ",
                conv->in_channels(), " channels together");

@@ -159,7 +159,13 @@ void Module::zero_grad() {
   for (Tensor* t : parameters()) t->zero_grad();
 }
 
+void Module::name_layers() {
+  for (auto& [name, m] : named_modules())
+    m->layer_name_ = name.empty() ? nullptr : std::make_shared<const std::string>(name);
+}
+
 Tensor Sequential::forward(const Tensor& x) {
+  const LayerScope scope = in_layer();
   Tensor y = x;
   for (auto& layer : layers_) y = layer->forward(y);
   return y;

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/alloc_context.h"
 #include "engine/tensor.h"
 
 namespace pleura {
@@ -83,6 +84,14 @@ class Module {
   // Drops every parameter's accumulated gradient.
   void zero_grad();
 
+  // Gives this module and every descendant its full name (as named_modules(), the root ""), which a
+  // layer's forward makes the thread's current layer (in_layer()) so that out-of-memory messages name it
+  // (engine/alloc_context.h). make_model calls it; a module never named has a null name.
+  void name_layers();
+  const LayerName& layer_name() const { return layer_name_; }
+  // For a forward: `const LayerScope scope = in_layer();`.
+  LayerScope in_layer() const { return LayerScope(layer_name_); }
+
  private:
   struct Entry {
     std::string name;
@@ -98,6 +107,7 @@ class Module {
   std::deque<Entry> parameters_;
   std::deque<Entry> buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  LayerName layer_name_;
   bool training_ = true;
 };
 

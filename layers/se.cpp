@@ -31,7 +31,10 @@ SEModule::SEModule(int64_t channels, int64_t reduction) {
 
 Tensor SEModule::channel_gate(const Tensor& x) { return squeeze_excite(x, *fc1, *fc2); }
 
-Tensor SEModule::forward(const Tensor& x) { return mul(x, channel_gate(x)); }
+Tensor SEModule::forward(const Tensor& x) {
+  const LayerScope scope = in_layer();
+  return mul(x, channel_gate(x));
+}
 
 SCSEModule::SCSEModule(int64_t channels, int64_t reduction) {
   check_reduction("SCSEModule", channels, reduction);
@@ -43,6 +46,7 @@ SCSEModule::SCSEModule(int64_t channels, int64_t reduction) {
 }
 
 Tensor SCSEModule::forward(const Tensor& x) {
+  const LayerScope scope = in_layer();
   Tensor gate = squeeze_excite(x, *fc1, *fc2);
   // max(x * gate, x * sigmoid(conv1x1(x))) in one pass (engine/ops/scse.h; tests/ops/test_scse.cpp checks it
   // against the composition of conv2d, sigmoid, mul and maximum).

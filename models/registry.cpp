@@ -112,6 +112,7 @@ const ModelSpec& model_spec(const std::string& name, const std::string& caller) 
 std::shared_ptr<Model> make_model(const std::string& name, uint64_t seed) {
   std::shared_ptr<Model> model = model_spec(name, "make_model").build();
   init_weights(*model, seed);
+  model->name_layers();  // out-of-memory messages name the layer (layers/module.h)
   return model;
 }
 

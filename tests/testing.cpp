@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "engine/error.h"
+#include "engine/host_allocator.h"
 
 namespace pleura::testing {
 
@@ -41,6 +42,9 @@ void expect_close(const Tensor& a, const Tensor& b, double rtol, double atol, co
                 ": got ", (bad ? va[first] : 0.0), ", expected ", (bad ? vb[first] : 0.0), " (rtol ", rtol,
                 ", atol ", atol, ")");
 }
+
+HostAllocFailure::HostAllocFailure(size_t bytes) { set_host_alloc_failure_for_tests(bytes); }
+HostAllocFailure::~HostAllocFailure() { set_host_alloc_failure_for_tests(0); }
 
 void expect_error(const std::function<void()>& fn, const std::vector<std::string>& parts) {
   try {

@@ -1,9 +1,10 @@
 // Shared test helpers: seeded random tensors, float comparisons with stated tolerances, error-message
-// checks, and GPU availability (a gpu test without a device is counted as skipped, visibly).
+// checks, injected host allocation failures, and GPU availability (a gpu test without a device is counted as skipped, visibly).
 #pragma once
 
 #include <doctest/doctest.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -26,6 +27,15 @@ void expect_close(const Tensor& a, const Tensor& b, double rtol, double atol, co
 
 // Runs fn, expects a pleura::Error whose message contains every one of `parts`.
 void expect_error(const std::function<void()>& fn, const std::vector<std::string>& parts);
+
+// Makes host allocations of at least `bytes` fail as if out of memory, for its lifetime
+// (engine/host_allocator.h).
+struct HostAllocFailure {
+  explicit HostAllocFailure(size_t bytes);
+  ~HostAllocFailure();
+  HostAllocFailure(const HostAllocFailure&) = delete;
+  HostAllocFailure& operator=(const HostAllocFailure&) = delete;
+};
 
 // True when a CUDA device can be used; otherwise notes the skip (counted and reported by main).
 bool gpu_available_or_skip();

@@ -7,6 +7,7 @@
 namespace pleura {
 
 void adam_step(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, const AdamStep& s) {
+  const OpScope op_scope("adam_step");  // names the op in out-of-memory messages (engine/alloc_context.h)
   check_float(param, "adam_step", "param");
   for (const auto& [t, name] : {std::pair<const Tensor*, const char*>{&grad, "grad"}, {&exp_avg, "exp_avg"},
                                 {&exp_avg_sq, "exp_avg_sq"}}) {

@@ -17,6 +17,7 @@ class AddBackward : public Node {
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
+  const OpScope op_scope("add");  // names the op in out-of-memory messages (engine/alloc_context.h)
   check_float(a, "add", "a");
   check_float(b, "add", "b");
   check_same_place(b, a, "add", "b", "a");

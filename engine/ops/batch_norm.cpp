@@ -59,6 +59,7 @@ void check_channel_vector(const Tensor& t, const Tensor& x, const char* arg) {
 
 Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
                     Tensor& running_var, const BatchNormParams& p) {
+  const OpScope op_scope("batch_norm2d");  // names the op in out-of-memory messages (engine/alloc_context.h)
   check_float_nd(x, 4, kOp, "input");
   PLEURA_CHECK(weight.defined() == bias.defined(), "[", kOp, "] weight is ", weight.defined() ? "defined" : "undefined",
                " but bias is ", bias.defined() ? "defined" : "undefined", ": pass both as [", x.size(1),

@@ -93,6 +93,7 @@ BatchSums gather_sums(std::vector<double> local, int64_t n_images, int64_t numel
 
 Tensor combo_loss(const Tensor& logits, const Tensor& targets, const ComboLossParams& params,
                   ComboLossComponents* components) {
+  const OpScope op_scope("combo_loss");  // names the op in out-of-memory messages (engine/alloc_context.h)
   check_float(logits, kOp, "logits");
   check_float(targets, kOp, "targets");
   check_same_place(targets, logits, kOp, "targets", "logits");

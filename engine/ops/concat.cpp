@@ -32,6 +32,7 @@ class ConcatBackward : public Node {
 }  // namespace
 
 Tensor concat(const std::vector<Tensor>& xs) {
+  const OpScope op_scope("concat");  // names the op in out-of-memory messages (engine/alloc_context.h)
   PLEURA_CHECK(!xs.empty(), "[concat] got an empty list of inputs, expected at least one [N, C, H, W] tensor");
   const Tensor& x0 = xs[0];
   check_float_nd(x0, 4, "concat", "input 0");

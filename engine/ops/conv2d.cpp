@@ -60,6 +60,7 @@ int64_t conv2d_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t p
 }
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p) {
+  const OpScope op_scope("conv2d");  // names the op in out-of-memory messages (engine/alloc_context.h)
   const char* op = "conv2d";
   check_float_nd(x, 4, op, "input");
   check_float_nd(weight, 4, op, "weight");

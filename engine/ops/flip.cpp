@@ -21,6 +21,7 @@ class HflipBackward : public Node {
 }  // namespace
 
 Tensor hflip(const Tensor& x) {
+  const OpScope op_scope("hflip");  // names the op in out-of-memory messages (engine/alloc_context.h)
   check_float_nd(x, 4, "hflip", "input");
   Tensor y = Tensor::empty_like(x);
   if (y.numel() > 0) PLEURA_DISPATCH(x.device(), "hflip", hflip_fwd(x, y));

@@ -25,6 +25,7 @@ class GlobalAvgPoolBackward : public Node {
 }  // namespace
 
 Tensor global_avg_pool(const Tensor& x) {
+  const OpScope op_scope("global_avg_pool");  // names the op in out-of-memory messages (engine/alloc_context.h)
   check_float_nd(x, 4, "global_avg_pool", "input");
   PLEURA_CHECK(x.size(2) > 0 && x.size(3) > 0, "[global_avg_pool] input has an empty plane (H = ", x.size(2),
                ", W = ", x.size(3), "), expected H, W > 0 (input ", describe(x), ")");

@@ -56,6 +56,7 @@ int64_t max_pool2d_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t 
 }
 
 Tensor max_pool2d(const Tensor& x, const MaxPool2dParams& p) {
+  const OpScope op_scope("max_pool2d");  // names the op in out-of-memory messages (engine/alloc_context.h)
   check_float_nd(x, 4, "max_pool2d", "input");
   check_params(p);
   int64_t H = x.size(2), W = x.size(3);

@@ -32,6 +32,7 @@ class MaximumBackward : public Node {
 }  // namespace
 
 Tensor maximum(const Tensor& a, const Tensor& b) {
+  const OpScope op_scope("maximum");  // names the op in out-of-memory messages (engine/alloc_context.h)
   check_float(a, "maximum", "a");
   check_float(b, "maximum", "b");
   check_same_place(b, a, "maximum", "b", "a");

@@ -48,6 +48,7 @@ class MulBackward : public Node {
 }  // namespace
 
 Tensor mul(const Tensor& x, const Tensor& y) {
+  const OpScope op_scope("mul");  // names the op in out-of-memory messages (engine/alloc_context.h)
   check_float(x, "mul", "x");
   check_float(y, "mul", "y");
   check_same_place(y, x, "mul", "y", "x");

@@ -27,6 +27,7 @@ class SumBackward : public Node {
 };
 
 Tensor scaled_sum(const Tensor& x, bool average, const char* op) {
+  const OpScope op_scope(op);  // names the op in out-of-memory messages (engine/alloc_context.h)
   check_float(x, op, "input");
   PLEURA_CHECK(x.numel() > 0, "[", op, "] input ", describe(x), " has no elements");
   double scale = average ? 1.0 / static_cast<double>(x.numel()) : 1.0;

@@ -25,6 +25,7 @@ class ReluBackward : public Node {
 }  // namespace
 
 Tensor relu(const Tensor& x) {
+  const OpScope op_scope("relu");  // names the op in out-of-memory messages (engine/alloc_context.h)
   check_float(x, "relu", "input");
   Tensor y = Tensor::empty_like(x);
   PLEURA_DISPATCH(x.device(), "relu", relu_fwd(x, y));

@@ -42,6 +42,7 @@ class ScseMaxoutBackward : public Node {
 }  // namespace
 
 Tensor scse_maxout(const Tensor& x, const Tensor& channel_gate, const Tensor& spatial_weight) {
+  const OpScope op_scope("scse_maxout");  // names the op in out-of-memory messages (engine/alloc_context.h)
   const char* op = "scse_maxout";
   check_float_nd(x, 4, op, "x");
   check_float(channel_gate, op, "channel_gate");

@@ -25,6 +25,7 @@ class SigmoidBackward : public Node {
 }  // namespace
 
 Tensor sigmoid(const Tensor& x) {
+  const OpScope op_scope("sigmoid");  // names the op in out-of-memory messages (engine/alloc_context.h)
   check_float(x, "sigmoid", "input");
   Tensor y = Tensor::empty_like(x);
   PLEURA_DISPATCH(x.device(), "sigmoid", sigmoid_fwd(x, y));

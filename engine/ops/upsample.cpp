@@ -28,6 +28,7 @@ class Upsample2xBackward : public Node {
 }  // namespace
 
 Tensor upsample2x(const Tensor& x, UpsampleMode mode) {
+  const OpScope op_scope("upsample2x");  // names the op in out-of-memory messages (engine/alloc_context.h)
   check_float_nd(x, 4, "upsample2x", "input");
   PLEURA_CHECK(mode == UpsampleMode::kNearest || mode == UpsampleMode::kBilinear, "[upsample2x] unknown mode ",
                static_cast<int>(mode), ", expected kNearest or kBilinear");

@@ -1,8 +1,12 @@
-// Tests of engine/host_allocator.h: alignment, reuse of large blocks, small blocks untouched.
+// Tests of engine/host_allocator.h: alignment, reuse of large blocks, small blocks untouched, the
+// out-of-memory path (an injected failure).
 #include "engine/host_allocator.h"
 
 #include <cstdint>
+#include <memory>
+#include <string>
 
+#include "engine/alloc_context.h"
 #include "engine/tensor.h"
 #include "tests/testing.h"
 
@@ -35,4 +39,38 @@ TEST_CASE("host allocator: tensors of a repeated step come from the cache") {
   }
   HostMemoryStats s = host_memory_stats();
   if (s.caching) CHECK(s.bytes_cached >= (size_t(4) << 20));
+}
+
+TEST_CASE("host allocator: out of memory gives the cache back, then names the request, op, layer and workload") {
+  host_empty_cache();
+  void* cached = host_alloc(size_t(3) << 20);
+  host_free(cached, size_t(3) << 20);
+  const bool caching = host_memory_stats().caching;
+  if (caching) CHECK(host_memory_stats().bytes_cached == (size_t(3) << 20));
+  set_workload("training albunet at 1024x1024, batch 16");
+  {
+    const testing::HostAllocFailure failure(size_t(2) << 20);
+    const OpScope op("conv2d");
+    const LayerScope layer(std::make_shared<const std::string>("decoder.center.0"));
+    testing::expect_error([] { host_alloc(size_t(5) << 20); },
+                          {"[cpu alloc] out of memory: asked for 5242880 bytes (5.0 MiB)",
+                           "during conv2d in layer decoder.center.0", "(training albunet at 1024x1024, batch 16)",
+                           "the machine has ", " available of ", "Lower the batch size"});
+    CHECK(host_memory_stats().bytes_cached == 0);  // given back before the second try
+    bool typed = false;
+    try {
+      Tensor::empty({1 << 20});  // 4 MiB through the tensor path
+    } catch (const OutOfMemoryError&) {
+      typed = true;
+    }
+    CHECK(typed);
+    void* small = host_alloc(1000);  // under the threshold: served
+    host_free(small, 1000);
+  }
+  set_workload("");
+  CHECK(current_op() == nullptr);
+  CHECK(current_layer() == nullptr);
+  void* ok = host_alloc(size_t(5) << 20);  // the failure is over
+  host_free(ok, size_t(5) << 20);
+  host_empty_cache();
 }

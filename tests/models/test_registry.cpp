@@ -1,12 +1,17 @@
 // The model registry (models/registry.h) and init_weights (models/model.h): the names and errors, each
 // record's facts against its model (input multiple, encoder prefix, encoder import, state-dict rules),
-// determinism from the seed, and the initialisation scheme each reference model gives its encoder and
-// decoder. FLOP counts: tests/models/test_flops.cpp.
+// determinism from the seed, the initialisation scheme each reference model gives its encoder and
+// decoder, and the layer names out-of-memory messages give. FLOP counts: tests/models/test_flops.cpp.
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <set>
 
+#include "engine/alloc_context.h"
+#include "engine/host_allocator.h"
+#include "engine/ops/reduce.h"
 #include "layers/batchnorm.h"
 #include "layers/conv.h"
 #include "models/registry.h"
@@ -170,4 +175,66 @@ TEST_CASE("init_weights: each model's encoder and decoder get the reference code
   check_kaiming(conv_named(*scse, "encoder_stages.4.0.se_module.fc1"), 2048);
   check_kaiming(conv_named(*scse, "bottlenecks.0.seq.2.fc1"), 384);
   check_kaiming(conv_named(*scse, "bottlenecks.0.seq.0"), 1408 * 9);
+}
+
+namespace {
+
+// The out-of-memory message of `fn`, which must fail with one.
+std::string out_of_memory_message_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const OutOfMemoryError& e) {
+    return e.what();
+  }
+  FAIL("expected an out-of-memory error");
+  return "";
+}
+
+// "X" of "... in layer X (workload) ...", or "" when no layer is named.
+std::string layer_named_in(const std::string& message) {
+  const std::string tag = " in layer ";
+  const size_t in = message.find(tag);
+  if (in == std::string::npos) return "";
+  const size_t start = in + tag.size(), end = message.find_first_of(" ;", start);
+  return message.substr(start, end - start);
+}
+
+}  // namespace
+
+TEST_CASE("make_model names its layers; out of memory in forward and in backward names the layer") {
+  std::shared_ptr<Model> model = make_model("albunet", 1);
+  std::set<std::string> names;
+  for (auto& [name, m] : model->named_modules()) {
+    if (name.empty()) {
+      CHECK(m->layer_name() == nullptr);
+      continue;
+    }
+    REQUIRE(m->layer_name() != nullptr);
+    CHECK(*m->layer_name() == name);
+    names.insert(name);
+  }
+  Rng rng(5);
+  const Tensor x = randn({1, 3, 64, 64}, rng);
+  set_workload("training albunet at 64x64, batch 1");
+  std::string forward_message;
+  {
+    const HostAllocFailure failure(size_t(128) << 10);  // the first 64-channel 32x32 activation
+    forward_message = out_of_memory_message_of([&] { model->forward(x); });
+  }
+  INFO(forward_message);
+  CHECK(forward_message.find("[cpu alloc] out of memory") != std::string::npos);
+  CHECK(forward_message.find("(training albunet at 64x64, batch 1)") != std::string::npos);
+  CHECK(names.count(layer_named_in(forward_message)) == 1);
+
+  const Tensor loss = sum(model->forward(x));
+  std::string backward_message;
+  {
+    const HostAllocFailure failure(size_t(128) << 10);
+    backward_message = out_of_memory_message_of([&] { loss.backward(); });
+  }
+  set_workload("");
+  INFO(backward_message);
+  CHECK(backward_message.find(" backward in layer ") != std::string::npos);
+  CHECK(names.count(layer_named_in(backward_message)) == 1);
+  CHECK(current_layer() == nullptr);
 }

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <sstream>
 
 #include "engine/file_io.h"
@@ -364,4 +365,24 @@ TEST_CASE("train_unet: an output folder in use by another run is refused, naming
   TrainOptions stop_at_once;
   stop_at_once.after_batch = [](int, int64_t, int64_t) { return true; };
   CHECK(run({ini}, stop_at_once).code == 128 + SIGINT);  // free again
+}
+
+TEST_CASE("train_unet: out of host memory mid-training ends the run naming the request, the layer and what to lower") {
+  TempDir t;
+  const TinyCache cache = make_tiny_cache(t.file("cache"), 12, 64, 3);
+  const std::string ini = write_ini(t, "x.ini", tiny_train_ini(cache, t.file("x")));
+  // From batch 1 on, host requests of 256 KiB or more fail: a [2, 64, 32, 32] activation is 512 KiB.
+  auto failure = std::make_shared<std::unique_ptr<HostAllocFailure>>();
+  TrainOptions hooks;
+  hooks.after_batch = [failure](int, int64_t epoch, int64_t batch) {
+    if (epoch == 0 && batch == 0) *failure = std::make_unique<HostAllocFailure>(size_t(256) << 10);
+    return false;
+  };
+  const Run r = run({ini}, hooks);
+  failure->reset();
+  CHECK(r.code == 1);
+  for (const char* part : {"[cpu alloc] out of memory: asked for ", " during ", " in layer encoder",
+                           "(training albunet at 64x64, batch 2, fold 0)", "the machine has ",
+                           "Lower the batch size ([train] batch_size, --batch) or the image size ([data] size"})
+    CHECK_MESSAGE(r.err.find(part) != std::string::npos, "lacks '", std::string(part), "': ", r.err);
 }
