@@ -71,6 +71,7 @@ void check_image_id(std::string_view id, const std::string& where) {
   for (const char c : id) {
     PLEURA_CHECK(c != '/' && c != '\\', where, ": ImageId '", id, "' holds '", c,
                  "': ImageIds name files inside their folder, so a path is not one");
+    PLEURA_CHECK(c != ',', where, ": ImageId '", id, "' holds a comma, which the CSV files cannot carry");
     PLEURA_CHECK(static_cast<unsigned char>(c) >= 0x20 && c != 0x7f, where, ": ImageId holds the control character ",
                  static_cast<int>(static_cast<unsigned char>(c)));
   }

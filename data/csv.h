@@ -26,8 +26,8 @@ std::vector<std::string_view> split_fields(std::string_view line);
 // Removes leading and trailing spaces and tabs.
 std::string_view trim(std::string_view s);
 // An ImageId read from a file becomes a file name (<id>.png, <id>.npy, ...): it must be one. Throws,
-// with `where` ("file:line") leading, for an empty id, ".", "..", a '/' or '\\', a control character, or
-// more than 200 bytes; anything else (SIIM's dotted UIDs, "ID_0011fe81e", spaces) passes.
+// with `where` ("file:line") leading, for an empty id, ".", "..", a '/' or '\\', a comma (an id taken
+// from a file name would break the CSVs), a control character, or more than 200 bytes; anything else (SIIM's dotted UIDs, "ID_0011fe81e", spaces) passes.
 void check_image_id(std::string_view id, const std::string& where);
 
 // ASCII lower case.

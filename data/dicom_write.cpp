@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 
 #include "engine/error.h"
@@ -121,11 +123,12 @@ void save_atomically(DcmFileFormat& file, const std::string& path, E_TransferSyn
   const OFCondition saved = file.saveFile(tmp.c_str(), xfer);
   if (saved.bad()) {
     std::remove(tmp.c_str());
-    throw_error(cat("[write_dicom] cannot write '", tmp, "': ", saved.text()));
+    throw_error(cat("[write_dicom] cannot write '", path, "' (through its temporary file): ", saved.text()));
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     std::remove(tmp.c_str());
-    throw_error(cat("[write_dicom] cannot rename '", tmp, "' to '", path, "'"));
+    throw_error(cat("[write_dicom] cannot write '", path, "': renaming its temporary file failed: ",
+                    std::strerror(errno)));
   }
 }
 

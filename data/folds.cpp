@@ -19,12 +19,15 @@ std::string strip_extension(const std::string& fname) {
   return dot == std::string::npos || dot == 0 ? fname : fname.substr(0, dot);
 }
 
-// "'a', 'b', 'c' and 7 more" for error messages.
-std::string list_some(const std::vector<std::string>& ids) {
+// "'a.png' (folds.csv:2), 'b.png' (folds.csv:3) and 7 more" for error messages.
+std::string list_some(const std::vector<const FoldEntry*>& entries) {
   std::string out;
-  const size_t shown = std::min<size_t>(ids.size(), 5);
-  for (size_t i = 0; i < shown; ++i) out += cat(i ? ", '" : "'", ids[i], "'");
-  if (ids.size() > shown) out += cat(" and ", ids.size() - shown, " more");
+  const size_t shown = std::min<size_t>(entries.size(), 5);
+  for (size_t i = 0; i < shown; ++i) {
+    const FoldEntry& e = *entries[i];
+    out += cat(i ? ", '" : "'", e.fname, "'", e.where.empty() ? std::string() : cat(" (", e.where, ")"));
+  }
+  if (entries.size() > shown) out += cat(" and ", entries.size() - shown, " more");
   return out;
 }
 
@@ -50,6 +53,7 @@ Folds read_folds(const std::string& path) {
     std::vector<std::string_view> f = split_fields(line.text);
     PLEURA_CHECK(f.size() == 3, path, ":", line.number, ": expected 3 fields, got ", f.size());
     FoldEntry e;
+    e.where = cat(path, ":", line.number);
     e.fname = std::string(trim(f[0]));
     PLEURA_CHECK(!e.fname.empty(), path, ":", line.number, ": empty fname");
     e.image_id = strip_extension(e.fname);
@@ -96,7 +100,7 @@ Folds make_stratified_folds(const std::vector<std::pair<std::string, bool>>& lab
   int next = 0;
   for (const auto* group : {&pos, &neg}) {
     for (const std::string& id : *group) {
-      folds.entries.push_back({id, id + ".png", next, group == &pos});
+      folds.entries.push_back({id, id + ".png", next, group == &pos, ""});
       next = (next + 1) % k;
     }
   }
@@ -112,15 +116,15 @@ void write_folds(const std::string& path, const Folds& folds) {
 }
 
 void check_folds(const Folds& folds, const RleLabels& labels, const std::string& image_dir) {
-  std::vector<std::string> unlabelled, disagree, missing;
+  std::vector<const FoldEntry*> unlabelled, disagree, missing;
   for (const FoldEntry& e : folds.entries) {
     if (!labels.contains(e.image_id)) {
-      unlabelled.push_back(e.image_id);
+      unlabelled.push_back(&e);
     } else if (labels.positive(e.image_id) != e.positive) {
-      disagree.push_back(e.image_id);
+      disagree.push_back(&e);
     }
-    if (!image_dir.empty() && !std::filesystem::exists(std::filesystem::path(image_dir) / e.fname)) {
-      missing.push_back(e.image_id);
+    if (!image_dir.empty() && !std::filesystem::is_regular_file(std::filesystem::path(image_dir) / e.fname)) {
+      missing.push_back(&e);
     }
   }
   PLEURA_CHECK(unlabelled.empty(), unlabelled.size(), " image(s) of the folds are absent from the labels ",

@@ -17,6 +17,7 @@ struct FoldEntry {
   std::string fname;     // as written in the file, e.g. "<ImageId>.png"
   int fold = 0;
   bool positive = false;  // exist_labels
+  std::string where;      // "file:line" of a row read from a file; empty for a split made here
 };
 
 struct Folds {
@@ -39,7 +40,8 @@ void write_folds(const std::string& path, const Folds& folds);
 
 // Checks a split against labels and, when image_dir is not empty, the folder of prepared images: every
 // entry must have a label row, its exist_labels must agree with the labels, and image_dir/<fname> must
-// exist. Throws an error naming the offending ImageIds (the first few and the count).
+// exist. Throws an error naming the offending rows (fname as written and file:line; the first few and the
+// count).
 void check_folds(const Folds& folds, const RleLabels& labels, const std::string& image_dir);
 
 }  // namespace pleura::data

@@ -12,11 +12,15 @@ constexpr const char* kHeader = "ImageId,source,height,width,source_height,sourc
 
 }  // namespace
 
+void check_manifest_source(const std::string& source) {
+  PLEURA_CHECK(source.find(',') == std::string::npos && source.find('\n') == std::string::npos, "source path '",
+               source, "' holds a comma or newline, which the manifest CSV cannot carry: rename it");
+}
+
 void write_manifest(const std::string& path, const std::vector<ManifestRow>& rows) {
   std::string text = cat(kHeader, "\n");
   for (const ManifestRow& r : rows) {
-    PLEURA_CHECK(r.source.find(',') == std::string::npos && r.source.find('\n') == std::string::npos,
-                 "[manifest] source path '", r.source, "' holds a comma or newline, which the CSV cannot carry");
+    check_manifest_source(r.source);
     text += cat(r.image_id, ",", r.source, ",", r.height, ",", r.width, ",", r.source_height, ",", r.source_width, ",");
     text += r.has_mask ? cat(*r.has_mask ? 1 : 0, ",", r.mask_pixels) : std::string(",");
     text += '\n';

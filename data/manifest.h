@@ -22,6 +22,9 @@ struct ManifestRow {
   int64_t mask_pixels = 0;       // pixels of the written mask that are 255
 };
 
+// Throws unless the manifest can carry `source` (no comma, no newline); prepare_data checks every path
+// before it writes any image.
+void check_manifest_source(const std::string& source);
 void write_manifest(const std::string& path, const std::vector<ManifestRow>& rows);
 // Strict: the exact header, 8 fields per row, numbers where numbers belong; errors name file:line.
 std::vector<ManifestRow> read_manifest(const std::string& path);

@@ -11,6 +11,7 @@
 #include "engine/folder_lock.h"
 #include "engine/hash.h"
 #include "engine/interrupt.h"
+#include "data/csv.h"
 #include "data/dicom.h"
 #include "data/folds.h"
 #include "data/image_io.h"
@@ -161,22 +162,24 @@ void write_outputs(const SourceImage& src, const OutputPaths& paths, const std::
   write_png_gray(paths.image, img);
 }
 
-// Prepares one source into OUT, or reuses what an earlier run wrote; fills its manifest row. Returns
-// whether the outputs were reused.
-bool prepare_source(const SourceImage& src, const fs::path& out, const std::optional<RleLabels>& labels,
-                    int64_t size, ManifestRow& row) {
+enum class Outcome : char { kWritten, kReused, kRedone };
+
+// Prepares one source into OUT, or reuses what an earlier run wrote, unless the source was modified
+// after its cached image was written; fills its manifest row.
+Outcome prepare_source(const SourceImage& src, const fs::path& out, const std::optional<RleLabels>& labels,
+                       int64_t size, ManifestRow& row) {
   row.image_id = src.image_id;
   row.source = src.path;
   row.height = row.width = size;
   const OutputPaths paths{(out / "images" / (src.image_id + ".png")).string(),
                           (out / "masks" / (src.image_id + ".png")).string()};
   const bool done = fs::exists(paths.image) && (!labels || fs::exists(paths.mask));
-  if (done) {
+  if (done && fs::last_write_time(src.path) <= fs::last_write_time(paths.image)) {
     reuse_outputs(src, paths, labels, size, row);
-  } else {
-    write_outputs(src, paths, labels, size, row);
+    return Outcome::kReused;
   }
-  return done;
+  write_outputs(src, paths, labels, size, row);
+  return done ? Outcome::kRedone : Outcome::kWritten;
 }
 
 // OUT/folds_<K>.csv: a seeded stratified split of the manifest's images.
@@ -190,15 +193,13 @@ void write_folds_file(const fs::path& out, const std::vector<ManifestRow>& rows,
 
 }  // namespace
 
-std::vector<SourceImage> find_source_images(const std::string& dir) {
-  PLEURA_CHECK(fs::is_directory(dir), "image folder '", dir, "' does not exist or is not a folder");
+std::vector<SourceImage> find_source_images(const std::string& dir, const std::string& except) {
+  std::error_code error;
+  const auto is_image = [](const fs::path& p) { return is_dicom_path(p) || is_png_or_jpeg_path(p.string()); };
+  const auto is_excepted = [&](const fs::path& p) { return !except.empty() && fs::equivalent(p, except, error); };
   std::vector<SourceImage> found;
-  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
-    const fs::path& p = entry.path();
-    if (!is_dicom_path(p) && !is_png_or_jpeg_path(p.string())) continue;
+  for (const fs::path& p : files_in_folder(dir, "image folder", /*recursive=*/true, is_image, is_excepted))
     found.push_back({p.stem().string(), p.string()});
-  }
   std::sort(found.begin(), found.end(), [](const SourceImage& a, const SourceImage& b) {
     return a.image_id != b.image_id ? a.image_id < b.image_id : a.path < b.path;
   });
@@ -213,8 +214,13 @@ PrepareSummary prepare_dataset(const PrepareOptions& options, std::ostream& log)
   PLEURA_CHECK(options.size >= 1 && options.size <= kMaxImageSide, "--size ", options.size, " is outside 1..",
                kMaxImageSide);
   PrepareSummary summary;
-  std::vector<SourceImage> sources = find_source_images(options.images_dir);
+  // An --out inside --images is not searched: a rerun would take the PNGs written there for sources.
+  std::vector<SourceImage> sources = find_source_images(options.images_dir, options.out_dir);
   PLEURA_CHECK(!sources.empty(), "no .dcm, .png or .jpg files under '", options.images_dir, "'");
+  for (const SourceImage& s : sources) {  // before any image is written, not when the manifest is
+    check_image_id(s.image_id, s.path);
+    check_manifest_source(s.path);
+  }
   std::optional<RleLabels> labels;
   if (!options.labels_path.empty()) {
     labels = RleLabels::read(options.labels_path, options.label_format);
@@ -229,19 +235,20 @@ PrepareSummary prepare_dataset(const PrepareOptions& options, std::ostream& log)
   check_label_record(out, options);
   make_output_folders(out, labels.has_value());
   std::vector<ManifestRow> rows(sources.size());
-  std::vector<char> resumed(sources.size(), 0);
+  std::vector<Outcome> outcomes(sources.size(), Outcome::kWritten);
   Progress progress(log, "prepare_data", static_cast<int64_t>(sources.size()), options.terminal);
   run_jobs(static_cast<int64_t>(sources.size()), options.threads, [&](int64_t i) {
     throw_if_stop_requested("; the images written so far stand, the same command continues");
     const size_t k = static_cast<size_t>(i);
-    resumed[k] = prepare_source(sources[k], out, labels, options.size, rows[k]);
+    outcomes[k] = prepare_source(sources[k], out, labels, options.size, rows[k]);
     progress.advance();
   });
   progress.finish();
   write_manifest((out / "manifest.csv").string(), rows);
   if (options.folds > 0) write_folds_file(out, rows, *labels, options);
   summary.images = static_cast<int64_t>(rows.size());
-  summary.resumed = std::count(resumed.begin(), resumed.end(), 1);
+  summary.resumed = std::count(outcomes.begin(), outcomes.end(), Outcome::kReused);
+  summary.redone = std::count(outcomes.begin(), outcomes.end(), Outcome::kRedone);
   summary.written = summary.images - summary.resumed;
   for (const ManifestRow& r : rows) summary.positives += r.has_mask.value_or(false);
   summary.seconds = progress.seconds();

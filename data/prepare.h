@@ -8,7 +8,9 @@
 //   OUT/manifest.csv           see manifest.h
 //   OUT/folds_<K>.csv          with --folds K: a seeded stratified split (folds.h)
 // Every file is written atomically; a rerun skips images whose outputs exist (resume), after checking
-// their size. Tests: tests/tools/test_prepare_data.cpp.
+// their size, unless the source file was modified after its cached image was written (then the image and
+// its mask are made again: "redone"). The masks' provenance is the label file's content, recorded in
+// OUT/prepare_record.txt. Tests: tests/tools/test_prepare_data.cpp.
 #pragma once
 
 #include <cstdint>
@@ -26,8 +28,9 @@ struct SourceImage {
 };
 
 // Every .dcm / .png / .jpg / .jpeg file under `dir` (any depth, extension in any case), sorted by
-// ImageId. Two files with the same ImageId are an error naming both.
-std::vector<SourceImage> find_source_images(const std::string& dir);
+// ImageId, except under `except` (a tool's output folder inside `dir`, whose PNGs are no sources). Two
+// files with the same ImageId, and a dangling symbolic link, are errors naming them.
+std::vector<SourceImage> find_source_images(const std::string& dir, const std::string& except = "");
 
 struct PrepareOptions {
   std::string images_dir, labels_path, out_dir;
@@ -44,6 +47,7 @@ struct PrepareSummary {
   int64_t images = 0;             // images in the manifest
   int64_t written = 0;            // prepared in this run
   int64_t resumed = 0;            // already there, skipped
+  int64_t redone = 0;             // already there but older than their source: made again (in `written`)
   int64_t unlabelled_skipped = 0; // images without a label row (with skip_missing)
   int64_t labels_without_image = 0;
   int64_t positives = 0;

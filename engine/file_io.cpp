@@ -1,10 +1,11 @@
-// read_file and write_file_atomic (see file_io.h).
+// Input path checks, folder listings, read_file and write_file_atomic (see file_io.h).
 #include "engine/file_io.h"
 
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -13,10 +14,13 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 
 #include "engine/error.h"
 
 namespace pleura {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -36,7 +40,6 @@ bool process_alive(long pid) { return ::kill(static_cast<pid_t>(pid), 0) == 0 ||
 }  // namespace
 
 int remove_stale_temporaries(const std::string& folder, bool recursive) {
-  namespace fs = std::filesystem;
   std::error_code error;
   if (!fs::is_directory(folder, error)) return 0;
   int removed = 0;
@@ -51,6 +54,65 @@ int remove_stale_temporaries(const std::string& folder, bool recursive) {
     for (const auto& entry : fs::directory_iterator(folder, error)) visit(entry);
   }
   return removed;
+}
+
+namespace {
+
+// Why `path` is not a `kind` ("file" or "folder"), or "" when it is one.
+std::string not_a(const std::string& path, fs::file_type kind) {
+  std::error_code error;
+  const fs::file_status target = fs::status(path, error);
+  if (target.type() == kind) return "";
+  if (fs::is_symlink(fs::symlink_status(path, error))) {
+    if (!fs::exists(target)) return cat("is a symbolic link to '", fs::read_symlink(path, error).string(),
+                                        "', which does not exist");
+  }
+  if (target.type() == fs::file_type::not_found) return "does not exist";
+  if (target.type() == fs::file_type::directory) return "is a folder, expected a file";
+  if (kind == fs::file_type::directory) return "is not a folder";
+  return "is not a regular file";
+}
+
+}  // namespace
+
+void require_file(const std::string& path, const std::string& what) {
+  const std::string why = not_a(path, fs::file_type::regular);
+  PLEURA_CHECK(why.empty(), what, " '", path, "' ", why);
+}
+
+void require_folder(const std::string& path, const std::string& what) {
+  const std::string why = not_a(path, fs::file_type::directory);
+  PLEURA_CHECK(why.empty(), what, " '", path, "' ", why);
+}
+
+std::vector<fs::path> files_in_folder(const std::string& folder, const std::string& what, bool recursive,
+                                      const PathFilter& wanted, const PathFilter& skip) {
+  require_folder(folder, what);
+  std::vector<fs::path> found;
+  auto visit = [&](const fs::directory_entry& entry) {
+    std::error_code error;
+    if (!wanted(entry.path())) return;
+    if (entry.is_regular_file(error)) {
+      found.push_back(entry.path());
+    } else if (entry.is_symlink(error) && !entry.exists(error)) {
+      throw_error(cat(what, " '", folder, "': ", entry.path().string(), " is a symbolic link to '",
+                      fs::read_symlink(entry.path(), error).string(), "', which does not exist"));
+    }
+  };
+  if (recursive) {
+    for (auto it = fs::recursive_directory_iterator(folder); it != fs::recursive_directory_iterator(); ++it) {
+      std::error_code error;
+      if (skip && it->is_directory(error) && skip(it->path())) {
+        it.disable_recursion_pending();
+        continue;
+      }
+      visit(*it);
+    }
+  } else {
+    for (const auto& entry : fs::directory_iterator(folder)) visit(entry);
+  }
+  std::sort(found.begin(), found.end());
+  return found;
 }
 
 std::string read_file(const std::string& path) {

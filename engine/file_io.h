@@ -4,13 +4,32 @@
 // its temporary file and leaves the previous file as it was. Tests only: PLEURA_FAULT_WRITE=<substring>:
 // <enospc|abort>[@K] fails (or aborts the process) half way through the K-th (default: every) write of a
 // path containing <substring>.
-// Tests: tests/engine/test_npy.cpp (file_io cases).
+// Checks of input paths and folder listings that name what is wrong with a path: missing, a folder where a
+// file is expected (or the reverse), or a symbolic link whose target is gone (never skipped silently).
+// Tests: tests/engine/test_file_io.cpp.
 #pragma once
 
+#include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pleura {
+
+// Throws unless `path` is a regular file (or a link to one), naming it as `what` ("config file"):
+// "config file 'x' does not exist", "... is a folder, expected a file", "... is a symbolic link to 'y',
+// which does not exist".
+void require_file(const std::string& path, const std::string& what);
+// The same for a folder.
+void require_folder(const std::string& path, const std::string& what);
+
+// The regular files (or links to one) in `folder`, with `recursive` in its subfolders too, whose path
+// `wanted` accepts, sorted by path. A dangling symbolic link that `wanted` accepts is an error naming the
+// link and its target. Subfolders that `skip` accepts are not entered. `what` names the folder in errors.
+using PathFilter = std::function<bool(const std::filesystem::path&)>;
+std::vector<std::filesystem::path> files_in_folder(const std::string& folder, const std::string& what, bool recursive,
+                                                   const PathFilter& wanted, const PathFilter& skip = {});
 
 std::string read_file(const std::string& path);
 void write_file_atomic(const std::string& path, std::string_view bytes);

@@ -23,11 +23,14 @@ bool any_on(const GrayImage& m) {
   return std::any_of(m.pixels.begin(), m.pixels.end(), [](uint8_t v) { return v != 0; });
 }
 
-// The X-rays of images_dir by ImageId; every id of `ids` must have one.
+// The X-rays of images_dir (except the overlays' folder, when inside it) by ImageId; every id of `ids`
+// must have one.
 std::unordered_map<std::string, infer::InferInput> xray_inputs(const std::string& images_dir,
+                                                                const std::string& overlays_dir,
                                                                 const std::vector<std::string>& ids) {
   std::unordered_map<std::string, infer::InferInput> by_id;
-  for (const infer::InferInput& in : infer::find_inputs(images_dir).images) by_id.emplace(in.image_id, in);
+  for (const infer::InferInput& in : infer::find_inputs(images_dir, overlays_dir).images)
+    by_id.emplace(in.image_id, in);
   std::vector<std::string> missing;
   for (const std::string& id : ids)
     if (!by_id.count(id)) missing.push_back(id);
@@ -111,7 +114,7 @@ std::string review_summary_text(const ReviewSummary& s) {
 
 ReviewSummary review_maps(const ProbEnsemble& maps, const SubmitOptions& options, const MapReview& review) {
   const std::vector<std::string>& ids = maps.ids();
-  const auto inputs = xray_inputs(review.images_dir, ids);
+  const auto inputs = xray_inputs(review.images_dir, review.dir, ids);
   if (review.truth) {
     std::vector<std::string> missing;
     for (const std::string& id : ids)
@@ -144,7 +147,7 @@ ReviewSummary review_submission(const data::RleLabels& submission, const data::R
     if (!submission.contains(id)) missing.push_back(id);
   PLEURA_CHECK(missing.empty(), "overlays: ", missing.size(), " ImageId(s) of ", truth.path(), " are not in ",
                submission.path(), " (", list_names(missing), ")");
-  const auto inputs = xray_inputs(review.images_dir, ids);
+  const auto inputs = xray_inputs(review.images_dir, review.dir, ids);
   const ReviewPage page{review.title, cat("Predicted masks: ", submission.path(), "; truth: ", truth.path(),
                                           "; shown at ", height, "x", width, " (no probabilities in a submission)")};
   return write_review(review.dir, page, static_cast<int64_t>(ids.size()), review.workers, true, [&](int64_t i) {

@@ -50,22 +50,26 @@ GrayImage submission_mask(const Tensor& map, const SubmitOptions& options, int64
   return upscale_mask(mask, options.out_height, options.out_width);
 }
 
-std::vector<std::string> read_sample_ids(const std::string& path) {
+SampleIds read_sample_ids(const std::string& path) {
   std::vector<data::CsvLine> lines = data::read_csv_lines(path);
   PLEURA_CHECK(!lines.empty(), path, ": empty sample submission (expected a header ImageId,EncodedPixels)");
   const std::vector<std::string_view> header = data::split_fields(lines[0].text);
   const std::string first = data::to_lower(data::trim(header[0]));
   PLEURA_CHECK(first == "imageid" || first == "fname", path, ":", lines[0].number,
                ": expected a header starting with ImageId (or fname), got '", lines[0].text, "'");
-  std::vector<std::string> ids;
+  SampleIds sample;
   std::unordered_set<std::string> seen;
   for (size_t k = 1; k < lines.size(); ++k) {
     const std::string id(data::trim(data::split_fields(lines[k].text)[0]));
     data::check_image_id(id, cat(path, ":", lines[k].number));
-    if (seen.insert(id).second) ids.push_back(id);
+    if (seen.insert(id).second) {
+      sample.ids.push_back(id);
+    } else if (sample.repeated_rows++ == 0) {
+      sample.first_repeat = cat(path, ":", lines[k].number, " ('", id, "')");
+    }
   }
-  PLEURA_CHECK(!ids.empty(), path, ": the sample submission lists no ImageId");
-  return ids;
+  PLEURA_CHECK(!sample.ids.empty(), path, ": the sample submission lists no ImageId");
+  return sample;
 }
 
 SubmissionSummary write_submission(const ProbEnsemble& maps, const std::vector<std::string>& sample_ids,

@@ -39,9 +39,14 @@ GrayImage upscale_mask(const GrayImage& mask, int64_t out_h, int64_t out_w);
 GrayImage submission_mask(const Tensor& map, const SubmitOptions& options, int64_t* removed = nullptr);
 
 // The ImageIds of a sample submission (a CSV whose header starts with ImageId or fname; only the first
-// column is read), in file order, each once (the stage 2 file repeats ids; the first row counts). Errors name
-// file:line.
-std::vector<std::string> read_sample_ids(const std::string& path);
+// column is read), in file order, each once (the stage 2 file repeats ids; the first row counts), and how
+// many rows repeated an earlier id, for the tools to report. Errors name file:line.
+struct SampleIds {
+  std::vector<std::string> ids;
+  int64_t repeated_rows = 0;
+  std::string first_repeat;  // "file:line ('id')" of the first repeated row
+};
+SampleIds read_sample_ids(const std::string& path);
 
 struct SubmissionSummary {
   int64_t rows = 0;                // rows written (= distinct ids of the sample submission)

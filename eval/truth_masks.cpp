@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "engine/error.h"
+#include "engine/file_io.h"
 #include "data/image_io.h"
 #include "data/resize.h"
 
@@ -12,14 +13,11 @@ namespace fs = std::filesystem;
 namespace pleura::eval {
 
 TruthMasks TruthMasks::from_folder(const std::string& dir) {
-  PLEURA_CHECK(fs::is_directory(dir), "truth masks: '", dir, "' is not a folder");
   TruthMasks t;
   t.source_ = cat("mask folder ", dir);
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    if (entry.is_regular_file() && entry.path().extension() == ".png") {
-      t.files_.emplace(entry.path().stem().string(), entry.path().string());
-    }
-  }
+  const auto is_png = [](const fs::path& p) { return p.extension() == ".png"; };
+  for (const fs::path& p : files_in_folder(dir, "truth masks: folder", /*recursive=*/false, is_png))
+    t.files_.emplace(p.stem().string(), p.string());
   PLEURA_CHECK(!t.files_.empty(), "truth masks: no <ImageId>.png file in '", dir, "'");
   return t;
 }

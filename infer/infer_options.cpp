@@ -1,17 +1,15 @@
 // infer_unet's settings from an INI file, and the checks shared with its flags (see infer_options.h).
 #include "infer/infer_options.h"
 
-#include <filesystem>
 #include <set>
 
 #include "engine/error.h"
+#include "engine/file_io.h"
 #include "models/registry.h"
 #include "data/csv.h"
 #include "data/image_io.h"
 #include "data/jobs.h"
 #include "train/ini.h"
-
-namespace fs = std::filesystem;
 
 namespace pleura::infer {
 namespace {
@@ -56,7 +54,7 @@ std::pair<int64_t, std::vector<int64_t>> parse_fold_epochs(const std::string& wh
 }
 
 InferOptions load_infer_config(const std::string& path, const std::vector<std::string>& overrides) {
-  PLEURA_CHECK(fs::is_regular_file(path), "configuration file ", path, " does not exist");
+  require_file(path, "configuration file");
   IniFile ini = IniFile::load(path);
   for (const std::string& assignment : overrides) ini.set_override(assignment);
   InferOptions o;

@@ -25,24 +25,23 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// The output folder must be new to this run's settings: no maps and no record, or (resume) a record equal
-// to ours. Returns the ImageIds already done.
+// The output folder must be new to this run's settings: no maps, or (resume) maps with a record equal to
+// ours. Returns the ImageIds already done.
 std::vector<std::string> prepare_output(const InferOptions& o, const std::string& settings) {
   fs::create_directories(o.output);
   remove_stale_temporaries(o.output);
   const std::string record = (fs::path(o.output) / kSettingsFile).string();
   const std::vector<std::string> existing = existing_map_ids(o.output);
+  // A run that failed or was stopped before its first map leaves only its record: nothing to keep, so a
+  // rerun with or without --resume, with any settings, starts afresh (the record is rewritten).
+  if (existing.empty()) return {};
   if (!o.resume) {
-    PLEURA_CHECK(existing.empty() && !fs::exists(record), "output folder ", o.output, " already holds ",
-                 existing.size(), " map(s)", fs::exists(record) ? cat(" and ", kSettingsFile) : std::string(),
-                 " from an earlier run: continue it with --resume (resume = true), or choose an empty folder");
-    return {};
+    throw_error(cat("output folder ", o.output, " already holds ", existing.size(), " map(s)",
+                    fs::exists(record) ? cat(" and ", kSettingsFile) : std::string(),
+                    " from an earlier run: continue it with --resume (resume = true), or choose an empty folder"));
   }
-  if (!fs::exists(record)) {
-    PLEURA_CHECK(existing.empty(), "--resume: output folder ", o.output, " holds ", existing.size(),
-                 " map(s) but no ", kSettingsFile, ": not an infer_unet output; choose an empty folder");
-    return {};
-  }
+  PLEURA_CHECK(fs::exists(record), "--resume: output folder ", o.output, " holds ", existing.size(), " map(s) but no ",
+               kSettingsFile, ": not an infer_unet output; choose an empty folder");
   const std::string before = read_file(record);
   if (before != settings) {
     // Name the first line that differs.
@@ -75,7 +74,7 @@ InferSummary run_inference(const InferOptions& o, std::ostream& log, bool termin
   PLEURA_CHECK(o.batch >= 1 && o.workers >= 1, "[run_inference] batch ", o.batch, ", workers ", o.workers);
   check_model_and_size(o.model, o.size);
   InferSummary summary;
-  const InputSet inputs = find_inputs(o.input);
+  const InputSet inputs = find_inputs(o.input, o.output);  // an --output inside --input holds no input
   summary.images = static_cast<int64_t>(inputs.images.size());
   const std::vector<std::string> checkpoints = resolve_checkpoints(o);
   summary.checkpoints = checkpoints.size();

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "engine/error.h"
+#include "engine/file_io.h"
 #include "data/dicom.h"
 #include "data/image_io.h"
 #include "data/manifest.h"
@@ -23,8 +24,8 @@ bool is_dicom_path(const std::string& path) {
 
 }  // namespace
 
-InputSet find_inputs(const std::string& dir) {
-  PLEURA_CHECK(fs::is_directory(dir), "input folder '", dir, "' does not exist or is not a folder");
+InputSet find_inputs(const std::string& dir, const std::string& except) {
+  require_folder(dir, "input folder");
   InputSet set;
   const fs::path manifest = fs::path(dir) / "manifest.csv";
   if (fs::is_regular_file(manifest)) {
@@ -39,7 +40,7 @@ InputSet find_inputs(const std::string& dir) {
     return set;
   }
   // prepare_data's walk: the same extensions, ImageIds and duplicate check, sorted by ImageId.
-  for (const data::SourceImage& s : data::find_source_images(dir)) set.images.push_back({s.image_id, s.path});
+  for (const data::SourceImage& s : data::find_source_images(dir, except)) set.images.push_back({s.image_id, s.path});
   PLEURA_CHECK(!set.images.empty(), "no .dcm, .png, .jpg or .jpeg file under '", dir, "'");
   return set;
 }

@@ -30,8 +30,8 @@ struct InputSet {
 // DIR holding manifest.csv is a prepared cache: its rows, each image DIR/images/<ImageId>.png, which must
 // exist. Otherwise every DICOM / PNG / JPEG file under DIR (extension in any case); the ImageId is the file
 // name without its extension, and two files with one ImageId are an error naming both. Throws when DIR is
-// not a folder or holds no image.
-InputSet find_inputs(const std::string& dir);
+// not a folder or holds no image. The folder `except` (the run's output, when inside DIR) is not searched.
+InputSet find_inputs(const std::string& dir, const std::string& except = "");
 
 // The image as 8-bit grey (data/dicom.h for .dcm files, data/image_io.h otherwise), resized to
 // size x size with data::resize_bilinear (cv2.resize INTER_LINEAR, bit for bit) unless it has that size.

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "engine/error.h"
+#include "engine/file_io.h"
 #include "engine/npy.h"
 #include "data/image_io.h"
 
@@ -88,14 +89,12 @@ Tensor read_npy_map(const std::string& path) {
   return map;
 }
 
-// The map files directly in `dir` (regular files named *.npy or *.png), in directory order.
+// The map files directly in `dir` (regular files named *.npy or *.png), sorted by path.
 std::vector<MapFile> map_files_in(const std::string& dir) {
+  const auto is_map = [](const fs::path& p) { return p.extension() == ".npy" || p.extension() == ".png"; };
   std::vector<MapFile> out;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
-    const std::string ext = entry.path().extension().string();
-    if (ext == ".npy" || ext == ".png") out.push_back({entry.path().stem().string(), entry.path().string()});
-  }
+  for (const fs::path& p : files_in_folder(dir, "probability maps", /*recursive=*/false, is_map))
+    out.push_back({p.stem().string(), p.string()});
   return out;
 }
 
@@ -109,7 +108,7 @@ Tensor read_prob_map(const std::string& path) {
 }
 
 std::vector<MapFile> list_prob_maps(const std::string& dir) {
-  PLEURA_CHECK(fs::is_directory(dir), "probability maps: '", dir, "' is not a folder");
+  require_folder(dir, "probability maps: folder");
   std::map<std::string, std::string> by_id;  // sorted by ImageId
   for (const MapFile& m : map_files_in(dir)) {
     auto [it, inserted] = by_id.emplace(m.image_id, m.path);

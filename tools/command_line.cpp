@@ -220,6 +220,17 @@ std::string help_text(const CLI::App& app, const std::string& summary) {
   return text;
 }
 
+void check_output_file(const std::string& option, const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  if (fs::is_directory(path, error)) throw UsageError(cat(option, " '", path, "' is a folder, expected a file name"));
+  const fs::path parent = fs::absolute(path).parent_path();
+  if (!fs::is_directory(parent, error)) {
+    throw UsageError(cat(option, " '", path, "': its folder ", parent.string(),
+                         " does not exist (create it, or write elsewhere)"));
+  }
+}
+
 bool same_path(const std::string& a, const std::string& b) {
   auto normal = [](const std::string& p) {
     std::filesystem::path n = std::filesystem::weakly_canonical(std::filesystem::absolute(p));

@@ -56,6 +56,10 @@ CLI::Validator one_of(std::vector<std::string> choices);
 // do): for options that must not point at another option's folder.
 bool same_path(const std::string& a, const std::string& b);
 
+// Before any work: a file option's folder must exist and the path must not be a folder, so that a long run
+// does not fail at its last write. Throws UsageError naming the option.
+void check_output_file(const std::string& option, const std::string& path);
+
 // The --help text: the usage line (wrapped), `summary`, then one table of the positional arguments and the
 // options, each with its metavariable (Option::type_name), its help and "(required)" / "(repeatable)".
 std::string help_text(const CLI::App& app, const std::string& summary);

@@ -284,9 +284,9 @@ std::string summary_line(const infer::InferOptions& options, const infer::InferS
 }
 
 // Every input image must have a truth row, checked before the maps are made.
-void check_truth_covers(const eval::TruthMasks& truth, const std::string& input) {
+void check_truth_covers(const eval::TruthMasks& truth, const std::string& input, const std::string& output) {
   std::vector<std::string> missing;
-  for (const infer::InferInput& in : infer::find_inputs(input).images)
+  for (const infer::InferInput& in : infer::find_inputs(input, output).images)
     if (!truth.contains(in.image_id)) missing.push_back(in.image_id);
   PLEURA_CHECK(missing.empty(), "--labels: ", missing.size(), " image(s) of ", input, " have no row in ",
                truth.source(), " (", eval::list_names(missing), ")");
@@ -319,7 +319,7 @@ void run(const Args& a, const ToolContext& context) {
   std::optional<eval::TruthMasks> truth;
   if (overlays && !overlays->labels.empty()) {
     truth = eval::TruthMasks::from_labels(overlays->labels, overlays->rle, overlays->label_size, overlays->label_size);
-    check_truth_covers(*truth, options.input);
+    check_truth_covers(*truth, options.input, options.output);
   }
   const infer::InferSummary s = infer::run_inference(options, context.err, context.terminal);
   context.out << summary_line(options, s);

@@ -73,6 +73,7 @@ void run(const Args& a, const ToolContext& context) {
   std::ostringstream line;
   line << "prepare_data: " << s.images << " images in " << options.out_dir << " (" << s.written << " written, "
        << s.resumed << " already there";
+  if (s.redone) line << ", " << s.redone << " made again: their source changed";
   if (!options.labels_path.empty()) line << ", " << s.positives << " with a mask";
   if (s.unlabelled_skipped) line << ", " << s.unlabelled_skipped << " without labels skipped";
   if (s.labels_without_image) line << ", " << s.labels_without_image << " label rows without an image ignored";

@@ -135,10 +135,16 @@ void run(const Args& a, const ToolContext& context) {
     throw UsageError(cat("--sample-submission '", a.sample, "' is not a file"));
   }
   check_overlay_options(a, context);
+  check_output_file("--out", a.out);
   const eval::ProbEnsemble maps(folders);
-  const std::vector<std::string> ids = eval::read_sample_ids(a.sample);
+  const eval::SampleIds sample = eval::read_sample_ids(a.sample);
+  if (sample.repeated_rows > 0) {
+    context.err << "rle_submit: note: " << sample.repeated_rows << " row(s) of the sample submission repeat an "
+                << "earlier ImageId (the first at " << sample.first_repeat
+                << "); each ImageId is written once, at its first row\n";
+  }
   const eval::SubmissionSummary s =
-      eval::write_submission(maps, ids, options, a.missing_empty, a.out, context.err, context.terminal);
+      eval::write_submission(maps, sample.ids, options, a.missing_empty, a.out, context.err, context.terminal);
   if (s.maps_not_in_sample > 0) {
     context.err << "rle_submit: warning: " << s.maps_not_in_sample
                 << " map(s) have no row in the sample submission and were left out\n";

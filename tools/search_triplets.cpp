@@ -64,6 +64,7 @@ void check(const Args& a, const ToolContext& context) {
   if (labels && !std::filesystem::is_regular_file(a.labels)) {
     throw UsageError(cat("--labels '", a.labels, "' is not a file"));
   }
+  if (!a.json.empty()) check_output_file("--json", a.json);
 }
 
 std::vector<Triplet> triplets_of(const Args& a, const ToolContext& context) {

@@ -211,7 +211,10 @@ IniFile IniFile::parse(const std::string& text, const std::string& file_name) {
   return ini;
 }
 
-IniFile IniFile::load(const std::string& path) { return parse(read_file(path), path); }
+IniFile IniFile::load(const std::string& path) {
+  require_file(path, "configuration file");
+  return parse(read_file(path), path);
+}
 
 void IniFile::set_override(const std::string& assignment) {
   size_t dot = assignment.find('.'), eq = assignment.find('=');

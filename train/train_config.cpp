@@ -22,26 +22,32 @@ namespace {
 std::string file_must_exist(const ConfigReader& r, const std::string& s, const std::string& k) {
   const std::string path = r.ini.get_string(s, k);
   PLEURA_CHECK(!path.empty(), r.where(s, k), ": empty path");
-  PLEURA_CHECK(fs::is_regular_file(path), r.where(s, k), ": file '", path, "' does not exist");
+  require_file(path, cat(r.where(s, k), ": file"));
   return path;
 }
 std::string folder_must_exist(const ConfigReader& r, const std::string& s, const std::string& k) {
   const std::string path = r.ini.get_string(s, k);
   PLEURA_CHECK(!path.empty(), r.where(s, k), ": empty path");
-  PLEURA_CHECK(fs::is_directory(path), r.where(s, k), ": folder '", path, "' does not exist");
+  require_folder(path, cat(r.where(s, k), ": folder"));
   return path;
 }
-// A file or folder name inside the output folder: no separators, no "..".
-std::string plain_name(const ConfigReader& r, const std::string& s, const std::string& k, const std::string& fallback) {
-  const std::string v = r.ini.get_string(s, k, fallback);
+// A file or folder name inside the output folder: no separators, no "..". Without a fallback the key is
+// required (a missing key is named as missing, not as an invalid value).
+std::string checked_plain_name(const ConfigReader& r, const std::string& s, const std::string& k, const std::string& v) {
   PLEURA_CHECK(!v.empty() && v != "." && v != ".." && v.find('/') == std::string::npos &&
                    v.find('\\') == std::string::npos,
                r.where(s, k), ": '", v, "' must be a plain name (no '/', not '.' or '..')");
   return v;
 }
+std::string plain_name(const ConfigReader& r, const std::string& s, const std::string& k) {
+  return checked_plain_name(r, s, k, r.ini.get_string(s, k));
+}
+std::string plain_name(const ConfigReader& r, const std::string& s, const std::string& k, const std::string& fallback) {
+  return checked_plain_name(r, s, k, r.ini.get_string(s, k, fallback));
+}
 
 void read_run(const ConfigReader& r, TrainConfig& c) {
-  c.pipeline = plain_name(r, "run", "pipeline", "");
+  c.pipeline = plain_name(r, "run", "pipeline");
   c.output = r.ini.get_string("run", "output");
   PLEURA_CHECK(!c.output.empty(), r.where("run", "output"), ": empty path");
   c.log_dir = plain_name(r, "run", "log_dir", c.log_dir);
@@ -106,7 +112,7 @@ void read_model(const ConfigReader& r, TrainConfig& c) {
 
   if (r.ini.has_section("init")) {
     c.init_folder = r.ini.get_string("init", "folder");
-    c.init_pipeline = plain_name(r, "init", "pipeline", "");
+    c.init_pipeline = plain_name(r, "init", "pipeline");
     PLEURA_CHECK(!c.init_folder.empty(), r.where("init", "folder"), ": empty path");
   }
 }
@@ -188,7 +194,7 @@ TrainConfig parse_train_config(const std::string& text, const std::string& name,
 }
 
 TrainConfig load_train_config(const std::string& path, const std::vector<std::string>& overrides) {
-  PLEURA_CHECK(fs::is_regular_file(path), "config file '", path, "' does not exist");
+  require_file(path, "config file");
   return parse_train_config(read_file(path), path, overrides);
 }
 

@@ -102,10 +102,31 @@ TEST_CASE("folds: write, read back, and check against labels and images") {
   }
   CHECK_NOTHROW(check_folds(back, labels, dir.file("images")));
   std::filesystem::remove(dir.file("images/c.png"));
-  expect_error([&] { check_folds(back, labels, dir.file("images")); }, {"1 image(s)", "missing", "'c'"});
-  back.entries.push_back({"zz", "zz.png", 0, false});
-  expect_error([&] { check_folds(back, labels, ""); }, {"absent from the labels", "'zz'"});
+  int c_line = 0;  // the header is line 1
+  for (size_t i = 0; i < back.entries.size(); ++i)
+    if (back.entries[i].image_id == "c") c_line = static_cast<int>(i) + 2;
+  expect_error([&] { check_folds(back, labels, dir.file("images")); },
+               {"1 image(s)", "missing", cat("'c.png' (", dir.file("folds.csv"), ":", c_line, ")")});
+  back.entries.push_back({"zz", "zz.png", 0, false, ""});
+  expect_error([&] { check_folds(back, labels, ""); }, {"absent from the labels", "'zz.png'"});
   back.entries.pop_back();
   back.entries[0].positive = !back.entries[0].positive;
-  expect_error([&] { check_folds(back, labels, ""); }, {"disagreeing", "'" + back.entries[0].image_id + "'"});
+  expect_error([&] { check_folds(back, labels, ""); }, {"disagreeing", "'" + back.entries[0].fname + "' ("});
+}
+
+TEST_CASE("folds: a row whose image is missing is named as written, with file:line, not as a cut ImageId") {
+  TempDir dir;
+  // A SIIM ImageId is a dotted UID: written without ".png", its last part reads as an extension.
+  const std::string id = "1.2.276.0.7230010.3.1.4.8323329.1000.1517875165.878027";
+  write_file_atomic(dir.file("folds.csv"), "fname,fold,exist_labels\n" + id + ".png,0,0\nb.png,1,0\n" + id + "x,1,0\n");
+  std::filesystem::create_directories(dir.file("images"));
+  write_file_atomic(dir.file("images/" + id + ".png"), "not read");
+  write_file_atomic(dir.file("images/b.png"), "not read");
+  const Folds folds = read_folds(dir.file("folds.csv"));
+  CHECK(folds.entries[2].where == dir.file("folds.csv") + ":4");
+  write_file_atomic(dir.file("labels.csv"),
+                    "ImageId,EncodedPixels\n" + id + ",-1\nb,-1\n" + id.substr(0, id.rfind('.')) + ",-1\n");
+  const RleLabels labels = RleLabels::read(dir.file("labels.csv"), RleFormat::kSiimRelative);
+  expect_error([&] { check_folds(folds, labels, dir.file("images")); },
+               {"1 image(s) of the folds are missing in", "'" + id + "x' (" + dir.file("folds.csv") + ":4)"});
 }

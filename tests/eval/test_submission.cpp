@@ -114,15 +114,19 @@ TEST_CASE("submission: small components are removed at the map's size, before th
 
 TEST_CASE("submission: sample submission ids in order, each once; errors name file:line") {
   const std::vector<std::string> stage2 =
-      read_sample_ids(std::string(PLEURA_FIXTURES_DIR) + "/siim/stage_2_sample_submission.csv");
+      read_sample_ids(std::string(PLEURA_FIXTURES_DIR) + "/siim/stage_2_sample_submission.csv").ids;
   REQUIRE(stage2.size() > 100);
   CHECK(stage2[0] == "ID_0011fe81e");
   CHECK(stage2[1] == "ID_9ca06e9b9");
   TempDir dir;
   std::ofstream(dir.file("s.csv")) << "ImageId,EncodedPixels\nb,-1\na,-1\nb,1 2\nc\n";
-  CHECK(read_sample_ids(dir.file("s.csv")) == std::vector<std::string>{"b", "a", "c"});
+  const SampleIds s = read_sample_ids(dir.file("s.csv"));
+  CHECK(s.ids == std::vector<std::string>{"b", "a", "c"});
+  CHECK(s.repeated_rows == 1);
+  CHECK(s.first_repeat == dir.file("s.csv") + ":4 ('b')");
   std::ofstream(dir.file("f.csv")) << "fname,mask\nx,-1\n";
-  CHECK(read_sample_ids(dir.file("f.csv")) == std::vector<std::string>{"x"});
+  CHECK(read_sample_ids(dir.file("f.csv")).ids == std::vector<std::string>{"x"});
+  CHECK(read_sample_ids(dir.file("f.csv")).repeated_rows == 0);
   std::ofstream(dir.file("bad.csv")) << "Id,EncodedPixels\nb,-1\n";
   expect_error([&] { read_sample_ids(dir.file("bad.csv")); }, {dir.file("bad.csv") + ":1", "starting with ImageId"});
   std::ofstream(dir.file("empty_id.csv")) << "ImageId,EncodedPixels\nb,-1\n ,-1\n";

@@ -1,5 +1,6 @@
 // Tests of eval/truth_masks.h: truth from a mask folder and from an RLE label file, brought to
 // the maps' size with nearest neighbour, and the errors.
+#include <filesystem>
 #include <fstream>
 
 #include "tests/testing.h"
@@ -40,7 +41,11 @@ TEST_CASE("truth_masks: folder and labels give the same masks, resized with near
 TEST_CASE("truth_masks: errors name the source") {
   TempDir dir;
   expect_error([&] { TruthMasks::from_folder(dir.path()); }, {"no <ImageId>.png file in", dir.path()});
-  expect_error([&] { TruthMasks::from_folder(dir.file("x")); }, {"is not a folder"});
+  expect_error([&] { TruthMasks::from_folder(dir.file("x")); },
+               {"truth masks: folder '" + dir.file("x") + "' does not exist"});
+  std::filesystem::create_symlink(dir.file("gone.png"), dir.file("c.png"));  // a dangling link is named
+  expect_error([&] { TruthMasks::from_folder(dir.path()); },
+               {dir.file("c.png") + " is a symbolic link to '" + dir.file("gone.png") + "', which does not exist"});
   std::ofstream(dir.file("bad.csv")) << "ImageId,EncodedPixels\na,-1\nb,3 x\n";
   expect_error([&] { TruthMasks::from_labels(dir.file("bad.csv"), data::RleFormat::kSiimRelative, 4, 4); },
                {dir.file("bad.csv") + ":3", "'x'"});

@@ -74,7 +74,7 @@ int fuzz_folds_csv(const uint8_t* data, size_t size) {
 int fuzz_sample_csv(const uint8_t* data, size_t size) {
   const std::string& path = scratch_file(as_text(data, size), ".csv");
   refused_ok([&] {
-    std::vector<std::string> ids = eval::read_sample_ids(path);
+    std::vector<std::string> ids = eval::read_sample_ids(path).ids;
     std::sort(ids.begin(), ids.end());
     require(std::adjacent_find(ids.begin(), ids.end()) == ids.end(), "read_sample_ids returned an id twice");
   });

@@ -137,7 +137,11 @@ TEST_CASE("prob_map: a folder lists its .png and .npy maps by ImageId; other fil
                {"two files for the ImageId 'b'", dir.file("b.npy"), dir.file("b.png")});
   TempDir empty;
   expect_error([&] { list_prob_maps(empty.path()); }, {"no <ImageId>.png or <ImageId>.npy file in", empty.path()});
-  expect_error([&] { list_prob_maps(empty.file("nowhere")); }, {"is not a folder"});
+  expect_error([&] { list_prob_maps(empty.file("nowhere")); },
+               {"probability maps: folder '" + empty.file("nowhere") + "' does not exist"});
+  fs::create_symlink(empty.file("gone.npy"), empty.file("c.npy"));  // a dangling link is named, not skipped
+  expect_error([&] { list_prob_maps(empty.path()); },
+               {empty.file("c.npy") + " is a symbolic link to '" + empty.file("gone.npy") + "', which does not exist"});
 }
 
 TEST_CASE("prob_map: PNG maps are v/255 in float32, NPY maps as stored") {

@@ -181,6 +181,31 @@ TEST_CASE("infer_unet: --resume continues an interrupted run and refuses other s
   CHECK(r.err.find("holds 1 map(s) but no infer_settings.txt") != std::string::npos);
 }
 
+TEST_CASE("infer_unet: a run that failed before its first map leaves a folder that a rerun takes, with any settings") {
+  Checkpoints c;
+  const std::vector<TestImage> images = write_png_inputs(c.dir.file("png"));
+  std::ofstream(c.dir.file("png/a_broken.png")) << "not a png at all";  // sorts first: the first batch fails
+  for (const bool resume : {false, true}) {
+    CAPTURE(resume);
+    const std::string out = c.dir.file(resume ? "out_resume" : "out");
+    std::vector<std::string> args = {"--model", "albunet", "--weights", c.w1, "--input", c.dir.file("png"),
+                                     "--output", out, "--size", "64", "--batch", "2"};
+    const ToolRun failed = run(args);
+    CHECK(failed.code == 1);
+    CHECK(failed.err.find("a_broken.png") != std::string::npos);
+    REQUIRE(fs::exists(out + "/infer_settings.txt"));  // the record of a run that wrote no map
+    CHECK(infer::existing_map_ids(out).empty());
+    fs::rename(c.dir.file("png/a_broken.png"), c.dir.file("a_broken.png"));
+    args.push_back("--flip");  // other settings than the record's
+    if (resume) args.push_back("--resume");
+    const ToolRun again = run(args);
+    REQUIRE_MESSAGE(again.code == 0, again.err);
+    check_maps(out, images, {c.models[0]}, true, infer::MapFormat::kNpy);
+    CHECK(read_file(out + "/infer_settings.txt").find("flip = true") != std::string::npos);
+    fs::rename(c.dir.file("a_broken.png"), c.dir.file("png/a_broken.png"));
+  }
+}
+
 TEST_CASE("infer_unet: SIGTERM stops it between batches (exit 143); --resume continues") {
   Checkpoints c;
   const std::vector<TestImage> images = write_png_inputs(c.dir.file("png"));
@@ -263,7 +288,10 @@ TEST_CASE("infer_unet: failures name the file, exit 1, and leave only complete m
   CHECK(r.err.find("weights file " + c.dir.file("absent.safetensors") + " does not exist") != std::string::npos);
   r = run({c.dir.file("absent.ini")});
   CHECK(r.code == 1);
-  CHECK(r.err.find("absent.ini does not exist") != std::string::npos);
+  CHECK(r.err.find("configuration file '" + c.dir.file("absent.ini") + "' does not exist") != std::string::npos);
+  r = run({c.dir.file("png")});  // a folder given as the configuration file
+  CHECK(r.code == 1);
+  CHECK(r.err.find("configuration file '" + c.dir.file("png") + "' is a folder, expected a file") != std::string::npos);
 }
 
 TEST_CASE("infer_unet: usage errors exit 2; --help exits 0") {

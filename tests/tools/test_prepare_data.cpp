@@ -1,7 +1,9 @@
 // Tests of tools/prepare_data through the runner (tools/prepare_data.cpp over data/prepare.h,
 // tools/runner.h): a SIIM-style tree with the real SIIM DICOM, generated DICOMs and a PNG; resized
 // images and masks equal to the library's own resize of the decoded sources; the manifest; folds;
-// resuming, also after a SIGINT; and the errors a user can make.
+// resuming, also after a SIGINT and after a source changed; an --out inside --images; and the errors a user
+// can make.
+#include <chrono>
 #include <csignal>
 #include <filesystem>
 
@@ -165,6 +167,68 @@ TEST_CASE("prepare_data: a rerun resumes (finished files untouched), refuses ano
   CHECK(changed.err.find("give another --out") != std::string::npos);
   write_file_atomic(t.labels, old_labels);
   CHECK(run(args).code == 0);
+}
+
+TEST_CASE("prepare_data: a source changed after its cached image was written is made again on a rerun") {
+  Tree t;
+  const std::string out = t.dir.file("out");
+  const std::vector<std::string> args = {"--images", t.images, "--labels", t.labels, "--out", out, "--size", "24"};
+  REQUIRE(run(args).code == 0);
+  const std::string cached = out + "/images/2.25.100.png", source = t.images + "/study2/series2/2.25.100.dcm";
+  const GrayImage before = read_image_gray(cached);
+  DicomWriteOptions o;
+  o.study_instance_uid = "2.25.10";
+  o.series_instance_uid = "2.25.11";
+  o.sop_instance_uid = "2.25.100";
+  const GrayImage replacement = random_gray(80, 80, 77);
+  write_dicom_gray8(source, replacement, o);
+  // The cached image as if written before the source changed (file times can be coarse).
+  fs::last_write_time(cached, fs::last_write_time(source) - std::chrono::seconds(10));
+  const Run again = run(args);
+  REQUIRE_MESSAGE(again.code == 0, again.err);
+  CHECK_MESSAGE(again.out.find("1 written, 3 already there, 1 made again: their source changed") != std::string::npos,
+                again.out);
+  const GrayImage after = read_image_gray(cached);
+  CHECK(after.pixels == resize_bilinear(read_dicom(source), 24, 24).pixels);
+  CHECK(after.pixels != before.pixels);
+  const Run third = run(args);  // now up to date
+  CHECK(third.out.find("0 written, 4 already there") != std::string::npos);
+}
+
+TEST_CASE("prepare_data: an --out inside --images is not searched, so the documented rerun resumes") {
+  Tree t;
+  const std::string out = t.images + "/cache";
+  const std::vector<std::string> args = {"--images", t.images, "--labels", t.labels, "--out", out, "--size", "16"};
+  const Run first = run(args);
+  REQUIRE_MESSAGE(first.code == 0, first.err);
+  const Run again = run(args);
+  REQUIRE_MESSAGE(again.code == 0, again.err);
+  CHECK_MESSAGE(again.out.find("4 images in " + out + " (0 written, 4 already there") != std::string::npos, again.out);
+}
+
+TEST_CASE("prepare_data: a dangling link and a comma in a path or ImageId are named before anything is written") {
+  Tree t;
+  const std::string out = t.dir.file("o");
+  fs::create_symlink(t.dir.file("moved-away.dcm"), t.images + "/study2/series2/2.25.102.dcm");
+  const Run dangling = run({"--images", t.images, "--out", out, "--size", "8"});
+  CHECK(dangling.code == 1);
+  CHECK_MESSAGE(dangling.err.find(t.images + "/study2/series2/2.25.102.dcm is a symbolic link to '" +
+                                  t.dir.file("moved-away.dcm") + "', which does not exist") != std::string::npos,
+                dangling.err);
+  fs::remove(t.images + "/study2/series2/2.25.102.dcm");
+  fs::create_directories(t.images + "/study,4");
+  write_png_gray(t.images + "/study,4/late.png", random_gray(8, 8, 5));
+  const Run comma_path = run({"--images", t.images, "--out", out, "--size", "8"});
+  CHECK(comma_path.code == 1);
+  CHECK_MESSAGE(comma_path.err.find("source path '" + t.images + "/study,4/late.png' holds a comma") != std::string::npos,
+                comma_path.err);
+  fs::remove_all(t.images + "/study,4");
+  write_png_gray(t.images + "/study2/a,b.png", random_gray(8, 8, 6));
+  const Run comma_id = run({"--images", t.images, "--out", out, "--size", "8"});
+  CHECK(comma_id.code == 1);
+  CHECK_MESSAGE(comma_id.err.find(t.images + "/study2/a,b.png: ImageId 'a,b' holds a comma") != std::string::npos,
+                comma_id.err);
+  CHECK(!fs::exists(out + "/images/2.25.100.png"));  // refused before any image was written
 }
 
 TEST_CASE("prepare_data: SIGINT stops it between images (exit 130); the same command continues") {

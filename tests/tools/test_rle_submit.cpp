@@ -174,6 +174,17 @@ TEST_CASE("rle_submit: sample ids without maps, maps outside the sample") {
   // m3 has a map but no row: left out, with a warning.
   CHECK(e.err.find("rle_submit: warning: 1 map(s) have no row in the sample submission and were left out") !=
         std::string::npos);
+  CHECK(e.err.find("repeat an earlier ImageId") == std::string::npos);
+  // Repeated ids (the stage 2 sample repeats some): written once, at their first row, and said.
+  std::ofstream(c.sample) << "ImageId,EncodedPixels\nm1,-1\nm2,-1\nm1,1 2\nm2,-1\nm1,-1\n";
+  ToolRun twice = run({"--probs", c.probs, "--triplet", "0.5,2,0.25", "--sample-submission", c.sample, "--out", c.out,
+                       "--height", "4", "--width", "4"});
+  REQUIRE_MESSAGE(twice.code == 0, twice.err);
+  CHECK(read_file(c.out) == "ImageId,EncodedPixels\nm1,0 3 1 2 9 1\nm2,0 2 2 2 4 2 2 2\n");
+  CHECK_MESSAGE(twice.err.find("rle_submit: note: 3 row(s) of the sample submission repeat an earlier ImageId (the "
+                               "first at " + c.sample + ":4 ('m1')); each ImageId is written once, at its first row") !=
+                    std::string::npos,
+                twice.err);
 }
 
 TEST_CASE("rle_submit: usage errors exit 2") {
@@ -207,6 +218,12 @@ TEST_CASE("rle_submit: usage errors exit 2") {
   usage_error({"--triplet", "0.5,2,0.3", "--out", "other.csv"}, "option --out given twice");
   usage_error({"--triplet", "0.5,2,0.3", "--probs", c.probs, "--out", c.out}, "missing required option --sample-submission",
               false);
+  // An output that cannot be written is found before any map is read, not at the last write.
+  const std::string nowhere = c.dir.file("no/such/folder/sub.csv");
+  usage_error({"--triplet", "0.5,2,0.3", "--probs", c.probs, "--sample-submission", c.sample, "--out", nowhere},
+              "--out '" + nowhere + "': its folder " + c.dir.file("no/such/folder") + " does not exist", false);
+  usage_error({"--triplet", "0.5,2,0.3", "--probs", c.probs, "--sample-submission", c.sample, "--out", c.probs},
+              "--out '" + c.probs + "' is a folder, expected a file name", false);
 }
 
 TEST_CASE("rle_submit: failures exit 1 and leave an earlier output untouched") {

@@ -194,6 +194,8 @@ TEST_CASE("search_triplets: usage errors exit 2 with a clear message") {
   usage_error({"--probs", c.probs, "--masks", c.masks, "--top", "0.5"}, "unknown option --top");
   usage_error({"--probs", c.probs, "--masks"}, "option --masks needs a value (DIR)");
   usage_error({"--probs", c.probs, "--masks", c.masks, "extra"}, "unexpected argument 'extra'");
+  usage_error({"--probs", c.probs, "--masks", c.masks, "--json", c.dir.file("none/s.json")},
+              "--json '" + c.dir.file("none/s.json") + "': its folder " + c.dir.file("none") + " does not exist");
 }
 
 TEST_CASE("search_triplets: failures exit 1 naming the ids, files and lines; no JSON is left behind") {

@@ -169,6 +169,21 @@ TEST_CASE("train config: errors name file:line and say what was expected") {
   fails(p.ini("[run]\n"), {"section [run] repeated"});
   fails("[run]\npipeline = p\noutput = o\n", {"bad.ini", "[data] needs either cache"});
   fails(p.ini(), {"--set run.pipeline: [run] pipeline: 'a/b' must be a plain name"}, {"run.pipeline=a/b"});
+  // A missing required key is named as missing, not as an invalid value.
+  std::string no_pipeline = p.ini();
+  no_pipeline.erase(no_pipeline.find("pipeline = p\n"), 13);
+  fails(no_pipeline, {"bad.ini: [run] lacks the required key 'pipeline'"});
+  fails(p.ini("[init]\nfolder = f\n"), {"bad.ini: [init] lacks the required key 'pipeline'"});
+  // A path that is a folder where a file belongs, or a dangling link.
+  fails(p.ini(), {"--set folds.file: [folds] file: file '" + p.cache + "' is a folder, expected a file"},
+        {"folds.file=" + p.cache});
+  fs::create_symlink(p.dir.file("gone.csv"), p.dir.file("link.csv"));
+  fails(p.ini(), {"[folds] file: file '" + p.dir.file("link.csv") + "' is a symbolic link to '" + p.dir.file("gone.csv") +
+                  "', which does not exist"},
+        {"folds.file=" + p.dir.file("link.csv")});
+  expect_error([&] { load_train_config(p.cache, {}); }, {"config file '" + p.cache + "' is a folder, expected a file"});
+  expect_error([&] { load_train_config(p.dir.file("absent.ini"), {}); },
+               {"config file '" + p.dir.file("absent.ini") + "' does not exist"});
   // Bad triplet lists.
   fails(p.ini("[validation]\ntriplets = 0.75 1000 0.3, 0.75 1000\n"),
         {"bad.ini:12: [validation] triplets: item 2 '0.75 1000': expected three numbers 'top area bottom'"});

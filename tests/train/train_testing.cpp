@@ -31,7 +31,7 @@ TinyCache make_tiny_cache(const std::string& dir, int count, int64_t size, int f
     int64_t on = 0;
     for (uint8_t v : mask.pixels) on += v == 255;
     manifest.push_back({id, "synthetic", size, size, size, size, positive, on});
-    f.entries.push_back({id, id + ".png", i % folds, positive});
+    f.entries.push_back({id, id + ".png", i % folds, positive, ""});
     c.ids.push_back(id);
     c.positive.push_back(positive);
     c.fold.push_back(i % folds);
