@@ -1,6 +1,8 @@
 // run_unet_bench, state_dict_listing and the tool bench_unet (unet_bench.h).
 #include "bench/unet_bench.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -68,10 +70,12 @@ void set_up(Bench& b, int64_t infer_batch) {
   const UnetBenchOptions& o = b.o;
   b.model = make_model(o.model, 1);
   b.model->to(o.device);
-  b.adam = std::make_unique<Adam>(b.model->parameters(), AdamOptions{.lr = 1e-4, .weight_decay = 5e-6});
   Rng rng(2);
-  b.x_host = rand_uniform({o.batch, 3, o.size, o.size}, rng, 0.0, 1.0, DType::kFloat32, Device::cpu());
-  b.target_host = sparse_mask(o.batch, o.size, rng);
+  if (!o.infer_only) {
+    b.adam = std::make_unique<Adam>(b.model->parameters(), AdamOptions{.lr = 1e-4, .weight_decay = 5e-6});
+    b.x_host = rand_uniform({o.batch, 3, o.size, o.size}, rng, 0.0, 1.0, DType::kFloat32, Device::cpu());
+    b.target_host = sparse_mask(o.batch, o.size, rng);
+  }
   b.infer_host = rand_uniform({infer_batch, 3, o.size, o.size}, rng, 0.0, 1.0, DType::kFloat32, Device::cpu());
 }
 
@@ -166,6 +170,21 @@ std::string workload(const UnetBenchOptions& o, const char* what, int64_t batch)
   return s.str();
 }
 
+void time_training(Bench& b, UnetBenchResult& r) {
+  set_workload(workload(b.o, "training", b.o.batch));
+  b.model->train();
+  time_whole_steps(b, r);
+  time_phases(b, r);
+  r.final_loss = b.last_loss;
+  PLEURA_CHECK(std::isfinite(r.final_loss), "[bench_unet] the loss is not finite: ", r.final_loss);
+}
+
+int64_t peak_resident_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<int64_t>(usage.ru_maxrss) * 1024;  // kilobytes on Linux
+}
+
 void count_flops(const UnetBenchOptions& o, UnetBenchResult& r) {
   r.flops_per_image_forward = model_flops(o.model, o.size, o.size);
   r.train_step_tflop = static_cast<double>(train_step_flops(o.model, o.size, o.size, o.batch)) / 1e12;
@@ -188,12 +207,7 @@ UnetBenchResult run_unet_bench(const UnetBenchOptions& o) {
   const int cuda = o.device.is_cuda() ? o.device.index : -1;
   if (cuda >= 0) cuda::reset_peak_memory(cuda);
 
-  set_workload(workload(o, "training", o.batch));
-  b.model->train();
-  time_whole_steps(b, r);
-  time_phases(b, r);
-  r.final_loss = b.last_loss;
-  PLEURA_CHECK(std::isfinite(r.final_loss), "[bench_unet] the loss is not finite: ", r.final_loss);
+  if (!o.infer_only) time_training(b, r);
   if (cuda >= 0) {
     const cuda::MemoryStats m = cuda::memory_stats(cuda);
     r.peak_bytes = static_cast<int64_t>(m.peak_bytes_in_use);
@@ -203,6 +217,7 @@ UnetBenchResult run_unet_bench(const UnetBenchOptions& o) {
   set_workload(workload(o, o.flip ? "flip-TTA inference of" : "inference of", r.infer_batch));
   time_inference(b, r);
   set_workload("");
+  r.peak_rss_bytes = peak_resident_bytes();
   return r;
 }
 
@@ -226,7 +241,8 @@ namespace {
 const char* const kSummary =
     "Times a training step of a UNet on random data (upload, forward, combo loss 3-1-4, backward,\n"
     "clipping to 0.1, Adam), whole and phase by phase, with the engine's counters per step, and an\n"
-    "inference batch (sigmoid, optional flip TTA); medians over the timed steps after the warm-up ones.";
+    "inference batch (sigmoid, optional flip TTA; --infer-only: that alone), and the process's peak resident\n"
+    "memory; medians over the timed steps after the warm-up ones.";
 
 struct BenchArgs {
   UnetBenchOptions options;
@@ -246,6 +262,7 @@ void declare(CLI::App& app, BenchArgs& a) {
       ->type_name("B")
       ->check(int_in(1, 1024));
   app.add_flag("--flip", o.flip, "inference with horizontal-flip TTA, as infer_unet --flip");
+  app.add_flag("--infer-only", o.infer_only, "time the inference batch only (no training step)");
   app.add_option("--steps", o.steps, "timed steps (default 5)")->type_name("N")->check(int_in(1, 100000));
   app.add_option("--warmup", o.warmup, "untimed steps before them (default 1)")
       ->type_name("W")
@@ -272,6 +289,8 @@ void print_json(std::ostream& out, const UnetBenchOptions& o, const UnetBenchRes
   j["steps"] = o.steps;
   j["warmup"] = o.warmup;
   j["parameters"] = r.parameters;
+  j["infer_only"] = o.infer_only;
+  j["peak_rss_mib"] = mib(r.peak_rss_bytes);
   j["train_step_ms"] = ms(r.train_step.median);
   j["train_step_ms_min"] = ms(r.train_step.min);
   j["train_step_ms_max"] = ms(r.train_step.max);
@@ -300,21 +319,26 @@ void print_json(std::ostream& out, const UnetBenchOptions& o, const UnetBenchRes
   out << j.dump() << "\n";
 }
 
-void print_table(std::ostream& out, const UnetBenchOptions& o, const UnetBenchResult& r) {
-  out << "bench_unet: " << o.model << " (" << r.parameters << " parameters), " << o.size << "x" << o.size
-      << ", batch " << o.batch << ", " << o.device.str()
-      << (o.device.is_cpu() ? ", " + std::to_string(num_threads()) + " threads" : "") << "\n"
-      << "  training step: " << ms(r.train_step.median) << " ms (median of " << o.steps << ", "
+void print_training(std::ostream& out, const UnetBenchOptions& o, const UnetBenchResult& r) {
+  out << "  training step: " << ms(r.train_step.median) << " ms (median of " << o.steps << ", "
       << ms(r.train_step.min) << " to " << ms(r.train_step.max) << "), " << r.train_step_tflop
       << " TFLOP (3x forward), " << r.train_tflops() << " TFLOP/s\n"
       << "    phases (ms): upload " << ms(r.phases.upload) << ", forward " << ms(r.phases.forward) << ", loss "
       << ms(r.phases.loss) << ", backward " << ms(r.phases.backward) << ", optimizer " << ms(r.phases.optimizer)
       << "\n    per step: " << r.per_step.host_reads << " host reads, " << r.per_step.host_syncs
       << " host syncs, " << r.per_step.kernel_launches << " kernel launches, " << r.per_step.library_calls
-      << " library calls\n"
-      << "  inference (batch " << r.infer_batch << (o.flip ? ", flip TTA" : "") << "): " << ms(r.infer.median)
-      << " ms, " << r.infer_images_per_s() << " images/s, " << r.infer_tflops() << " TFLOP/s\n";
-  if (o.device.is_cuda())
+      << " library calls\n";
+}
+
+void print_table(std::ostream& out, const UnetBenchOptions& o, const UnetBenchResult& r) {
+  out << "bench_unet: " << o.model << " (" << r.parameters << " parameters), " << o.size << "x" << o.size
+      << ", batch " << o.batch << ", " << o.device.str()
+      << (o.device.is_cpu() ? ", " + std::to_string(num_threads()) + " threads" : "") << "\n";
+  if (!o.infer_only) print_training(out, o, r);
+  out << "  inference (batch " << r.infer_batch << (o.flip ? ", flip TTA" : "") << "): " << ms(r.infer.median)
+      << " ms, " << r.infer_images_per_s() << " images/s, " << r.infer_tflops() << " TFLOP/s\n"
+      << "  peak resident memory of the process: " << mib(r.peak_rss_bytes) << " MiB\n";
+  if (o.device.is_cuda() && !o.infer_only)
     out << "  peak tensor memory in training: " << mib(r.peak_bytes) << " MiB, reserved "
         << mib(r.peak_reserved_bytes) << " MiB\n";
 }

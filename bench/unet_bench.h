@@ -25,6 +25,7 @@ struct UnetBenchOptions {
   bool flip = false;        // inference with horizontal-flip TTA (two forwards per image)
   int64_t steps = 5;        // timed steps (median reported)
   int64_t warmup = 1;       // untimed steps first (cuDNN algorithm choice, allocator, caches)
+  bool infer_only = false;  // time the inference batch alone (no training step, no optimizer state)
   Device device = Device::cpu();
 };
 
@@ -67,6 +68,7 @@ struct UnetBenchResult {
   // CUDA only: peak bytes held by tensors and peak bytes reserved from the driver (caching allocator).
   int64_t peak_bytes = 0;
   int64_t peak_reserved_bytes = 0;
+  int64_t peak_rss_bytes = 0;  // the process's peak resident memory (getrusage) at the end of the run
   // Floating-point operations (models/registry.h): one image's forward; a training step of the batch by
   // the 3x-forward convention; an inference batch (1 or 2 forwards per image), in TFLOP.
   int64_t flops_per_image_forward = 0;

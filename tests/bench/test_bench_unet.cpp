@@ -1,5 +1,6 @@
 // Tests of bench_unet (bench/unet_bench.h) through the runner (tools/runner.h): one small run of each
-// model ends with a JSON line carrying the timings and the FLOP counts, and bad arguments are usage errors.
+// model ends with a JSON line carrying the timings and the FLOP counts, --infer-only, and bad arguments are
+// usage errors.
 #include <cmath>
 #include <sstream>
 
@@ -55,7 +56,23 @@ TEST_CASE("bench_unet: a small run prints its timings, counts and FLOP rates as 
                             "device_operations_per_step", "device_mallocs_per_step"})
       CHECK(j.at(key).get<double>() == 0.0);
     CHECK_FALSE(j.contains("peak_mib"));
+    CHECK(j.at("peak_rss_mib").get<double>() > 1.0);
+    CHECK(j.at("infer_only") == false);
   }
+}
+
+TEST_CASE("bench_unet: --infer-only times the inference batch alone") {
+  const ToolRun r = run_tool(bench_unet_tool(), {"--model", "albunet", "--size", "64", "--infer-batch", "1", "--flip",
+                                                 "--infer-only", "--steps", "2", "--warmup", "0", "--json"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("training step") == std::string::npos);
+  CHECK(r.out.find("inference (batch 1, flip TTA): ") != std::string::npos);
+  const nlohmann::json j = last_json_line(r.out);
+  CHECK(j.at("infer_only") == true);
+  CHECK(j.at("train_step_ms").get<double>() == 0.0);
+  CHECK(j.at("infer_ms").get<double>() > 0.0);
+  CHECK(j.at("peak_rss_mib").get<double>() > 1.0);
 }
 
 TEST_CASE("bench_unet: --state-dict lists the model's state dict in PyTorch's order") {

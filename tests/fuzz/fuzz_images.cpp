@@ -1,5 +1,6 @@
 // Fuzz targets of the image readers: DICOM through DCMTK (data/dicom.h, the read path of prepare_data
-// and infer_unet) and PNG / JPEG through stb_image (data/image_io.h).
+// and infer_unet) and PNG / JPEG (data/image_io.h: grey for the tools, and PNG as RGB, the reader of the
+// review overlays' tests).
 #include <string>
 
 #include "data/dicom.h"
@@ -32,6 +33,10 @@ int fuzz_image(const uint8_t* data, size_t size) {
     const GrayImage image = data::read_image_gray(path);
     require(image.height == height && image.width == width, "read_image_gray and read_image_size disagree");
     require(image.pixels.size() == static_cast<size_t>(height * width), "image buffer of the wrong size");
+    if (!png) return;
+    const RgbImage rgb = data::read_png_rgb(path);
+    require(rgb.height == height && rgb.width == width, "read_png_rgb and read_image_size disagree");
+    require(rgb.pixels.size() == static_cast<size_t>(height * width * 3), "RGB buffer of the wrong size");
   });
   return 0;
 }
