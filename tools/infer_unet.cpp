@@ -41,7 +41,7 @@ const char* const kSummary =
     "\n"
     "--overlays DIR (with --triplet, either mode): once the maps are written, predictions to review: per map\n"
     "DIR/<ImageId>.png, the input image at --overlay-size with the outline of the mask rle_submit would submit\n"
-    "at that size (red) and, with --labels, of the truth (green), the ImageId, the map's maximum probability\n"
+    "at that size (red; --min-component as rle_submit's) and, with --labels, of the truth (green), the ImageId, the map's maximum probability\n"
     "and the per-image dice (at --overlay-size) in a band on top; and DIR/index.html, thumbnails worst first\n"
     "(false positives, false negatives, lowest dice; without labels, highest probability first).";
 
@@ -176,11 +176,15 @@ void declare_overlay_flags(CLI::App& app, OverlayFlags& f) {
                  "with --overlays: side of the overlays, and of the dice (default 512)")
       ->type_name("N")
       ->check(int_in(1, data::kMaxImageSide));
+  app.add_option("--min-component", f.min_component,
+                 "with --overlays: as rle_submit's, components under N pixels (at the map's size) are not drawn")
+      ->type_name("N")
+      ->check(int_in(0, int64_t{1} << 40));
 }
 
 std::optional<OverlaySettings> overlay_settings_from_flags(const OverlayFlags& f, const CLI::App& app) {
   if (!app.count("--overlays")) {
-    for (const char* name : {"--triplet", "--labels", "--label-size", "--rle", "--overlay-size"})
+    for (const char* name : {"--triplet", "--labels", "--label-size", "--rle", "--overlay-size", "--min-component"})
       if (app.count(name)) throw UsageError(cat("option ", name, " goes with --overlays DIR"));
     return std::nullopt;
   }
@@ -198,6 +202,7 @@ std::optional<OverlaySettings> overlay_settings_from_flags(const OverlayFlags& f
   s.rle = data::parse_rle_format(f.rle);
   s.label_size = f.label_size;
   s.overlay_size = f.overlay_size;
+  s.min_component = f.min_component;
   return s;
 }
 
@@ -248,7 +253,8 @@ void declare(CLI::App& app, Args& a) {
 }
 
 bool is_overlay_option(const std::string& name) {
-  for (const char* o : {"--overlays", "--triplet", "--labels", "--label-size", "--rle", "--overlay-size"})
+  for (const char* o : {"--overlays", "--triplet", "--labels", "--label-size", "--rle", "--overlay-size",
+                        "--min-component"})
     if (name == o) return true;
   return false;
 }
@@ -298,6 +304,7 @@ void write_overlays(const OverlaySettings& o, const infer::InferOptions& options
   const eval::ProbEnsemble maps({{options.output, 1.0}});
   eval::SubmitOptions submit;
   submit.triplet = o.triplet;
+  submit.min_component = o.min_component;
   submit.out_height = submit.out_width = o.overlay_size;
   const eval::ReviewSummary s = eval::review_maps(
       maps, submit, {options.input, truth, o.dir, cat("infer_unet: predictions of ", options.output), options.workers});

@@ -39,7 +39,7 @@ infer::InferOptions infer_options_from_flags(const InferFlags& flags, const CLI:
 // --overlays DIR and its companions (predictions to review, eval/review.h): accepted in both modes.
 struct OverlayFlags {
   std::string dir, triplet, labels, rle = "siim";
-  int64_t label_size = 1024, overlay_size = 512;
+  int64_t label_size = 1024, overlay_size = 512, min_component = 0;
 };
 void declare_overlay_flags(CLI::App& app, OverlayFlags& flags);
 
@@ -49,6 +49,7 @@ struct OverlaySettings {
   std::string labels;  // empty: no truth
   data::RleFormat rle = data::RleFormat::kSiimRelative;
   int64_t label_size = 1024, overlay_size = 512;
+  int64_t min_component = 0;  // as rle_submit --min-component: smaller components are not drawn
 };
 
 // The overlay settings of parsed flags; none without --overlays. UsageErrors: --overlays without

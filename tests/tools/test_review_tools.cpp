@@ -2,6 +2,7 @@
 // tools/score_submission.cpp): whole runs whose overlay PNGs are decoded back and checked pixel by pixel
 // against the maps, thresholds and truth they were made from, index.html's tiles and links, and the usage
 // errors (a missing --triplet or --images, companions without --overlays, labels lacking an image).
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -17,6 +18,7 @@
 #include "eval/overlay.h"
 #include "eval/review.h"
 #include "eval/submission.h"
+#include "eval/triplet_args.h"
 #include "infer/inputs.h"
 #include "infer/prob_map.h"
 #include "tools/tools.h"
@@ -125,6 +127,46 @@ TEST_CASE("infer_unet --overlays: every overlay shows the triplet's mask and the
   CHECK(tiles[0] == std::pair<std::string, std::string>{"FP", "img_b.png"});
   CHECK(tiles[1].first == "TP");
   CHECK(tiles[2].first == "TP");
+}
+
+TEST_CASE("infer_unet --overlays --min-component: the drawn mask is rle_submit's, small components removed") {
+  InferCase c;
+  const std::string out = c.dir.file("maps"), ov = c.dir.file("overlays");
+  REQUIRE(run_infer(c.args(out, {})).code == 0);
+  // Cut at the median of img_a's map, so that the masks fall in parts; then the smallest --min-component
+  // that removes one of them, so that the test sees a removal.
+  std::vector<double> values = infer::read_prob_map(out + "/img_a.npy").to_vector();
+  std::nth_element(values.begin(), values.begin() + values.size() / 2, values.end());
+  const std::string triplet = "0,0," + std::to_string(values[values.size() / 2]);
+  eval::SubmitOptions options;
+  options.triplet = eval::parse_triplet("triplet", triplet);
+  options.out_height = options.out_width = 64;
+  auto removed_at = [&](int64_t n) {
+    options.min_component = n;
+    int64_t removed = 0;
+    for (const TestImage& image : c.images) {
+      int64_t k = 0;
+      eval::submission_mask(infer::read_prob_map(out + "/" + image.image_id + ".npy"), options, &k);
+      removed += k;
+    }
+    return removed;
+  };
+  int64_t n = 2;
+  while (n < 4096 && removed_at(n) == 0) n *= 2;
+  REQUIRE(removed_at(n) > 0);
+  // The maps are there: --resume makes none and draws the overlays.
+  const ToolRun r = run_infer(c.args(out, {"--resume", "--overlays", ov, "--triplet", triplet, "--min-component",
+                                           std::to_string(n), "--overlay-size", "64"}));
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  for (const TestImage& image : c.images) {
+    const GrayImage predicted =
+        eval::submission_mask(infer::read_prob_map(out + "/" + image.image_id + ".npy"), options);
+    check_overlay(ov + "/" + image.image_id + ".png", infer::load_input({image.image_id, image.path}, 64), predicted,
+                  nullptr);
+  }
+  const ToolRun lone = run_infer(c.args(c.dir.file("maps2"), {"--min-component", "60"}));
+  CHECK(lone.code == 2);
+  CHECK(lone.err.find("option --min-component goes with --overlays DIR") != std::string::npos);
 }
 
 TEST_CASE("infer_unet --overlays: without labels, only the prediction; with CONFIG.ini too") {
