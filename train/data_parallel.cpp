@@ -87,6 +87,17 @@ void copy_bytes(void* dst, const void* src, size_t bytes, Device device) {
   }
 }
 
+// The flags on a GPU, over zeros: one fill per run of ones. A copy from pageable host memory could wait
+// for the stream, while backward is still being queued (the buckets are packed during it).
+void fill_flags(float* flags_dev, const std::vector<float>& flags, int device) {
+  for (size_t i = 0; i < flags.size();) {
+    size_t end = i;
+    while (end < flags.size() && flags[end] > 0.0f) ++end;
+    if (end > i) cuda::fill(flags_dev + i, static_cast<int64_t>(end - i), DType::kFloat32, 1.0, device);
+    i = end + 1;
+  }
+}
+
 }  // namespace
 
 // One flat float32 buffer on the parameters' device: each parameter's gradient (zeros where it has none),
@@ -115,7 +126,7 @@ Tensor GradientReducer::pack_bucket(const std::vector<size_t>& bucket) const {
     offset += p.numel();
   }
   if (device.is_cuda()) {
-    cuda::copy_h2d(data + total, flags.data(), flags.size() * sizeof(float), device.index);
+    fill_flags(data + total, flags, device.index);
   } else {
     std::memcpy(data + total, flags.data(), flags.size() * sizeof(float));
   }
