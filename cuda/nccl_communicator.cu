@@ -1,8 +1,10 @@
 // The NCCL communicator (engine/communicator.h's make_gpu_communicator): CUDA tensors are summed and
 // broadcast by NCCL on a stream of its own, ordered after the device's compute stream and before its
 // next kernels by events (no host synchronisation); CPU tensors, host vectors, gathers and barriers go
-// through the host communicator (MPI), which also carries NCCL's unique id from rank 0. A watchdog thread
-// ends the process when a collective has not finished after PLEURA_NCCL_TIMEOUT_S seconds (default 600):
+// through the host communicator (MPI), which also carries NCCL's unique id from rank 0. A sum started by
+// all_reduce_sum_async is left on the NCCL stream, and its wait() makes the compute stream wait for it.
+// A watchdog thread ends the process when a collective has not finished after PLEURA_NCCL_TIMEOUT_S
+// seconds (default 600):
 // ncclCommAbort, a message naming the rank, exit status 1, so mpirun ends the other ranks instead of
 // leaving them waiting. Built when CMake finds NCCL (PLEURA_WITH_NCCL). Test: tests/cuda/test_nccl.cpp
 // (one rank, on a GPU). NCCL itself is loaded when first needed (dlopen), not linked.
@@ -19,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <thread>
 
@@ -94,6 +97,56 @@ double timeout_seconds() {
   return s > 0 ? s : 600.0;
 }
 
+// A CUDA event of the device, destroyed with its last owner (the pending sum and the watchdog's list).
+class Event {
+ public:
+  explicit Event(int device) : device_(device) {
+    cuda::DeviceGuard guard(device_);
+    PLEURA_CUDA_CHECK(cudaEventCreateWithFlags(&event_, cudaEventDisableTiming));
+  }
+  ~Event() {
+    cuda::DeviceGuard guard(device_);
+    PLEURA_CUDA_CHECK_LOG(cudaEventDestroy(event_));
+  }
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+  cudaEvent_t get() const { return event_; }
+
+ private:
+  int device_;
+  cudaEvent_t event_ = nullptr;
+};
+
+// A sum left on the NCCL stream: wait() orders the compute stream after it (no host synchronisation);
+// the tensor is kept until then, so that its memory goes back to the allocator only behind the sum.
+class NcclPendingReduce final : public PendingReduce {
+ public:
+  NcclPendingReduce(Tensor t, std::shared_ptr<Event> done, int device)
+      : t_(std::move(t)), done_(std::move(done)), device_(device) {}
+  ~NcclPendingReduce() override {
+    if (!done_) return;
+    cuda::DeviceGuard guard(device_);
+    PLEURA_CUDA_CHECK_LOG(cudaStreamWaitEvent(cuda::stream(device_), done_->get(), 0));
+  }
+  void wait() override {
+    if (!done_) return;
+    cuda::DeviceGuard guard(device_);
+    PLEURA_CUDA_CHECK(cudaStreamWaitEvent(cuda::stream(device_), done_->get(), 0));
+    done_.reset();
+    t_ = Tensor();
+  }
+  bool test() override {
+    if (!done_) return true;
+    cuda::DeviceGuard guard(device_);
+    return cudaEventQuery(done_->get()) == cudaSuccess;
+  }
+
+ private:
+  Tensor t_;
+  std::shared_ptr<Event> done_;
+  int device_;
+};
+
 class NcclCommunicator final : public Communicator {
  public:
   NcclCommunicator(Communicator& host, int device) : host_(host), device_(device), timeout_(timeout_seconds()) {
@@ -108,7 +161,6 @@ class NcclCommunicator final : public Communicator {
     for (size_t i = 0; i < sizeof(id); ++i) id.internal[i] = static_cast<char>(static_cast<int>(bytes[i]));
     PLEURA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     PLEURA_CUDA_CHECK(cudaEventCreateWithFlags(&inputs_ready_, cudaEventDisableTiming));
-    PLEURA_CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
     PLEURA_NCCL_CHECK(nccl().comm_init_rank(&comm_, host_.size(), id, host_.rank()));
     int version = 0;
     nccl().get_version(&version);
@@ -125,9 +177,9 @@ class NcclCommunicator final : public Communicator {
     watchdog_.join();
     cuda::DeviceGuard guard(device_);
     PLEURA_CUDA_CHECK_LOG(cudaStreamSynchronize(stream_));
+    watched_.clear();
     nccl().comm_destroy(comm_);
     PLEURA_CUDA_CHECK_LOG(cudaEventDestroy(inputs_ready_));
-    PLEURA_CUDA_CHECK_LOG(cudaEventDestroy(done_));
     PLEURA_CUDA_CHECK_LOG(cudaStreamDestroy(stream_));
   }
 
@@ -141,19 +193,20 @@ class NcclCommunicator final : public Communicator {
 
   void all_reduce_sum(Tensor& t) override {
     if (!t.device().is_cuda()) return host_.all_reduce_sum(t);
-    const ncclDataType_t type = nccl_type(t, "all_reduce_sum");
-    collective(t, "all_reduce_sum", [&] {
-      PLEURA_NCCL_CHECK(nccl().all_reduce(t.raw(), t.raw(), static_cast<size_t>(t.numel()), type, ncclSum, comm_, stream_));
-    });
+    order_compute_after(enqueue_all_reduce(t, "all_reduce_sum"));
+  }
+  std::unique_ptr<PendingReduce> all_reduce_sum_async(Tensor& t) override {
+    if (!t.device().is_cuda()) return host_.all_reduce_sum_async(t);
+    return std::make_unique<NcclPendingReduce>(t, enqueue_all_reduce(t, "all_reduce_sum_async"), device_);
   }
   void broadcast(Tensor& t, int root) override {
     if (!t.device().is_cuda()) return host_.broadcast(t, root);
     PLEURA_CHECK(root >= 0 && root < size(), "[communicator] broadcast from rank ", root, ": expected 0..",
                  size() - 1);
     const ncclDataType_t type = nccl_type(t, "broadcast");
-    collective(t, "broadcast", [&] {
+    order_compute_after(collective(t, "broadcast", [&] {
       PLEURA_NCCL_CHECK(nccl().broadcast(t.raw(), t.raw(), static_cast<size_t>(t.numel()), type, root, comm_, stream_));
-    });
+    }));
   }
   void all_reduce_sum(std::vector<double>& values) override { host_.all_reduce_sum(values); }
   void broadcast(std::vector<double>& values, int root) override { host_.broadcast(values, root); }
@@ -166,50 +219,72 @@ class NcclCommunicator final : public Communicator {
   }
 
  private:
-  // Runs `enqueue` on the NCCL stream after the compute stream's work so far; the compute stream's next
-  // work waits for it. The watchdog times it.
+  using Clock = std::chrono::steady_clock;
+  // A collective on the NCCL stream that the watchdog times: its completion event.
+  struct Watched {
+    std::shared_ptr<Event> done;
+    Clock::time_point since;
+    const char* what;
+  };
+
+  // The in-place sum of `t` on the NCCL stream (see collective); its completion event.
+  std::shared_ptr<Event> enqueue_all_reduce(Tensor& t, const char* what) {
+    const ncclDataType_t type = nccl_type(t, what);
+    return collective(t, what, [&] {
+      PLEURA_NCCL_CHECK(nccl().all_reduce(t.raw(), t.raw(), static_cast<size_t>(t.numel()), type, ncclSum, comm_, stream_));
+    });
+  }
+
+  // Runs `enqueue` on the NCCL stream after the compute stream's work so far, and returns the event
+  // recorded after it, which the watchdog times.
   template <class Enqueue>
-  void collective(const Tensor& t, const char* what, Enqueue&& enqueue) {
+  std::shared_ptr<Event> collective(const Tensor& t, const char* what, Enqueue&& enqueue) {
     PLEURA_CHECK(t.device().index == device_, "[communicator] ", what, " of ", ::pleura::describe(t),
                  ": this rank's NCCL communicator is on cuda:", device_);
     cuda::DeviceGuard guard(device_);
-    cudaStream_t compute = cuda::stream(device_);
-    PLEURA_CUDA_CHECK(cudaEventRecord(inputs_ready_, compute));
+    PLEURA_CUDA_CHECK(cudaEventRecord(inputs_ready_, cuda::stream(device_)));
     PLEURA_CUDA_CHECK(cudaStreamWaitEvent(stream_, inputs_ready_, 0));
     enqueue();
-    PLEURA_CUDA_CHECK(cudaEventRecord(done_, stream_));
-    PLEURA_CUDA_CHECK(cudaStreamWaitEvent(compute, done_, 0));
+    auto done = std::make_shared<Event>(device_);
+    PLEURA_CUDA_CHECK(cudaEventRecord(done->get(), stream_));
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      pending_since_ = std::chrono::steady_clock::now();
-      pending_what_ = what;
-      pending_ = true;
+      watched_.push_back({done, Clock::now(), what});
     }
     wake_.notify_all();
+    return done;
   }
 
-  // The watchdog: polls the last collective's event; past the timeout, aborts NCCL and ends the process.
+  // The compute stream's next work waits for `done` (a synchronous collective's result is then in place).
+  void order_compute_after(const std::shared_ptr<Event>& done) {
+    cuda::DeviceGuard guard(device_);
+    PLEURA_CUDA_CHECK(cudaStreamWaitEvent(cuda::stream(device_), done->get(), 0));
+  }
+
+  // The watchdog: polls the collectives in flight, oldest first (the stream runs them in that order);
+  // one past the timeout aborts NCCL and ends the process.
   void watch() {
     std::unique_lock<std::mutex> lock(mutex_);
     while (!stop_) {
       wake_.wait_for(lock, std::chrono::milliseconds(200));
-      if (stop_ || !pending_) continue;
       cuda::DeviceGuard guard(device_);
-      const cudaError_t state = cudaEventQuery(done_);
-      if (state == cudaSuccess) {
-        pending_ = false;
-        continue;
+      while (!stop_ && !watched_.empty()) {
+        const Watched& oldest = watched_.front();
+        const cudaError_t state = cudaEventQuery(oldest.done->get());
+        if (state == cudaSuccess) {
+          watched_.pop_front();
+          continue;
+        }
+        const double waited = std::chrono::duration<double>(Clock::now() - oldest.since).count();
+        if (state == cudaErrorNotReady && waited < timeout_) break;
+        std::fprintf(stderr,
+                     "pleura: error: rank %d of %d: NCCL %s on cuda:%d did not finish within %.0f s (%s); "
+                     "aborting NCCL and ending this rank (PLEURA_NCCL_TIMEOUT_S sets the limit)\n",
+                     rank(), size(), oldest.what, device_, timeout_,
+                     state == cudaErrorNotReady ? "a rank stopped taking part" : cudaGetErrorString(state));
+        nccl().comm_abort(comm_);
+        std::_Exit(1);
       }
-      const double waited =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - pending_since_).count();
-      if (state == cudaErrorNotReady && waited < timeout_) continue;
-      std::fprintf(stderr,
-                   "pleura: error: rank %d of %d: NCCL %s on cuda:%d did not finish within %.0f s (%s); "
-                   "aborting NCCL and ending this rank (PLEURA_NCCL_TIMEOUT_S sets the limit)\n",
-                   rank(), size(), pending_what_, device_, timeout_,
-                   state == cudaErrorNotReady ? "a rank stopped taking part" : cudaGetErrorString(state));
-      nccl().comm_abort(comm_);
-      std::_Exit(1);
     }
   }
 
@@ -219,12 +294,11 @@ class NcclCommunicator final : public Communicator {
   std::string version_;
   ncclComm_t comm_ = nullptr;
   cudaStream_t stream_ = nullptr;
-  cudaEvent_t inputs_ready_ = nullptr, done_ = nullptr;
+  cudaEvent_t inputs_ready_ = nullptr;
   std::mutex mutex_;
   std::condition_variable wake_;
-  bool stop_ = false, pending_ = false;
-  std::chrono::steady_clock::time_point pending_since_;
-  const char* pending_what_ = "";
+  bool stop_ = false;
+  std::deque<Watched> watched_;  // under mutex_
   std::thread watchdog_;
 };
 

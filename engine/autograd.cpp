@@ -1,5 +1,6 @@
 // The backward pass: topological walk over the nodes reachable from a scalar, gradient accumulation
-// into leaves, release of saved tensors. Also grad mode and node attachment.
+// into leaves (and the gradient-ready hook), release of saved tensors. Also grad mode and node
+// attachment. Test: tests/engine/test_autograd.cpp.
 #include "engine/autograd.h"
 
 #include <unordered_map>
@@ -12,6 +13,7 @@ namespace pleura {
 
 namespace {
 thread_local bool g_grad_enabled = true;
+thread_local GradReadyHook* g_hook = nullptr;  // BackwardHookScope's
 
 // out = a + b in a fresh tensor (inputs may alias each other or other gradients).
 Tensor sum_of(const Tensor& a, const Tensor& b) {
@@ -65,6 +67,50 @@ void accumulate_into(Tensor& dst, const Tensor& src) {
   PLEURA_DISPATCH(dst.device(), "accumulate", add_fwd(dst, src, dst));
 }
 
+namespace {
+
+// The graph below `start`: for every node, how many edges inside the graph point to it; with
+// `count_leaves`, the same for the leaves, and the leaves in the order the walk met them.
+struct EdgeCounts {
+  std::unordered_map<Node*, int> pending;
+  std::unordered_map<TensorImpl*, int> leaf_pending;
+  std::vector<TensorImpl*> leaves;
+};
+
+EdgeCounts count_edges(Node* start, bool count_leaves) {
+  EdgeCounts counts;
+  std::vector<Node*> stack{start};
+  counts.pending[start] = 0;
+  while (!stack.empty()) {
+    Node* n = stack.back();
+    stack.pop_back();
+    for (const Edge& e : n->edges()) {
+      if (e.leaf && count_leaves) {
+        auto [it, inserted] = counts.leaf_pending.try_emplace(e.leaf.get(), 0);
+        ++it->second;
+        if (inserted) counts.leaves.push_back(e.leaf.get());
+      }
+      if (!e.node) continue;
+      auto [it, inserted] = counts.pending.try_emplace(e.node.get(), 0);
+      ++it->second;
+      if (inserted) stack.push_back(e.node.get());
+    }
+  }
+  return counts;
+}
+
+// The seed's gradient for a root that is itself a leaf.
+void backward_from_leaf(TensorImpl& root, const Tensor& seed) {
+  if (g_hook) g_hook->on_graph({&root});
+  accumulate_leaf(root, seed);
+  if (g_hook) g_hook->on_ready(&root);
+}
+
+}  // namespace
+
+BackwardHookScope::BackwardHookScope(GradReadyHook& hook) : previous_(g_hook) { g_hook = &hook; }
+BackwardHookScope::~BackwardHookScope() { g_hook = previous_; }
+
 void run_backward(const Tensor& root) {
   PLEURA_CHECK(root.defined(), "[backward] called on an undefined tensor");
   PLEURA_CHECK(root.requires_grad(), "[backward] ", describe(root),
@@ -73,29 +119,14 @@ void run_backward(const Tensor& root) {
   PLEURA_CHECK(root.numel() == 1, "[backward] can only start from a one-element tensor (a scalar loss), got ",
                describe(root));
   Tensor seed = Tensor::ones(root.shape(), root.dtype(), root.device());
-  if (root.is_leaf()) {
-    accumulate_leaf(root.impl(), seed);
-    return;
-  }
+  if (root.is_leaf()) return backward_from_leaf(root.impl(), seed);
   const char* twice = "[backward] this graph has already been run and its saved tensors freed: "
                       "backward() was called twice (or on a second loss sharing the graph)";
   Node* start = root.grad_fn().get();
   PLEURA_CHECK(!start->released(), twice);
-
-  // Count, for every node, how many edges inside the graph point to it.
-  std::unordered_map<Node*, int> pending;
-  std::vector<Node*> stack{start};
-  pending[start] = 0;
-  while (!stack.empty()) {
-    Node* n = stack.back();
-    stack.pop_back();
-    for (const Edge& e : n->edges()) {
-      if (!e.node) continue;
-      auto [it, inserted] = pending.try_emplace(e.node.get(), 0);
-      ++it->second;
-      if (inserted) stack.push_back(e.node.get());
-    }
-  }
+  GradReadyHook* const hook = g_hook;
+  EdgeCounts counts = count_edges(start, hook != nullptr);
+  if (hook) hook->on_graph(counts.leaves);
 
   // Run nodes once all their consumers have contributed (Kahn's order, LIFO: deterministic).
   std::unordered_map<Node*, Tensor> grads;
@@ -125,6 +156,7 @@ void run_backward(const Tensor& root) {
                    " gave no gradient for input ", i);
       if (e.leaf) {
         accumulate_leaf(*e.leaf, grad_in[i]);
+        if (hook && --counts.leaf_pending[e.leaf.get()] == 0) hook->on_ready(e.leaf.get());
         continue;
       }
       Node* next = e.node.get();
@@ -134,7 +166,7 @@ void run_backward(const Tensor& root) {
       } else {
         it->second = sum_of(it->second, grad_in[i]);
       }
-      if (--pending[next] == 0) ready.push_back(next);
+      if (--counts.pending[next] == 0) ready.push_back(next);
     }
   }
 }

@@ -1,6 +1,7 @@
 // A define-by-run autograd tape. Each op that sees an input requiring a gradient (with grad mode on)
 // attaches a Node to its output; Tensor::backward() walks the nodes in reverse order, accumulates
-// gradients into the leaves' .grad and releases every node's saved tensors as it goes.
+// gradients into the leaves' .grad and releases every node's saved tensors as it goes, telling an
+// installed GradReadyHook when each leaf's gradient is final. Tests: tests/engine/test_autograd.cpp.
 #pragma once
 
 #include <memory>
@@ -71,6 +72,35 @@ void record(Tensor& output, const std::vector<const Tensor*>& inputs, MakeNode m
 
 // The backward pass from a one-element tensor (what Tensor::backward() calls).
 void run_backward(const Tensor& root);
+
+// Told by the backward passes run on this thread while a BackwardHookScope installs it which leaves
+// receive a gradient and when each one's is final, so that work on it (data parallel's gradient sums,
+// train/data_parallel.h) can start while the rest of backward runs. Without a hook installed backward
+// counts nothing more.
+class GradReadyHook {
+ public:
+  virtual ~GradReadyHook() = default;
+  // Once per pass, before any node runs: every leaf that the pass will give a gradient, in the order the
+  // graph walk met them.
+  virtual void on_graph(const std::vector<TensorImpl*>& leaves) { (void)leaves; }
+  // Once per leaf of on_graph, as soon as every edge of the graph into it has delivered: leaf->grad is
+  // final for this pass (it includes what earlier passes accumulated), and backward touches it no more.
+  // The calls come in the order backward finishes the leaves. An exception stops the backward pass.
+  virtual void on_ready(TensorImpl* leaf) = 0;
+};
+
+// Installs `hook` for the backward passes run on this thread during its scope (per thread, as grad mode);
+// the hook installed before comes back at its end.
+class BackwardHookScope {
+ public:
+  explicit BackwardHookScope(GradReadyHook& hook);
+  ~BackwardHookScope();
+  BackwardHookScope(const BackwardHookScope&) = delete;
+  BackwardHookScope& operator=(const BackwardHookScope&) = delete;
+
+ private:
+  GradReadyHook* previous_;
+};
 
 // dst += src, elementwise, on dst's device, outside the tape. Used to accumulate gradients.
 void accumulate_into(Tensor& dst, const Tensor& src);

@@ -11,6 +11,13 @@ namespace pleura {
 
 namespace {
 
+// A sum finished within the call that started it.
+class FinishedReduce final : public PendingReduce {
+ public:
+  void wait() override {}
+  bool test() override { return true; }
+};
+
 class SingleProcess final : public Communicator {
  public:
   int rank() const override { return 0; }
@@ -33,6 +40,11 @@ class SingleProcess final : public Communicator {
 };
 
 }  // namespace
+
+std::unique_ptr<PendingReduce> Communicator::all_reduce_sum_async(Tensor& t) {
+  all_reduce_sum(t);
+  return std::make_unique<FinishedReduce>();
+}
 
 Communicator& single_process() {
   static SingleProcess world;

@@ -17,6 +17,18 @@
 
 namespace pleura {
 
+// A sum that all_reduce_sum_async started. wait() completes it: afterwards the tensor holds the sum (for
+// a CUDA tensor summed by NCCL: for the device work queued after the call, without host synchronisation).
+// Destroying an unwaited one waits (MPI has no way to abandon a collective, and its buffer must outlive it).
+class PendingReduce {
+ public:
+  virtual ~PendingReduce() = default;
+  virtual void wait() = 0;
+  // Moves the sum on without blocking (Open MPI advances nonblocking collectives only inside MPI calls);
+  // true once it has finished (on a GPU: once the device has done it).
+  virtual bool test() = 0;
+};
+
 class Communicator {
  public:
   virtual ~Communicator() = default;
@@ -32,6 +44,13 @@ class Communicator {
   // float64 or int64, contiguous, on the CPU or a GPU.
   virtual void all_reduce_sum(Tensor& t) = 0;
   virtual void all_reduce_sum(std::vector<double>& values) = 0;
+  // all_reduce_sum(t) started and left to finish while the caller goes on; `t` must stay unread and
+  // unwritten until the handle's wait(). Every rank starts the same sums in the same order. MPI:
+  // MPI_Iallreduce on CPU tensors, on a communicator of their own (the other collectives called while they
+  // are in flight need not interleave with them the same way on every rank); CUDA tensors staged through
+  // the host are summed within the call. NCCL: on its stream, which runs every NCCL collective in the
+  // order called. This default sums within the call (the single process: nothing to do).
+  virtual std::unique_ptr<PendingReduce> all_reduce_sum_async(Tensor& t);
   // In place: every rank receives root's values (same shape and dtype on every rank).
   virtual void broadcast(Tensor& t, int root) = 0;
   virtual void broadcast(std::vector<double>& values, int root) = 0;

@@ -1,5 +1,6 @@
 // The MPI communicator (engine/communicator.h) over MPI_COMM_WORLD, built when CMake finds MPI
-// (PLEURA_WITH_MPI); otherwise the stand-in at the end of this file says the build has none. MPI's
+// (PLEURA_WITH_MPI), with nonblocking sums (MPI_Iallreduce on a duplicate of the world); otherwise the
+// stand-in at the end of this file says the build has none. MPI's
 // default error handler stays: a failed MPI call ends the whole job (never a rank left waiting).
 // Tests: tests/mpi/test_mpi_communicator.cpp, run by ctest under mpirun.
 #include "engine/communicator.h"
@@ -51,6 +52,32 @@ class HostStage {
   Tensor host_;
 };
 
+// MPI_Iallreduce's request, and the tensor it sums in place (kept alive until the sum has finished).
+class MpiPendingReduce final : public PendingReduce {
+ public:
+  MpiPendingReduce(Tensor t, MPI_Request request) : t_(std::move(t)), request_(request) {}
+  ~MpiPendingReduce() override { wait(); }
+  void wait() override {
+    if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);
+  }
+  bool test() override {
+    int done = 1;
+    if (request_ != MPI_REQUEST_NULL) MPI_Test(&request_, &done, MPI_STATUS_IGNORE);
+    return done != 0;
+  }
+
+ private:
+  Tensor t_;
+  MPI_Request request_;
+};
+
+// A CUDA tensor's sum, staged through the host within the call.
+class StagedReduce final : public PendingReduce {
+ public:
+  void wait() override {}
+  bool test() override { return true; }
+};
+
 class MpiWorld final : public Communicator {
  public:
   MpiWorld() {
@@ -59,13 +86,17 @@ class MpiWorld final : public Communicator {
     MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &local_);
     MPI_Comm_rank(local_, &local_rank_);
     MPI_Comm_size(local_, &local_size_);
+    MPI_Comm_dup(MPI_COMM_WORLD, &async_);
     char version[MPI_MAX_LIBRARY_VERSION_STRING];
     int length = 0;
     MPI_Get_library_version(version, &length);
     library_ = std::string(version, static_cast<size_t>(length));
     if (size_t cut = library_.find_first_of(",\n"); cut != std::string::npos) library_.resize(cut);
   }
-  ~MpiWorld() override { MPI_Comm_free(&local_); }
+  ~MpiWorld() override {
+    MPI_Comm_free(&async_);
+    MPI_Comm_free(&local_);
+  }
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }
@@ -82,6 +113,17 @@ class MpiWorld final : public Communicator {
     HostStage stage(t);
     MPI_Allreduce(MPI_IN_PLACE, stage.data(), count_of(t.numel(), "all_reduce_sum"), type, MPI_SUM, MPI_COMM_WORLD);
     stage.write_back();
+  }
+  std::unique_ptr<PendingReduce> all_reduce_sum_async(Tensor& t) override {
+    const MPI_Datatype type = mpi_type(t, "all_reduce_sum_async");
+    if (!t.device().is_cpu()) {
+      all_reduce_sum(t);
+      return std::make_unique<StagedReduce>();
+    }
+    MPI_Request request = MPI_REQUEST_NULL;
+    MPI_Iallreduce(MPI_IN_PLACE, t.raw(), count_of(t.numel(), "all_reduce_sum_async"), type, MPI_SUM, async_,
+                   &request);
+    return std::make_unique<MpiPendingReduce>(t, request);
   }
   void all_reduce_sum(std::vector<double>& values) override {
     MPI_Allreduce(MPI_IN_PLACE, values.data(), count_of(static_cast<int64_t>(values.size()), "all_reduce_sum"),
@@ -127,6 +169,10 @@ class MpiWorld final : public Communicator {
   }
   int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;
   MPI_Comm local_ = MPI_COMM_NULL;
+  // The world again, for the asynchronous sums alone: they are ordered among themselves, and the
+  // collectives a rank calls while they are in flight (synchronised batch norm's, in backward) need not
+  // come in the same place among them on every rank.
+  MPI_Comm async_ = MPI_COMM_NULL;
   std::string library_;
 };
 

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <vector>
 
 #include "engine/communicator.h"
@@ -29,20 +30,33 @@ void broadcast_buffers(Module& model, Communicator& comm);
 // Sums the gradients of `params` over the ranks, in buckets of about `bucket_bytes` taken in reverse
 // parameter order (the order backward finishes them). A parameter without a gradient on every rank
 // stays without one (Adam skips it, as in one process); with a gradient on some ranks only, the others
-// count zeros.
+// count zeros. Two ways, with the same sums: all_reduce() after backward, or overlapped with backward:
+// begin_overlap() before the backward pass that ends the step installs a gradient-ready hook
+// (engine/autograd.h) on this thread, which starts bucket k's sum (all_reduce_sum_async) as soon as every
+// gradient of buckets 0..k is final, so that every rank starts the buckets in index order; finish() after
+// backward starts the buckets left (parameters that got no gradient), waits for every sum and writes them
+// into the gradients. With one rank, begin_overlap() and finish() do nothing.
 class GradientReducer {
  public:
   static constexpr size_t kDefaultBucketBytes = size_t{25} << 20;
   GradientReducer(std::vector<Tensor*> params, Communicator& comm, size_t bucket_bytes = kDefaultBucketBytes);
+  ~GradientReducer();
+  GradientReducer(const GradientReducer&) = delete;
+  GradientReducer& operator=(const GradientReducer&) = delete;
   void all_reduce();
+  void begin_overlap();
+  void finish();
   // The buckets as lists of parameter indices (tests).
   const std::vector<std::vector<size_t>>& buckets() const { return buckets_; }
 
  private:
-  void reduce_bucket(const std::vector<size_t>& bucket);
+  class Overlap;  // the hook and the sums in flight, between begin_overlap() and finish()
+  Tensor pack_bucket(const std::vector<size_t>& bucket) const;
+  void unpack_bucket(const std::vector<size_t>& bucket, const Tensor& flat);
   std::vector<Tensor*> params_;
   Communicator& comm_;
   std::vector<std::vector<size_t>> buckets_;
+  std::unique_ptr<Overlap> overlap_;
 };
 
 // True on every rank when a stop was requested on any (a signal reaches the ranks at different moments;

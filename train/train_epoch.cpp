@@ -56,8 +56,9 @@ void optimizer_step(FoldRun& run, const std::vector<Tensor*>& params, std::vecto
                     double loss, int64_t batch) {
   const TrainConfig& c = run.config;
   TrainingState& st = run.state;
-  // The window's gradients summed over the ranks: every rank sees the same norm and takes the same step.
-  run.reducer->all_reduce();
+  // The window's gradients summed over the ranks (started during the last backward pass, train_epoch):
+  // every rank sees the same norm and takes the same step.
+  run.reducer->finish();
   const double norm = grad_norm(params);
   if (std::isfinite(loss) && std::isfinite(norm)) {
     run.adam->step(c.grad_clip > 0 ? clip_factor(norm, c.grad_clip) : 1.0);
@@ -136,13 +137,17 @@ bool train_epoch(FoldRun& run) {
     // A resume inside a grad_accum window starts its copy there (the batches before are not redone).
     if (b % c.grad_accum == 0 || window_buffers.empty()) window_buffers = copy_buffers(*run.model);
     Tensor loss = combo_loss(run.model->forward(images), masks, loss_params);
+    const bool ends_window = b % c.grad_accum == c.grad_accum - 1;
+    // The window's last backward pass starts the sums over the ranks as the gradient buckets become final;
+    // the others only accumulate.
+    if (ends_window) run.reducer->begin_overlap();
     loss.backward();
     if (run.options.after_backward) run.options.after_backward(run.fold, st.epoch, b, params);
     const double value = loss.item();
     window_loss_finite = window_loss_finite && std::isfinite(value);
     // Learning.batch_train: the step happens on every grad_accum-th batch of the epoch (batch_idx counts
     // from 0 each epoch); gradients of a short remainder carry over into the next epoch, as there.
-    if (b % c.grad_accum == c.grad_accum - 1) {
+    if (ends_window) {
       optimizer_step(run, params, window_buffers, window_loss_finite ? value : NAN, b);
       window_buffers.clear();
       window_loss_finite = true;

@@ -82,7 +82,8 @@ void save_last(FoldRun& run) {
 
 TrainOutcome interrupted(FoldRun& run) {
   // Gradients accumulated inside a grad_accum window are saved summed over the ranks (rank 0 alone loads
-  // them back: resume_state), so the window's sum comes out the same.
+  // them back: resume_state), so the window's sum comes out the same. No backward pass is left to overlap
+  // the sum with: it is taken after it.
   if (run.distributed()) run.reducer->all_reduce();
   save_last(run);
   const int64_t batches = run.train_loader->num_batches();

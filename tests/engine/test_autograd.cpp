@@ -1,13 +1,19 @@
 // Tests of the autograd tape (engine/autograd.h): recording, accumulation, no-grad scope, detach,
-// release of saved tensors, and the errors for a second backward or a non-scalar root.
+// release of saved tensors, the errors for a second backward or a non-scalar root, and the
+// gradient-ready hook (a small graph by hand, AlbuNet's parameters).
 #include "engine/autograd.h"
 
+#include <algorithm>
+#include <cstring>
+#include <map>
 #include <memory>
+#include <set>
 
 #include "engine/ops/add.h"
 #include "engine/ops/mul.h"
 #include "engine/ops/reduce.h"
 #include "engine/ops/relu.h"
+#include "models/registry.h"
 #include "tests/testing.h"
 
 using namespace pleura;
@@ -94,4 +100,111 @@ TEST_CASE("autograd: backward from a leaf scalar sets its gradient to one") {
   Tensor s = Tensor::from_vector({3}, {}).set_requires_grad(true);
   s.backward();
   CHECK(s.grad().item() == 1.0);
+}
+
+namespace {
+
+// Records what a GradReadyHook is told: the passes' leaves, and each ready leaf with a copy of its
+// gradient at that moment.
+struct RecordingHook final : GradReadyHook {
+  std::vector<std::vector<TensorImpl*>> graphs;
+  std::vector<TensorImpl*> ready;
+  std::vector<Tensor> grad_when_ready;
+  void on_graph(const std::vector<TensorImpl*>& leaves) override { graphs.push_back(leaves); }
+  void on_ready(TensorImpl* leaf) override {
+    ready.push_back(leaf);
+    grad_when_ready.push_back(Tensor(leaf->grad).clone());
+  }
+};
+
+std::set<TensorImpl*> as_set(const std::vector<TensorImpl*>& leaves) { return {leaves.begin(), leaves.end()}; }
+
+}  // namespace
+
+TEST_CASE("autograd: the ready hook reports a leaf used twice only after both contributions, in backward's order") {
+  // loss = sum(x*w*v + x): the add node hands x its first part (ones) before the products run; v is
+  // final after the outer mul, x and w after the inner one. Order: v, then x and w (the inner mul's inputs).
+  Tensor x = random_tensor({4}, 71).set_requires_grad(true);
+  Tensor w = random_tensor({4}, 72).set_requires_grad(true);
+  Tensor v = random_tensor({4}, 73).set_requires_grad(true);
+  Tensor unused = random_tensor({4}, 74).set_requires_grad(true);
+  Tensor loss = sum(add(mul(mul(x, w), v), x));
+  RecordingHook hook;
+  {
+    BackwardHookScope scope(hook);
+    loss.backward();
+  }
+  REQUIRE(hook.graphs.size() == 1);
+  CHECK(as_set(hook.graphs[0]) == std::set<TensorImpl*>{&x.impl(), &w.impl(), &v.impl()});
+  REQUIRE(hook.ready == std::vector<TensorImpl*>{&v.impl(), &x.impl(), &w.impl()});
+  // x's gradient when reported: both parts, 1 + w*v, which is its final value.
+  const std::vector<double> wv = mul(w, v).detach().to_vector();
+  const std::vector<double> gx = hook.grad_when_ready[1].to_vector();
+  for (size_t i = 0; i < wv.size(); ++i) CHECK(gx[i] == 1.0 + wv[i]);
+  for (size_t k = 0; k < hook.ready.size(); ++k)
+    CHECK(hook.grad_when_ready[k].to_vector() == Tensor(hook.ready[k]->grad).to_vector());
+  CHECK_FALSE(unused.grad().defined());
+
+  // Out of the scope nothing is reported; a leaf root is its own graph.
+  Tensor again = sum(mul(x, w));
+  again.backward();
+  CHECK(hook.ready.size() == 3);
+  Tensor s = Tensor::from_vector({2}, {}).set_requires_grad(true);
+  BackwardHookScope scope(hook);
+  s.backward();
+  CHECK(hook.graphs.back() == std::vector<TensorImpl*>{&s.impl()});
+  CHECK(hook.ready.back() == &s.impl());
+}
+
+TEST_CASE("autograd: nested hook scopes restore the hook installed before") {
+  Tensor x = random_tensor({3}, 75).set_requires_grad(true);
+  RecordingHook outer, inner;
+  BackwardHookScope outer_scope(outer);
+  {
+    BackwardHookScope inner_scope(inner);
+    sum(mul(x, x)).backward();
+  }
+  sum(relu(x)).backward();
+  CHECK(inner.ready == std::vector<TensorImpl*>{&x.impl()});
+  CHECK(outer.ready == std::vector<TensorImpl*>{&x.impl()});
+  CHECK(outer.graphs.size() == 1);
+}
+
+TEST_CASE("autograd: every AlbuNet parameter is reported ready once, with its final gradient") {
+  std::shared_ptr<Model> model = make_model("albunet", 7);
+  // A frozen parameter gets no gradient and is not reported.
+  Tensor* frozen = model->parameters().front();
+  frozen->set_requires_grad(false);
+  const Tensor images = random_tensor({2, 3, 64, 64}, 76, DType::kFloat32);
+  const Tensor weights = random_tensor({2, 1, 64, 64}, 77, DType::kFloat32);
+  Tensor loss = sum(mul(model->forward(images), weights));
+  RecordingHook hook;
+  {
+    BackwardHookScope scope(hook);
+    loss.backward();
+  }
+  std::map<TensorImpl*, size_t> reported;
+  for (size_t k = 0; k < hook.ready.size(); ++k) {
+    CHECK(reported.count(hook.ready[k]) == 0);
+    reported[hook.ready[k]] = k;
+  }
+  REQUIRE(hook.graphs.size() == 1);
+  CHECK(as_set(hook.graphs[0]) == as_set(hook.ready));
+  int with_grad = 0;
+  for (Tensor* p : model->parameters()) {
+    if (!p->grad().defined()) {
+      CHECK(reported.count(&p->impl()) == 0);
+      continue;
+    }
+    ++with_grad;
+    REQUIRE(reported.count(&p->impl()) == 1);
+    const Tensor& then = hook.grad_when_ready[reported[&p->impl()]];
+    CHECK(std::memcmp(then.raw(), p->grad().raw(), then.nbytes()) == 0);
+  }
+  CHECK(reported.count(&frozen->impl()) == 0);
+  CHECK(with_grad + 1 == static_cast<int>(model->parameters().size()));
+  CHECK(static_cast<int>(hook.ready.size()) == with_grad);
+  // Backward finishes the decoder before the encoder: the last parameter (the final conv) before the second.
+  const auto position = [&](Tensor* p) { return reported.at(&p->impl()); };
+  CHECK(position(model->parameters().back()) < position(model->parameters()[1]));
 }

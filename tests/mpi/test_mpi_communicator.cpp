@@ -2,7 +2,10 @@
 // them: sums, means, broadcasts and gathers of rank-dependent values worked out by hand; the combo loss of
 // each rank's block of a batch (ComboLossParams::group) equal to one process's loss of the whole batch,
 // with each rank's gradient the matching rows of the whole gradient; synchronised batch norm
-// (BatchNormParams::sync) equal to batch norm over the whole batch, forward and backward.
+// (BatchNormParams::sync) equal to batch norm over the whole batch, forward and backward; asynchronous
+// sums left in flight across blocking collectives called in a different place on each rank.
+#include <cstring>
+
 #include "engine/ops/batch_norm.h"
 #include "engine/ops/combo_loss.h"
 #include "tests/mpi/mpi_testing.h"
@@ -11,6 +14,38 @@
 using namespace pleura;
 using namespace pleura::testing;
 
+
+TEST_CASE("mpi: asynchronous sums finish with the synchronous sums' values, whatever the blocking collectives between") {
+  Communicator& w = world();
+  const int r = w.rank(), n = w.size();
+  // Two sums of 3000 and 5 random values per rank, seeded by rank; their sums made synchronously first.
+  const Tensor a = random_tensor({3000}, 100 + static_cast<uint64_t>(r), DType::kFloat32);
+  const Tensor b = random_tensor({5}, 200 + static_cast<uint64_t>(r), DType::kFloat64);
+  Tensor a_sum = a.clone(), b_sum = b.clone();
+  w.all_reduce_sum(a_sum);
+  w.all_reduce_sum(b_sum);
+  Tensor a_async = a.clone(), b_async = b.clone();
+  std::vector<double> between = {1.0 + r};
+  // Rank 0 sums `between` (blocking) before starting the others, the other ranks between the two starts.
+  if (r == 0) w.all_reduce_sum(between);
+  std::unique_ptr<PendingReduce> first = w.all_reduce_sum_async(a_async);
+  if (r != 0) w.all_reduce_sum(between);
+  std::unique_ptr<PendingReduce> second = w.all_reduce_sum_async(b_async);
+  CHECK(between[0] == n * (n + 1) / 2.0);
+  second->wait();
+  first->wait();
+  CHECK(first->test());
+  CHECK(std::memcmp(a_async.raw(), a_sum.raw(), a_sum.nbytes()) == 0);
+  CHECK(std::memcmp(b_async.raw(), b_sum.raw(), b_sum.nbytes()) == 0);
+  // Tested until done: the sum finishes without a wait.
+  Tensor c = Tensor::from_vector({1.0 * r}, {1});
+  std::unique_ptr<PendingReduce> third = w.all_reduce_sum_async(c);
+  while (!third->test()) {
+  }
+  CHECK(c.data<float>()[0] == n * (n - 1) / 2.0f);
+  Tensor bad = Tensor::zeros({2}, DType::kUInt8);
+  CHECK_THROWS_WITH_AS(w.all_reduce_sum_async(bad), doctest::Contains("expected a float32, float64 or int64"), Error);
+}
 
 TEST_CASE("mpi: rank, size and a description") {
   Communicator& w = world();

@@ -5,7 +5,7 @@
 // one process is refused that state, and --resume with the same N finishes with the uninterrupted run's
 // parameters (per-rank batch norm: rank 0's running statistics after every step). One step's gradients,
 // summed over the ranks in buckets of any size, are the whole batch's (sync_bn; per-rank batch norm with
-// the encoder frozen in eval mode). Faults (a rank that throws or is killed) are tested on train_unet
+// the encoder frozen in eval mode), the same when the buckets are summed during backward. Faults (a rank that throws or is killed) are tested on train_unet
 // itself: tests/mpi/faults.sh. Runner: tests/mpi/main.cpp.
 #include <cstring>
 #include <filesystem>
@@ -210,15 +210,24 @@ TEST_CASE("mpi training: a stop on one rank stops all after the same step; resum
 namespace {
 
 // One training step's summed gradients: each rank's block of a batch of `total` images through AlbuNet
-// (batch norm synchronised or per rank), the combo loss of the whole batch, backward, summed over ranks.
+// (batch norm synchronised or per rank), the combo loss of the whole batch, backward, summed over ranks
+// after backward or (overlap) during it.
 std::vector<Tensor> step_gradients(Model& model, const Tensor& images, const Tensor& masks, Communicator& comm,
-                                   bool sync_bn, size_t bucket_bytes = GradientReducer::kDefaultBucketBytes) {
+                                   bool sync_bn, size_t bucket_bytes = GradientReducer::kDefaultBucketBytes,
+                                   bool overlap = false) {
   synchronize_batch_norm(model, sync_bn ? &comm : nullptr);
   model.zero_grad();
-  ComboLossParams loss;
-  loss.group = &comm;
-  combo_loss(model.forward(images), masks, loss).backward();
-  GradientReducer(model.parameters(), comm, bucket_bytes).all_reduce();
+  ComboLossParams loss_params;
+  loss_params.group = &comm;
+  Tensor loss = combo_loss(model.forward(images), masks, loss_params);
+  GradientReducer reducer(model.parameters(), comm, bucket_bytes);
+  if (overlap) reducer.begin_overlap();
+  loss.backward();
+  if (overlap) {
+    reducer.finish();
+  } else {
+    reducer.all_reduce();
+  }
   std::vector<Tensor> grads;
   for (Tensor* p : model.parameters()) grads.push_back(p->grad().defined() ? p->grad().clone() : Tensor());
   return grads;
@@ -262,5 +271,36 @@ TEST_CASE("mpi training: one step's gradients summed over the ranks are the whol
                                                         rows(masks, block.begin, block.end), world(), true, 64 << 10);
     for (size_t k = 0; k < mine.size(); ++k)
       if (mine[k].defined()) expect_close(bucketed[k], mine[k], 1e-6, 1e-9, cat("bucketed gradient of parameter ", k));
+  }
+}
+
+TEST_CASE("mpi training: the sums overlapped with backward equal the sums after it") {
+  const RankRows block = uneven_block();
+  const Tensor images = random_tensor({block.total, 3, 64, 64}, 63, DType::kFloat32, -1.0, 1.0);
+  const Tensor masks = random_tensor({block.total, 1, 64, 64}, 64, DType::kFloat32, 0.0, 1.0);
+  const Tensor mine_images = rows(images, block.begin, block.end), mine_masks = rows(masks, block.begin, block.end);
+  // Synchronised batch norm: its collectives in backward run while bucket sums are in flight.
+  for (size_t bucket_bytes : {GradientReducer::kDefaultBucketBytes, size_t{64} << 10}) {
+    CAPTURE(bucket_bytes);
+    std::shared_ptr<Model> after_model = make_model("albunet", 8), during_model = make_model("albunet", 8);
+    const std::vector<Tensor> after = step_gradients(*after_model, mine_images, mine_masks, world(), true, bucket_bytes);
+    const std::vector<Tensor> during =
+        step_gradients(*during_model, mine_images, mine_masks, world(), true, bucket_bytes, true);
+    REQUIRE(after.size() == during.size());
+    int with_grad = 0, differing = 0;
+    for (size_t k = 0; k < after.size(); ++k) {
+      REQUIRE(after[k].defined() == during[k].defined());
+      if (!after[k].defined()) continue;
+      ++with_grad;
+      if (world().size() == 2) {
+        // Two ranks: each sum is a + b, the same bits whatever MPI's algorithm.
+        differing += std::memcmp(after[k].raw(), during[k].raw(), after[k].nbytes()) != 0;
+      } else {
+        // Three: the nonblocking and the blocking all-reduce may add in different orders (1 ulp per add).
+        expect_close(during[k], after[k], 1e-6, 1e-9, cat("overlapped gradient of parameter ", k));
+      }
+    }
+    CHECK(with_grad == static_cast<int>(after.size()));
+    CHECK(differing == 0);
   }
 }

@@ -1,15 +1,18 @@
 // The data-parallel pieces on one process (train/data_parallel.h, engine/communicator.h): the single-process
 // communicator leaves values as they are and refuses a foreign root; gradient buckets in reverse parameter
 // order under the byte limit; the triplet search's statistics split in two and added back give the same
-// result bit for bit; combo loss and batch norm with a one-rank group equal them without; NCCL over one
-// rank on a GPU (gpu suite), and its refusal without NCCL or a device. Real ranks:
-// tests/mpi/ (under mpirun).
+// result bit for bit; combo loss and batch norm with a one-rank group equal them without; the overlapped
+// bucket sums (a recording two-rank communicator): started in index order during backward, each once,
+// equal to the sums after backward, with frozen parameters and grad_accum; NCCL over one rank on a GPU
+// (gpu suite), and its refusal without NCCL or a device. Real ranks: tests/mpi/ (under mpirun).
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "engine/cuda_runtime.h"
 #include "engine/ops/batch_norm.h"
 #include "engine/ops/combo_loss.h"
+#include "models/registry.h"
 #include "tests/testing.h"
 #include "train/data_parallel.h"
 
@@ -120,6 +123,193 @@ TEST_CASE("data parallel: combo loss and batch norm with a one-rank group equal 
   const Tensor y2 = batch_norm2d(x, w, bias, rm2, rv2, {.sync = &one});
   CHECK(same_bits(y1, y2));
   CHECK(same_bits(rv1, rv2));
+}
+
+namespace {
+
+void double_in_place(Tensor& t) {
+  REQUIRE(t.dtype() == DType::kFloat32);
+  float* p = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] *= 2.0f;
+}
+
+// Two ranks holding the same values (a sum doubles them) that record the sums started asynchronously:
+// each one's length (which tells the bucket), whether `watched` had a gradient then, and whether it was
+// waited for. An asynchronous sum is done only by its wait(), so a result read without it shows.
+class TwinRanks final : public Communicator {
+ public:
+  struct Start {
+    int64_t numel = 0;
+    bool watched_had_grad = false;
+    bool waited = false;
+  };
+  explicit TwinRanks(const Tensor* watched = nullptr) : watched_(watched) {}
+  int rank() const override { return 0; }
+  int size() const override { return 2; }
+  int local_rank() const override { return 0; }
+  int local_size() const override { return 2; }
+  std::string describe() const override { return "two identical ranks (test)"; }
+  void all_reduce_sum(Tensor& t) override { double_in_place(t); }
+  void all_reduce_sum(std::vector<double>& values) override {
+    for (double& v : values) v *= 2.0;
+  }
+  void broadcast(Tensor&, int) override {}
+  void broadcast(std::vector<double>&, int) override {}
+  std::vector<double> all_gather(const std::vector<double>& mine) override {
+    std::vector<double> both = mine;
+    both.insert(both.end(), mine.begin(), mine.end());
+    return both;
+  }
+  void barrier() override {}
+  [[noreturn]] void abort(int code) override { std::exit(code); }
+  std::unique_ptr<PendingReduce> all_reduce_sum_async(Tensor& t) override {
+    starts.push_back({t.numel(), watched_ != nullptr && watched_->grad().defined(), false});
+    return std::make_unique<Pending>(t, *this, starts.size() - 1);
+  }
+  std::vector<Start> starts;
+
+ private:
+  class Pending final : public PendingReduce {
+   public:
+    Pending(Tensor t, TwinRanks& ranks, size_t index) : t_(std::move(t)), ranks_(ranks), index_(index) {}
+    void wait() override {
+      if (ranks_.starts[index_].waited) return;
+      double_in_place(t_);
+      ranks_.starts[index_].waited = true;
+    }
+    bool test() override { return ranks_.starts[index_].waited; }
+
+   private:
+    Tensor t_;
+    TwinRanks& ranks_;
+    size_t index_;
+  };
+  const Tensor* watched_;
+};
+
+// The length of bucket k's flat buffer: its gradients and one flag per parameter.
+int64_t bucket_numel(const GradientReducer& reducer, const std::vector<Tensor*>& params, size_t k) {
+  int64_t n = 0;
+  for (size_t p : reducer.buckets()[k]) n += params[p]->numel() + 1;
+  return n;
+}
+
+std::vector<Tensor> gradients(Model& model) {
+  std::vector<Tensor> grads;
+  for (Tensor* p : model.parameters()) grads.push_back(p->grad().defined() ? p->grad().clone() : Tensor());
+  return grads;
+}
+
+int differing(const std::vector<Tensor>& a, const std::vector<Tensor>& b) {
+  REQUIRE(a.size() == b.size());
+  int n = 0;
+  for (size_t k = 0; k < a.size(); ++k)
+    n += a[k].defined() != b[k].defined() || (a[k].defined() && !same_bits(a[k], b[k]));
+  return n;
+}
+
+// `passes` backward passes of AlbuNet's combo loss on seeded 64x64 images, the model's gradients summed by
+// `reducer`: after the last pass (overlap false), or overlapped with it.
+void backward_and_sum(Model& model, GradientReducer& reducer, int passes, bool overlap) {
+  model.zero_grad();
+  for (int pass = 0; pass < passes; ++pass) {
+    const Tensor images = random_tensor({2, 3, 64, 64}, 80 + pass, DType::kFloat32);
+    const Tensor masks = random_tensor({2, 1, 64, 64}, 90 + pass, DType::kFloat32, 0.0, 1.0);
+    Tensor loss = combo_loss(model.forward(images), masks, {});
+    const bool last = pass == passes - 1;
+    if (overlap && last) reducer.begin_overlap();
+    loss.backward();
+  }
+  if (overlap) {
+    reducer.finish();
+  } else {
+    reducer.all_reduce();
+  }
+}
+
+}  // namespace
+
+TEST_CASE("data parallel: overlapped bucket sums start in index order during backward, once each, and equal the "
+          "sums after it") {
+  for (size_t bucket_bytes : {GradientReducer::kDefaultBucketBytes, size_t{64} << 10}) {
+    CAPTURE(bucket_bytes);
+    std::shared_ptr<Model> model = make_model("albunet", 5);
+    const std::vector<Tensor*> params = model->parameters();
+    TwinRanks after;
+    GradientReducer reference(params, after, bucket_bytes);
+    backward_and_sum(*model, reference, 1, false);
+    CHECK(after.starts.empty());
+    const std::vector<Tensor> expected = gradients(*model);
+
+    // params[0] (the encoder's first convolution) is the last gradient backward finishes.
+    TwinRanks ranks(params.front());
+    GradientReducer reducer(params, ranks, bucket_bytes);
+    const size_t buckets = reducer.buckets().size();
+    if (bucket_bytes == GradientReducer::kDefaultBucketBytes) CHECK(buckets == 7);  // README's count
+    CHECK(buckets > 1);
+    model->zero_grad();
+    const Tensor images = random_tensor({2, 3, 64, 64}, 80, DType::kFloat32);
+    const Tensor masks = random_tensor({2, 1, 64, 64}, 90, DType::kFloat32, 0.0, 1.0);
+    Tensor loss = combo_loss(model->forward(images), masks, {});
+    reducer.begin_overlap();
+    loss.backward();
+    // Every parameter gets a gradient in backward: every bucket started inside it, the first one before
+    // params[0] had its gradient, the last one after; none finished (this communicator's finish on wait).
+    REQUIRE(ranks.starts.size() == buckets);
+    CHECK_FALSE(ranks.starts.front().watched_had_grad);
+    CHECK(ranks.starts.back().watched_had_grad);
+    for (size_t k = 0; k < buckets; ++k) {
+      CAPTURE(k);
+      CHECK(ranks.starts[k].numel == bucket_numel(reducer, params, k));
+      CHECK_FALSE(ranks.starts[k].waited);
+    }
+    reducer.finish();
+    CHECK(ranks.starts.size() == buckets);
+    for (const TwinRanks::Start& start : ranks.starts) CHECK(start.waited);
+    CHECK(differing(gradients(*model), expected) == 0);
+  }
+}
+
+TEST_CASE("data parallel: overlapped sums with frozen parameters and a grad_accum window equal the sums after "
+          "backward") {
+  std::shared_ptr<Model> model = make_model("albunet", 6);
+  const int frozen = model->freeze(model_spec("albunet").encoder_prefix);
+  CHECK(frozen > 0);
+  const std::vector<Tensor*> params = model->parameters();
+  TwinRanks after;
+  GradientReducer reference(params, after, size_t{1} << 20);
+  backward_and_sum(*model, reference, 2, false);
+  const std::vector<Tensor> expected = gradients(*model);
+  int without = 0;
+  for (const Tensor& g : expected) without += !g.defined();
+  CHECK(without == frozen);  // the frozen parameters stay without a gradient
+
+  TwinRanks ranks;
+  GradientReducer reducer(params, ranks, size_t{1} << 20);
+  backward_and_sum(*model, reducer, 2, true);  // the first pass only accumulates
+  CHECK(ranks.starts.size() == reducer.buckets().size());
+  CHECK(differing(gradients(*model), expected) == 0);
+
+  // Misuse is refused, naming what was expected.
+  expect_error([&] { reducer.finish(); }, {"finish() without begin_overlap()"});
+  reducer.begin_overlap();
+  expect_error([&] { reducer.begin_overlap(); }, {"begin_overlap() called twice"});
+  const Tensor images = random_tensor({2, 3, 64, 64}, 81, DType::kFloat32);
+  const Tensor masks = random_tensor({2, 1, 64, 64}, 91, DType::kFloat32, 0.0, 1.0);
+  combo_loss(model->forward(images), masks, {}).backward();
+  Tensor second = combo_loss(model->forward(images), masks, {});
+  expect_error([&] { second.backward(); }, {"second backward pass before finish()"});
+  reducer.finish();
+
+  // One process: nothing to sum, no hook, the gradients as backward left them.
+  GradientReducer alone(params, single_process());
+  model->zero_grad();
+  Tensor loss = combo_loss(model->forward(images), masks, {});
+  alone.begin_overlap();
+  loss.backward();
+  const std::vector<Tensor> local = gradients(*model);
+  alone.finish();
+  CHECK(differing(gradients(*model), local) == 0);
 }
 
 TEST_CASE("communicator: NCCL over one rank sums and broadcasts CUDA tensors; buckets reduce on the GPU" *
