@@ -18,6 +18,7 @@
 #include <cblas.h>
 #include <nlohmann/json.hpp>
 
+#include "cpu/blas.h"
 #include "engine/parallel.h"
 #include "engine/ops/conv2d.h"
 #include "engine/random.h"
@@ -131,6 +132,7 @@ Result run(const Shape4& s, int runs) {
 
 int main(int argc, char** argv) {
   try {
+    cpu::blas_kernel_set();  // OpenBLAS's kernel choice (cpu/blas.cpp) before the baseline's first product
     bool json = false;
     int runs = 7, only = -1;
     for (int i = 1; i < argc; ++i) {

@@ -6,22 +6,57 @@
 #include "cpu/blas.h"
 
 #include <cblas.h>
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 
 #include "engine/parallel.h"
 
 extern "C" void openblas_set_num_threads(int num_threads);
+extern "C" char* openblas_get_corename(void);
 
 namespace pleura::cpu {
 
 namespace {
 
-// OpenBLAS stays single-threaded: the tiles below run on Pleura's pool (engine/parallel.h). Set once,
-// before the first product.
-void keep_openblas_single_threaded() {
+// OpenBLAS picks its kernels by CPU model when it is loaded, and on a model newer than itself it falls back
+// to its oldest x86-64 set, "Prescott" (SSE3): Debian 12's 0.3.21 does so on Intel family 6 model 207
+// (Emerald Rapids), where SGEMM then ran at a third of its speed with the AVX-512 set (62 against 186
+// GFLOP/s on 2 cores, bench_conv_layers' baseline). When the user has not named a set (OPENBLAS_CORETYPE)
+// and OpenBLAS fell back, its own selection is run again with the set this CPU supports named the way that
+// variable names it: SkylakeX for AVX-512 (F, BW, DQ, VL), Haswell for AVX2 with FMA. Both functions are
+// exported by OpenBLAS's run-time-dispatch builds (Debian's); they are looked up, so a build without them
+// simply keeps its kernels.
+const char* better_kernel_set() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512vl"))
+    return "SkylakeX";
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+#endif
+  return nullptr;
+}
+
+void choose_openblas_kernels() {
+  if (std::getenv("OPENBLAS_CORETYPE") != nullptr || std::strcmp(openblas_get_corename(), "Prescott") != 0) return;
+  const char* better = better_kernel_set();
+  auto quit = reinterpret_cast<void (*)()>(dlsym(RTLD_DEFAULT, "gotoblas_dynamic_quit"));
+  auto init = reinterpret_cast<void (*)()>(dlsym(RTLD_DEFAULT, "gotoblas_dynamic_init"));
+  if (better == nullptr || quit == nullptr || init == nullptr) return;
+  setenv("OPENBLAS_CORETYPE", better, 0);
+  quit();
+  init();
+}
+
+// Once, before the first product: the kernel set above, and OpenBLAS single-threaded (the tiles below run
+// on Pleura's pool, engine/parallel.h).
+void prepare_openblas() {
   static const bool done = [] {
+    choose_openblas_kernels();
     openblas_set_num_threads(1);
     return true;
   }();
@@ -85,7 +120,7 @@ template <class T>
 void tiled_gemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
                 int64_t ldb, T beta, T* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
-  keep_openblas_single_threaded();
+  prepare_openblas();
   // The tiling depends on the shapes alone, also when called inside a parallel_for (where the tiles
   // then run one after the other on the calling thread): the same product is always the same calls.
   if (M * N * std::max<int64_t>(K, 1) < kParallelMacs) {
@@ -107,6 +142,11 @@ void tiled_gemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, T alpha, co
 }
 
 }  // namespace
+
+const char* blas_kernel_set() {
+  prepare_openblas();
+  return openblas_get_corename();
+}
 
 template <>
 void gemm<float>(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,

@@ -1,8 +1,11 @@
 // cpu::gemm (cpu/blas.cpp): the tiled OpenBLAS products against a plain triple loop, on shapes that take
 // every path of the split (one call below the parallel threshold; rows and columns split; rows only,
 // columns only; sizes that are not multiples of 16), all four transpose combinations, alpha and beta,
-// leading dimensions wider than the matrices; and bit-identical results at 1, 2 and 3 threads.
+// leading dimensions wider than the matrices; bit-identical results at 1, 2 and 3 threads; and the
+// OpenBLAS kernel set chosen where OpenBLAS does not know the CPU.
 #include <cmath>
+#include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "cpu/blas.h"
@@ -119,4 +122,18 @@ TEST_CASE("gemm: the same bits at 1, 2 and 3 threads") {
   set_num_threads(previous);
   CHECK(results[0] == results[1]);
   CHECK(results[0] == results[2]);
+}
+
+TEST_CASE("gemm: OpenBLAS runs the widest kernel set this CPU has, not its SSE3 fallback") {
+  // Debian 12's OpenBLAS falls back to "Prescott" (SSE3) on CPU models newer than itself; cpu/blas.cpp then
+  // names the set this CPU supports. A user's own OPENBLAS_CORETYPE is left alone. (The products above ran
+  // on the chosen set: the first product makes the choice.)
+  const std::string kernels = blas_kernel_set();
+  MESSAGE("OpenBLAS kernels: ", kernels);
+  if (std::getenv("OPENBLAS_CORETYPE") != nullptr && kernels == "Prescott") return;  // chosen by whoever set it
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) CHECK(kernels != "Prescott");
+#endif
+  CHECK(!kernels.empty());
 }
