@@ -8,7 +8,9 @@
 // for a band of output rows at a time, all groups at once (one parallel pass per band however many groups),
 // in a buffer reused for the whole call; the band size depends only on the shapes, never on the thread
 // count. A 1x1, stride-1, unpadded convolution uses x itself as the column matrix. Grouped convolutions with
-// few channels per group take the direct kernels of cpu/conv2d_grouped.cpp instead (rule there).
+// few channels per group take the direct kernels of cpu/conv2d_grouped.cpp instead (rule there). With
+// PLEURA_CPU_CONV=winograd, float32 3x3 stride-1 ones with enough channels take the Winograd kernels of
+// cpu/conv2d_winograd.cpp for the forward and the input gradient (rule and measurements there).
 #include "engine/ops/conv2d.h"
 
 #include <algorithm>
@@ -17,6 +19,7 @@
 
 #include "cpu/blas.h"
 #include "cpu/conv2d_grouped.h"
+#include "cpu/conv2d_winograd.h"
 #include "cpu/float_types.h"
 #include "engine/parallel.h"
 
@@ -274,6 +277,7 @@ void bwd_impl(const Tensor& x, const Tensor& w, const Tensor& grad_y, const Geom
 
 void conv2d_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y) {
   if (grouped_direct_applies(w, p)) return conv2d_grouped_fwd(x, w, bias, p, y);
+  if (winograd_applies(x, w, p)) return conv2d_winograd_fwd(x, w, bias, p, y);
   with_float_type(x.dtype(), "conv2d", [&](auto tag) {
     using T = decltype(tag);
     fwd_impl<T>(x, w, bias, geom_of(x, w, p, sizeof(T)), y);
@@ -286,8 +290,11 @@ void conv2d_bwd(const Tensor& x, const Tensor& w, const Tensor& grad_y, const Co
     using T = decltype(tag);
     // The direct grouped kernels leave grad_b to bwd_impl, which then returns before any column matrix.
     bool direct = grouped_direct_applies(w, p);
-    bwd_impl<T>(x, w, grad_y, geom_of(x, w, p, sizeof(T)), direct ? nullptr : grad_x, direct ? nullptr : grad_w,
-                grad_b);
+    // Winograd computes grad_x on its own; im2col then computes only grad_w (and grad_b).
+    bool winograd_x = !direct && grad_x && winograd_applies_to_input_grad(x, w, p);
+    if (winograd_x) conv2d_winograd_input_grad(w, grad_y, p, *grad_x);
+    bwd_impl<T>(x, w, grad_y, geom_of(x, w, p, sizeof(T)), direct || winograd_x ? nullptr : grad_x,
+                direct ? nullptr : grad_w, grad_b);
     if (direct) conv2d_grouped_bwd(x, w, grad_y, p, grad_x, grad_w);
   });
 }

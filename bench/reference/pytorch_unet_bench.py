@@ -1,25 +1,32 @@
 """PyTorch baselines for bench_unet and bench_conv_layers, timed with the solution's own models.
 
-  python pytorch_unet_bench.py UNET_PIPELINE_DIR [--threads 2] [--size 256] [--batch 2]
+  python pytorch_unet_bench.py [UNET_PIPELINE_DIR] [--threads 2] [--size 256] [--batch 2]
       a training step (forward, BCE-with-logits, backward, Adam) and an eval forward of albunet,
       resnet50_unet and scse_unet, median after one warm-up step (compare: bench_unet --json)
-  python pytorch_unet_bench.py UNET_PIPELINE_DIR --conv-layers MODEL [...]
+  python pytorch_unet_bench.py [UNET_PIPELINE_DIR] --conv-layers MODEL [...]
       one line per convolution of MODEL's forward pass, "N C H W K R stride pad dilation groups bias
       fwd_s fwd_bwd_s" with PyTorch's times, for: bench_conv_layers < lines
 
-UNET_PIPELINE_DIR is the solution's unet_pipeline/ folder (models/ternausnets.py, models/selim_zoo/).
-Needs torch and torchvision; no ImageNet weights are downloaded (the encoders start from random values).
+UNET_PIPELINE_DIR is the solution's unet_pipeline/ folder (models/ternausnets.py, models/selim_zoo/; needs
+torchvision). Without it, the models of pleura_unets.py beside this script are timed: the same layers and
+shapes (checked against the solution's code by compare_with_solution.py). No ImageNet weights are
+downloaded (the encoders start from random values).
 
 For the GPU baseline that needs nothing but PyTorch, see pytorch_gpu_bench.py: it times the same models as
 defined in pleura_unets.py, which compare_with_solution.py checks against the code in UNET_PIPELINE_DIR.
 """
 import argparse
+import os
 import statistics
 import sys
 import time
 
 
-def make_model(name):
+def make_model(name, unet_pipeline):
+    if unet_pipeline is None:
+        import pleura_unets
+
+        return pleura_unets.make_model(name)
     from models.selim_zoo import unet
 
     unet.AbstractModel.initialize_encoder = lambda *args, **kwargs: None  # no download
@@ -47,7 +54,7 @@ def median_time(fn, runs):
 
 def train_steps(torch, args):
     for name in ("albunet", "resnet50_unet", "scse_unet"):
-        model = make_model(name)
+        model = make_model(name, args.unet_pipeline)
         model.train()
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
         x = torch.rand(args.batch, 3, args.size, args.size)
@@ -70,7 +77,7 @@ def train_steps(torch, args):
 
 
 def conv_layers(torch, args):
-    model = make_model(args.conv_layers)
+    model = make_model(args.conv_layers, args.unet_pipeline)
     shapes = []
 
     def hook(module, inputs, _output):
@@ -103,13 +110,13 @@ def conv_layers(torch, args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("unet_pipeline")
+    parser.add_argument("unet_pipeline", nargs="?", default=None)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--conv-layers", metavar="MODEL")
     args = parser.parse_args()
-    sys.path.insert(0, args.unet_pipeline)
+    sys.path.insert(0, args.unet_pipeline or os.path.dirname(os.path.abspath(__file__)))
     import torch
 
     torch.set_num_threads(args.threads)
