@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cpu/blas.h"
 #include "engine/alloc_context.h"
 #include "engine/autograd.h"
 #include "engine/cuda_runtime.h"
@@ -68,6 +69,8 @@ Tensor sparse_mask(int64_t batch, int64_t size, Rng& rng) {
 
 void set_up(Bench& b, int64_t infer_batch) {
   const UnetBenchOptions& o = b.o;
+  // --infer-only measures what infer_unet does, with its host cache policy (infer/infer_run.cpp).
+  if (o.infer_only) set_host_cache_policy(HostCachePolicy::kWithinLivePeak);
   b.model = make_model(o.model, 1);
   b.model->to(o.device);
   Rng rng(2);
@@ -218,6 +221,7 @@ UnetBenchResult run_unet_bench(const UnetBenchOptions& o) {
   time_inference(b, r);
   set_workload("");
   r.peak_rss_bytes = peak_resident_bytes();
+  r.host_cache = host_memory_stats();
   return r;
 }
 
@@ -286,11 +290,15 @@ void print_json(std::ostream& out, const UnetBenchOptions& o, const UnetBenchRes
   j["flip"] = o.flip;
   j["device"] = o.device.str();
   j["threads"] = num_threads();
+  j["blas_kernels"] = cpu::blas_kernel_set();
   j["steps"] = o.steps;
   j["warmup"] = o.warmup;
   j["parameters"] = r.parameters;
   j["infer_only"] = o.infer_only;
   j["peak_rss_mib"] = mib(r.peak_rss_bytes);
+  j["host_cache"] = {{"hits", r.host_cache.cache_hits},
+                     {"misses", r.host_cache.cache_misses},
+                     {"released_mib", mib(static_cast<int64_t>(r.host_cache.bytes_released))}};
   j["train_step_ms"] = ms(r.train_step.median);
   j["train_step_ms_min"] = ms(r.train_step.min);
   j["train_step_ms_max"] = ms(r.train_step.max);
@@ -333,11 +341,15 @@ void print_training(std::ostream& out, const UnetBenchOptions& o, const UnetBenc
 void print_table(std::ostream& out, const UnetBenchOptions& o, const UnetBenchResult& r) {
   out << "bench_unet: " << o.model << " (" << r.parameters << " parameters), " << o.size << "x" << o.size
       << ", batch " << o.batch << ", " << o.device.str()
-      << (o.device.is_cpu() ? ", " + std::to_string(num_threads()) + " threads" : "") << "\n";
+      << (o.device.is_cpu() ? ", " + std::to_string(num_threads()) + " threads, OpenBLAS " + cpu::blas_kernel_set() + " kernels"
+                            : "")
+      << "\n";
   if (!o.infer_only) print_training(out, o, r);
   out << "  inference (batch " << r.infer_batch << (o.flip ? ", flip TTA" : "") << "): " << ms(r.infer.median)
       << " ms, " << r.infer_images_per_s() << " images/s, " << r.infer_tflops() << " TFLOP/s\n"
-      << "  peak resident memory of the process: " << mib(r.peak_rss_bytes) << " MiB\n";
+      << "  peak resident memory of the process: " << mib(r.peak_rss_bytes) << " MiB; host cache: "
+      << r.host_cache.cache_hits << " hits, " << r.host_cache.cache_misses << " misses, "
+      << mib(static_cast<int64_t>(r.host_cache.bytes_released)) << " MiB given back by misses\n";
   if (o.device.is_cuda() && !o.infer_only)
     out << "  peak tensor memory in training: " << mib(r.peak_bytes) << " MiB, reserved "
         << mib(r.peak_reserved_bytes) << " MiB\n";

@@ -13,6 +13,7 @@
 
 #include "engine/counters.h"
 #include "engine/device.h"
+#include "engine/host_allocator.h"
 #include "tools/runner.h"
 
 namespace pleura {
@@ -69,6 +70,7 @@ struct UnetBenchResult {
   int64_t peak_bytes = 0;
   int64_t peak_reserved_bytes = 0;
   int64_t peak_rss_bytes = 0;  // the process's peak resident memory (getrusage) at the end of the run
+  HostMemoryStats host_cache;  // the host allocator's cache over the whole run (engine/host_allocator.h)
   // Floating-point operations (models/registry.h): one image's forward; a training step of the batch by
   // the 3x-forward convention; an inference batch (1 or 2 forwards per image), in TFLOP.
   int64_t flops_per_image_forward = 0;

@@ -1,10 +1,12 @@
 // The host allocator of host_allocator.h.
 #include "engine/host_allocator.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <string>
@@ -34,6 +36,9 @@ struct Cache {
   std::map<size_t, std::vector<void*>> free_blocks;  // by rounded size
   HostMemoryStats stats;
   bool caching = caching_from_env();
+  HostCachePolicy policy = HostCachePolicy::kKeepAll;
+  size_t live = 0;       // bytes of cacheable blocks handed out and not freed
+  size_t live_peak = 0;  // the most `live` has been
 };
 
 Cache& cache() {
@@ -85,12 +90,44 @@ void* c_alloc(size_t bytes, size_t rounded) {
           mib_text(cached), " was given back first)")));
 }
 
+// Takes cached blocks worth at least `bytes` off the free lists (fewer if the cache holds less), for the
+// caller to give back: one block of the smallest size class that covers `bytes` if there is one, else the
+// largest blocks first. Called with the cache locked.
+std::vector<void*> take_for_release(Cache& c, size_t bytes) {
+  std::vector<void*> taken;
+  auto pop = [&](std::map<size_t, std::vector<void*>>::iterator it) {
+    taken.push_back(it->second.back());
+    it->second.pop_back();
+    c.stats.bytes_cached -= it->first;
+    c.stats.bytes_released += it->first;
+    const size_t size = it->first;
+    if (it->second.empty()) c.free_blocks.erase(it);
+    return size;
+  };
+  for (auto it = c.free_blocks.lower_bound(bytes); it != c.free_blocks.end(); ++it)
+    if (!it->second.empty()) {
+      pop(it);
+      return taken;
+    }
+  size_t released = 0;
+  while (released < bytes && !c.free_blocks.empty()) {
+    auto it = std::prev(c.free_blocks.end());
+    if (it->second.empty()) {
+      c.free_blocks.erase(it);
+      continue;
+    }
+    released += pop(it);
+  }
+  return taken;
+}
+
 }  // namespace
 
 void* host_alloc(size_t bytes) {
   size_t rounded = rounded_size(bytes);
   Cache& c = cache();
   if (rounded < kCachedMin || !c.caching) return c_alloc(bytes, rounded);
+  std::vector<void*> release;
   {
     std::lock_guard<std::mutex> lock(c.mutex);
     auto it = c.free_blocks.find(rounded);
@@ -99,11 +136,25 @@ void* host_alloc(size_t bytes) {
       it->second.pop_back();
       c.stats.bytes_cached -= rounded;
       ++c.stats.cache_hits;
+      c.live += rounded;
+      c.live_peak = std::max(c.live_peak, c.live);
       return p;
     }
     ++c.stats.cache_misses;
+    c.live += rounded;
+    c.live_peak = std::max(c.live_peak, c.live);
+    const size_t footprint = c.live + c.stats.bytes_cached;
+    if (c.policy == HostCachePolicy::kWithinLivePeak && footprint > c.live_peak)
+      release = take_for_release(c, footprint - c.live_peak);
   }
-  return c_alloc(bytes, rounded);
+  for (void* p : release) std::free(p);
+  try {
+    return c_alloc(bytes, rounded);
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(c.mutex);
+    c.live -= rounded;
+    throw;
+  }
 }
 
 void host_free(void* ptr, size_t bytes) {
@@ -117,6 +168,7 @@ void host_free(void* ptr, size_t bytes) {
   std::lock_guard<std::mutex> lock(c.mutex);
   c.free_blocks[rounded].push_back(ptr);
   c.stats.bytes_cached += rounded;
+  c.live -= rounded;
 }
 
 HostMemoryStats host_memory_stats() {
@@ -125,6 +177,13 @@ HostMemoryStats host_memory_stats() {
   HostMemoryStats s = c.stats;
   s.caching = c.caching;
   return s;
+}
+
+void set_host_cache_policy(HostCachePolicy policy) {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  c.policy = policy;
+  c.live_peak = c.live;  // the peak counts from here
 }
 
 void set_host_alloc_failure_for_tests(size_t bytes) {

@@ -10,6 +10,7 @@
 #include "engine/error.h"
 #include "engine/file_io.h"
 #include "engine/folder_lock.h"
+#include "engine/host_allocator.h"
 #include "engine/interrupt.h"
 #include "data/jobs.h"
 #include "data/progress.h"
@@ -73,6 +74,9 @@ std::vector<std::string> resolve_checkpoints(const InferOptions& o) {
 InferSummary run_inference(const InferOptions& o, std::ostream& log, bool terminal) {
   PLEURA_CHECK(o.batch >= 1 && o.workers >= 1, "[run_inference] batch ", o.batch, ", workers ", o.workers);
   check_model_and_size(o.model, o.size);
+  // A forward pass walks through many tensor sizes once per image: the host cache may not hold more than
+  // the live tensors ever took (engine/host_allocator.h; AlbuNet 1024x1024 flip TTA: 2203 MiB, not 2988).
+  set_host_cache_policy(HostCachePolicy::kWithinLivePeak);
   InferSummary summary;
   const InputSet inputs = find_inputs(o.input, o.output);  // an --output inside --input holds no input
   summary.images = static_cast<int64_t>(inputs.images.size());

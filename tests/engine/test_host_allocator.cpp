@@ -74,3 +74,44 @@ TEST_CASE("host allocator: out of memory gives the cache back, then names the re
   host_free(ok, size_t(5) << 20);
   host_empty_cache();
 }
+
+TEST_CASE("host allocator: within the live peak, a miss gives back cached blocks worth what it asks") {
+  if (!host_memory_stats().caching) return;  // PLEURA_CPU_NO_CACHE: nothing is cached
+  host_empty_cache();
+  const size_t mib = size_t(1) << 20;
+  struct Restore {
+    ~Restore() { set_host_cache_policy(HostCachePolicy::kKeepAll); }
+  } restore;
+  set_host_cache_policy(HostCachePolicy::kWithinLivePeak);
+  // Live peak 2 + 3 + 4 = 9 MiB; all three freed: 9 MiB cached, nothing live.
+  void* a = host_alloc(2 * mib);
+  void* b = host_alloc(3 * mib);
+  void* c = host_alloc(4 * mib);
+  host_free(a, 2 * mib);
+  host_free(b, 3 * mib);
+  host_free(c, 4 * mib);
+  const HostMemoryStats before = host_memory_stats();
+  CHECK(before.bytes_cached == 9 * mib);
+  // 5 MiB misses: live 5 + cached 9 = 14 > 9, so at least 5 MiB go back; no one block covers 5, so the
+  // largest first: 4 then 3 MiB, leaving the 2 MiB block.
+  void* d = host_alloc(5 * mib);
+  HostMemoryStats s = host_memory_stats();
+  CHECK(s.bytes_cached == 2 * mib);
+  CHECK(s.bytes_released - before.bytes_released == 7 * mib);
+  // 1 MiB misses: live 6 + cached 2 = 8 <= 9: nothing goes back.
+  void* e = host_alloc(1 * mib);
+  CHECK(host_memory_stats().bytes_cached == 2 * mib);
+  // 4 MiB misses: live 10 + cached 2 > 10 (the new peak), 2 MiB over: the 2 MiB block covers it.
+  void* f = host_alloc(4 * mib);
+  CHECK(host_memory_stats().bytes_cached == 0);
+  host_free(d, 5 * mib);
+  host_free(e, 1 * mib);
+  host_free(f, 4 * mib);
+  // Under kKeepAll nothing is given back by a miss.
+  set_host_cache_policy(HostCachePolicy::kKeepAll);
+  const size_t cached = host_memory_stats().bytes_cached;
+  void* g = host_alloc(7 * mib);
+  CHECK(host_memory_stats().bytes_cached == cached);
+  host_free(g, 7 * mib);
+  host_empty_cache();
+}
