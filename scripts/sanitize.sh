@@ -41,10 +41,17 @@ if [ "$which" = asan ] || [ "$which" = all ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1:allocator_may_return_null=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   set +e
-  (cd "$build" && ctest --output-on-failure --timeout 1800 -j "$jobs") 2>&1 | tee "$build/ctest.log"
+  (cd "$build" && ctest --output-on-failure --timeout 1800 -j "$jobs" -LE mpi) 2>&1 | tee "$build/ctest.log"
   status=${PIPESTATUS[0]}
+  # The MPI ranks without LeakSanitizer: Open MPI 4.1 leaves its own allocations at finalize (libmpi,
+  # libopen-pal, hwloc, components it has unloaded, which no suppression can name); every other check
+  # stays on, and the same training code is leak-checked by the single-process tests above.
+  (cd "$build" && ASAN_OPTIONS=${ASAN_OPTIONS/detect_leaks=1/detect_leaks=0} \
+    ctest --output-on-failure --timeout 1800 -j "$jobs" -L mpi) 2>&1 | tee "$build/ctest-mpi.log"
+  [ "${PIPESTATUS[0]}" -ne 0 ] && status=1
   set -e
   summary+=("asan+ubsan: $(grep -E 'tests passed|tests failed' "$build/ctest.log" | tail -n 1)")
+  summary+=("asan+ubsan, MPI ranks (no leak check): $(grep -E 'tests passed|tests failed' "$build/ctest-mpi.log" | tail -n 1)")
   [ "$status" -ne 0 ] && failed=1
   unset ASAN_OPTIONS UBSAN_OPTIONS
 fi
