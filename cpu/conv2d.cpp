@@ -110,15 +110,12 @@ void for_each_group(const Geom& g, const Fn& fn) {
   });
 }
 
-// Items per parallel_for task so that each task moves at least ~16k elements.
-int64_t grain_for(int64_t elems_per_item) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, elems_per_item)); }
-
 // col [C*R*S, (p1-p0)*Q] from image x_n [C, H, W] for output rows [p0, p1). Parallel over column-matrix
 // rows: each row is written by exactly one task.
 template <class T>
 void im2col(const T* x_n, const Geom& g, int64_t p0, int64_t p1, T* col) {
   int64_t cols = (p1 - p0) * g.Q;
-  parallel_for(g.C * g.R * g.S, grain_for(cols), [&](int64_t r0, int64_t r1) {
+  parallel_for(g.C * g.R * g.S, grain_for_elements(cols), [&](int64_t r0, int64_t r1) {
     for (int64_t row = r0; row < r1; ++row) {
       int64_t c = row / (g.R * g.S), r = (row / g.S) % g.R, s = row % g.S;
       const T* plane = x_n + c * g.H * g.W;
@@ -150,7 +147,7 @@ void im2col(const T* x_n, const Geom& g, int64_t p0, int64_t p1, T* col) {
 template <class T>
 void col2im_add(const T* col, const Geom& g, int64_t p0, int64_t p1, bool first, T* gx_n) {
   int64_t cols = (p1 - p0) * g.Q;
-  parallel_for(g.C * g.H, grain_for(g.R * g.S * g.Q), [&](int64_t i0, int64_t i1) {
+  parallel_for(g.C * g.H, grain_for_elements(g.R * g.S * g.Q), [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
       int64_t c = i / g.H, h = i % g.H;
       T* dst = gx_n + i * g.W;
@@ -201,7 +198,7 @@ void fwd_impl(const Tensor& x, const Tensor& w, const Tensor& bias, const Geom& 
     }
     if (bias.defined()) {
       const T* pb = bias.data<T>();
-      parallel_for(g.K, grain_for(g.pq), [&](int64_t k0, int64_t k1) {
+      parallel_for(g.K, grain_for_elements(g.pq), [&](int64_t k0, int64_t k1) {
         for (int64_t k = k0; k < k1; ++k)
           for (int64_t i = 0; i < g.pq; ++i) y_n[k * g.pq + i] += pb[k];
       });
@@ -223,7 +220,7 @@ void bwd_impl(const Tensor& x, const Tensor& w, const Tensor& grad_y, const Geom
     // order depends only on the shapes.
     T* pgb = grad_b->data<T>();
     constexpr int kLanes = 8;
-    parallel_for(g.K, grain_for(g.N * g.pq), [&](int64_t k0, int64_t k1) {
+    parallel_for(g.K, grain_for_elements(g.N * g.pq), [&](int64_t k0, int64_t k1) {
       for (int64_t k = k0; k < k1; ++k) {
         double lane[kLanes] = {};
         for (int64_t n = 0; n < g.N; ++n) {

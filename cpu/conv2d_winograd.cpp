@@ -81,14 +81,11 @@ Plan plan_of(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Kout, int64_t
   return pl;
 }
 
-// Items per parallel_for task so that each task moves at least ~16k elements.
-int64_t grain_for(int64_t elems_per_item) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, elems_per_item)); }
-
 // U [16][Kout][Cin] = G g G^T for each kernel g = kernel(o, i) (a pointer to 9 values read as
 // kernel_at(ptr, r, s)), computed in double and rounded once.
 template <class T, class KernelAt>
 void transform_weights(int64_t Kout, int64_t Cin, const KernelAt& kernel_at, T* U) {
-  parallel_for(Kout, grain_for(Cin * kPoints), [&](int64_t o0, int64_t o1) {
+  parallel_for(Kout, grain_for_elements(Cin * kPoints), [&](int64_t o0, int64_t o1) {
     for (int64_t o = o0; o < o1; ++o) {
       for (int64_t i = 0; i < Cin; ++i) {
         double gg[4][3];  // G g
@@ -126,7 +123,7 @@ void load_patch(const T* const rows[4], int64_t w0, int64_t W, T d[4][4]) {
 template <class T>
 void transform_input(const T* x_n, const Plan& pl, int64_t r0, int64_t r1, T* V) {
   const int64_t tiles = (r1 - r0) * pl.tiles_w, point_stride = pl.Cin * tiles;
-  parallel_for(pl.Cin, grain_for(tiles * kPoints), [&](int64_t c0, int64_t c1) {
+  parallel_for(pl.Cin, grain_for_elements(tiles * kPoints), [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       const T* plane = x_n + c * pl.H * pl.W;
       T* v = V + c * tiles;
@@ -161,7 +158,7 @@ void transform_input(const T* x_n, const Plan& pl, int64_t r0, int64_t r1, T* V)
 template <class T>
 void transform_output(const T* M, const T* bias, const Plan& pl, int64_t r0, int64_t r1, T* y_n) {
   const int64_t tiles = (r1 - r0) * pl.tiles_w, point_stride = pl.Kout * tiles;
-  parallel_for(pl.Kout, grain_for(tiles * kPoints), [&](int64_t k0, int64_t k1) {
+  parallel_for(pl.Kout, grain_for_elements(tiles * kPoints), [&](int64_t k0, int64_t k1) {
     for (int64_t k = k0; k < k1; ++k) {
       const T b = bias ? bias[k] : T(0);
       const T* m_k = M + k * tiles;

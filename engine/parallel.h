@@ -19,6 +19,12 @@ int num_threads();
 // calling thread). Nested calls run inline on the calling thread.
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
+// A grain for parallel_for over items of `elements_per_item` elements each: enough items per chunk for
+// at least ~16k elements, so that small loops are not cut into chunks smaller than the cost of a hand-off.
+inline int64_t grain_for_elements(int64_t elements_per_item) {
+  return elements_per_item >= 16384 ? 1 : 16384 / (elements_per_item < 1 ? 1 : elements_per_item);
+}
+
 // While one is alive, parallel_for calls made on its thread run inline, as nested calls do: for threads
 // that are themselves one of several parallel jobs (data::run_jobs), so that each job's ops run on its
 // own thread instead of queueing for the shared pool one job at a time. Results do not change (they
