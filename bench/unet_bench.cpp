@@ -21,6 +21,7 @@
 #include "infer/predict.h"
 #include "models/registry.h"
 #include "train/optimizer.h"
+#include "train/train_config.h"
 
 namespace pleura {
 
@@ -46,9 +47,9 @@ double timed(Device device, Fn&& fn) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// The host batch on the device, as the trainer's loader hands it over; on the CPU the tensor itself
-// (to(Device::cpu()) would count a host read that a CPU run does not make).
-Tensor upload(const Tensor& host, Device device) { return device.is_cpu() ? host : host.to(device); }
+int64_t ledger_interval(const UnetBenchOptions& o) {
+  return o.log_every > 0 ? o.log_every : default_log_interval(o.device);
+}
 
 // What one benchmark run holds: the model, its optimizer and the host batches.
 struct Bench {
@@ -58,7 +59,9 @@ struct Bench {
   Tensor x_host{};       // [batch, 3, S, S] in [0, 1)
   Tensor target_host{};  // [batch, 1, S, S], sparse 0/1 like pneumothorax masks
   Tensor infer_host{};   // [infer_batch, 3, S, S]
-  double last_loss = 0;
+  Tensor ledger{};       // the trainer's step ledger (engine/ops/step_ledger.h)
+  int64_t steps_run = 0;
+  int64_t log_every = 1;
 };
 
 Tensor sparse_mask(int64_t batch, int64_t size, Rng& rng) {
@@ -76,6 +79,8 @@ void set_up(Bench& b, int64_t infer_batch) {
   Rng rng(2);
   if (!o.infer_only) {
     b.adam = std::make_unique<Adam>(b.model->parameters(), AdamOptions{.lr = 1e-4, .weight_decay = 5e-6});
+    b.ledger = make_step_ledger(StepLedger{}, o.device);
+    b.log_every = ledger_interval(o);
     b.x_host = rand_uniform({o.batch, 3, o.size, o.size}, rng, 0.0, 1.0, DType::kFloat32, Device::cpu());
     b.target_host = sparse_mask(o.batch, o.size, rng);
   }
@@ -86,17 +91,21 @@ Tensor step_loss(const Tensor& logits, const Tensor& target) {
   return combo_loss(logits, target, {.w_bce = 3, .w_dice = 1, .w_focal = 4});
 }
 
-void optimizer_step(Bench& b) { b.adam->step(clip_factor(grad_norm(b.model->parameters()), 0.1)); }
+// The optimizer step as the trainer takes it (train/train_epoch.cpp): decided on the device by the ledger,
+// clipping to 0.1; the ledger is read back every log_every steps, as the trainer logs.
+void optimizer_step(Bench& b, const Tensor& loss) {
+  decide_and_step(*b.adam, b.ledger, loss.detach(), {.max_norm = 0.1, .max_skipped_in_a_row = 1e9}, b.steps_run);
+  if (++b.steps_run % b.log_every == 0) read_step_ledger(b.ledger);
+}
 
-// One training step as the trainer runs it, the loss read back as the trainer logs it.
+// One training step as the trainer runs it.
 void whole_step(Bench& b) {
   b.model->zero_grad();
   const Tensor x = upload(b.x_host, b.o.device);
   const Tensor target = upload(b.target_host, b.o.device);
   Tensor loss = step_loss(b.model->forward(x), target);
   loss.backward();
-  optimizer_step(b);
-  b.last_loss = loss.item();
+  optimizer_step(b, loss);
 }
 
 void add(StepCounts& sum, const EngineCounters& c) {
@@ -148,7 +157,7 @@ void time_phases(Bench& b, UnetBenchResult& r) {
     forward_s.push_back(timed(d, [&] { logits = b.model->forward(x); }));
     loss_s.push_back(timed(d, [&] { loss = step_loss(logits, target); }));
     backward_s.push_back(timed(d, [&] { loss.backward(); }));
-    optimizer_s.push_back(timed(d, [&] { optimizer_step(b); }));
+    optimizer_s.push_back(timed(d, [&] { optimizer_step(b, loss); }));
   }
   r.phases = {median(upload_s), median(forward_s), median(loss_s), median(backward_s), median(optimizer_s)};
 }
@@ -178,8 +187,10 @@ void time_training(Bench& b, UnetBenchResult& r) {
   b.model->train();
   time_whole_steps(b, r);
   time_phases(b, r);
-  r.final_loss = b.last_loss;
-  PLEURA_CHECK(std::isfinite(r.final_loss), "[bench_unet] the loss is not finite: ", r.final_loss);
+  const StepLedger l = read_step_ledger(b.ledger);
+  r.mean_loss = l.loss_sum / l.loss_count;
+  PLEURA_CHECK(l.skipped_total == 0 && std::isfinite(r.mean_loss), "[bench_unet] ", l.skipped_total,
+               " step(s) had a non-finite loss or gradient; mean loss ", r.mean_loss);
 }
 
 int64_t peak_resident_bytes() {
@@ -271,6 +282,11 @@ void declare(CLI::App& app, BenchArgs& a) {
   app.add_option("--warmup", o.warmup, "untimed steps before them (default 1)")
       ->type_name("W")
       ->check(int_in(0, 100000));
+  app.add_option("--log-every", o.log_every,
+                 "steps between readings of the loss and skipped steps, as train_unet's [run] log_every "
+                 "(default: 1 on the CPU, 20 on CUDA)")
+      ->type_name("N")
+      ->check(int_in(1, 1000000));
   app.add_option("--device", a.device, "cpu, cuda or cuda:N (default cpu)")->type_name("DEV");
   app.add_option("--threads", a.threads, "CPU threads (default: all cores)")->type_name("T")->check(int_in(1, 1024));
   app.add_flag("--json", a.json, "end with one JSON line of the results");
@@ -309,7 +325,8 @@ void print_json(std::ostream& out, const UnetBenchOptions& o, const UnetBenchRes
   j["infer_ms_min"] = ms(r.infer.min);
   j["infer_ms_max"] = ms(r.infer.max);
   j["infer_images_per_s"] = r.infer_images_per_s();
-  j["final_loss"] = r.final_loss;
+  j["mean_loss"] = r.mean_loss;
+  j["log_every"] = ledger_interval(o);
   j["flops_per_image_forward"] = r.flops_per_image_forward;
   j["train_step_tflop"] = r.train_step_tflop;
   j["train_tflops"] = r.train_tflops();

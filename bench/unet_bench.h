@@ -27,6 +27,8 @@ struct UnetBenchOptions {
   int64_t steps = 5;        // timed steps (median reported)
   int64_t warmup = 1;       // untimed steps first (cuDNN algorithm choice, allocator, caches)
   bool infer_only = false;  // time the inference batch alone (no training step, no optimizer state)
+  int64_t log_every = 0;    // steps between readings of the step ledger, as train_unet's [run] log_every;
+                            // 0: its default for the device
   Device device = Device::cpu();
 };
 
@@ -44,7 +46,7 @@ struct PhaseTimes {
   double forward = 0;
   double loss = 0;
   double backward = 0;
-  double optimizer = 0;  // gradient norm, clipping factor and Adam step
+  double optimizer = 0;  // gradient norm, the step's decision (clipping factor) and Adam's update
 };
 
 // The engine's counts over one training step as the trainer runs it (without the benchmark's own
@@ -64,7 +66,7 @@ struct UnetBenchResult {
   StepCounts per_step;  // engine counters per whole training step
   Timing infer;         // one inference batch (infer_batch images, flip TTA when asked)
   int64_t infer_batch = 0;
-  double final_loss = 0;  // loss of the last step (a sanity check: finite)
+  double mean_loss = 0;  // the mean loss of every training step run (a sanity check: finite)
   int64_t parameters = 0;
   // CUDA only: peak bytes held by tensors and peak bytes reserved from the driver (caching allocator).
   int64_t peak_bytes = 0;

@@ -1,10 +1,13 @@
-// CPU kernel of adam_step (engine/ops/adam.h); twin: cuda/adam.cu. Element arithmetic in the parameter's
-// type, in the order the CUDA kernel uses, with the per-step constants computed once in double.
+// CPU kernels of adam_step and adam_multi_step (engine/ops/adam.h); twin: cuda/adam.cu. Element
+// arithmetic in the parameter's type, in the order the CUDA kernels use, with the per-step constants
+// computed once in double (engine/ops/adam_math.h). adam_multi_step is adam_step per listed parameter.
 #include <cmath>
 
 #include "cpu/float_types.h"
-#include "engine/parallel.h"
 #include "engine/ops/adam.h"
+#include "engine/ops/adam_math.h"
+#include "engine/ops/step_ledger.h"
+#include "engine/parallel.h"
 
 namespace pleura::cpu {
 
@@ -17,8 +20,8 @@ void adam_step(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_a
     T* v = exp_avg_sq.data<T>();
     const T scale = static_cast<T>(s.grad_scale), wd = static_cast<T>(s.weight_decay);
     const T b1 = static_cast<T>(s.beta1), b2 = static_cast<T>(s.beta2);
-    const T step_size = static_cast<T>(s.lr / (1.0 - std::pow(s.beta1, static_cast<double>(s.step))));
-    const T root_bc2 = static_cast<T>(std::sqrt(1.0 - std::pow(s.beta2, static_cast<double>(s.step))));
+    const T step_size = static_cast<T>(adam_math::step_size(s.lr, s.beta1, s.step));
+    const T root_bc2 = static_cast<T>(adam_math::root_bias_correction2(s.beta2, s.step));
     const T eps = static_cast<T>(s.eps);
     parallel_for(param.numel(), 1 << 14, [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; ++i) {
@@ -30,6 +33,18 @@ void adam_step(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_a
       }
     });
   });
+}
+
+void adam_multi_step(AdamTensors& t, Tensor& steps, const Tensor& ledger, const AdamHyper& h) {
+  const StepLedger& l = *reinterpret_cast<const StepLedger*>(ledger.data<double>());
+  if (l.apply == 0.0) return;
+  double* counts = steps.data<double>();
+  for (size_t i = 0; i < t.params.size(); ++i) {
+    double& count = counts[t.step_slots[i]];
+    count += 1.0;
+    const AdamStep s{h.lr, h.beta1, h.beta2, h.eps, h.weight_decay, static_cast<int64_t>(count), l.grad_scale};
+    cpu::adam_step(t.params[i], t.grads[i], t.exp_avgs[i], t.exp_avg_sqs[i], s);
+  }
 }
 
 }  // namespace pleura::cpu

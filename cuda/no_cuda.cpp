@@ -28,6 +28,8 @@ void fill(void*, int64_t, DType, double, int) { no_cuda("fill"); }
 void synchronize(int) { no_cuda("synchronize"); }
 void* alloc_pinned(size_t) { no_cuda("pinned alloc"); }
 void free_pinned(void*) {}
+uint64_t record_fence(int) { no_cuda("fence"); }
+bool fence_passed(uint64_t) { return true; }  // no fence can exist
 MemoryStats memory_stats(int) { no_cuda("memory_stats"); }
 void reset_peak_memory(int) { no_cuda("memory_stats"); }
 void empty_cache(int) { no_cuda("empty_cache"); }

@@ -3,6 +3,8 @@
 #include <cudnn.h>
 
 #include <mutex>
+#include <unordered_map>
+#include <vector>
 #include <string>
 
 #include "cuda/allocator.h"
@@ -136,6 +138,53 @@ void* alloc_pinned(size_t bytes) {
 void free_pinned(void* ptr) {
   PLEURA_CUDA_CHECK_LOG(cudaFreeHost(ptr));
   count(Counter::kPinnedFree);
+}
+
+namespace {
+
+// Recorded fences by id, and events ready for reuse (creating an event costs a driver call).
+struct Fences {
+  std::mutex mutex;
+  uint64_t next_id = 1;
+  std::unordered_map<uint64_t, cudaEvent_t> pending;
+  std::vector<cudaEvent_t> spare;
+};
+
+Fences& fences() {
+  static Fences* f = new Fences;  // never destroyed: queried by pools that live to the process's end
+  return *f;
+}
+
+}  // namespace
+
+uint64_t record_fence(int device) {
+  DeviceGuard guard(device);
+  Fences& f = fences();
+  std::lock_guard<std::mutex> lock(f.mutex);
+  cudaEvent_t event = nullptr;
+  if (f.spare.empty()) {
+    PLEURA_CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+  } else {
+    event = f.spare.back();
+    f.spare.pop_back();
+  }
+  PLEURA_CUDA_CHECK(cudaEventRecord(event, stream(device)));
+  const uint64_t id = f.next_id++;
+  f.pending.emplace(id, event);
+  return id;
+}
+
+bool fence_passed(uint64_t fence) {
+  Fences& f = fences();
+  std::lock_guard<std::mutex> lock(f.mutex);
+  auto it = f.pending.find(fence);
+  if (it == f.pending.end()) return true;  // passed and forgotten (or never recorded)
+  const cudaError_t status = cudaEventQuery(it->second);
+  if (status == cudaErrorNotReady) return false;
+  PLEURA_CUDA_CHECK(status);
+  f.spare.push_back(it->second);
+  f.pending.erase(it);
+  return true;
 }
 
 MemoryStats memory_stats(int device) { return allocator_stats(device); }

@@ -11,6 +11,7 @@
 
 #include "engine/cuda_runtime.h"
 #include "engine/error.h"
+#include "engine/pinned_pool.h"
 #include "data/augment/pipeline.h"
 #include "data/sampler.h"
 
@@ -18,9 +19,8 @@ namespace pleura {
 
 HostArray::HostArray(const Shape& shape, HostMemory memory) : shape_(shape) {
   if (memory == HostMemory::kPinned) {
-    void* p = cuda::alloc_pinned(std::max<size_t>(bytes(), sizeof(float)));
-    pinned_ = std::shared_ptr<void>(p, [](void* q) { cuda::free_pinned(q); });
-    data_ = static_cast<float*>(p);
+    pinned_ = cuda_pinned_pool().acquire(bytes());  // reused: no cudaMallocHost per batch
+    data_ = static_cast<float*>(pinned_->data());
   } else {
     tensor_ = Tensor::empty(shape, DType::kFloat32);
     data_ = tensor_.data<float>();
@@ -29,13 +29,15 @@ HostArray::HostArray(const Shape& shape, HostMemory memory) : shape_(shape) {
 
 Tensor HostArray::to(Device device) const {
   PLEURA_CHECK(data_ != nullptr, "[loader] to() on an empty HostArray");
-  if (!pinned()) return tensor_.to(device);
+  if (!pinned()) return upload(tensor_, device);  // a host batch: not a read of device values
   Tensor t = Tensor::empty(shape_, DType::kFloat32, device);
   if (device.is_cpu()) {
     std::memcpy(t.raw(), data_, bytes());
   } else {
+    // Asynchronous from pinned memory: the buffer goes back to its pool with a fence after the copy, and
+    // is not lent again before the device has passed it (engine/pinned_pool.h). No host wait.
     cuda::copy_h2d(t.raw(), data_, bytes(), device.index);
-    cuda::synchronize(device.index);  // the pinned source may be freed as soon as we return
+    pinned_->set_fence(cuda::record_fence(device.index));
   }
   return t;
 }

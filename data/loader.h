@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/pinned_pool.h"
 #include "engine/random.h"
 #include "engine/tensor.h"
 #include "data/augment/config.h"
@@ -68,14 +69,15 @@ class HostArray {
   size_t bytes() const { return static_cast<size_t>(shape_.numel()) * sizeof(float); }
   bool pinned() const { return pinned_ != nullptr; }
   // The array as a tensor on `device`: pageable memory on the CPU is returned as it is (no copy);
-  // otherwise the data is copied (pinned -> CUDA is a direct DMA copy; it has finished on return).
+  // otherwise the data is copied (pinned -> CUDA: an asynchronous DMA copy on the device's stream, with
+  // no host wait; the pinned buffer is not reused before it has finished, engine/pinned_pool.h).
   Tensor to(Device device) const;
 
  private:
   Shape shape_;
   float* data_ = nullptr;
   Tensor tensor_;                 // owner of pageable memory
-  std::shared_ptr<void> pinned_;  // owner of pinned memory
+  std::shared_ptr<PinnedBuffer> pinned_;  // pinned memory, lent by cuda_pinned_pool()
 };
 
 struct Batch {

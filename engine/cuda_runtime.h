@@ -36,8 +36,14 @@ void fill(void* ptr_dev, int64_t n, DType dtype, double value, int device);
 void synchronize(int device);
 
 // Pinned (page-locked) host memory, for fast transfers. Without CUDA: throws "built without CUDA".
+// The loader takes it from a pool that reuses it (engine/pinned_pool.h).
 void* alloc_pinned(size_t bytes);
 void free_pinned(void* ptr);
+
+// Fences: a marker put on `device`'s stream after the work queued so far (a CUDA event from a pool of
+// events), and whether the device has passed it, asked without waiting (ids are never 0). Thread-safe.
+uint64_t record_fence(int device);
+bool fence_passed(uint64_t fence);
 
 // Caching allocator statistics (cuda/allocator.h), in bytes and calls since the start (or the last reset
 // of the peaks).

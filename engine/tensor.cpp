@@ -145,6 +145,11 @@ Tensor Tensor::to(Device device) const {
   return out;
 }
 
+Tensor upload(const Tensor& host, Device device) {
+  PLEURA_CHECK(host.device().is_cpu(), "[upload] the tensor is on ", host.device().str(), ", expected the host");
+  return device.is_cpu() ? host : host.to(device);
+}
+
 Tensor Tensor::to(DType target) const {
   if (target == dtype()) return *this;
   PLEURA_CHECK(device().is_cpu(), "[to] dtype conversion runs on the CPU only; got ", describe(*this));

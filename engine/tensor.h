@@ -122,6 +122,10 @@ class Tensor {
 // "float32[2, 3, 4, 4] on cpu"
 std::string describe(const Tensor& t);
 
+// A host tensor (a loader's batch, values made on the host) taken to `device`: the tensor itself on the
+// CPU, a copy on a GPU. Unlike to(), never a host read (engine/counters.h): nothing waits for a device.
+Tensor upload(const Tensor& host, Device device);
+
 // Test aid: when on, Tensor::empty fills new memory with 0xFF bytes (NaN for float types), on the CPU
 // and on CUDA, so that an op that leaves an output element unwritten is caught by any comparison.
 void set_poison_empty_tensors(bool on);

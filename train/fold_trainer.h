@@ -46,6 +46,9 @@ struct FoldRun {
   std::unique_ptr<EpochSampler> sampler;  // null when [sampler] enabled = false
   std::unique_ptr<Loader> train_loader, valid_loader;
   TrainingState state;
+  // The step ledger of the epoch in training (engine/ops/step_ledger.h), on the training device: the loss
+  // and the skipped steps the host has not read yet.
+  Tensor ledger;
 
   // Data parallel (train/data_parallel.h): the ranks, and whether this one writes the files (rank 0).
   Communicator* comm = nullptr;

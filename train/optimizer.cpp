@@ -6,9 +6,8 @@
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/ops/adam.h"
-#include "engine/ops/concat.h"
-#include "engine/ops/mul.h"
-#include "engine/ops/reduce.h"
+#include "engine/ops/squared_norm.h"
+#include "engine/ops/step_ledger_math.h"
 
 namespace pleura {
 
@@ -18,8 +17,9 @@ Adam::Adam(std::vector<Tensor*> params, AdamOptions options)
     PLEURA_CHECK(params_[i] != nullptr && params_[i]->defined(), "[adam] parameter ", i, " is undefined");
 }
 
-void Adam::step(double grad_scale) {
+void Adam::step(const Tensor& ledger) {
   NoGradGuard no_grad;
+  AdamTensors t;
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor& p = *params_[i];
     if (!p.requires_grad()) continue;
@@ -30,36 +30,75 @@ void Adam::step(double grad_scale) {
       st.exp_avg = Tensor::zeros_like(p);
       st.exp_avg_sq = Tensor::zeros_like(p);
     }
-    ++st.step;
-    AdamStep s{options_.lr, options_.beta1, options_.beta2, options_.eps, options_.weight_decay, st.step, grad_scale};
-    adam_step(p, g, st.exp_avg, st.exp_avg_sq, s);
+    t.params.push_back(p);
+    t.grads.push_back(g);
+    t.exp_avgs.push_back(st.exp_avg);
+    t.exp_avg_sqs.push_back(st.exp_avg_sq);
+    t.step_slots.push_back(static_cast<int64_t>(i));
   }
+  if (t.params.empty()) return;
+  if (!counts_on_device_) {  // upload the counts (checkpoints may have set them)
+    std::vector<double> counts;
+    for (const ParamState& st : state_) counts.push_back(static_cast<double>(st.step));
+    steps_ = upload(Tensor::from_vector(counts, Shape{static_cast<int64_t>(counts.size())}, DType::kFloat64),
+                    t.params.front().device());
+    counts_on_device_ = true;
+  }
+  const AdamHyper h{options_.lr, options_.beta1, options_.beta2, options_.eps, options_.weight_decay};
+  adam_multi_step(t, steps_, ledger, h);
+}
+
+void Adam::step(double grad_scale) {
+  Device device = Device::cpu();
+  for (Tensor* p : params_)
+    if (p->requires_grad() && p->grad().defined()) device = p->device();
+  StepLedger applied;
+  applied.grad_scale = grad_scale;
+  applied.apply = 1.0;
+  step(make_step_ledger(applied, device));
+}
+
+std::vector<Adam::ParamState>& Adam::state() {
+  if (counts_on_device_) {
+    const std::vector<double> counts = steps_.to_vector();  // the one host read
+    for (size_t i = 0; i < state_.size(); ++i) state_[i].step = static_cast<int64_t>(counts[i]);
+    counts_on_device_ = false;  // the caller may change them: the next step uploads them again
+  }
+  return state_;
 }
 
 void Adam::zero_grad() {
   for (Tensor* p : params_) p->zero_grad();
 }
 
-double grad_norm(const std::vector<Tensor*>& params) {
-  NoGradGuard no_grad;
-  // Per-parameter sums of squares stay on the parameter's device, side by side in one [1, P, 1, 1]
-  // tensor that comes back in one read (a GPU step waits once, not P times); the host adds them in
-  // double in parameter order, the same sum as reading each one.
-  std::vector<Tensor> squares;
+std::vector<Tensor> defined_grads(const std::vector<Tensor*>& params) {
+  std::vector<Tensor> grads;
   for (Tensor* p : params) {
     Tensor g = p->grad();
-    if (g.defined()) squares.push_back(sum(mul(g, g)).view(Shape{1, 1, 1, 1}));
+    if (g.defined()) grads.push_back(g);
   }
-  if (squares.empty()) return 0.0;
-  double total = 0.0;
-  for (double s : concat(squares).to_vector()) total += s;
-  return std::sqrt(total);
+  return grads;
+}
+
+void decide_and_step(Adam& adam, Tensor& ledger, const Tensor& loss, const StepRule& rule, int64_t batch) {
+  NoGradGuard no_grad;
+  const std::vector<Tensor> grads = defined_grads(adam.params());
+  // No gradient at all (every parameter frozen): a norm of zero, as grad_norm's.
+  const Tensor squares = grads.empty() ? Tensor::zeros(Shape{1}, DType::kFloat64, ledger.device()) : squared_norm(grads);
+  ledger_record_batch(ledger, loss, squares, rule, batch);
+  adam.step(ledger);
+}
+
+double grad_norm(const std::vector<Tensor*>& params) {
+  NoGradGuard no_grad;
+  const std::vector<Tensor> grads = defined_grads(params);
+  if (grads.empty()) return 0.0;
+  return std::sqrt(squared_norm(grads).item());
 }
 
 double clip_factor(double norm, double max_norm) {
   PLEURA_CHECK(max_norm > 0, "[clip] max_norm is ", max_norm, ", expected > 0");
-  double f = max_norm / (norm + 1e-6);
-  return f < 1.0 ? f : 1.0;
+  return ledger_math::clip_factor(norm, max_norm);
 }
 
 }  // namespace pleura

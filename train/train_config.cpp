@@ -59,6 +59,7 @@ void read_run(const ConfigReader& r, TrainConfig& c) {
     throw_error(cat(r.where("run", "device"), ": ", e.what()));
   }
   c.workers = static_cast<int>(r.int_in("run", "workers", c.workers, 0, 256));
+  c.log_every = r.int_in("run", "log_every", c.log_every, 0, 1000000);
 }
 
 void read_data(const ConfigReader& r, TrainConfig& c) {
@@ -165,6 +166,12 @@ const char* scheduler_type_name(SchedulerType type) {
     case SchedulerType::kWarmRestarts: return "warm_restarts";
   }
   return "?";
+}
+
+int64_t default_log_interval(Device device) { return device.is_cuda() ? 20 : 1; }
+
+int64_t log_interval(const TrainConfig& config) {
+  return config.log_every > 0 ? config.log_every : default_log_interval(config.device);
 }
 
 std::string TrainConfig::where(const std::string& section_key) const {

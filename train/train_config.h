@@ -15,6 +15,10 @@
 //   seed = 42                    (SEED) model initialisation, sampler and augmentations derive from it
 //   device = cpu                 (DEVICE, DEVICE_LIST) cpu, cuda or cuda:N (one device)
 //   workers = 2                  (WORKERS) loader threads; results do not depend on it
+//   log_every = 0                (Pleura) batches between the host's readings of the training loss and
+//                                of skipped steps, kept on the device meanwhile (engine/ops/step_ledger.h):
+//                                the only waits for the device in a training step; 0: every batch on the
+//                                CPU, every 20 on CUDA. Results do not depend on it
 // [data] either a prepared cache or a DICOM tree with labels:
 //   cache = dataset1024          (DATA_DIRECTORY) tools/prepare_data's output: images/, masks/, manifest.csv
 //   images = dicom-images-train  a SIIM tree of DICOM (or PNG) files, decoded per item, and
@@ -100,6 +104,7 @@ struct TrainConfig {
   uint64_t seed = 42;
   Device device = Device::cpu();
   int workers = 2;
+  int64_t log_every = 0;            // 0: log_interval's default for the device
   // [data]
   std::string cache;                // set: the prepared cache; empty: images + labels
   std::string images, labels;
@@ -155,6 +160,11 @@ struct TrainConfig {
   std::string where(const std::string& section_key) const;
 };
 
+// [run] log_every, or its default for the device: 1 on the CPU (a reading costs nothing there), 20 on
+// CUDA (each reading makes the host wait for the device).
+int64_t log_interval(const TrainConfig& config);
+int64_t default_log_interval(Device device);
+
 // Reads `path`, applies the "section.key=value" overrides, validates everything and checks that the
 // files and folders named exist. Throws pleura::Error with file:line.
 TrainConfig load_train_config(const std::string& path, const std::vector<std::string>& overrides = {});
@@ -165,7 +175,7 @@ TrainConfig parse_train_config(const std::string& text, const std::string& name,
 // Every setting as "section.key = value" lines in a fixed order (logged at the start of a run).
 std::string config_text(const TrainConfig& config);
 // A 64-bit FNV-1a hash (16 hex digits) of config_text without the settings that cannot change the
-// result ([run] output, log_dir, device and workers, [train] max_nonfinite_steps): --resume refuses a state
+// result ([run] output, log_dir, device, workers and log_every, [train] max_nonfinite_steps): --resume refuses a state
 // another configuration made.
 std::string config_hash(const TrainConfig& config);
 

@@ -21,7 +21,7 @@ std::string ints(const std::vector<int>& v) {
 }
 
 // The lines of every setting except those that cannot change the result: [run] output, log_dir,
-// device and workers, and [train] max_nonfinite_steps.
+// device, workers and log_every, and [train] max_nonfinite_steps.
 std::string result_settings(const TrainConfig& c) {
   const auto& a = c.augment;
   std::string s;
@@ -103,7 +103,7 @@ std::string result_settings(const TrainConfig& c) {
 std::string config_text(const TrainConfig& c) {
   // max_nonfinite_steps only decides when a failing run gives up, so a resume may change it.
   return result_settings(c) + "run.output = " + c.output + "\nrun.log_dir = " + c.log_dir + "\nrun.device = " +
-         c.device.str() + "\nrun.workers = " + std::to_string(c.workers) +
+         c.device.str() + "\nrun.workers = " + std::to_string(c.workers) + "\nrun.log_every = " + std::to_string(log_interval(c)) +
          "\ntrain.max_nonfinite_steps = " + std::to_string(c.max_nonfinite_steps) + "\n";
 }
 

@@ -8,6 +8,7 @@
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/ops/combo_loss.h"
+#include "engine/ops/step_ledger.h"
 #include "engine/ops/sigmoid.h"
 #include "engine/random.h"
 #include "data/shard.h"
@@ -43,40 +44,65 @@ std::vector<Tensor> copy_buffers(Module& model) {
   return copies;
 }
 
-void restore_buffers(Module& model, std::vector<Tensor>& copies) {
-  size_t i = 0;
-  for (const auto& [name, buffer] : model.named_buffers()) *buffer = std::move(copies.at(i++));
+std::vector<Tensor> buffers_of(Module& model) {
+  std::vector<Tensor> buffers;
+  for (const auto& [name, buffer] : model.named_buffers()) buffers.push_back(*buffer);
+  return buffers;
 }
 
-// The optimizer step of a batch that ends a grad_accum window: the gradient norm (the one host read it
-// costs, also when clipping is off) tells whether every gradient is finite. A NaN / infinite loss or norm
-// skips the step, leaving weights and Adam state as they are, drops the window's gradients and puts back
-// the buffers as they were before the window (`window_buffers`).
-void optimizer_step(FoldRun& run, const std::vector<Tensor*>& params, std::vector<Tensor>& window_buffers,
-                    double loss, int64_t batch) {
-  const TrainConfig& c = run.config;
-  TrainingState& st = run.state;
+// The ledger of the epoch's steps (engine/ops/step_ledger.h), on the training device, starting from the
+// saved state: the epoch's loss so far and the fold's skipped steps.
+Tensor epoch_ledger(const FoldRun& run) {
+  const TrainingState& st = run.state;
+  StepLedger l;
+  l.loss_sum = st.loss_sum;
+  l.loss_count = static_cast<double>(st.loss_count);
+  l.skipped_in_a_row = static_cast<double>(st.nonfinite_in_a_row);
+  l.skipped_total = static_cast<double>(st.nonfinite_total);
+  return make_step_ledger(l, run.config.device);
+}
+
+StepRule step_rule(const TrainConfig& c) {
+  return {.max_norm = c.grad_clip, .max_skipped_in_a_row = static_cast<double>(c.max_nonfinite_steps)};
+}
+
+// The optimizer step of a batch that ends a grad_accum window, queued on the device without a host read:
+// the ledger decides from the gradient norm and the window's losses, and a NaN / infinite loss or norm
+// skips the step, leaving weights and Adam state as they are, and puts back the buffers as they were
+// before the window (`window_buffers`). The window's gradients are dropped either way.
+void optimizer_step(FoldRun& run, const Tensor& loss, std::vector<Tensor>& window_buffers, int64_t batch) {
   // The window's gradients summed over the ranks (started during the last backward pass, train_epoch):
   // every rank sees the same norm and takes the same step.
   run.reducer->finish();
-  const double norm = grad_norm(params);
-  if (std::isfinite(loss) && std::isfinite(norm)) {
-    run.adam->step(c.grad_clip > 0 ? clip_factor(norm, c.grad_clip) : 1.0);
-    run.adam->zero_grad();
-    // Per-rank batch norm: every rank continues with rank 0's running statistics (synchronised ones agree).
-    if (run.distributed() && !c.sync_bn) broadcast_buffers(*run.model, *run.comm);
-    st.nonfinite_in_a_row = 0;
-    return;
-  }
+  decide_and_step(*run.adam, run.ledger, loss, step_rule(run.config), batch);
+  std::vector<Tensor> buffers = buffers_of(*run.model);
+  ledger_restore_if_skipped(run.ledger, buffers, window_buffers);
   run.adam->zero_grad();
-  restore_buffers(*run.model, window_buffers);
-  ++st.nonfinite_in_a_row;
-  ++st.nonfinite_total;
-  const std::string what = cat("epoch ", st.epoch, " batch ", batch, ": loss ", format_number(loss),
-                               ", gradient norm ", format_number(norm));
-  run.log.line(cat("non-finite step skipped (", what, "); weights and optimizer state unchanged; ",
-                   st.nonfinite_in_a_row, " in a row, ", st.nonfinite_total, " in this fold"));
-  if (st.nonfinite_in_a_row >= c.max_nonfinite_steps) throw NonFiniteSteps{what};
+  // Per-rank batch norm: every rank continues with rank 0's running statistics (synchronised ones agree).
+  if (run.distributed() && !run.config.sync_bn) broadcast_buffers(*run.model, *run.comm);
+}
+
+// The host's reading of the ledger (its one read): the epoch's loss and the skipped steps go into the
+// state, the skips since the last reading are logged, and a ledger that gave up ends the epoch with
+// NonFiniteSteps, the state at the batch that gave up (trained again on --resume).
+void read_ledger(FoldRun& run) {
+  TrainingState& st = run.state;
+  const StepLedger l = read_step_ledger(run.ledger);
+  const int64_t skipped = static_cast<int64_t>(l.skipped_total) - st.nonfinite_total;
+  st.loss_sum = l.loss_sum;
+  st.loss_count = static_cast<int64_t>(l.loss_count);
+  st.nonfinite_in_a_row = static_cast<int64_t>(l.skipped_in_a_row);
+  st.nonfinite_total = static_cast<int64_t>(l.skipped_total);
+  if (skipped == 0) return;
+  const std::string what = cat("epoch ", st.epoch, " batch ", static_cast<int64_t>(l.last_skipped_batch), ": loss ",
+                               format_number(l.last_skipped_loss), ", gradient norm ", format_number(l.last_skipped_norm));
+  const std::string steps = skipped == 1 ? "non-finite step skipped (" : cat(skipped, " non-finite steps skipped, the last (");
+  run.log.line(cat(steps, what, "); weights and optimizer state unchanged; ", st.nonfinite_in_a_row, " in a row, ",
+                   st.nonfinite_total, " in this fold"));
+  if (l.gave_up != 0.0) {
+    st.batch = static_cast<int64_t>(l.gave_up_batch);
+    throw NonFiniteSteps{what};
+  }
 }
 
 }  // namespace
@@ -123,10 +149,12 @@ bool train_epoch(FoldRun& run) {
   const std::vector<Tensor*> params = run.model->parameters();
   ComboLossParams loss_params = c.loss;
   loss_params.group = run.comm;  // several ranks: the loss of the whole step's batch
-  bool window_loss_finite = true;  // every loss since the last step was finite (a resume starts afresh)
+  const int64_t log_every = log_interval(c);
+  run.ledger = epoch_ledger(run);  // a resume starts a fresh grad_accum window
   std::vector<Tensor> window_buffers;  // the model's buffers as the window began
   EpochProgress bar(run.progress, run.options.terminal, cat("fold ", run.fold, " epoch ", st.epoch, " train"), batches,
                     st.batch);
+  std::string status = st.loss_count ? loss_status(st.loss_sum / static_cast<double>(st.loss_count), run.adam->lr()) : "";
   for (int64_t b = st.batch; b < batches; ++b) {
     const Clock::time_point t0 = Clock::now();
     std::optional<Batch> batch = loader.next();
@@ -143,27 +171,28 @@ bool train_epoch(FoldRun& run) {
     if (ends_window) run.reducer->begin_overlap();
     loss.backward();
     if (run.options.after_backward) run.options.after_backward(run.fold, st.epoch, b, params);
-    const double value = loss.item();
-    window_loss_finite = window_loss_finite && std::isfinite(value);
     // Learning.batch_train: the step happens on every grad_accum-th batch of the epoch (batch_idx counts
     // from 0 each epoch); gradients of a short remainder carry over into the next epoch, as there.
     if (ends_window) {
-      optimizer_step(run, params, window_buffers, window_loss_finite ? value : NAN, b);
+      optimizer_step(run, loss.detach(), window_buffers, b);
       window_buffers.clear();
-      window_loss_finite = true;
-    }
-    // The epoch's mean loss counts the finite ones (a skipped step is logged on its own).
-    if (std::isfinite(value)) {
-      st.loss_sum += value;
-      ++st.loss_count;
+    } else {
+      ledger_record_batch(run.ledger, loss.detach(), Tensor{}, step_rule(c), b);
     }
     st.batch = b + 1;
     const Clock::time_point t2 = Clock::now();
     st.wait_seconds += seconds_between(t0, t1);
     st.epoch_seconds += seconds_between(t0, t2);
-    bar.advance(loss_status(st.loss_sum / static_cast<double>(st.loss_count), run.adam->lr()));
+    // The host reads the ledger every log_every batches and at the epoch's end (the epoch's mean loss
+    // counts the finite losses; a skipped step is logged on its own).
+    if ((b + 1) % log_every == 0 || b + 1 == batches) {
+      read_ledger(run);
+      status = loss_status(st.loss_sum / static_cast<double>(st.loss_count), run.adam->lr());
+    }
+    bar.advance(status);
     if (run.options.after_batch && run.options.after_batch(run.fold, st.epoch, b)) request_stop(2 /* SIGINT */);
     if (agree_on_stop(*run.comm) && st.batch < batches) {
+      read_ledger(run);  // the state saved on the way out holds every batch trained
       bar.finish("stopped");
       return false;
     }

@@ -33,7 +33,8 @@ TEST_CASE("bench_unet: a small run prints its timings, counts and FLOP rates as 
     CHECK(j.at("infer_batch") == 3);
     CHECK(j.at("flip") == true);
     CHECK(j.at("device") == "cpu");
-    CHECK(std::isfinite(j.at("final_loss").get<double>()));
+    CHECK(std::isfinite(j.at("mean_loss").get<double>()));
+    CHECK(j.at("log_every").get<int64_t>() == 1);
     const double step_ms = j.at("train_step_ms").get<double>();
     CHECK(j.at("train_step_ms_min").get<double>() <= step_ms);
     CHECK(step_ms <= j.at("train_step_ms_max").get<double>());
@@ -49,9 +50,9 @@ TEST_CASE("bench_unet: a small run prints its timings, counts and FLOP rates as 
     const double infer_ms = j.at("infer_ms").get<double>();
     CHECK(j.at("infer_images_per_s").get<double>() == doctest::Approx(3.0 / (infer_ms / 1e3)).epsilon(1e-9));
     CHECK(j.at("infer_tflops").get<double>() == doctest::Approx(6.0 * flops / 1e12 / (infer_ms / 1e3)).epsilon(1e-9));
-    // Per step on the CPU: two host reads, the loss (logged) and the gradient norm (for clipping), each
-    // a host wait on a GPU; the device counts are CUDA's alone; no peak device memory is reported.
-    CHECK(j.at("host_reads_per_step").get<double>() == 2.0);
+    // Per step on the CPU: one host read, the step ledger (the loss and skipped steps, logged every step
+    // on the CPU by default; on CUDA every 20); the device counts are CUDA's alone; no peak device memory.
+    CHECK(j.at("host_reads_per_step").get<double>() == 1.0);
     for (const char* key : {"host_syncs_per_step", "kernel_launches_per_step", "library_calls_per_step",
                             "device_operations_per_step", "device_mallocs_per_step"})
       CHECK(j.at(key).get<double>() == 0.0);
@@ -59,6 +60,16 @@ TEST_CASE("bench_unet: a small run prints its timings, counts and FLOP rates as 
     CHECK(j.at("peak_rss_mib").get<double>() > 1.0);
     CHECK(j.at("infer_only") == false);
   }
+}
+
+TEST_CASE("bench_unet: --log-every reads the step ledger every N steps, as train_unet's [run] log_every") {
+  const ToolRun r = run_tool(bench_unet_tool(), {"--model", "albunet", "--size", "64", "--steps", "4", "--warmup", "0",
+                                                 "--log-every", "2", "--json"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const nlohmann::json j = last_json_line(r.out);
+  CHECK(j.at("log_every").get<int64_t>() == 2);
+  CHECK(j.at("host_reads_per_step").get<double>() == 0.5);  // steps 2 and 4 of the 4 timed ones
 }
 
 TEST_CASE("bench_unet: --infer-only times the inference batch alone") {

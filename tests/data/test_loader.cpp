@@ -8,7 +8,9 @@
 #include <future>
 #include <thread>
 
+#include "engine/counters.h"
 #include "engine/cuda_runtime.h"
+#include "engine/pinned_pool.h"
 #include "tests/data/data_testing.h"
 #include "tests/testing.h"
 #include "data/augment/config.h"
@@ -236,6 +238,35 @@ TEST_CASE("loader: pinned batches equal pageable ones and reach the GPU" * docte
     CHECK(on_gpu.device() == Device::cuda(0));
     CHECK(on_gpu.to(Device::cpu()).to_vector() == a[k].images.to(Device::cpu()).to_vector());
   }
+}
+
+TEST_CASE("loader: a second pinned epoch uploads with no host wait and no pinned allocation" * doctest::test_suite("gpu")) {
+  PLEURA_REQUIRE_GPU();
+  LoaderConfig c = small_config(2);
+  c.memory = HostMemory::kPinned;
+  Loader loader(synthetic_item, c);
+  auto upload_epoch = [&](int64_t epoch) {
+    loader.start_epoch(epoch, order_of(7));
+    std::vector<Tensor> on_gpu;
+    while (std::optional<Batch> b = loader.next()) on_gpu.push_back(b->images.to(Device::cuda(0)));
+    return on_gpu;
+  };
+  upload_epoch(0);  // fills the pool
+  cuda::synchronize(0);
+  const EngineCounters before = engine_counters();
+  const std::vector<Tensor> second = upload_epoch(1);
+  const EngineCounters d = counters_between(before, engine_counters());
+  CHECK(d.pinned_allocs == 0);
+  CHECK(d.pinned_frees == 0);
+  CHECK(d.host_syncs() == 0);
+  CHECK(cuda_pinned_pool().stats().reuses > 0);
+  // The copies are right once the device has done them.
+  Loader pageable(synthetic_item, small_config(2));
+  pageable.start_epoch(1, order_of(7));
+  const std::vector<Batch> want = drain(pageable);
+  REQUIRE(want.size() == second.size());
+  for (size_t k = 0; k < want.size(); ++k)
+    CHECK(second[k].to(Device::cpu()).to_vector() == want[k].images.to(Device::cpu()).to_vector());
 }
 
 TEST_CASE("loader: a batch too large for host memory ends the epoch with the size and what to lower") {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <sstream>
 
+#include "engine/counters.h"
 #include "engine/file_io.h"
 #include "engine/folder_lock.h"
 #include "engine/safetensors.h"
@@ -314,6 +315,38 @@ TEST_CASE("train_unet: a NaN gradient skips its step, leaving weights and Adam s
   CHECK(end.finished);
   CHECK(end.nonfinite_in_a_row == 0);
   CHECK(end.nonfinite_total == 1);
+}
+
+TEST_CASE("train_unet: a training step reads nothing back from the device except every log_every batches") {
+  TempDir t;
+  const TinyCache cache = make_tiny_cache(t.file("cache"), 12, 64, 3);
+  const std::string ini_a = write_ini(t, "a.ini", tiny_train_ini(cache, t.file("a")));
+  const std::string ini_b = write_ini(t, "b.ini", tiny_train_ini(cache, t.file("b")));
+  // Host reads (engine/counters.h: the calls that make a GPU step wait) at the end of each batch.
+  std::vector<std::pair<int64_t, int64_t>> reads;  // (batch, reads so far)
+  TrainOptions counting;
+  counting.after_batch = [&](int, int64_t, int64_t batch) {
+    reads.emplace_back(batch, engine_counters().host_reads);
+    return false;
+  };
+  const Run a = run({ini_a, "--set", "run.log_every=3"}, counting);
+  REQUIRE_MESSAGE(a.code == 0, a.err);
+  REQUIRE(reads.size() == 8);  // 2 epochs of 4 batches
+  for (size_t i = 1; i < reads.size(); ++i) {
+    const int64_t batch = reads[i].first;
+    if (batch == 0) continue;  // the first batch of an epoch follows validation and checkpoints
+    CAPTURE(batch);
+    // Batch 2 ends 3 batches (a logging batch), batch 3 ends the epoch; batch 1 reads nothing.
+    CHECK(reads[i].second - reads[i - 1].second == (batch == 1 ? 0 : 1));
+  }
+  // The interval changes when the host looks, not what is computed: the same weights as logging every batch.
+  const Run b = run({ini_b, "--set", "run.log_every=1"});
+  REQUIRE_MESSAGE(b.code == 0, b.err);
+  check_same_tensors(t.file("a/checkpoints/fold0/tiny_fold0_last_state.safetensors"),
+                     t.file("b/checkpoints/fold0/tiny_fold0_last_state.safetensors"));
+  CHECK(metrics_csv(t.file("a/checkpoints/fold0/metrics.csv")).column("train_loss") ==
+        metrics_csv(t.file("b/checkpoints/fold0/metrics.csv")).column("train_loss"));
+  CHECK(slurp(t.file("a/log/train_main.log")).find("run.log_every = 3") != std::string::npos);
 }
 
 TEST_CASE("train_unet: max_nonfinite_steps bad steps in a row end the run with the last good state saved") {

@@ -53,10 +53,12 @@ TEST_CASE("train config: every section read into typed values") {
             "[train]\nepochs = 7\nbatch_size = 4\ngrad_accum = 2\ngrad_clip = 0.5\nearly_stopping = 3\n"
             "[validation]\nfrequency = 2\naverage = per_batch\ntriplets = 0.75 1000 0.3, 0.6 0 0.4\n"
             "[checkpoints]\nfull_folder = hist\nbest_folder = best\ntopk = 4\n"),
-      "full.ini", {"run.device=cuda:1", "run.workers=5", "folds.use=1, 0"});
+      "full.ini", {"run.device=cuda:1", "run.workers=5", "run.log_every=7", "folds.use=1, 0"});
   CHECK(c.pipeline == "p");
   CHECK(c.device == Device::cuda(1));
   CHECK(c.workers == 5);
+  CHECK(c.log_every == 7);
+  CHECK(log_interval(c) == 7);
   CHECK(c.cache == p.cache);
   CHECK(c.size == 128);
   CHECK(c.normalization == augment::Normalization::kUnit);
@@ -280,12 +282,22 @@ TEST_CASE("train config: configs/ holds the solution's 16 training configs with 
   CHECK(demo.triplets.size() == 7 * 7 * 5);
 }
 
+TEST_CASE("train config: log_every's default reads the device's ledger every batch on the CPU, every 20 on CUDA") {
+  Paths p;
+  const TrainConfig cpu = parse_train_config(p.ini(), "a.ini");
+  CHECK(cpu.log_every == 0);
+  CHECK(log_interval(cpu) == 1);
+  CHECK(log_interval(parse_train_config(p.ini(), "b.ini", {"run.device=cuda"})) == 20);
+  CHECK(config_text(cpu).find("run.log_every = 1\n") != std::string::npos);
+  expect_error([&] { parse_train_config(p.ini(), "c.ini", {"run.log_every=-1"}); }, {"log_every", "-1"});
+}
+
 TEST_CASE("train config: the hash ignores where a run goes and what runs it, not what it does") {
   Paths p;
   const std::string h = config_hash(parse_train_config(p.ini(), "a.ini"));
   CHECK(h.size() == 16);
   CHECK(config_hash(parse_train_config(p.ini(), "b.ini", {"run.device=cuda", "run.workers=9", "run.output=x",
-                                                          "train.max_nonfinite_steps=2"})) == h);
+                                                          "run.log_every=50", "train.max_nonfinite_steps=2"})) == h);
   CHECK(config_hash(parse_train_config(p.ini(), "c.ini", {"optimizer.lr=0.001"})) != h);
   CHECK(config_hash(parse_train_config(p.ini(), "d.ini", {"augment.hflip.p=0"})) != h);
   CHECK(config_text(parse_train_config(p.ini(), "e.ini")).find("optimizer = adam lr 0.0001 weight_decay 5e-06") !=

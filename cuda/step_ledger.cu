@@ -1,0 +1,67 @@
+// CUDA kernels of the step ledger (engine/ops/step_ledger.h); twin: cpu/step_ledger.cpp. The decision is
+// one thread running ledger_math (engine/ops/step_ledger_math.h), the same code as the CPU's; the restore
+// is a multi-tensor copy (cuda/multi_tensor.cuh) that does nothing when the step was applied.
+#include <array>
+
+#include "cuda/launch.h"
+#include "cuda/multi_tensor.cuh"
+#include "engine/ops/step_ledger.h"
+#include "engine/ops/step_ledger_math.h"
+
+namespace pleura::cuda {
+
+namespace {
+
+template <class L>
+__global__ void record_batch_kernel(double* ledger, const L* loss, const double* squared_norm, StepRule rule,
+                                    double batch) {
+  StepLedger* l = reinterpret_cast<StepLedger*>(ledger);
+  const bool ends_window = squared_norm != nullptr;
+  ledger_math::record_batch(*l, static_cast<double>(loss[0]), ends_window, ends_window ? squared_norm[0] : 0.0, rule,
+                            batch);
+}
+
+// Byte copies saved -> buffer of each listed tensor when the ledger's step was skipped.
+__global__ void restore_kernel(const double* ledger, TensorList<2> list) {
+  if (reinterpret_cast<const StepLedger*>(ledger)->apply != 0.0) return;
+  const int t = list_tensor_of(list, static_cast<int>(blockIdx.x));
+  const int64_t begin = (static_cast<int64_t>(blockIdx.x) - list.first_chunk[t]) * kChunkElements;
+  const int64_t end = min(list.numel[t], begin + kChunkElements);
+  unsigned char* dst = static_cast<unsigned char*>(list.data[0][t]);
+  const unsigned char* src = static_cast<const unsigned char*>(list.data[1][t]);
+  for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) dst[i] = src[i];
+}
+
+}  // namespace
+
+void ledger_record_batch(Tensor& ledger, const Tensor& loss, const Tensor& squared_norm, const StepRule& rule,
+                         int64_t batch) {
+  const int dev = ledger.device().index;
+  DeviceGuard guard(dev);
+  const double* norm = squared_norm.defined() ? squared_norm.data<double>() : nullptr;
+  if (loss.dtype() == DType::kFloat64)
+    record_batch_kernel<<<1, 1, 0, stream(dev)>>>(ledger.data<double>(), loss.data<double>(), norm, rule,
+                                                  static_cast<double>(batch));
+  else
+    record_batch_kernel<<<1, 1, 0, stream(dev)>>>(ledger.data<double>(), loss.data<float>(), norm, rule,
+                                                  static_cast<double>(batch));
+  PLEURA_CUDA_LAUNCH_CHECK();
+}
+
+void ledger_restore_if_skipped(const Tensor& ledger, std::vector<Tensor>& buffers, const std::vector<Tensor>& saved) {
+  if (buffers.empty()) return;
+  const int dev = ledger.device().index;
+  DeviceGuard guard(dev);
+  std::vector<std::array<void*, 2>> data;
+  std::vector<int64_t> bytes;
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    data.push_back({buffers[i].raw(), saved[i].raw()});
+    bytes.push_back(static_cast<int64_t>(buffers[i].nbytes()));
+  }
+  for_each_list<2>(data, bytes, [&](const TensorList<2>& list) {
+    restore_kernel<<<list.first_chunk[list.count], kBlockThreads, 0, stream(dev)>>>(ledger.data<double>(), list);
+    PLEURA_CUDA_LAUNCH_CHECK();
+  });
+}
+
+}  // namespace pleura::cuda
