@@ -3,6 +3,7 @@
 // element type, the focal clamps and pt in the element type); the sums and the gradient are formed in
 // double. Per-image sums come from fixed 4096-element blocks added in order: thread-count independent.
 #include "engine/ops/combo_loss.h"
+#include "engine/ops/combo_loss_math.h"
 
 #include <algorithm>
 #include <cmath>
@@ -52,7 +53,7 @@ void add_terms(T x, T t, double* acc) {
 
 // d loss / d x of one element (before the upstream factor), given the image's dice coefficients.
 template <class T>
-double element_grad(T x, T t, double dice_a, double dice_b, const ComboBackwardCoefficients& coef) {
+double element_grad(T x, T t, double dice_a, double dice_b, const ComboBackwardScales& coef) {
   T p = stable_sigmoid(x);
   double xd = x, td = t, pd = p;
   // BCE: max(x,0) - x*t + log(1+exp(-|x|)). Its autograd gradient is sigmoid(x) - t, except at x == 0
@@ -74,7 +75,7 @@ double element_grad(T x, T t, double dice_a, double dice_b, const ComboBackwardC
 
 }  // namespace
 
-void combo_loss_sums(const Tensor& logits, const Tensor& targets, int64_t n_images, std::vector<double>& sums) {
+void combo_loss_sums(const Tensor& logits, const Tensor& targets, int64_t n_images, Tensor& sums_out) {
   with_float_type(logits.dtype(), "combo_loss", [&](auto tag) {
     using T = decltype(tag);
     const T* px = logits.data<T>();
@@ -91,16 +92,30 @@ void combo_loss_sums(const Tensor& logits, const Tensor& targets, int64_t n_imag
         for (int64_t i = begin; i < end; ++i) add_terms(px[i], pt[i], acc);
       }
     });
-    sums.assign(static_cast<size_t>(n_images * kComboSumCount), 0.0);
+    double* sums = sums_out.data<double>();
+    std::fill(sums, sums + n_images * kComboSumCount, 0.0);
     for (int64_t j = 0; j < n_images * blocks; ++j)
       for (int k = 0; k < kComboSumCount; ++k)
-        sums[static_cast<size_t>((j / blocks) * kComboSumCount + k)] +=
+        sums[(j / blocks) * kComboSumCount + k] +=
             partial[static_cast<size_t>(j * kComboSumCount + k)];
   });
 }
 
-void combo_loss_bwd(const Tensor& logits, const Tensor& targets, int64_t n_images,
-                    const ComboBackwardCoefficients& coef, const Tensor& grad_out, Tensor& grad_logits) {
+void combo_loss_finish(const Tensor& sums, const ComboFinish& f, Tensor& result, Tensor& loss) {
+  double* out = result.data<double>();
+  combo_math::finish(sums.data<double>(), f, out);
+  with_float_type(loss.dtype(), "combo_loss", [&](auto tag) {
+    using T = decltype(tag);
+    loss.data<T>()[0] = static_cast<T>(out[0]);
+  });
+}
+
+void combo_loss_bwd(const Tensor& logits, const Tensor& targets, int64_t n_images, const ComboBackwardScales& scales,
+                    const Tensor& result, const Tensor& grad_out, Tensor& grad_logits) {
+  const double* r = result.data<double>();
+  const bool passes = reinterpret_cast<const ComboResult*>(r)->passes != 0.0;
+  const double* dice_a = r + kComboResultFields;
+  const double* dice_b = dice_a + n_images;
   with_float_type(logits.dtype(), "combo_loss", [&](auto tag) {
     using T = decltype(tag);
     const T* px = logits.data<T>();
@@ -110,8 +125,9 @@ void combo_loss_bwd(const Tensor& logits, const Tensor& targets, int64_t n_image
     int64_t per_image = logits.numel() / n_images;
     parallel_for(logits.numel(), 1 << 14, [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; ++i) {
-        size_t n = static_cast<size_t>(i / per_image);
-        pg[i] = static_cast<T>(g * element_grad(px[i], pt[i], coef.dice_a[n], coef.dice_b[n], coef));
+        const int64_t n = i / per_image;
+        // Below the 1e-5 clamp the gradient is zero.
+        pg[i] = passes ? static_cast<T>(g * element_grad(px[i], pt[i], dice_a[n], dice_b[n], scales)) : T(0);
       }
     });
   });

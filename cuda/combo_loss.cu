@@ -1,7 +1,9 @@
 // CUDA kernels of combo_loss (engine/ops/combo_loss.h); twin: cpu/combo_loss.cpp (same element terms).
 // Forward: a grid of (chunks, images) blocks, the chunk count fixed by the image size, each block writing
-// its kComboSumCount partial sums (double); the host adds the partials in order. No atomics, so the sums
-// are the same on every run. Backward: one elementwise pass.
+// its kComboSumCount partial sums (double); one thread per (image, sum) adds the partials in chunk order
+// (the order the host used to add them in). No atomics, so the sums are the same on every run. The loss
+// from the sums: one thread running engine/ops/combo_loss_math.h, as the CPU does. Backward: one
+// elementwise pass reading the dice coefficients and the clamp from the result on the device.
 #include <vector>
 
 #include "cuda/block_reduce.cuh"
@@ -9,6 +11,7 @@
 #include "cuda/stable_sigmoid.cuh"
 #include "engine/cuda_runtime.h"
 #include "engine/ops/combo_loss.h"
+#include "engine/ops/combo_loss_math.h"
 
 namespace pleura::cuda {
 
@@ -58,11 +61,34 @@ __global__ void combo_loss_fwd_kernel(const float* x, const float* t, int64_t pe
   }
 }
 
+// sums[n][k] = the partials of image n, sum k, added in chunk order.
+__global__ void combine_partials_kernel(const double* partial, int64_t chunks, int64_t n_images, double* sums) {
+  PLEURA_KERNEL_LOOP(j, n_images * kComboSumCount) {
+    const int64_t n = j / kComboSumCount, k = j % kComboSumCount;
+    double s = 0.0;
+    for (int64_t c = 0; c < chunks; ++c) s = __dadd_rn(s, partial[(n * chunks + c) * kComboSumCount + k]);
+    sums[j] = s;
+  }
+}
+
+template <class T>
+__global__ void finish_kernel(const double* sums, ComboFinish f, double* result, T* loss) {
+  combo_math::finish(sums, f, result);
+  loss[0] = static_cast<T>(result[0]);
+}
+
 __global__ void combo_loss_bwd_kernel(const float* x, const float* t, int64_t per_image, int64_t total,
-                                      const double* dice_a, const double* dice_b, double bce_scale, double focal_scale,
+                                      const double* result, int64_t n_images, double bce_scale, double focal_scale,
                                       const float* grad_out, float* grad_x) {
+  const bool passes = reinterpret_cast<const ComboResult*>(result)->passes != 0.0;
+  const double* dice_a = result + kComboResultFields;
+  const double* dice_b = dice_a + n_images;
   double g = grad_out[0];
   PLEURA_KERNEL_LOOP(i, total) {
+    if (!passes) {  // below the 1e-5 clamp the gradient is zero
+      grad_x[i] = 0.f;
+      continue;
+    }
     int64_t n = i / per_image;
     float xv = x[i], tv = t[i];
     float p = stable_sigmoid(xv);
@@ -85,7 +111,7 @@ __global__ void combo_loss_bwd_kernel(const float* x, const float* t, int64_t pe
 
 }  // namespace
 
-void combo_loss_sums(const Tensor& logits, const Tensor& targets, int64_t n_images, std::vector<double>& sums) {
+void combo_loss_sums(const Tensor& logits, const Tensor& targets, int64_t n_images, Tensor& sums) {
   int dev = logits.device().index;
   DeviceGuard guard(dev);
   int64_t per_image = logits.numel() / n_images;
@@ -96,26 +122,26 @@ void combo_loss_sums(const Tensor& logits, const Tensor& targets, int64_t n_imag
   combo_loss_fwd_kernel<<<dim3(static_cast<unsigned>(chunks), grid_y), kThreads, 0, stream(dev)>>>(
       logits.data<float>(), targets.data<float>(), per_image, n_images, partial.data<double>());
   PLEURA_CUDA_LAUNCH_CHECK();
-  std::vector<double> host(static_cast<size_t>(partial.numel()));
-  copy_d2h(host.data(), partial.raw(), host.size() * sizeof(double), dev);
-  sums.assign(static_cast<size_t>(n_images * kComboSumCount), 0.0);
-  for (int64_t n = 0; n < n_images; ++n)
-    for (int64_t c = 0; c < chunks; ++c)
-      for (int k = 0; k < kComboSumCount; ++k)
-        sums[static_cast<size_t>(n * kComboSumCount + k)] +=
-            host[static_cast<size_t>((n * chunks + c) * kComboSumCount + k)];
+  combine_partials_kernel<<<grid_for(n_images * kComboSumCount), kBlockThreads, 0, stream(dev)>>>(
+      partial.data<double>(), chunks, n_images, sums.data<double>());
+  PLEURA_CUDA_LAUNCH_CHECK();
 }
 
-void combo_loss_bwd(const Tensor& logits, const Tensor& targets, int64_t n_images,
-                    const ComboBackwardCoefficients& coef, const Tensor& grad_out, Tensor& grad_logits) {
+void combo_loss_finish(const Tensor& sums, const ComboFinish& f, Tensor& result, Tensor& loss) {
+  int dev = sums.device().index;
+  DeviceGuard guard(dev);
+  finish_kernel<<<1, 1, 0, stream(dev)>>>(sums.data<double>(), f, result.data<double>(), loss.data<float>());
+  PLEURA_CUDA_LAUNCH_CHECK();
+}
+
+void combo_loss_bwd(const Tensor& logits, const Tensor& targets, int64_t n_images, const ComboBackwardScales& scales,
+                    const Tensor& result, const Tensor& grad_out, Tensor& grad_logits) {
   int dev = logits.device().index;
   DeviceGuard guard(dev);
   int64_t total = logits.numel();
-  Tensor a = Tensor::from_vector(coef.dice_a, Shape{n_images}, DType::kFloat64).to(logits.device());
-  Tensor b = Tensor::from_vector(coef.dice_b, Shape{n_images}, DType::kFloat64).to(logits.device());
   combo_loss_bwd_kernel<<<grid_for(total), kBlockThreads, 0, stream(dev)>>>(
-      logits.data<float>(), targets.data<float>(), total / n_images, total, a.data<double>(), b.data<double>(),
-      coef.bce_scale, coef.focal_scale, grad_out.data<float>(), grad_logits.data<float>());
+      logits.data<float>(), targets.data<float>(), total / n_images, total, result.data<double>(), n_images,
+      scales.bce_scale, scales.focal_scale, grad_out.data<float>(), grad_logits.data<float>());
   PLEURA_CUDA_LAUNCH_CHECK();
 }
 

@@ -149,6 +149,7 @@ bool train_epoch(FoldRun& run) {
   const std::vector<Tensor*> params = run.model->parameters();
   ComboLossParams loss_params = c.loss;
   loss_params.group = run.comm;  // several ranks: the loss of the whole step's batch
+  loss_params.check_on_host = false;  // no host read: a bad value gives a NaN loss, which the ledger skips
   const int64_t log_every = log_interval(c);
   run.ledger = epoch_ledger(run);  // a resume starts a fresh grad_accum window
   std::vector<Tensor> window_buffers;  // the model's buffers as the window began

@@ -26,6 +26,12 @@ struct ComboLossParams {
   // over all the images, and the gradient of that loss for its own logits (summing the ranks' parameter
   // gradients then gives the whole batch's).
   Communicator* group = nullptr;
+  // true: the per-image sums come back to the host (one host read), which checks the logits and targets
+  // (an error names the bad values) and fills `components`. false (the trainer, so that a GPU step never
+  // waits): everything stays on the device; non-finite logits or targets outside [0, 1] then give a NaN
+  // loss instead of an error (the step ledger skips and counts such a step, engine/ops/step_ledger.h).
+  // A group of several ranks always takes the host path (its sums are gathered through the host).
+  bool check_on_host = true;
 };
 
 // The three terms of one evaluation (before weighting), for logs, like the reference's ComboLoss.values.
@@ -43,7 +49,8 @@ struct ComboLossComponents {
 //   focal = mean of -(1-pt)^2 * log(pt), pt = (1-t')(1-p') + t'*p', with p' and t' clamped to
 //           [1e-8, 1-1e-8] in the element type (in float32 the upper bound rounds to 1, as in the reference)
 // The gradient flows to the logits only (targets are constants). Throws on non-finite logits, targets
-// outside [0, 1] (NaN included), or mismatched shapes. `components`, when given, receives the three terms.
+// outside [0, 1] (NaN included) (with check_on_host; else the loss is NaN), or mismatched shapes.
+// `components`, when given, receives the three terms (it needs check_on_host).
 Tensor combo_loss(const Tensor& logits, const Tensor& targets, const ComboLossParams& params = {},
                   ComboLossComponents* components = nullptr);
 
@@ -59,28 +66,50 @@ enum ComboSum : int {
   kComboSumCount
 };
 
-// What the backward kernel needs, per image n (host values; the kernels copy what they use):
+// The evaluation of a forward pass from the sums: a float64 tensor on the logits' device, laid out as
+// ComboResult followed by dice_a[local images] and dice_b[local images] (combo_loss_math.h fills it, on
+// the host or the device):
 //   grad = g * ( bce_scale * dbce/dx + (dice_a[n] - dice_b[n]*t + focal_scale * dfocal/dp) * p(1-p) )
-// where g is the upstream gradient (grad_out[0]), dbce/dx = sigmoid(x) - t (1 - t at x == 0, as the
-// reference's autograd gives), dfocal/dp is 0 where p' was clamped.
-struct ComboBackwardCoefficients {
-  double bce_scale = 0.0;      // w_bce / numel
-  double focal_scale = 0.0;    // w_focal / numel
-  std::vector<double> dice_a;  // per image
-  std::vector<double> dice_b;  // per image
+// for `passes`, else 0, where g is the upstream gradient (grad_out[0]), dbce/dx = sigmoid(x) - t (1 - t at
+// x == 0, as the reference's autograd gives), dfocal/dp is 0 where p' was clamped.
+struct ComboResult {
+  double loss = 0;    // max(raw, 1e-5); NaN when a logit is not finite or a target lies outside [0, 1]
+  double raw = 0;     // w_bce*bce + w_dice*dice + w_focal*focal
+  double bce = 0, dice = 0, focal = 0;
+  double passes = 0;  // 1: the gradient flows (raw >= 1e-5 in the element type); 0: the clamp holds it
+  double bad_targets = 0, nonfinite_logits = 0;  // counts over the whole batch
+};
+constexpr int64_t kComboResultFields = static_cast<int64_t>(sizeof(ComboResult) / sizeof(double));
+
+// What the result is computed from: the batch's sums (n_images of them, this process's local_images from
+// index first on) and the settings.
+struct ComboFinish {
+  int64_t n_images = 0, numel = 0, first = 0, local_images = 0;
+  double w_bce = 0, w_dice = 0, w_focal = 0;
+  bool per_image = false;
+  bool float32 = true;  // the logits' element type (the clamp's comparison is made in it)
+};
+
+// The gradient's per-element scales, known on the host: w_bce / numel and w_focal / numel.
+struct ComboBackwardScales {
+  double bce_scale = 0.0;
+  double focal_scale = 0.0;
 };
 
 namespace cpu {
-// sums: n_images * kComboSumCount doubles, image-major. Each image's pixels are summed in fixed blocks,
-// so the result does not depend on the thread count.
-void combo_loss_sums(const Tensor& logits, const Tensor& targets, int64_t n_images, std::vector<double>& sums);
-void combo_loss_bwd(const Tensor& logits, const Tensor& targets, int64_t n_images,
-                    const ComboBackwardCoefficients& coef, const Tensor& grad_out, Tensor& grad_logits);
+// sums: float64 [n_images * kComboSumCount], image-major, on the logits' device. Each image's pixels are
+// summed in fixed blocks, so the result does not depend on the thread count.
+void combo_loss_sums(const Tensor& logits, const Tensor& targets, int64_t n_images, Tensor& sums);
+// result: float64 [kComboResultFields + 2 * local_images]; loss: 0-dim, the logits' dtype.
+void combo_loss_finish(const Tensor& sums, const ComboFinish& f, Tensor& result, Tensor& loss);
+void combo_loss_bwd(const Tensor& logits, const Tensor& targets, int64_t n_images, const ComboBackwardScales& scales,
+                    const Tensor& result, const Tensor& grad_out, Tensor& grad_logits);
 }  // namespace cpu
 namespace cuda {
-void combo_loss_sums(const Tensor& logits, const Tensor& targets, int64_t n_images, std::vector<double>& sums);
-void combo_loss_bwd(const Tensor& logits, const Tensor& targets, int64_t n_images,
-                    const ComboBackwardCoefficients& coef, const Tensor& grad_out, Tensor& grad_logits);
+void combo_loss_sums(const Tensor& logits, const Tensor& targets, int64_t n_images, Tensor& sums);
+void combo_loss_finish(const Tensor& sums, const ComboFinish& f, Tensor& result, Tensor& loss);
+void combo_loss_bwd(const Tensor& logits, const Tensor& targets, int64_t n_images, const ComboBackwardScales& scales,
+                    const Tensor& result, const Tensor& grad_out, Tensor& grad_logits);
 }  // namespace cuda
 
 }  // namespace pleura

@@ -1,6 +1,7 @@
 // Tests of combo_loss (engine/ops/combo_loss.h): a worked example, the reference's golden values and
 // gradients (tests/fixtures/reference/loss), the 1e-5 clamp, float64 gradient checks, thread-count
-// determinism, CPU-vs-CUDA parity, bad input.
+// determinism, the device path (check_on_host = false) equal to the host path with no host read,
+// CPU-vs-CUDA parity, bad input.
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -8,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/counters.h"
 #include "engine/parallel.h"
 #include "engine/npy.h"
 #include "engine/ops/combo_loss.h"
@@ -168,6 +170,66 @@ TEST_CASE("combo_loss: below the 1e-5 clamp the value is 1e-5 and the gradient z
   for (double g : logits.grad().to_vector()) CHECK(g == 0.0);
 }
 
+namespace {
+
+// Value and gradient bits of one evaluation.
+std::pair<std::vector<double>, std::vector<double>> evaluate(const Tensor& x, const Tensor& t, ComboLossParams p) {
+  Tensor logits = x.detach().clone();
+  logits.set_requires_grad(true);
+  Tensor loss = combo_loss(logits, t, p);
+  loss.backward();
+  return {loss.to_vector(), logits.grad().to_vector()};
+}
+
+void check_device_path_equals_host_path(Device device) {
+  for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
+    if (device.is_cuda() && dtype == DType::kFloat64) continue;
+    for (DiceMode mode : {DiceMode::kBatch, DiceMode::kPerImage}) {
+      CAPTURE(dtype_name(dtype));
+      CAPTURE(mode == DiceMode::kBatch);
+      // Odd sizes, soft targets; and a saturated batch under the 1e-5 clamp.
+      const Tensor x = random_tensor({3, 1, 37, 29}, 51, dtype, -4, 4).to(device);
+      const Tensor t = random_tensor({3, 1, 37, 29}, 52, dtype, 0, 1).to(device);
+      const Tensor big = Tensor::full({2, 1, 5, 5}, 30.0, dtype).to(device);
+      const Tensor ones = Tensor::ones({2, 1, 5, 5}, dtype).to(device);
+      for (const auto& [logits, targets] : {std::pair{x, t}, std::pair{big, ones}}) {
+        ComboLossParams host{3, 1, 4, mode}, on_device = host;
+        on_device.check_on_host = false;
+        CHECK(evaluate(logits, targets, on_device) == evaluate(logits, targets, host));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("combo_loss: the device path gives the host path's bits and reads nothing back") {
+  check_device_path_equals_host_path(Device::cpu());
+  const Tensor x = random_tensor({2, 1, 16, 16}, 53, DType::kFloat32, -4, 4);
+  const Tensor t = random_tensor({2, 1, 16, 16}, 54, DType::kFloat32, 0, 1);
+  ComboLossParams p;
+  p.check_on_host = false;
+  EngineCounters before = engine_counters();
+  Tensor loss = combo_loss(x, t, p);
+  CHECK(counters_between(before, engine_counters()).host_reads == 0);
+  before = engine_counters();
+  combo_loss(x, t);  // the host path reads the sums once
+  CHECK(counters_between(before, engine_counters()).host_reads == 1);
+  ComboLossComponents c;
+  expect_error([&] { combo_loss(x, t, p, &c); }, {"[combo_loss]", "components need check_on_host"});
+}
+
+TEST_CASE("combo_loss: on the device path non-finite logits or bad targets give a NaN loss, not an error") {
+  ComboLossParams p;
+  p.check_on_host = false;
+  std::vector<double> l = random_tensor({2, 1, 4, 4}, 55).to_vector();
+  l[5] = std::numeric_limits<double>::infinity();
+  const Tensor t = random_tensor({2, 1, 4, 4}, 56, DType::kFloat32, 0, 1);
+  CHECK(std::isnan(combo_loss(Tensor::from_vector(l, {2, 1, 4, 4}), t, p).item()));
+  CHECK(std::isnan(combo_loss(random_tensor({2, 1, 4, 4}, 57, DType::kFloat32), Tensor::full({2, 1, 4, 4}, 1.5), p).item()));
+  CHECK(std::isfinite(combo_loss(random_tensor({2, 1, 4, 4}, 57, DType::kFloat32), t, p).item()));
+}
+
 TEST_CASE("combo_loss: float64 gradient checks away from the clamps") {
   // Logits in [-3, 3] keep p inside [0.047, 0.953], far from the focal clamps [1e-8, 1 - 1e-8], and the
   // loss far above 1e-5. Targets are constants of the function (they get no gradient).
@@ -275,6 +337,11 @@ TEST_CASE("combo_loss: CPU vs CUDA" * doctest::test_suite("gpu")) {
                       {random_tensor({2, 1, 512, 512}, 37, DType::kFloat64, -6, 6), binary({2, 1, 512, 512}, 38, 0.05)},
                       "combo_loss 2x512x512" + m, opt);
   }
+}
+
+TEST_CASE("combo_loss: the device path on CUDA gives the host path's bits" * doctest::test_suite("gpu")) {
+  PLEURA_REQUIRE_GPU();
+  check_device_path_equals_host_path(Device::cuda());
 }
 
 TEST_CASE("combo_loss: the reference's golden values and gradients on CUDA" * doctest::test_suite("gpu")) {
