@@ -22,12 +22,18 @@ Tensor sum_of(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-void accumulate_leaf(TensorImpl& leaf, const Tensor& grad) {
+// The first gradient of a leaf becomes its .grad: taken as it is when nothing else holds its tensor or
+// its memory (the usual case, a node's fresh output: no copy, so no device copy per parameter per step),
+// else copied (a gradient that is also another input's, as add's backward gives, or a view). Later ones
+// are added in place.
+void accumulate_leaf(TensorImpl& leaf, Tensor grad) {
   PLEURA_CHECK(grad.shape() == leaf.shape && grad.dtype() == leaf.dtype,
                "[backward] internal error: gradient ", describe(grad), " for a leaf of shape ",
                leaf.shape.str());
   if (!leaf.grad) {
-    leaf.grad = grad.clone().impl_ptr();
+    const bool sole_owner = grad.impl_ptr().use_count() == 1 && grad.impl().storage.use_count() == 1;
+    const bool plain = !grad.requires_grad() && grad.is_leaf() && !grad.impl().grad;
+    leaf.grad = sole_owner && plain ? grad.impl_ptr() : grad.clone().impl_ptr();
   } else {
     Tensor dst(leaf.grad);
     accumulate_into(dst, grad);
@@ -155,7 +161,7 @@ void run_backward(const Tensor& root) {
       PLEURA_CHECK(grad_in[i].defined(), "[backward] internal error: ", n->name(),
                    " gave no gradient for input ", i);
       if (e.leaf) {
-        accumulate_leaf(*e.leaf, grad_in[i]);
+        accumulate_leaf(*e.leaf, std::move(grad_in[i]));
         if (hook && --counts.leaf_pending[e.leaf.get()] == 0) hook->on_ready(e.leaf.get());
         continue;
       }

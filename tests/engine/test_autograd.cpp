@@ -40,6 +40,53 @@ TEST_CASE("autograd: gradients accumulate across backward passes until zero_grad
   CHECK_FALSE(a.grad().defined());
 }
 
+namespace {
+
+// A node whose backward hands out a given tensor as its input's gradient.
+class HandOut : public Node {
+ public:
+  explicit HandOut(Tensor given, const void** data_out) : given_(std::move(given)), data_out_(data_out) {}
+  std::vector<Tensor> apply(const Tensor&) override {
+    Tensor g = given_.defined() ? given_ : Tensor::full({3}, 0.5, DType::kFloat64);
+    *data_out_ = g.raw();
+    return {g};
+  }
+  void release_saved() override {}
+  const char* name() const override { return "hand_out"; }
+
+ private:
+  Tensor given_;
+  const void** data_out_;
+};
+
+Tensor through(const Tensor& x, Tensor given, const void** data_out) {
+  Tensor out = Tensor::zeros({}, DType::kFloat64);
+  attach_node(out, {&x}, std::make_shared<HandOut>(std::move(given), data_out));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("autograd: a leaf's first gradient is taken without a copy unless someone else holds it") {
+  Tensor x = Tensor::from_vector({1, 2, 3}, {3}, DType::kFloat64).set_requires_grad(true);
+  const void* handed = nullptr;
+  through(x, Tensor{}, &handed).backward();  // a fresh tensor, held by nobody else: taken as it is
+  CHECK(x.grad().raw() == handed);
+  CHECK(x.grad().to_vector() == std::vector<double>{0.5, 0.5, 0.5});
+  x.zero_grad();
+  // The caller keeps the tensor it hands out: x gets a copy, so later changes to either stay apart.
+  Tensor kept = Tensor::from_vector({4, 5, 6}, {3}, DType::kFloat64);
+  through(x, kept, &handed).backward();
+  CHECK(x.grad().raw() != kept.raw());
+  kept.data<double>()[0] = 40;
+  CHECK(x.grad().to_vector() == std::vector<double>{4, 5, 6});
+  // A view of another tensor's memory is copied too.
+  x.zero_grad();
+  Tensor base = Tensor::from_vector({7, 8, 9}, {1, 3}, DType::kFloat64);
+  through(x, base.view({3}), &handed).backward();
+  CHECK(x.grad().raw() != base.raw());
+}
+
 TEST_CASE("autograd: only inputs that require a gradient are recorded") {
   Tensor w = Tensor::from_vector({2, 3}, {2}).set_requires_grad(true);
   Tensor c = Tensor::from_vector({5, 7}, {2});
