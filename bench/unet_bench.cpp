@@ -213,6 +213,7 @@ UnetBenchResult run_unet_bench(const UnetBenchOptions& o) {
   PLEURA_CHECK(o.batch >= 1 && o.steps >= 1 && o.warmup >= 0 && o.infer_batch >= 0, "[bench_unet] batch ",
                o.batch, ", steps ", o.steps, ", warmup ", o.warmup, " and infer batch ", o.infer_batch,
                " must be >= 1, >= 1, >= 0 and >= 0");
+  const PrecisionScope precision_scope(o.precision);
   UnetBenchResult r;
   r.infer_batch = o.infer_batch > 0 ? o.infer_batch : o.batch;
   count_flops(o, r);  // first: it also checks the model name and that the size suits it
@@ -263,6 +264,7 @@ const char* const kSummary =
 struct BenchArgs {
   UnetBenchOptions options;
   std::string device = "cpu";
+  std::string precision = "fp32";
   int threads = 0;  // 0: the pool's default
   bool json = false;
   bool state_dict = false;
@@ -289,6 +291,7 @@ void declare(CLI::App& app, BenchArgs& a) {
       ->type_name("N")
       ->check(int_in(1, 1000000));
   app.add_option("--device", a.device, "cpu, cuda or cuda:N (default cpu)")->type_name("DEV");
+  app.add_option("--precision", a.precision, "fp32 (default) or bf16: convolutions in bfloat16")->type_name("P");
   app.add_option("--threads", a.threads, "CPU threads (default: all cores)")->type_name("T")->check(int_in(1, 1024));
   app.add_flag("--json", a.json, "end with one JSON line of the results");
   app.add_flag("--state-dict", a.state_dict,
@@ -306,6 +309,7 @@ void print_json(std::ostream& out, const UnetBenchOptions& o, const UnetBenchRes
   j["infer_batch"] = r.infer_batch;
   j["flip"] = o.flip;
   j["device"] = o.device.str();
+  j["precision"] = precision_name(o.precision);
   j["threads"] = num_threads();
   j["blas_kernels"] = cpu::blas_kernel_set();
   j["steps"] = o.steps;
@@ -358,7 +362,7 @@ void print_training(std::ostream& out, const UnetBenchOptions& o, const UnetBenc
 
 void print_table(std::ostream& out, const UnetBenchOptions& o, const UnetBenchResult& r) {
   out << "bench_unet: " << o.model << " (" << r.parameters << " parameters), " << o.size << "x" << o.size
-      << ", batch " << o.batch << ", " << o.device.str()
+      << ", batch " << o.batch << ", " << o.device.str() << ", " << precision_name(o.precision)
       << (o.device.is_cpu() ? ", " + std::to_string(num_threads()) + " threads, OpenBLAS " + cpu::blas_kernel_set() + " kernels"
                             : "")
       << "\n";
@@ -380,6 +384,7 @@ void run(const BenchArgs& a, const tools::ToolContext& context) {
   }
   UnetBenchOptions o = a.options;
   o.device = tools::as_usage([&] { return Device::parse(a.device); });
+  o.precision = tools::as_usage([&] { return parse_precision(a.precision, "--precision"); });
   if (a.threads > 0) set_num_threads(a.threads);
   const UnetBenchResult r = run_unet_bench(o);
   print_table(context.out, o, r);

@@ -13,6 +13,7 @@
 
 #include "engine/counters.h"
 #include "engine/device.h"
+#include "engine/precision.h"
 #include "engine/host_allocator.h"
 #include "tools/runner.h"
 
@@ -30,6 +31,7 @@ struct UnetBenchOptions {
   int64_t log_every = 0;    // steps between readings of the step ledger, as train_unet's [run] log_every;
                             // 0: its default for the device
   Device device = Device::cpu();
+  Precision precision = Precision::kFloat32;  // bf16: convolutions in bfloat16 (engine/precision.h)
 };
 
 // Median, fastest and slowest of a set of timings, in seconds.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/device.h"
+#include "engine/precision.h"
 #include "data/augment/normalize.h"
 #include "infer/checkpoints.h"
 #include "infer/prob_map.h"
@@ -30,6 +31,7 @@ struct InferOptions {
   int64_t batch = 2;                        // images per forward pass
   int workers = 1;                          // threads decoding images and encoding maps
   bool resume = false;                      // skip the images whose map the output folder already holds
+  Precision precision = Precision::kFloat32;  // bf16: convolutions in bfloat16 (engine/precision.h)
 };
 
 // Options from an INI file with "section.key=value" overrides applied first. Unknown sections or keys,

@@ -61,6 +61,8 @@ std::string settings_text(const InferOptions& o, const std::vector<std::string>&
   std::string s = "# infer_unet: the settings of the maps in this folder (infer_unet --resume compares them)\n";
   s += cat("model = ", o.model, "\nsize = ", o.size, "\nnormalization = ", augment::normalization_name(o.norm),
            "\nflip = ", o.flip ? "true" : "false", "\nformat = ", map_format_name(o.format), "\ninput = ", o.input, "\n");
+  // Only when not fp32, so that folders written before the setting existed still resume.
+  if (o.precision != Precision::kFloat32) s += cat("precision = ", precision_name(o.precision), "\n");
   for (const std::string& c : checkpoints) s += cat("checkpoint = ", c, "\n");
   return s;
 }
@@ -82,6 +84,7 @@ InferSummary run_inference(const InferOptions& o, std::ostream& log, bool termin
   summary.images = static_cast<int64_t>(inputs.images.size());
   const std::vector<std::string> checkpoints = resolve_checkpoints(o);
   summary.checkpoints = checkpoints.size();
+  const PrecisionScope precision_scope(o.precision);
   const std::string settings = settings_text(o, checkpoints);
   const FolderLock lock(o.output, "infer_unet");  // one run per output folder (engine/folder_lock.h)
   const std::vector<std::string> done = prepare_output(o, settings);
@@ -95,7 +98,8 @@ InferSummary run_inference(const InferOptions& o, std::ostream& log, bool termin
 
   log << "infer_unet: " << inputs.images.size() << " images (" << input_kind_name(inputs.kind) << " " << o.input
       << ")" << (summary.resumed ? cat(", ", summary.resumed, " already done") : std::string()) << "; "
-      << checkpoints.size() << " checkpoint(s) of " << o.model << " on " << o.device.str() << ":\n";
+      << checkpoints.size() << " checkpoint(s) of " << o.model << " on " << o.device.str()
+      << (o.precision != Precision::kFloat32 ? cat(" in ", precision_name(o.precision)) : std::string()) << ":\n";
   for (const std::string& c : checkpoints) log << "  " << c << "\n";
   set_workload(cat("inference of ", o.model, " at ", o.size, "x", o.size, ", batch ", o.batch,
                    o.flip ? " with flip TTA" : ""));

@@ -9,7 +9,9 @@
 # (WORKDIR/overlays-test/index.html, printed) -> rle_submit of the test maps with the best triplet
 # -> score_submission against the test truth. The last line is score_submission's JSON.
 # Environment: PLEURA_BUILD_DIR (default build/), PLEURA_JOBS (default: number of cores),
-# PLEURA_DEMO_DEVICE (cpu or cuda; default cuda when the build has CUDA and nvidia-smi sees a GPU).
+# PLEURA_DEMO_DEVICE (cpu or cuda; default cuda when the build has CUDA and nvidia-smi sees a GPU),
+# PLEURA_DEMO_PRECISION (fp32, the default, or bf16: training and inference with convolutions in bfloat16;
+# give it its own WORKDIR, since a finished experiment in WORKDIR is kept).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -43,7 +45,8 @@ if [ -z "$device" ]; then
     device=cuda
   fi
 fi
-echo "device: $device"
+precision=${PLEURA_DEMO_PRECISION:-fp32}
+echo "device: $device, precision: $precision"
 
 if [ ! -f "$data/.complete" ]; then
   step "make_demo_data: 600 training and 100 test images (256x256 DICOM)"
@@ -63,7 +66,8 @@ resume=()
 [ -d "$experiment" ] && resume=(--resume)
 "$bin/train_unet" "$root/configs/demo.ini" \
   --set "data.cache=$work/cache-train" --set "folds.file=$data/train_folds_5.csv" \
-  --set "run.output=$experiment" --set "run.device=$device" --set "data.size=$size" "${resume[@]}"
+  --set "run.output=$experiment" --set "run.device=$device" --set "data.size=$size" \
+  --set "train.precision=$precision" "${resume[@]}"
 
 step "infer_unet: the validation fold (best checkpoint, flip TTA)"
 # The validation images: fold 0 of the folds file, linked from the training cache.
@@ -74,7 +78,7 @@ awk -F, 'NR > 1 && $2 == 0 { print $1 }' "$data/train_folds_5.csv" | while read 
   ln -s "$work/cache-train/images/$name" "$valid_images/$name"
 done
 infer=("$bin/infer_unet" --model albunet --pipeline "$experiment" --pipeline-name albunet_demo --best --folds 0
-       --size "$size" --flip --format npy --device "$device" --batch 4)
+       --size "$size" --flip --format npy --device "$device" --precision "$precision" --batch 4)
 rm -rf "$work/probs-valid" "$work/probs-test" "$work/overlays-test"
 "${infer[@]}" --input "$valid_images" --output "$work/probs-valid"
 

@@ -25,7 +25,7 @@ struct InferFlags {
   bool best = false, flip = false, resume = false;
   int64_t top_k = 0, size = 0, batch = 2;
   int workers = 1;
-  std::string norm = "unit", format = "npy", device = "cpu";
+  std::string norm = "unit", format = "npy", device = "cpu", precision = "fp32";
 };
 
 // Declares the flags (and nothing else) on `app`, bound to `flags`.

@@ -151,6 +151,7 @@ void read_optimisation(const ConfigReader& r, TrainConfig& c) {
   c.early_stopping = r.int_in("train", "early_stopping", c.early_stopping, 0, 1000000);
   c.max_nonfinite_steps = r.int_in("train", "max_nonfinite_steps", c.max_nonfinite_steps, 1, 1000000);
   c.sync_bn = r.ini.get_bool("train", "sync_bn", false);
+  c.precision = parse_precision(r.ini.get_string("train", "precision", "fp32"), r.where("train", "precision"));
 
   c.full_folder = plain_name(r, "checkpoints", "full_folder", c.full_folder);
   c.best_folder = plain_name(r, "checkpoints", "best_folder", c.best_folder);

@@ -60,6 +60,9 @@
 //   early_stopping = 10          (EARLY_STOPPING) stop when epoch - best_epoch > early_stopping
 //   max_nonfinite_steps = 5      (Pleura) an optimizer step whose loss or gradient is NaN or infinite is
 //                                skipped (weights and Adam state unchanged); this many in a row stop the run
+//   precision = fp32             (Pleura) fp32, or bf16: convolutions in bfloat16 with float32 accumulation,
+//                                batch norm statistics, the loss, Adam and the saved weights in float32
+//                                (engine/precision.h); the CPU rounds where a GPU would
 //   sync_bn = false              (Pleura) data-parallel runs (mpirun): batch norm statistics over every
 //                                rank's images (equal to one process with the whole batch); false: each
 //                                rank's own, as PyTorch's DDP. batch_size is per rank: the batch of a step
@@ -84,6 +87,7 @@
 #include <vector>
 
 #include "engine/device.h"
+#include "engine/precision.h"
 #include "engine/ops/combo_loss.h"
 #include "engine/ops/triplet_mask.h"
 #include "data/augment/config.h"
@@ -144,6 +148,7 @@ struct TrainConfig {
   int64_t early_stopping = 10;
   int64_t max_nonfinite_steps = 5;
   bool sync_bn = false;
+  Precision precision = Precision::kFloat32;
   // [validation]
   int64_t validation_frequency = 1;
   ScoreAverage average = ScoreAverage::kPerImage;

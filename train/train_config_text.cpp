@@ -86,6 +86,7 @@ std::string result_settings(const TrainConfig& c) {
   line("train.early_stopping", std::to_string(c.early_stopping));
   // Only when on, so that the hashes of configurations made before the key existed stay the same.
   if (c.sync_bn) line("train.sync_bn", "true");
+  if (c.precision != Precision::kFloat32) line("train.precision", precision_name(c.precision));
   line("validation.frequency", std::to_string(c.validation_frequency));
   line("validation.average", c.average == ScoreAverage::kPerImage ? "per_image" : "per_batch");
   std::string triplets;

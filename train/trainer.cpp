@@ -487,6 +487,7 @@ TrainOutcome run_training(const TrainConfig& config, const TrainOptions& options
                           std::ostream& progress) {
   Communicator& world = options.world ? *options.world : single_process();
   const TrainConfig c = with_rank_device(config, world);
+  const PrecisionScope precision_scope(c.precision);  // bf16: convolutions round as tensor cores would
   // Several ranks on GPUs: NCCL sums the CUDA tensors (without it they go through the host).
   std::unique_ptr<Communicator> gpu;
   if (world.size() > 1 && c.device.is_cuda() && nccl_built()) gpu = make_gpu_communicator(world, c.device.index);
@@ -502,7 +503,7 @@ TrainOutcome run_training(const TrainConfig& config, const TrainOptions& options
   if (writes) fs::create_directories(c.output + "/" + c.log_dir);
   RunLog log(writes ? c.output + "/" + c.log_dir + "/train_main.log" : "", log_out);
   log.line(cat("train_unet: pipeline ", c.pipeline, ", model ", c.model, " at ", c.size, "x", c.size, " on ",
-               c.device.str(), ", config ", c.file, " (hash ", config_hash(c), ")"));
+               c.device.str(), " in ", precision_name(c.precision), ", config ", c.file, " (hash ", config_hash(c), ")"));
   log.line(cat("world: ", comm.describe(),
                comm.size() == 1 ? std::string()
                                 : cat("; batch ", c.batch_size, " per rank, ", c.batch_size * comm.size(),

@@ -1,19 +1,24 @@
-// conv2d entry point (engine/ops/conv2d.h): argument checks, output allocation, dispatch, and the backward
-// node, which asks the kernel only for the gradients some input needs.
+// conv2d entry point (engine/ops/conv2d.h): argument checks, output allocation, dispatch, the bf16
+// precision policy (engine/precision.h), and the backward node, which asks the kernel only for the
+// gradients some input needs.
 #include "engine/ops/conv2d.h"
 
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "engine/op_checks.h"
+#include "engine/ops/round_bf16.h"
+#include "engine/precision.h"
 
 namespace pleura {
 
 namespace {
 
+// In bf16 (engine/precision.h) the saved input and weight are the bf16-rounded ones the forward used, the
+// incoming gradient is rounded too, and so are the gradients given back (float32 accumulation inside).
 class Conv2dBackward : public Node {
  public:
-  Conv2dBackward(Tensor x, Tensor w, bool has_bias, const Conv2dParams& p)
-      : x_(std::move(x)), w_(std::move(w)), has_bias_(has_bias), p_(p) {}
+  Conv2dBackward(Tensor x, Tensor w, bool has_bias, const Conv2dParams& p, bool bf16)
+      : x_(std::move(x)), w_(std::move(w)), has_bias_(has_bias), p_(p), bf16_(bf16) {}
 
   std::vector<Tensor> apply(const Tensor& grad_y) override {
     Tensor grad_x, grad_w, grad_b;
@@ -21,10 +26,14 @@ class Conv2dBackward : public Node {
     if (needs_grad(1)) grad_w = Tensor::empty_like(w_);
     if (has_bias_ && needs_grad(2)) grad_b = Tensor::empty(Shape{w_.size(0)}, w_.dtype(), w_.device());
     if (grad_x.defined() || grad_w.defined() || grad_b.defined()) {
+      const Tensor g = bf16_ ? round_bf16(grad_y) : grad_y;
       PLEURA_DISPATCH(x_.device(), "conv2d",
-                      conv2d_bwd(x_, w_, grad_y, p_, grad_x.defined() ? &grad_x : nullptr,
+                      conv2d_bwd(x_, w_, g, p_, grad_x.defined() ? &grad_x : nullptr,
                                  grad_w.defined() ? &grad_w : nullptr, grad_b.defined() ? &grad_b : nullptr));
     }
+    if (bf16_)
+      for (Tensor* t : {&grad_x, &grad_w, &grad_b})
+        if (t->defined()) round_bf16_inplace(*t);
     return {grad_x, grad_w, grad_b};
   }
   void release_saved() override {
@@ -37,6 +46,7 @@ class Conv2dBackward : public Node {
   Tensor x_, w_;
   bool has_bias_;
   Conv2dParams p_;
+  bool bf16_;
 };
 
 // "input float32[2, 3, 5, 5] on cpu, weight float32[4, 3, 3, 3] on cpu"
@@ -87,10 +97,16 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
                " (H x W) with padding ", p.pad_h, "x", p.pad_w, " is smaller than the kernel ", R, "x", S,
                " with dilation ", p.dilation_h, "x", p.dilation_w, " (", both(x, weight), ")");
 
+  // bf16: the inputs, weight and bias rounded to bfloat16, the output too (float32 accumulation inside).
+  const bool bf16 = precision() == Precision::kBFloat16 && x.dtype() == DType::kFloat32;
+  const Tensor xs = bf16 ? round_bf16(x) : x.detach();
+  const Tensor ws = bf16 ? round_bf16(weight) : weight.detach();
+  const Tensor bs = bf16 && bias.defined() ? round_bf16(bias) : bias;
   Tensor y = Tensor::empty(Shape{x.size(0), K, P, Q}, x.dtype(), x.device());
-  PLEURA_DISPATCH(x.device(), op, conv2d_fwd(x, weight, bias, p, y));
+  PLEURA_DISPATCH(x.device(), op, conv2d_fwd(xs, ws, bs, p, y));
+  if (bf16) round_bf16_inplace(y);
   record(y, {&x, &weight, &bias},
-         [&] { return std::make_shared<Conv2dBackward>(x.detach(), weight.detach(), bias.defined(), p); });
+         [&] { return std::make_shared<Conv2dBackward>(xs, ws, bias.defined(), p, bf16); });
   return y;
 }
 

@@ -72,6 +72,18 @@ TEST_CASE("bench_unet: --log-every reads the step ledger every N steps, as train
   CHECK(j.at("host_reads_per_step").get<double>() == 0.5);  // steps 2 and 4 of the 4 timed ones
 }
 
+TEST_CASE("bench_unet: --precision bf16 runs the step with bfloat16 convolutions") {
+  const ToolRun r = run_tool(bench_unet_tool(), {"--model", "scse_unet", "--size", "64", "--steps", "1", "--warmup", "0",
+                                                 "--precision", "bf16", "--json"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find(", cpu, bf16, ") != std::string::npos);
+  const nlohmann::json j = last_json_line(r.out);
+  CHECK(j.at("precision") == "bf16");
+  CHECK(std::isfinite(j.at("mean_loss").get<double>()));
+  CHECK(run_tool(bench_unet_tool(), {"--precision", "fp8"}).code == 2);
+}
+
 TEST_CASE("bench_unet: --infer-only times the inference batch alone") {
   const ToolRun r = run_tool(bench_unet_tool(), {"--model", "albunet", "--size", "64", "--infer-batch", "1", "--flip",
                                                  "--infer-only", "--steps", "2", "--warmup", "0", "--json"});

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "engine/parallel.h"
@@ -13,6 +14,8 @@
 #include "engine/ops/conv2d.h"
 #include "engine/ops/mul.h"
 #include "engine/ops/reduce.h"
+#include "engine/ops/round_bf16.h"
+#include "engine/precision.h"
 #include "tests/gradcheck.h"
 #include "tests/parity.h"
 #include "tests/testing.h"
@@ -312,6 +315,60 @@ TEST_CASE("conv2d: same bits for any thread count") {
   }
 }
 
+namespace {
+
+struct ConvRun {
+  std::vector<double> y, grad_x, grad_w, grad_b;
+};
+
+// y = conv2d(x, w, b) and the gradients of sum(y * c) (c: bfloat16-exact values, so grad_y = c is the same
+// rounded or not).
+ConvRun conv_with_gradients(const Tensor& x0, const Tensor& w0, const Tensor& b0, const Conv2dParams& p, uint64_t seed,
+                            bool round_output) {
+  Tensor x = x0.clone(), w = w0.clone(), b = b0.clone();
+  for (Tensor* t : {&x, &w, &b}) t->set_requires_grad(true);
+  Tensor y = conv2d(x, w, b, p);
+  Tensor c = upload(round_bf16(random_tensor(y.shape(), seed, DType::kFloat32)), y.device());
+  sum(mul(y, c)).backward();
+  ConvRun r{y.to_vector(), x.grad().to_vector(), w.grad().to_vector(), b.grad().to_vector()};
+  if (round_output) {
+    auto round_all = [](std::vector<double>& v) {
+      Tensor t = round_bf16(Tensor::from_vector(v, {static_cast<int64_t>(v.size())}));
+      v = t.to_vector();
+    };
+    for (auto* v : {&r.y, &r.grad_x, &r.grad_w, &r.grad_b}) round_all(*v);
+  }
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("conv2d: in bf16 it is the float32 convolution of bf16-rounded values, output and gradients rounded") {
+  const Conv2dParams p{.stride_h = 2, .stride_w = 1, .pad_h = 1, .pad_w = 2};
+  const Tensor x = random_tensor({2, 5, 9, 11}, 81, DType::kFloat32);
+  const Tensor w = random_tensor({6, 5, 3, 3}, 82, DType::kFloat32);
+  const Tensor b = random_tensor({6}, 83, DType::kFloat32);
+  ConvRun bf16;
+  {
+    const PrecisionScope scope(Precision::kBFloat16);
+    bf16 = conv_with_gradients(x, w, b, p, 84, false);
+  }
+  // The reference: float32 policy on the rounded leaves, everything rounded after.
+  const ConvRun want = conv_with_gradients(round_bf16(x), round_bf16(w), round_bf16(b), p, 84, true);
+  CHECK(bf16.y == want.y);
+  CHECK(bf16.grad_x == want.grad_x);
+  CHECK(bf16.grad_w == want.grad_w);
+  CHECK(bf16.grad_b == want.grad_b);
+  // Every value bfloat16-exact, and not the float32 result (the policy does something).
+  for (double v : bf16.y) CHECK(round_to_bf16(static_cast<float>(v)) == static_cast<float>(v));
+  CHECK(bf16.y != conv_with_gradients(x, w, b, p, 84, false).y);
+  // float64 convolutions (the gradient checks) are left in float64.
+  const Tensor x64 = random_tensor({1, 2, 5, 5}, 85), w64 = random_tensor({3, 2, 3, 3}, 86);
+  const std::vector<double> plain = conv2d(x64, w64, Tensor()).to_vector();
+  const PrecisionScope scope(Precision::kBFloat16);
+  CHECK(conv2d(x64, w64, Tensor()).to_vector() == plain);
+}
+
 TEST_CASE("conv2d: bad input") {
   Tensor x = Tensor::zeros({2, 3, 8, 8});
   Tensor w = Tensor::zeros({4, 3, 3, 3});
@@ -392,6 +449,28 @@ TEST_CASE("conv2d: CPU vs CUDA" * doctest::test_suite("gpu")) {
       }
     }
     seed += 10;
+  }
+}
+
+TEST_CASE("conv2d: in bf16, CUDA within one bfloat16 step of the CPU" * doctest::test_suite("gpu")) {
+  PLEURA_REQUIRE_GPU();
+  // Both round the same inputs to bf16 and accumulate in float32 (strict FP32 on the GPU); the float32
+  // results differ by a few ulp (the order of the sums), which rounding to bf16 turns into 0 or 1 bf16
+  // step (2^-8 relative) where a result lies near a rounding boundary.
+  const PrecisionScope scope(Precision::kBFloat16);
+  const Conv2dParams p{.pad_h = 1, .pad_w = 1};
+  const Tensor x = random_tensor({2, 16, 13, 15}, 91, DType::kFloat32);
+  const Tensor w = random_tensor({24, 16, 3, 3}, 92, DType::kFloat32);
+  const Tensor b = random_tensor({24}, 93, DType::kFloat32);
+  const ConvRun cpu = conv_with_gradients(x, w, b, p, 94, false);
+  const ConvRun gpu = conv_with_gradients(x.to(Device::cuda()), w.to(Device::cuda()), b.to(Device::cuda()), p, 94, false);
+  for (const auto& [c, g, what] : {std::tuple{&cpu.y, &gpu.y, "y"}, std::tuple{&cpu.grad_x, &gpu.grad_x, "grad_x"},
+                                   std::tuple{&cpu.grad_w, &gpu.grad_w, "grad_w"}, std::tuple{&cpu.grad_b, &gpu.grad_b, "grad_b"}}) {
+    CAPTURE(what);
+    REQUIRE(c->size() == g->size());
+    double scale = 0;
+    for (double v : *c) scale = std::max(scale, std::fabs(v));
+    for (size_t i = 0; i < c->size(); ++i) CHECK(std::fabs((*c)[i] - (*g)[i]) <= std::fabs((*c)[i]) * 0x1p-7 + scale * 1e-6);
   }
 }
 

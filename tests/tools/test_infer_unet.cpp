@@ -11,6 +11,7 @@
 
 #include "engine/file_io.h"
 #include "layers/state_dict.h"
+#include "engine/precision.h"
 #include "tests/testing.h"
 #include "tests/data/data_testing.h"
 #include "tests/infer/infer_testing.h"
@@ -87,6 +88,28 @@ TEST_CASE("infer_unet: PNG inputs, 2 checkpoints, flip: npy maps equal the direc
   check_maps(c.dir.file("out_png"), images, c.models, false, infer::MapFormat::kPng);
 }
 
+TEST_CASE("infer_unet: --precision bf16 computes the maps in bf16, records it, and refuses other values") {
+  Checkpoints c;
+  const std::vector<TestImage> images = write_png_inputs(c.dir.file("png"));
+  const ToolRun r = run({"--model", "albunet", "--weights", c.w1, "--input", c.dir.file("png"), "--output",
+                         c.dir.file("out"), "--size", "64", "--precision", "bf16"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(r.err.find("checkpoint(s) of albunet on cpu in bf16:") != std::string::npos);
+  CHECK(read_file(c.dir.file("out/infer_settings.txt")).find("precision = bf16\n") != std::string::npos);
+  {
+    const PrecisionScope bf16(Precision::kBFloat16);  // the direct computation under the same policy
+    check_maps(c.dir.file("out"), images, {c.models[0]}, false, infer::MapFormat::kNpy);
+  }
+  // Not the fp32 maps.
+  const Tensor fp32 = expected_map({c.models[0]}, images[0].pixels, 64, false, augment::Normalization::kUnit);
+  const Tensor got = read_map_npy(c.dir.file("out") + "/" + images[0].image_id + ".npy");
+  CHECK(std::memcmp(got.data<float>(), fp32.data<float>(), 64 * 64 * 4) != 0);
+  const ToolRun bad = run({"--model", "albunet", "--weights", c.w1, "--input", c.dir.file("png"), "--output",
+                           c.dir.file("out2"), "--size", "64", "--precision", "fp16"});
+  CHECK(bad.code == 2);
+  CHECK(bad.err.find("--precision: precision 'fp16' is not fp32 or bf16") != std::string::npos);
+}
+
 TEST_CASE("infer_unet: a DICOM tree in INI mode with --set overrides") {
   Checkpoints c;
   const std::vector<TestImage> dicoms = write_dicom_inputs(c.dir.file("dicom"));
@@ -97,6 +120,9 @@ TEST_CASE("infer_unet: a DICOM tree in INI mode with --set overrides") {
   const ToolRun r = run({ini, "--set", "data.size=64", "--set=output.format=npy"});
   REQUIRE_MESSAGE(r.code == 0, r.err);
   CHECK(r.out.find("2 maps written") != std::string::npos);
+  const ToolRun bad = run({ini, "--set", "data.size=64", "--set", "run.precision=half"});
+  CHECK(bad.code == 1);
+  CHECK(bad.err.find("[run] precision: precision 'half' is not fp32 or bf16") != std::string::npos);
   // Listed as w2, w1: the running mean of two is symmetric up to rounding, so compare in that order.
   check_maps(c.dir.file("out"), dicoms, {c.models[1], c.models[0]}, true, infer::MapFormat::kNpy);
 }

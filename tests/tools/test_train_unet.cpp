@@ -14,6 +14,7 @@
 #include "engine/counters.h"
 #include "engine/file_io.h"
 #include "engine/folder_lock.h"
+#include "engine/precision.h"
 #include "engine/safetensors.h"
 #include "layers/state_dict.h"
 #include "models/registry.h"
@@ -347,6 +348,28 @@ TEST_CASE("train_unet: a training step reads nothing back from the device except
   CHECK(metrics_csv(t.file("a/checkpoints/fold0/metrics.csv")).column("train_loss") ==
         metrics_csv(t.file("b/checkpoints/fold0/metrics.csv")).column("train_loss"));
   CHECK(slurp(t.file("a/log/train_main.log")).find("run.log_every = 3") != std::string::npos);
+}
+
+TEST_CASE("train_unet: precision = bf16 trains with bfloat16 convolutions and saves float32 weights") {
+  TempDir t;
+  const TinyCache cache = make_tiny_cache(t.file("cache"), 12, 64, 3);
+  const std::string ini_a = write_ini(t, "a.ini", tiny_train_ini(cache, t.file("a")));
+  const std::string ini_b = write_ini(t, "b.ini", tiny_train_ini(cache, t.file("b")));
+  const Run bf16 = run({ini_a, "--set", "train.epochs=1", "--set", "train.precision=bf16"});
+  REQUIRE_MESSAGE(bf16.code == 0, bf16.err);
+  CHECK(bf16.out.find(" on cpu in bf16, config ") != std::string::npos);
+  const Run fp32 = run({ini_b, "--set", "train.epochs=1"});
+  REQUIRE_MESSAGE(fp32.code == 0, fp32.err);
+  CHECK(precision() == Precision::kFloat32);  // the run's policy ends with it
+  const std::vector<NamedTensor> a = read_safetensors(t.file("a/checkpoints/tiny_fold0.safetensors"));
+  const std::vector<NamedTensor> b = read_safetensors(t.file("b/checkpoints/tiny_fold0.safetensors"));
+  REQUIRE(a.size() == b.size());
+  int differ = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    CHECK(a[i].tensor.dtype() == b[i].tensor.dtype());  // float32 master weights (int64 BN counts)
+    differ += std::memcmp(a[i].tensor.raw(), b[i].tensor.raw(), a[i].tensor.nbytes()) != 0;
+  }
+  CHECK(differ > 0);
 }
 
 TEST_CASE("train_unet: max_nonfinite_steps bad steps in a row end the run with the last good state saved") {

@@ -282,6 +282,19 @@ TEST_CASE("train config: configs/ holds the solution's 16 training configs with 
   CHECK(demo.triplets.size() == 7 * 7 * 5);
 }
 
+TEST_CASE("train config: precision fp32 (default) or bf16, in the hash only when bf16") {
+  Paths p;
+  const TrainConfig fp32 = parse_train_config(p.ini(), "a.ini");
+  CHECK(fp32.precision == Precision::kFloat32);
+  const TrainConfig bf16 = parse_train_config(p.ini(), "b.ini", {"train.precision=bf16"});
+  CHECK(bf16.precision == Precision::kBFloat16);
+  CHECK(config_hash(parse_train_config(p.ini(), "c.ini", {"train.precision=fp32"})) == config_hash(fp32));
+  CHECK(config_hash(bf16) != config_hash(fp32));
+  CHECK(config_text(bf16).find("train.precision = bf16\n") != std::string::npos);
+  expect_error([&] { parse_train_config(p.ini(), "d.ini", {"train.precision=fp16"}); },
+               {"train.precision", "'fp16' is not fp32 or bf16"});
+}
+
 TEST_CASE("train config: log_every's default reads the device's ledger every batch on the CPU, every 20 on CUDA") {
   Paths p;
   const TrainConfig cpu = parse_train_config(p.ini(), "a.ini");
