@@ -142,12 +142,17 @@ void free_pinned(void* ptr) {
 
 namespace {
 
-// Recorded fences by id, and events ready for reuse (creating an event costs a driver call).
+// Recorded fences by id, and events ready for reuse per device (an event belongs to the device it was
+// created on; creating one costs a driver call).
 struct Fences {
+  struct Pending {
+    cudaEvent_t event;
+    int device;
+  };
   std::mutex mutex;
   uint64_t next_id = 1;
-  std::unordered_map<uint64_t, cudaEvent_t> pending;
-  std::vector<cudaEvent_t> spare;
+  std::unordered_map<uint64_t, Pending> pending;
+  std::unordered_map<int, std::vector<cudaEvent_t>> spare;
 };
 
 Fences& fences() {
@@ -161,16 +166,17 @@ uint64_t record_fence(int device) {
   DeviceGuard guard(device);
   Fences& f = fences();
   std::lock_guard<std::mutex> lock(f.mutex);
+  std::vector<cudaEvent_t>& spare = f.spare[device];
   cudaEvent_t event = nullptr;
-  if (f.spare.empty()) {
+  if (spare.empty()) {
     PLEURA_CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
   } else {
-    event = f.spare.back();
-    f.spare.pop_back();
+    event = spare.back();
+    spare.pop_back();
   }
   PLEURA_CUDA_CHECK(cudaEventRecord(event, stream(device)));
   const uint64_t id = f.next_id++;
-  f.pending.emplace(id, event);
+  f.pending.emplace(id, Fences::Pending{event, device});
   return id;
 }
 
@@ -179,10 +185,12 @@ bool fence_passed(uint64_t fence) {
   std::lock_guard<std::mutex> lock(f.mutex);
   auto it = f.pending.find(fence);
   if (it == f.pending.end()) return true;  // passed and forgotten (or never recorded)
-  const cudaError_t status = cudaEventQuery(it->second);
+  const Fences::Pending p = it->second;
+  DeviceGuard guard(p.device);
+  const cudaError_t status = cudaEventQuery(p.event);
   if (status == cudaErrorNotReady) return false;
   PLEURA_CUDA_CHECK(status);
-  f.spare.push_back(it->second);
+  f.spare[p.device].push_back(p.event);
   f.pending.erase(it);
   return true;
 }
