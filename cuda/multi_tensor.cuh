@@ -2,7 +2,7 @@
 // buffers), so that an optimizer step or a gradient norm is a few launches, not one per tensor. The host
 // packs up to kListTensors tensors into a TensorList passed by value as the kernel's argument (no upload,
 // no allocation); each block works on one chunk of kChunkElements elements of one tensor. Used by
-// cuda/adam.cu, cuda/squared_norm.cu and cuda/step_ledger.cu.
+// cuda/adam.cu, cuda/squared_norm.cu, cuda/step_ledger.cu and cuda/copy_tensors.cu.
 #pragma once
 
 #include <array>
@@ -67,6 +67,16 @@ __device__ inline int list_tensor_of(const TensorList<kArrays>& list, int chunk)
   int t = 0;
   while (chunk >= list.first_chunk[t + 1]) ++t;
   return t;
+}
+
+// This block's chunk of a byte copy: list.data[1][t] -> list.data[0][t], numel counting bytes.
+__device__ inline void copy_list_chunk(const TensorList<2>& list) {
+  const int t = list_tensor_of(list, static_cast<int>(blockIdx.x));
+  const int64_t begin = (static_cast<int64_t>(blockIdx.x) - list.first_chunk[t]) * kChunkElements;
+  const int64_t end = min(list.numel[t], begin + kChunkElements);
+  unsigned char* dst = static_cast<unsigned char*>(list.data[0][t]);
+  const unsigned char* src = static_cast<const unsigned char*>(list.data[1][t]);
+  for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) dst[i] = src[i];
 }
 #endif
 

@@ -24,12 +24,7 @@ __global__ void record_batch_kernel(double* ledger, const L* loss, const double*
 // Byte copies saved -> buffer of each listed tensor when the ledger's step was skipped.
 __global__ void restore_kernel(const double* ledger, TensorList<2> list) {
   if (reinterpret_cast<const StepLedger*>(ledger)->apply != 0.0) return;
-  const int t = list_tensor_of(list, static_cast<int>(blockIdx.x));
-  const int64_t begin = (static_cast<int64_t>(blockIdx.x) - list.first_chunk[t]) * kChunkElements;
-  const int64_t end = min(list.numel[t], begin + kChunkElements);
-  unsigned char* dst = static_cast<unsigned char*>(list.data[0][t]);
-  const unsigned char* src = static_cast<const unsigned char*>(list.data[1][t]);
-  for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) dst[i] = src[i];
+  copy_list_chunk(list);
 }
 
 }  // namespace

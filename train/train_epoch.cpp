@@ -8,6 +8,7 @@
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/ops/combo_loss.h"
+#include "engine/ops/copy_tensors.h"
 #include "engine/ops/step_ledger.h"
 #include "engine/ops/sigmoid.h"
 #include "engine/random.h"
@@ -36,18 +37,22 @@ std::string score_status(const TripletSearchResult& so_far) {
   return buf + triplet_label(so_far.best_triplet());
 }
 
-// Copies of the model's buffers (BatchNorm running statistics and counts), which move in every training
-// forward pass: a skipped step puts them back, so that a bad batch leaves no trace in the model.
-std::vector<Tensor> copy_buffers(Module& model) {
-  std::vector<Tensor> copies;
-  for (const auto& [name, buffer] : model.named_buffers()) copies.push_back(buffer->clone());
-  return copies;
-}
-
 std::vector<Tensor> buffers_of(Module& model) {
   std::vector<Tensor> buffers;
   for (const auto& [name, buffer] : model.named_buffers()) buffers.push_back(*buffer);
   return buffers;
+}
+
+// A snapshot of the model's buffers (BatchNorm running statistics and counts), which move in every
+// training forward pass: a skipped step puts them back, so that a bad batch leaves no trace in the model.
+// The copies are made once and refilled at each window's start (a few launches on CUDA, no allocation).
+void snapshot_buffers(Module& model, std::vector<Tensor>& snapshot) {
+  const std::vector<Tensor> buffers = buffers_of(model);
+  if (snapshot.size() != buffers.size()) {
+    snapshot.clear();
+    for (const Tensor& b : buffers) snapshot.push_back(Tensor::empty_like(b));
+  }
+  copy_tensors(buffers, snapshot);
 }
 
 // The ledger of the epoch's steps (engine/ops/step_ledger.h), on the training device, starting from the
@@ -153,6 +158,7 @@ bool train_epoch(FoldRun& run) {
   const int64_t log_every = log_interval(c);
   run.ledger = epoch_ledger(run);  // a resume starts a fresh grad_accum window
   std::vector<Tensor> window_buffers;  // the model's buffers as the window began
+  bool window_open = false;            // window_buffers holds the open window's snapshot
   EpochProgress bar(run.progress, run.options.terminal, cat("fold ", run.fold, " epoch ", st.epoch, " train"), batches,
                     st.batch);
   std::string status = st.loss_count ? loss_status(st.loss_sum / static_cast<double>(st.loss_count), run.adam->lr()) : "";
@@ -164,7 +170,8 @@ bool train_epoch(FoldRun& run) {
     const Clock::time_point t1 = Clock::now();
     Tensor images = batch->images.to(c.device), masks = batch->masks.to(c.device);
     // A resume inside a grad_accum window starts its copy there (the batches before are not redone).
-    if (b % c.grad_accum == 0 || window_buffers.empty()) window_buffers = copy_buffers(*run.model);
+    if (b % c.grad_accum == 0 || !window_open) snapshot_buffers(*run.model, window_buffers);
+    window_open = true;
     Tensor loss = combo_loss(run.model->forward(images), masks, loss_params);
     const bool ends_window = b % c.grad_accum == c.grad_accum - 1;
     // The window's last backward pass starts the sums over the ranks as the gradient buckets become final;
@@ -176,7 +183,7 @@ bool train_epoch(FoldRun& run) {
     // from 0 each epoch); gradients of a short remainder carry over into the next epoch, as there.
     if (ends_window) {
       optimizer_step(run, loss.detach(), window_buffers, b);
-      window_buffers.clear();
+      window_open = false;
     } else {
       ledger_record_batch(run.ledger, loss.detach(), Tensor{}, step_rule(c), b);
     }
