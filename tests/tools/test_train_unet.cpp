@@ -14,6 +14,7 @@
 #include "engine/counters.h"
 #include "engine/file_io.h"
 #include "engine/folder_lock.h"
+#include "engine/host_allocator.h"
 #include "engine/precision.h"
 #include "engine/safetensors.h"
 #include "layers/state_dict.h"
@@ -323,11 +324,14 @@ TEST_CASE("train_unet: a training step reads nothing back from the device except
   const TinyCache cache = make_tiny_cache(t.file("cache"), 12, 64, 3);
   const std::string ini_a = write_ini(t, "a.ini", tiny_train_ini(cache, t.file("a")));
   const std::string ini_b = write_ini(t, "b.ini", tiny_train_ini(cache, t.file("b")));
-  // Host reads (engine/counters.h: the calls that make a GPU step wait) at the end of each batch.
+  // Host reads (engine/counters.h: the calls that make a GPU step wait) at the end of each batch, and the
+  // host allocator's misses (requests the C library served: the CPU's cudaMalloc).
   std::vector<std::pair<int64_t, int64_t>> reads;  // (batch, reads so far)
+  std::vector<size_t> misses;
   TrainOptions counting;
   counting.after_batch = [&](int, int64_t, int64_t batch) {
     reads.emplace_back(batch, engine_counters().host_reads);
+    misses.push_back(host_memory_stats().cache_misses);
     return false;
   };
   const Run a = run({ini_a, "--set", "run.log_every=3"}, counting);
@@ -339,6 +343,9 @@ TEST_CASE("train_unet: a training step reads nothing back from the device except
     CAPTURE(batch);
     // Batch 2 ends 3 batches (a logging batch), batch 3 ends the epoch; batch 1 reads nothing.
     CHECK(reads[i].second - reads[i - 1].second == (batch == 1 ? 0 : 1));
+    // In the steady state (after the first two steps, which fill the cache) a step finds every block it
+    // needs in the cache.
+    if (i >= 2) CHECK(misses[i] == misses[i - 1]);
   }
   // The interval changes when the host looks, not what is computed: the same weights as logging every batch.
   const Run b = run({ini_b, "--set", "run.log_every=1"});
