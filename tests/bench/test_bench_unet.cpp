@@ -84,6 +84,25 @@ TEST_CASE("bench_unet: --precision bf16 runs the step with bfloat16 convolutions
   CHECK(run_tool(bench_unet_tool(), {"--precision", "fp8"}).code == 2);
 }
 
+TEST_CASE("bench_unet: a CUDA training step after warm-up makes no host sync and no device malloc" *
+          doctest::test_suite("gpu")) {
+  PLEURA_REQUIRE_GPU();
+  // The trainer's step (ledger, combo loss on the device, multi-tensor Adam) with no logging step among
+  // the timed ones: every host wait or cudaMalloc left in a step shows here (engine/counters.h).
+  for (const char* model : {"albunet", "scse_unet"}) {
+    CAPTURE(model);
+    const ToolRun r = run_tool(bench_unet_tool(), {"--model", model, "--size", "64", "--batch", "2", "--steps", "3",
+                                                   "--warmup", "2", "--log-every", "1000", "--device", "cuda", "--json"});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    const nlohmann::json j = last_json_line(r.out);
+    CHECK(j.at("host_reads_per_step").get<double>() == 0.0);
+    CHECK(j.at("host_syncs_per_step").get<double>() == 0.0);
+    CHECK(j.at("device_mallocs_per_step").get<double>() == 0.0);
+    CHECK(j.at("kernel_launches_per_step").get<double>() > 0.0);
+  }
+}
+
 TEST_CASE("bench_unet: --infer-only times the inference batch alone") {
   const ToolRun r = run_tool(bench_unet_tool(), {"--model", "albunet", "--size", "64", "--infer-batch", "1", "--flip",
                                                  "--infer-only", "--steps", "2", "--warmup", "0", "--json"});
