@@ -9,6 +9,7 @@
 // itself: tests/mpi/faults.sh. Runner: tests/mpi/main.cpp.
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <sstream>
 
 #include "engine/file_io.h"
@@ -93,7 +94,13 @@ std::vector<double> epoch_losses(const std::string& metrics_csv) {
 // chaotic. Adam turns the rounding of a different summation order (gradients within ~1e-7 relative after
 // the first step) into whole steps for parameters whose gradients are near 0, and 4 steps later the
 // parameters differ by 7e-4 (lr 1e-4: 5e-5; 1e-5: 6e-8). The gradients themselves are compared below.
-void expect_ranks_match_one_process(TrainConfig config, const SharedDir& dir) {
+// `rtol`, `atol` and `loss_rtol`: the defaults hold in fp32. bf16 needs far wider ones: the ranks'
+// synchronised batch-norm sums are added in another order than one process's, a last-bit difference in a
+// normalised activation becomes a whole bfloat16 step (2^-8) where the next convolution rounds its input,
+// and those steps compound through the network's depth; each rank also rounds its own weight gradients
+// before the sum (as DDP under autocast does).
+void expect_ranks_match_one_process(TrainConfig config, const SharedDir& dir, double rtol = 1e-5,
+                                    double atol = 3e-5, double loss_rtol = 1e-6) {
   config.lr = 1e-5;
   config.output = dir.file("ranks");
   const Trained mine = train(config, world());
@@ -112,7 +119,7 @@ void expect_ranks_match_one_process(TrainConfig config, const SharedDir& dir) {
     for (size_t i = 0; i < one.values.size(); ++i) {
       // Measured: at most 6.4e-6 (a running variance near 1), 1.1e-6 on small weights, with OpenBLAS's SSE3
       // kernels; 1.8e-5 with its AVX-512 ones (4 of 1.5M weights above 3e-6: Adam again, on another rounding).
-      expect_close(mine.values[i], one.values[i], 1e-5, 3e-5, "parameter or buffer after training");
+      expect_close(mine.values[i], one.values[i], rtol, atol, "parameter or buffer after training");
       const Tensor a = mine.values[i].to(DType::kFloat64), b = one.values[i].to(DType::kFloat64);
       for (int64_t k = 0; k < a.numel(); ++k) worst = std::max(worst, std::abs(a.data<double>()[k] - b.data<double>()[k]));
     }
@@ -123,7 +130,8 @@ void expect_ranks_match_one_process(TrainConfig config, const SharedDir& dir) {
                               one_loss = epoch_losses(fold_paths(single, 0).metrics);
     REQUIRE(ranks_loss.size() == static_cast<size_t>(config.epochs));
     REQUIRE(one_loss.size() == ranks_loss.size());
-    for (size_t e = 0; e < one_loss.size(); ++e) CHECK(ranks_loss[e] == doctest::Approx(one_loss[e]).epsilon(1e-6));
+    for (size_t e = 0; e < one_loss.size(); ++e)
+      CHECK(ranks_loss[e] == doctest::Approx(one_loss[e]).epsilon(loss_rtol));
   }
   world().barrier();
 }
@@ -135,6 +143,21 @@ TEST_CASE("mpi training: N ranks of batch 2 with sync_bn reach one process's bat
   TrainConfig config = config_for(shared_cache(dir), dir.file("ranks"), "");
   config.sync_bn = true;
   expect_ranks_match_one_process(config, dir);  // 2 epochs of 2 steps with 2 ranks
+}
+
+TEST_CASE("mpi training: in bf16 the ranks stay bitwise equal and near one process of the whole batch") {
+  SharedDir dir;
+  TrainConfig config = config_for(shared_cache(dir), dir.file("ranks"), "");
+  config.sync_bn = true;
+  config.precision = Precision::kBFloat16;
+  config.epochs = 1;
+  // Measured (2 ranks, 2 steps at lr 1e-5): the batch-norm running statistics drift apart from one
+  // process's by up to 0.039 (a running variance near 40) and by 3e-3 on running means near 0.01 (the
+  // bfloat16 steps compound), so the values are only checked finite (an infinite tolerance still fails a
+  // NaN); the ranks stay bitwise equal, which is what data parallelism must keep, and the epoch's mean
+  // loss stays within 1e-3 of one process's.
+  const double any = std::numeric_limits<double>::infinity();
+  expect_ranks_match_one_process(config, dir, any, any, 1e-3);
 }
 
 TEST_CASE("mpi training: grad_accum 2 with batch 1 per rank reaches one process's batch N, grad_accum 2") {
