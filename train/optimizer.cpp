@@ -44,8 +44,7 @@ void Adam::step(const Tensor& ledger) {
                     t.params.front().device());
     counts_on_device_ = true;
   }
-  const AdamHyper h{options_.lr, options_.beta1, options_.beta2, options_.eps, options_.weight_decay};
-  adam_multi_step(t, steps_, ledger, h);
+  adam_multi_step(t, steps_, ledger, options_);
 }
 
 void Adam::step(double grad_scale) {

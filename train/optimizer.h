@@ -8,18 +8,14 @@
 #include <cstdint>
 #include <vector>
 
+#include "engine/ops/adam.h"
 #include "engine/ops/step_ledger.h"
 #include "engine/tensor.h"
 
 namespace pleura {
 
-struct AdamOptions {
-  double lr = 1e-3;
-  double beta1 = 0.9;
-  double beta2 = 0.999;
-  double eps = 1e-8;
-  double weight_decay = 0.0;
-};
+// lr, betas, eps, weight_decay: the op's hyper-parameters (engine/ops/adam.h).
+using AdamOptions = AdamHyper;
 
 class Adam {
  public:

@@ -6,23 +6,11 @@
 #include <cmath>
 #include <cstdint>
 
-#ifndef PLEURA_HOST_DEVICE
-#if defined(__CUDACC__)
-#define PLEURA_HOST_DEVICE __host__ __device__
-#else
-#define PLEURA_HOST_DEVICE
-#endif
-#endif
+#include "engine/ops/exact_math.h"
 
 namespace pleura::adam_math {
 
-PLEURA_HOST_DEVICE inline double mul_rn(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __dmul_rn(a, b);  // never contracted into an FMA with the subtraction that follows
-#else
-  return a * b;
-#endif
-}
+using exact::mul_rn;  // never contracted into an FMA with the subtraction that follows
 
 // base^n for n >= 0 by repeated squaring. Each squaring doubles the relative error carried, so it is
 // about n ulp of base^n; what matters, the bias correction 1 - base^n, is then off by at most about

@@ -8,14 +8,7 @@
 #include <cstdint>
 
 #include "engine/ops/combo_loss.h"
-
-#ifndef PLEURA_HOST_DEVICE
-#if defined(__CUDACC__)
-#define PLEURA_HOST_DEVICE __host__ __device__
-#else
-#define PLEURA_HOST_DEVICE
-#endif
-#endif
+#include "engine/ops/exact_math.h"
 
 namespace pleura::combo_math {
 
@@ -25,24 +18,13 @@ namespace pleura::combo_math {
 constexpr double kDiceEps = 1e-6;
 constexpr double kLossFloor = 1e-5;
 
-PLEURA_HOST_DEVICE inline double mul(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __dmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
-PLEURA_HOST_DEVICE inline double add(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __dadd_rn(a, b);
-#else
-  return a + b;
-#endif
-}
+// Spelled-out roundings: no FMA contraction on the device.
+using exact::add_rn;
+using exact::mul_rn;
 
 // dice = 1 - (2*I + eps) / (S + eps) with S = sum p + sum t.
 PLEURA_HOST_DEVICE inline double dice_of(double pt, double s) {
-  return 1.0 - add(mul(2.0, pt), kDiceEps) / add(s, kDiceEps);
+  return 1.0 - add_rn(mul_rn(2.0, pt), kDiceEps) / add_rn(s, kDiceEps);
 }
 
 // The reference's loss.clamp(min=1e-5): the gradient passes where loss >= 1e-5, compared in the element
@@ -57,7 +39,7 @@ PLEURA_HOST_DEVICE inline bool above_floor(double loss, bool float32) {
 PLEURA_HOST_DEVICE inline void finish(const double* sums, const ComboFinish& f, double* out) {
   double total[kComboSumCount] = {};
   for (int64_t n = 0; n < f.n_images; ++n)
-    for (int k = 0; k < kComboSumCount; ++k) total[k] = add(total[k], sums[n * kComboSumCount + k]);
+    for (int k = 0; k < kComboSumCount; ++k) total[k] = add_rn(total[k], sums[n * kComboSumCount + k]);
   ComboResult r;
   r.bad_targets = total[kSumBadTargets];
   r.nonfinite_logits = total[kSumNonFinite];
@@ -66,25 +48,25 @@ PLEURA_HOST_DEVICE inline void finish(const double* sums, const ComboFinish& f, 
   double* dice_a = out + kComboResultFields;
   double* dice_b = dice_a + f.local_images;
   if (!f.per_image) {
-    const double s = add(add(total[kSumP], total[kSumT]), kDiceEps);
-    r.dice = dice_of(total[kSumPT], add(total[kSumP], total[kSumT]));
+    const double s = add_rn(add_rn(total[kSumP], total[kSumT]), kDiceEps);
+    r.dice = dice_of(total[kSumPT], add_rn(total[kSumP], total[kSumT]));
     for (int64_t n = 0; n < f.local_images; ++n) {
-      dice_a[n] = mul(f.w_dice, add(mul(2.0, total[kSumPT]), kDiceEps)) / mul(s, s);
-      dice_b[n] = mul(f.w_dice, 2.0) / s;
+      dice_a[n] = mul_rn(f.w_dice, add_rn(mul_rn(2.0, total[kSumPT]), kDiceEps)) / mul_rn(s, s);
+      dice_b[n] = mul_rn(f.w_dice, 2.0) / s;
     }
   } else {
     const double scale = f.w_dice / static_cast<double>(f.n_images);
     for (int64_t n = 0; n < f.n_images; ++n) {
       const double* in = sums + n * kComboSumCount;
-      const double s = add(add(in[kSumP], in[kSumT]), kDiceEps);
-      r.dice = add(r.dice, dice_of(in[kSumPT], add(in[kSumP], in[kSumT])));
+      const double s = add_rn(add_rn(in[kSumP], in[kSumT]), kDiceEps);
+      r.dice = add_rn(r.dice, dice_of(in[kSumPT], add_rn(in[kSumP], in[kSumT])));
       if (n < f.first || n >= f.first + f.local_images) continue;  // another rank's image
-      dice_a[n - f.first] = mul(scale, add(mul(2.0, in[kSumPT]), kDiceEps)) / mul(s, s);
-      dice_b[n - f.first] = mul(scale, 2.0) / s;
+      dice_a[n - f.first] = mul_rn(scale, add_rn(mul_rn(2.0, in[kSumPT]), kDiceEps)) / mul_rn(s, s);
+      dice_b[n - f.first] = mul_rn(scale, 2.0) / s;
     }
     r.dice /= static_cast<double>(f.n_images);
   }
-  r.raw = add(add(mul(f.w_bce, r.bce), mul(f.w_dice, r.dice)), mul(f.w_focal, r.focal));
+  r.raw = add_rn(add_rn(mul_rn(f.w_bce, r.bce), mul_rn(f.w_dice, r.dice)), mul_rn(f.w_focal, r.focal));
   r.loss = r.raw > kLossFloor ? r.raw : kLossFloor;
   r.passes = above_floor(r.raw, f.float32) ? 1.0 : 0.0;
   if (r.bad_targets != 0.0 || r.nonfinite_logits != 0.0) r.loss = NAN;

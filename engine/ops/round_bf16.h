@@ -9,15 +9,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "engine/ops/exact_math.h"
 #include "engine/tensor.h"
-
-#ifndef PLEURA_HOST_DEVICE
-#if defined(__CUDACC__)
-#define PLEURA_HOST_DEVICE __host__ __device__
-#else
-#define PLEURA_HOST_DEVICE
-#endif
-#endif
 
 namespace pleura {
 

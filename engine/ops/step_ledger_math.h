@@ -5,15 +5,8 @@
 
 #include <cmath>
 
+#include "engine/ops/exact_math.h"
 #include "engine/ops/step_ledger.h"
-
-#ifndef PLEURA_HOST_DEVICE
-#if defined(__CUDACC__)
-#define PLEURA_HOST_DEVICE __host__ __device__
-#else
-#define PLEURA_HOST_DEVICE
-#endif
-#endif
 
 namespace pleura::ledger_math {
 

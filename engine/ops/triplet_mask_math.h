@@ -5,44 +5,14 @@
 
 #include <cmath>
 
-#if defined(__CUDACC__)
-#define PLEURA_HOST_DEVICE __host__ __device__
-#else
-#define PLEURA_HOST_DEVICE
-#endif
+#include "engine/ops/exact_math.h"
 
 namespace pleura::triplet_math {
 
-// Single IEEE float operations, rounded to nearest. nvcc contracts a*b+c into one FMA by default; the
-// _rn intrinsics forbid it. The host build is ISO C++ (-std=c++20), where g++ does not contract.
-PLEURA_HOST_DEVICE inline float add_rn(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fadd_rn(a, b);
-#else
-  return a + b;
-#endif
-}
-PLEURA_HOST_DEVICE inline float sub_rn(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fsub_rn(a, b);
-#else
-  return a - b;
-#endif
-}
-PLEURA_HOST_DEVICE inline float mul_rn(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
-PLEURA_HOST_DEVICE inline float div_rn(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fdiv_rn(a, b);
-#else
-  return a / b;
-#endif
-}
+using exact::add_rn;
+using exact::div_rn;
+using exact::mul_rn;
+using exact::sub_rn;
 
 // exp(x) for x <= 0 (NaN stays NaN), within about 1 ulp: x = k*ln2 + r with |r| <= ln2/2 (Cody-Waite:
 // ln2 split into a 15-bit head, so k*head is exact, and a tail), exp(r) - 1 by a degree-7 Taylor
