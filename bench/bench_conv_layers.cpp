@@ -4,9 +4,10 @@
 // with PyTorch's own times). For each: Pleura's forward (no grad) and forward+backward (grad of x, w and
 // bias), fastest of 7 after a warm-up, as GFLOP/s and as a share of the same-process baseline (OpenBLAS
 // SGEMM 1024^3 with its own threads on all cores), and the ratio to PyTorch when its times are given.
-// Each layer is timed under both CPU algorithms, interleaved run by run: im2col (the default, whose times
-// the table shows) and Winograd (PLEURA_CPU_CONV=winograd: 3x3 stride-1 layers, cpu/conv2d_winograd.h);
-// "wg/i2c" is Winograd's time over im2col's (1.00 where Winograd does not apply).
+// Each layer is timed under every CPU algorithm of the build, interleaved run by run: im2col (the reference,
+// whose times the table shows), Winograd (3x3 stride-1 layers, cpu/conv2d_winograd.h) and oneDNN (float32
+// ungrouped layers, cpu/conv2d_onednn.h, when built); "wg/i2c" and "dnn/i2c" are their times over im2col's
+// (1.00 where the algorithm does not apply), and the PyTorch ratios are those of the default algorithm.
 // Usage: bench_conv_layers < layers.txt
 #include <algorithm>
 #include <functional>
@@ -20,7 +21,9 @@
 #include <cblas.h>
 
 #include "cpu/blas.h"
+#include "cpu/conv2d_onednn.h"
 #include "cpu/conv2d_winograd.h"
+#include "cpu/conv_algorithm.h"
 #include "engine/parallel.h"
 #include "engine/autograd.h"
 #include "engine/ops/conv2d.h"
@@ -49,19 +52,29 @@ double fastest(F&& f, int runs = 7) {
   return best;
 }
 
-// Fastest of `runs` for f under each algorithm, the two alternating run by run (after one warm-up each).
-struct Pair {
-  double im2col, winograd;
+// Fastest of `runs` for f under each algorithm, the algorithms taking turns run by run (after one warm-up
+// each). oneDNN is timed only where the build has it (else its entry is im2col's).
+struct Times {
+  double im2col, winograd, onednn;
+  double of(cpu::ConvAlgorithm a) const {
+    return a == cpu::ConvAlgorithm::kOneDnn ? onednn : a == cpu::ConvAlgorithm::kWinograd ? winograd : im2col;
+  }
 };
-Pair fastest_of_both(const std::function<void()>& f, int runs = 7) {
-  Pair best{1e30, 1e30};
+Times fastest_of_each(const std::function<void()>& f, int runs = 7) {
+  Times best{1e30, 1e30, 1e30};
   for (int i = -1; i < runs; ++i) {
     cpu::set_conv_algorithm(cpu::ConvAlgorithm::kWinograd);
-    const double b = seconds_of(f);
+    const double wg = seconds_of(f);
     cpu::set_conv_algorithm(cpu::ConvAlgorithm::kIm2col);
-    const double a = seconds_of(f);
-    if (i >= 0) best = {std::min(best.im2col, a), std::min(best.winograd, b)};
+    const double i2c = seconds_of(f);
+    double dnn = i2c;
+    if (cpu::onednn_built()) {
+      cpu::set_conv_algorithm(cpu::ConvAlgorithm::kOneDnn);
+      dnn = seconds_of(f);
+    }
+    if (i >= 0) best = {std::min(best.im2col, i2c), std::min(best.winograd, wg), std::min(best.onednn, dnn)};
   }
+  cpu::set_conv_algorithm(cpu::default_conv_algorithm());
   return best;
 }
 
@@ -81,11 +94,14 @@ double sgemm_baseline_gflops() {
 int main() {
   const char* kernels = cpu::blas_kernel_set();  // before any product, the baseline's included
   const double peak = sgemm_baseline_gflops();
-  std::printf("baseline: OpenBLAS SGEMM 1024^3 on %d threads, %.1f GFLOP/s (%s kernels)\n", num_threads(), peak, kernels);
-  std::printf("%-34s %9s %9s %7s %7s %9s %7s %7s %9s %9s\n", "layer (N C HxW -> K kR sS gG)", "fwd ms", "fwd GF/s",
-              "of gemm", "wg/i2c", "f+b ms", "of gemm", "wg/i2c", "fwd/pt", "f+b/pt");
+  const cpu::ConvAlgorithm chosen = cpu::default_conv_algorithm();
+  std::printf("baseline: OpenBLAS SGEMM 1024^3 on %d threads, %.1f GFLOP/s (%s kernels); default algorithm %s\n",
+              num_threads(), peak, kernels, cpu::conv_algorithm_name(chosen));
+  std::printf("%-34s %9s %9s %7s %7s %7s %9s %7s %7s %7s %9s %9s\n", "layer (N C HxW -> K kR sS gG)", "fwd ms",
+              "fwd GF/s", "of gemm", "wg/i2c", "dnn/i2c", "f+b ms", "of gemm", "wg/i2c", "dnn/i2c", "fwd/pt", "f+b/pt");
   Rng rng(1);
-  double total_fwd = 0, total_fb = 0, pt_fwd = 0, pt_fb = 0, wg_fwd = 0, wg_fb = 0;
+  Times total_fwd{0, 0, 0}, total_fb{0, 0, 0};
+  double pt_fwd = 0, pt_fb = 0;
   bool have_pt = true;
   std::string line;
   while (std::getline(std::cin, line)) {
@@ -103,26 +119,30 @@ int main() {
     p.pad_h = p.pad_w = pad;
     p.dilation_h = p.dilation_w = dilation;
     p.groups = groups;
-    const Pair fwd_pair = fastest_of_both([&] {
+    const Times fwd = fastest_of_each([&] {
       NoGradGuard no_grad;
       conv2d(x, w, b, p);
     });
-    const Pair fb_pair = fastest_of_both([&] { sum(conv2d(x, w, b, p)).backward(); });
-    const double fwd = fwd_pair.im2col, fb = fb_pair.im2col;
+    const Times fb = fastest_of_each([&] { sum(conv2d(x, w, b, p)).backward(); });
     const int64_t P = conv2d_output_size(H, R, stride, pad, dilation), Q = conv2d_output_size(W, R, stride, pad, dilation);
     const double flops = 2.0 * N * K * P * Q * (C / groups) * R * R;
     char name[64];
     std::snprintf(name, sizeof(name), "%lld %lld %lldx%lld -> %lld k%lld s%lld g%lld", (long long)N, (long long)C,
                   (long long)H, (long long)W, (long long)K, (long long)R, (long long)stride, (long long)groups);
-    std::printf("%-34s %9.3f %9.1f %7.2f %7.2f %9.3f %7.2f %7.2f", name, fwd * 1e3, flops / fwd / 1e9,
-                flops / fwd / 1e9 / peak, fwd_pair.winograd / fwd, fb * 1e3, 3 * flops / fb / 1e9 / peak,
-                fb_pair.winograd / fb);
-    if (pt) std::printf(" %9.2f %9.2f", fwd / pf, fb / pfb);
+    std::printf("%-34s %9.3f %9.1f %7.2f %7.2f %7.2f %9.3f %7.2f %7.2f %7.2f", name, fwd.im2col * 1e3,
+                flops / fwd.im2col / 1e9, flops / fwd.im2col / 1e9 / peak, fwd.winograd / fwd.im2col,
+                fwd.onednn / fwd.im2col, fb.im2col * 1e3, 3 * flops / fb.im2col / 1e9 / peak, fb.winograd / fb.im2col,
+                fb.onednn / fb.im2col);
+    if (pt) std::printf(" %9.2f %9.2f", fwd.of(chosen) / pf, fb.of(chosen) / pfb);
     std::printf("\n");
-    total_fwd += fwd, total_fb += fb, pt_fwd += pf, pt_fb += pfb;
-    wg_fwd += fwd_pair.winograd, wg_fb += fb_pair.winograd;
+    total_fwd = {total_fwd.im2col + fwd.im2col, total_fwd.winograd + fwd.winograd, total_fwd.onednn + fwd.onednn};
+    total_fb = {total_fb.im2col + fb.im2col, total_fb.winograd + fb.winograd, total_fb.onednn + fb.onednn};
+    pt_fwd += pf, pt_fb += pfb;
   }
-  std::printf("total: fwd %.3f s, fwd+bwd %.3f s (Winograd: %.3f s, %.3f s)", total_fwd, total_fb, wg_fwd, wg_fb);
-  if (have_pt && pt_fwd > 0) std::printf("; PyTorch %.3f s, %.3f s: %.2fx, %.2fx", pt_fwd, pt_fb, total_fwd / pt_fwd, total_fb / pt_fb);
+  std::printf("total: fwd %.3f s, fwd+bwd %.3f s (Winograd: %.3f s, %.3f s; oneDNN: %.3f s, %.3f s)", total_fwd.im2col,
+              total_fb.im2col, total_fwd.winograd, total_fb.winograd, total_fwd.onednn, total_fb.onednn);
+  if (have_pt && pt_fwd > 0)
+    std::printf("; PyTorch %.3f s, %.3f s: %s %.2fx, %.2fx", pt_fwd, pt_fb, cpu::conv_algorithm_name(chosen),
+                total_fwd.of(chosen) / pt_fwd, total_fb.of(chosen) / pt_fb);
   std::printf("\n");
 }

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cpu/blas.h"
+#include "cpu/conv_algorithm.h"
 #include "engine/alloc_context.h"
 #include "engine/autograd.h"
 #include "engine/cuda_runtime.h"
@@ -312,6 +313,7 @@ void print_json(std::ostream& out, const UnetBenchOptions& o, const UnetBenchRes
   j["precision"] = precision_name(o.precision);
   j["threads"] = num_threads();
   j["blas_kernels"] = cpu::blas_kernel_set();
+  j["cpu_conv"] = cpu::conv_algorithm_name(cpu::conv_algorithm());
   j["steps"] = o.steps;
   j["warmup"] = o.warmup;
   j["parameters"] = r.parameters;
@@ -363,7 +365,8 @@ void print_training(std::ostream& out, const UnetBenchOptions& o, const UnetBenc
 void print_table(std::ostream& out, const UnetBenchOptions& o, const UnetBenchResult& r) {
   out << "bench_unet: " << o.model << " (" << r.parameters << " parameters), " << o.size << "x" << o.size
       << ", batch " << o.batch << ", " << o.device.str() << ", " << precision_name(o.precision)
-      << (o.device.is_cpu() ? ", " + std::to_string(num_threads()) + " threads, OpenBLAS " + cpu::blas_kernel_set() + " kernels"
+      << (o.device.is_cpu() ? ", " + std::to_string(num_threads()) + " threads, OpenBLAS " + cpu::blas_kernel_set() +
+                                  " kernels, convolutions " + cpu::conv_algorithm_name(cpu::conv_algorithm())
                             : "")
       << "\n";
   if (!o.infer_only) print_training(out, o, r);

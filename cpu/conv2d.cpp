@@ -10,7 +10,9 @@
 // count. A 1x1, stride-1, unpadded convolution uses x itself as the column matrix. Grouped convolutions with
 // few channels per group take the direct kernels of cpu/conv2d_grouped.cpp instead (rule there). With
 // PLEURA_CPU_CONV=winograd, float32 3x3 stride-1 ones with enough channels take the Winograd kernels of
-// cpu/conv2d_winograd.cpp for the forward and the input gradient (rule and measurements there).
+// cpu/conv2d_winograd.cpp for the forward and the input gradient (rule and measurements there). In a build
+// with oneDNN, float32 ungrouped ones take cpu/conv2d_onednn.cpp (the default; PLEURA_CPU_CONV=im2col keeps
+// this file's kernels, which stay the reference and run every float64 convolution).
 #include "engine/ops/conv2d.h"
 
 #include <algorithm>
@@ -19,6 +21,7 @@
 
 #include "cpu/blas.h"
 #include "cpu/conv2d_grouped.h"
+#include "cpu/conv2d_onednn.h"
 #include "cpu/conv2d_winograd.h"
 #include "cpu/float_types.h"
 #include "engine/parallel.h"
@@ -274,6 +277,7 @@ void bwd_impl(const Tensor& x, const Tensor& w, const Tensor& grad_y, const Geom
 
 void conv2d_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y) {
   if (grouped_direct_applies(w, p)) return conv2d_grouped_fwd(x, w, bias, p, y);
+  if (onednn_applies(x, w, p)) return conv2d_onednn_fwd(x, w, bias, p, y);
   if (winograd_applies(x, w, p)) return conv2d_winograd_fwd(x, w, bias, p, y);
   with_float_type(x.dtype(), "conv2d", [&](auto tag) {
     using T = decltype(tag);
@@ -287,11 +291,14 @@ void conv2d_bwd(const Tensor& x, const Tensor& w, const Tensor& grad_y, const Co
     using T = decltype(tag);
     // The direct grouped kernels leave grad_b to bwd_impl, which then returns before any column matrix.
     bool direct = grouped_direct_applies(w, p);
-    // Winograd computes grad_x on its own; im2col then computes only grad_w (and grad_b).
-    bool winograd_x = !direct && grad_x && winograd_applies_to_input_grad(x, w, p);
+    // oneDNN computes grad_x and grad_w, Winograd grad_x; im2col then computes only what is left (grad_b
+    // always: a sum whose order is fixed here, whatever the algorithm).
+    bool onednn = !direct && onednn_applies(x, w, p);
+    if (onednn) conv2d_onednn_bwd(x, w, grad_y, p, grad_x, grad_w);
+    bool winograd_x = !direct && !onednn && grad_x && winograd_applies_to_input_grad(x, w, p);
     if (winograd_x) conv2d_winograd_input_grad(w, grad_y, p, *grad_x);
-    bwd_impl<T>(x, w, grad_y, geom_of(x, w, p, sizeof(T)), direct || winograd_x ? nullptr : grad_x,
-                direct ? nullptr : grad_w, grad_b);
+    bwd_impl<T>(x, w, grad_y, geom_of(x, w, p, sizeof(T)), direct || onednn || winograd_x ? nullptr : grad_x,
+                direct || onednn ? nullptr : grad_w, grad_b);
     if (direct) conv2d_grouped_bwd(x, w, grad_y, p, grad_x, grad_w);
   });
 }

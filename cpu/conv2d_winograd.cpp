@@ -17,8 +17,6 @@
 #include "cpu/conv2d_winograd.h"
 
 #include <algorithm>
-#include <atomic>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -41,16 +39,6 @@ constexpr int64_t kMinChannels = 16;
 // cache), but never fewer than this many tiles per band where the image has them (thin products are slow).
 constexpr int64_t kBandBytes = int64_t{8} << 20;
 constexpr int64_t kMinBandTiles = 512;
-
-ConvAlgorithm algorithm_from_environment() {
-  const char* value = std::getenv("PLEURA_CPU_CONV");
-  return parse_conv_algorithm(value ? value : "");
-}
-
-std::atomic<ConvAlgorithm>& algorithm_slot() {
-  static std::atomic<ConvAlgorithm> slot{algorithm_from_environment()};
-  return slot;
-}
 
 // The one shape rule both kernels need: 3x3, stride 1, dilation 1, one group.
 bool kernel_fits(const Tensor& w, const Conv2dParams& p) {
@@ -208,15 +196,6 @@ void run(const Plan& pl, const T* x, const T* U, const T* bias, T* y) {
 }
 
 }  // namespace
-
-ConvAlgorithm parse_conv_algorithm(const std::string& value) {
-  if (value.empty() || value == "im2col") return ConvAlgorithm::kIm2col;
-  if (value == "winograd") return ConvAlgorithm::kWinograd;
-  throw_error(cat("PLEURA_CPU_CONV is '", value, "', expected 'im2col' or 'winograd'"));
-}
-
-ConvAlgorithm conv_algorithm() { return algorithm_slot().load(); }
-void set_conv_algorithm(ConvAlgorithm algorithm) { algorithm_slot().store(algorithm); }
 
 bool winograd_applies(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
   return conv_algorithm() == ConvAlgorithm::kWinograd && x.dtype() == DType::kFloat32 && kernel_fits(w, p) &&

@@ -9,19 +9,10 @@
 
 #include <string>
 
+#include "cpu/conv_algorithm.h"
 #include "engine/ops/conv2d.h"
 
 namespace pleura::cpu {
-
-// Which algorithm cpu::conv2d_fwd / conv2d_bwd use for the shapes that allow a choice. kIm2col (the
-// default) always takes im2col + GEMM; kWinograd takes Winograd where winograd_applies(). The initial value
-// comes from the environment variable PLEURA_CPU_CONV (im2col, winograd). Process-wide; set it before
-// work starts, not while convolutions run.
-enum class ConvAlgorithm { kIm2col, kWinograd };
-ConvAlgorithm conv_algorithm();
-void set_conv_algorithm(ConvAlgorithm algorithm);
-// "im2col" (or empty) and "winograd"; anything else throws, naming PLEURA_CPU_CONV and the value.
-ConvAlgorithm parse_conv_algorithm(const std::string& value);
 
 // True when the forward (and, if pad <= 2 on both axes, the input gradient) of this float32 convolution
 // takes the Winograd kernels under kWinograd: 3x3, stride 1, dilation 1, one group, and enough channels on

@@ -4,11 +4,12 @@
 # PLEURA_INSTALL_FUZZ=1 clang and its sanitizer runtimes (scripts/fuzz.sh, scripts/sanitize.sh). The CUDA
 # toolkit is not a Debian package: it is used when found (/usr/local/cuda), and Pleura builds for the CPU
 # alone without it. OpenMPI gives data-parallel training (mpirun -np N train_unet) and its tests; a build
-# without it (cmake -DPLEURA_MPI=OFF) trains in one process.
+# without it (cmake -DPLEURA_MPI=OFF) trains in one process. oneDNN (libdnnl-dev) runs the CPU's convolutions;
+# a build without it (cmake -DPLEURA_ONEDNN=OFF) keeps im2col + OpenBLAS.
 set -euo pipefail
 
 packages=(cmake g++ make python3 libopenblas-dev doctest-dev libstb-dev libjpeg62-turbo-dev libdcmtk-dev libcli11-dev
-  nlohmann-json3-dev libinih-dev libopenmpi-dev openmpi-bin)
+  nlohmann-json3-dev libinih-dev libopenmpi-dev openmpi-bin libdnnl-dev)
 # The PyTorch baseline's CPU check (ctest bench.pytorch_baseline) needs PyTorch; CI asks for it.
 [ "${PLEURA_INSTALL_TORCH:-0}" = 1 ] && packages+=(python3-torch)
 # scripts/fuzz.sh builds with clang and links libFuzzer and the sanitizer runtimes (libclang-rt-14-dev).

@@ -186,7 +186,7 @@ TEST_CASE("conv2d winograd: when chosen, conv2d takes it for float32 3x3 stride-
   sum(mul(y, gy)).backward();
   CHECK(max_abs_diff(xg.grad(), winograd_input_grad(x, w, gy, p)) == 0);
   // Not taken: float64, too few channels, stride 2, dilation 2, groups, 1x1, padding 3 (input gradient only),
-  // and anything under PLEURA_CPU_CONV=im2col (the default).
+  // and anything under PLEURA_CPU_CONV=im2col.
   CHECK_FALSE(cpu::winograd_applies(x.to(DType::kFloat64), w.to(DType::kFloat64), p));
   CHECK_FALSE(cpu::winograd_applies(x, random_tensor({8, 16, 3, 3}, 605, DType::kFloat32), p));
   CHECK_FALSE(cpu::winograd_applies(random_tensor({2, 8, 10, 11}, 606, DType::kFloat32),
@@ -231,8 +231,8 @@ TEST_CASE("conv2d winograd: bad input") {
   Tensor gx = Tensor::empty_like(x);
   expect_error([&] { cpu::conv2d_winograd_input_grad(w, Tensor::empty({1, 4, 12, 12}), padding(3, 3), gx); },
                {"[conv2d winograd input gradient]", "padding 3x3 is above 2"});
-  expect_error([&] { cpu::parse_conv_algorithm("auto"); }, {"PLEURA_CPU_CONV is 'auto'", "'im2col' or 'winograd'"});
+  expect_error([&] { cpu::parse_conv_algorithm("auto"); }, {"PLEURA_CPU_CONV is 'auto'", "'im2col', 'winograd'"});
   CHECK(cpu::parse_conv_algorithm("im2col") == cpu::ConvAlgorithm::kIm2col);
   CHECK(cpu::parse_conv_algorithm("winograd") == cpu::ConvAlgorithm::kWinograd);
-  CHECK(cpu::parse_conv_algorithm("") == cpu::ConvAlgorithm::kIm2col);
+  CHECK(cpu::parse_conv_algorithm("") == cpu::default_conv_algorithm());
 }

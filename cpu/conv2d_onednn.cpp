@@ -1,0 +1,385 @@
+// oneDNN behind the CPU's float32 convolutions (cpu/conv2d_onednn.h): one plan per shape, built once and kept,
+// holding oneDNN's forward, input-gradient and weight-gradient primitives for ONE image on ONE thread, and the
+// reorders between Pleura's NCHW / OIHW tensors and the blocked layouts oneDNN chose for them. A call runs its
+// images over Pleura's pool (parallel_for, one image at a time per thread), so no oneDNN reduction is ever
+// split by the thread count: the same bits for any count (oneDNN's own OpenMP threading splits the weight
+// gradient's sum over the batch by thread, and its bits then depend on the count). The weight gradient keeps
+// one partial sum per image and adds them in image order. Without oneDNN in the build, the entry points refuse.
+// Tests: tests/ops/test_conv2d_onednn.cpp.
+#include "cpu/conv2d_onednn.h"
+
+#include "cpu/conv_algorithm.h"
+#include "engine/error.h"
+
+#if PLEURA_WITH_ONEDNN
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "engine/parallel.h"
+
+#if DNNL_VERSION_MAJOR != 2
+#error "cpu/conv2d_onednn.cpp is written for oneDNN 2.x (Debian 12's libdnnl-dev 2.6)"
+#endif
+
+// libgomp's, which libdnnl (Debian's build uses OpenMP) loads; declared here so that Pleura's own code needs no
+// -fopenmp.
+extern "C" void omp_set_num_threads(int n);
+
+namespace pleura::cpu {
+
+namespace {
+
+using dnnl::memory;
+using Dims = memory::dims;
+using Tag = memory::format_tag;
+constexpr memory::data_type kF32 = memory::data_type::f32;
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+// oneDNN reads the calling thread's OpenMP thread count when it builds a primitive (and when a reorder runs):
+// 1 on every thread that calls it, so that each call stays on the thread Pleura gave it.
+void keep_onednn_on_this_thread() {
+  thread_local bool done = false;
+  if (!done) {
+    omp_set_num_threads(1);
+    done = true;
+  }
+}
+
+// The shape of one convolution, batch excluded (the primitives are for one image).
+struct ShapeKey {
+  int64_t C, H, W, K, R, S, P, Q, sh, sw, ph, pw, dh, dw;
+  bool bias;
+  auto operator<=>(const ShapeKey&) const = default;
+};
+
+ShapeKey key_of(const Tensor& x, const Tensor& w, const Conv2dParams& p, bool bias) {
+  const int64_t P = conv2d_output_size(x.size(2), w.size(2), p.stride_h, p.pad_h, p.dilation_h);
+  const int64_t Q = conv2d_output_size(x.size(3), w.size(3), p.stride_w, p.pad_w, p.dilation_w);
+  return {x.size(1), x.size(2), x.size(3), w.size(0), w.size(2), w.size(3), P, Q, p.stride_h, p.stride_w,
+          p.pad_h, p.pad_w, p.dilation_h, p.dilation_w, bias};
+}
+
+// A reorder between two layouts of the same tensor, or nothing when they are the same layout.
+struct Reorder {
+  memory::desc from, to;
+  std::unique_ptr<dnnl::reorder> prim;  // null: same layout, no copy
+  Reorder() = default;
+  Reorder(const memory::desc& from_desc, const memory::desc& to_desc) : from(from_desc), to(to_desc) {
+    if (from != to) prim = std::make_unique<dnnl::reorder>(dnnl::reorder::primitive_desc(cpu_engine(), from, cpu_engine(), to));
+  }
+  bool needed() const { return prim != nullptr; }
+  // Sizes in floats; a blocked layout pads the channels to whole blocks, so these may exceed numel().
+  int64_t to_floats() const { return static_cast<int64_t>(to.get_size() / sizeof(float)); }
+  int64_t from_floats() const { return static_cast<int64_t>(from.get_size() / sizeof(float)); }
+  void run(dnnl::stream& s, const float* src, float* dst) const {
+    memory a(from, cpu_engine(), const_cast<float*>(src)), b(to, cpu_engine(), dst);
+    prim->execute(s, a, b);
+  }
+};
+
+// Everything for one shape. `usable` is false when oneDNN has only its reference kernel for some pass.
+struct Plan {
+  bool usable = false;
+  std::string forward_kernel;
+  dnnl::convolution_forward fwd;
+  dnnl::convolution_backward_data bwd_data;
+  dnnl::convolution_backward_weights bwd_weights;
+  memory::desc bias;
+  memory::desc fwd_scratch, data_scratch, wgt_scratch;  // what each primitive needs of scratch memory
+  // Forward: x, w in; y out.
+  Reorder fwd_x, fwd_w, fwd_y;
+  // Input gradient: grad_y, w in; grad_x out. Weight gradient: x, grad_y in; grad_w out (one partial per image).
+  Reorder bwd_gy, bwd_w, bwd_gx, wgt_x, wgt_gy, wgt_gw;
+};
+
+bool optimised(const char* impl) { return std::string(impl).rfind("ref", 0) != 0; }
+
+std::unique_ptr<Plan> build_plan(const ShapeKey& k) {
+  keep_onednn_on_this_thread();
+  auto plan = std::make_unique<Plan>();
+  const Dims xd{1, k.C, k.H, k.W}, wd{k.K, k.C, k.R, k.S}, yd{1, k.K, k.P, k.Q}, bd{k.K};
+  const Dims strides{k.sh, k.sw}, dilates{k.dh - 1, k.dw - 1}, pad_l{k.ph, k.pw};
+  // PyTorch's floor division may leave input rows past the last window: the right padding is then
+  // negative, which oneDNN reads the same way (those rows are never used).
+  const Dims pad_r{(k.P - 1) * k.sh + (k.R - 1) * k.dh + 1 - k.H - k.ph, (k.Q - 1) * k.sw + (k.S - 1) * k.dw + 1 - k.W - k.pw};
+  const memory::desc any_x(xd, kF32, Tag::any), any_w(wd, kF32, Tag::any), any_y(yd, kF32, Tag::any);
+  const memory::desc user_x(xd, kF32, Tag::nchw), user_w(wd, kF32, Tag::oihw), user_y(yd, kF32, Tag::nchw);
+  plan->bias = memory::desc(bd, kF32, Tag::x);
+  try {
+    const auto alg = dnnl::algorithm::convolution_direct;
+    // The scratch memory a primitive needs is passed in by each call (thread_scratch), so that one primitive
+    // runs on several threads at once.
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    const auto fwd_desc = k.bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, alg, any_x, any_w,
+                                                                   plan->bias, any_y, strides, dilates, pad_l, pad_r)
+                                 : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, alg, any_x, any_w,
+                                                                   any_y, strides, dilates, pad_l, pad_r);
+    const dnnl::convolution_forward::primitive_desc fwd_pd(fwd_desc, attr, cpu_engine());
+    const dnnl::convolution_backward_data::primitive_desc data_pd(
+        dnnl::convolution_backward_data::desc(alg, any_x, any_w, any_y, strides, dilates, pad_l, pad_r), attr,
+        cpu_engine(), fwd_pd);
+    const dnnl::convolution_backward_weights::primitive_desc wgt_pd(
+        dnnl::convolution_backward_weights::desc(alg, any_x, any_w, any_y, strides, dilates, pad_l, pad_r), attr,
+        cpu_engine(), fwd_pd);
+    if (!optimised(fwd_pd.impl_info_str()) || !optimised(data_pd.impl_info_str()) ||
+        !optimised(wgt_pd.impl_info_str()))
+      return plan;
+    plan->forward_kernel = fwd_pd.impl_info_str();
+    plan->fwd_scratch = fwd_pd.scratchpad_desc();
+    plan->data_scratch = data_pd.scratchpad_desc();
+    plan->wgt_scratch = wgt_pd.scratchpad_desc();
+    plan->fwd = dnnl::convolution_forward(fwd_pd);
+    plan->bwd_data = dnnl::convolution_backward_data(data_pd);
+    plan->bwd_weights = dnnl::convolution_backward_weights(wgt_pd);
+    plan->fwd_x = Reorder(user_x, fwd_pd.src_desc());
+    plan->fwd_w = Reorder(user_w, fwd_pd.weights_desc());
+    plan->fwd_y = Reorder(fwd_pd.dst_desc(), user_y);
+    plan->bwd_gy = Reorder(user_y, data_pd.diff_dst_desc());
+    plan->bwd_w = Reorder(user_w, data_pd.weights_desc());
+    plan->bwd_gx = Reorder(data_pd.diff_src_desc(), user_x);
+    plan->wgt_x = Reorder(user_x, wgt_pd.src_desc());
+    plan->wgt_gy = Reorder(user_y, wgt_pd.diff_dst_desc());
+    plan->wgt_gw = Reorder(wgt_pd.diff_weights_desc(), user_w);
+    plan->usable = true;
+  } catch (const dnnl::error&) {
+    // No kernel at all for this shape: conv2d keeps im2col for it.
+    plan->usable = false;
+  }
+  return plan;
+}
+
+// The plans, built at first use of a shape and kept for the process (a UNet has a few dozen shapes).
+const Plan& plan_for(const ShapeKey& key) {
+  static std::mutex mutex;
+  static std::map<ShapeKey, std::unique_ptr<Plan>> plans;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = plans.find(key);
+  if (it == plans.end()) it = plans.emplace(key, build_plan(key)).first;
+  return *it->second;
+}
+
+// A primitive's scratch memory for one call on this thread: `scratch` (resized to fit) seen as `desc`.
+memory scratch_memory(const memory::desc& desc, Tensor& scratch) {
+  const int64_t floats = static_cast<int64_t>((desc.get_size() + sizeof(float) - 1) / sizeof(float));
+  if (floats > 0 && (!scratch.defined() || scratch.numel() < floats)) scratch = Tensor::empty({floats});
+  return memory(desc, cpu_engine(), floats > 0 ? scratch.data<float>() : nullptr);
+}
+
+dnnl::stream& thread_stream() {
+  thread_local dnnl::stream stream(cpu_engine());
+  return stream;
+}
+
+// A tensor's data in the layout `r` wants: the tensor itself when no reorder is needed, else `scratch`
+// (resized to fit) holding the reordered copy.
+const float* in_layout(const Reorder& r, const float* data, Tensor& scratch) {
+  if (!r.needed()) return data;
+  if (!scratch.defined() || scratch.numel() < r.to_floats()) scratch = Tensor::empty({r.to_floats()});
+  r.run(thread_stream(), data, scratch.data<float>());
+  return scratch.data<float>();
+}
+
+// Where a primitive writes an output that `r` then takes to Pleura's layout: `dst` itself, or `scratch`.
+float* out_buffer(const Reorder& r, float* dst, Tensor& scratch) {
+  if (!r.needed()) return dst;
+  if (!scratch.defined() || scratch.numel() < r.from_floats()) scratch = Tensor::empty({r.from_floats()});
+  return scratch.data<float>();
+}
+
+void finish_output(const Reorder& r, const float* produced, float* dst) {
+  if (r.needed()) r.run(thread_stream(), produced, dst);
+}
+
+// The weights in the layout `r` wants, reordered once per call on the calling thread.
+Tensor weights_in_layout(const Reorder& r, const Tensor& w) {
+  if (!r.needed()) return w;
+  Tensor out = Tensor::empty({r.to_floats()});
+  r.run(thread_stream(), w.data<float>(), out.data<float>());
+  return out;
+}
+
+// Where oneDNN beat im2col in bench_conv_layers (AlbuNet at 256x256, batch 2, 2 threads, AMD EPYC Zen 3 with
+// AVX2, 2026-12-06; forward and forward + backward time over im2col's): the stem's 7x7 stride 2 (0.55, 0.71),
+// 3x3 stride 1 on 16x16 outputs and more (0.64-1.0, mostly 0.8); not on 8x8 outputs (1.2, 1.1-1.2: too few
+// pixels per image for its blocking), nor 3x3 stride 2 (0.9-1.3, 1.1-1.4), nor the final 1x1 to one channel
+// (1.8: a whole block of 8 output channels computed for one).
+bool pays_off(const ShapeKey& k) {
+  const bool large_kernel = k.R * k.S >= 25;
+  return k.K >= 8 && k.P * k.Q >= 256 && (large_kernel || (k.sh == 1 && k.sw == 1));
+}
+
+// Output channels per forward chunk: a quarter of K where that is a whole number of 16-channel blocks (the
+// AVX-512 block; two of AVX2's), a half where that is, else all of them; a chunk oneDNN has no kernel for
+// falls back to all of them.
+int64_t forward_chunk(const Tensor& x, const Tensor& w, const Conv2dParams& p, bool bias) {
+  const int64_t K = w.size(0);
+  for (int64_t parts : {4, 2}) {
+    if (K % (16 * parts) != 0) continue;
+    ShapeKey key = key_of(x, w, p, bias);
+    key.K = K / parts;
+    if (plan_for(key).usable) return K / parts;
+  }
+  return K;
+}
+
+const Plan& usable_plan(const Tensor& x, const Tensor& w, const Conv2dParams& p, bool bias, const char* op) {
+  PLEURA_CHECK(onednn_can_run(x, w, p), "[", op, "] oneDNN does not take this convolution (dtype ",
+               dtype_name(x.dtype()), ", groups ", p.groups, "; it takes float32 with one group)");
+  return plan_for(key_of(x, w, p, bias));
+}
+
+}  // namespace
+
+bool onednn_built() { return true; }
+
+bool onednn_can_run(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
+  // The bias changes the forward primitive, not whether oneDNN has kernels for the shape.
+  return x.dtype() == DType::kFloat32 && p.groups == 1 && plan_for(key_of(x, w, p, false)).usable;
+}
+
+bool onednn_applies(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
+  return conv_algorithm() == ConvAlgorithm::kOneDnn && x.dtype() == DType::kFloat32 && p.groups == 1 &&
+         pays_off(key_of(x, w, p, false)) && onednn_can_run(x, w, p);
+}
+
+std::string onednn_forward_kernel(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
+  if (x.dtype() != DType::kFloat32 || p.groups != 1) return "";
+  return plan_for(key_of(x, w, p, false)).forward_kernel;
+}
+
+void conv2d_onednn_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y) {
+  usable_plan(x, w, p, bias.defined(), "conv2d onednn");
+  keep_onednn_on_this_thread();
+  // The output channels in chunks (a rule of K alone, so the bits do not depend on the thread count): one
+  // image's convolution then spreads over threads too, and the blocked copy of the output is a chunk's.
+  const int64_t K = w.size(0), chunk = forward_chunk(x, w, p, bias.defined());
+  const int64_t chunks = K / chunk, N = x.size(0);
+  ShapeKey key = key_of(x, w, p, bias.defined());
+  key.K = chunk;
+  const Plan& plan = plan_for(key);
+  const int64_t x_image = x.numel() / N, y_image = y.numel() / N, y_chunk = y_image / chunks;
+  const int64_t w_chunk = w.numel() / chunks, wb_chunk = plan.fwd_w.needed() ? plan.fwd_w.to_floats() : w_chunk;
+  // Every chunk's weights in oneDNN's layout, and every image in it (each read by all its chunks).
+  Tensor w_blocked = plan.fwd_w.needed() ? Tensor::empty({chunks * wb_chunk}) : w;
+  if (plan.fwd_w.needed())
+    for (int64_t c = 0; c < chunks; ++c)
+      plan.fwd_w.run(thread_stream(), w.data<float>() + c * w_chunk, w_blocked.data<float>() + c * wb_chunk);
+  const int64_t xb_image = plan.fwd_x.needed() ? plan.fwd_x.to_floats() : x_image;
+  Tensor x_blocked = plan.fwd_x.needed() ? Tensor::empty({N * xb_image}) : x;
+  if (plan.fwd_x.needed())
+    parallel_for(N, 1, [&](int64_t n0, int64_t n1) {
+      keep_onednn_on_this_thread();
+      for (int64_t n = n0; n < n1; ++n)
+        plan.fwd_x.run(thread_stream(), x.data<float>() + n * x_image, x_blocked.data<float>() + n * xb_image);
+    });
+  float* py = y.data<float>();
+  parallel_for(N * chunks, 1, [&](int64_t i0, int64_t i1) {
+    keep_onednn_on_this_thread();
+    Tensor y_scratch, pad_scratch;
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t n = i / chunks, c = i % chunks;
+      float* y_out = py + n * y_image + c * y_chunk;  // channels [c * chunk, (c + 1) * chunk) of image n
+      float* yb = out_buffer(plan.fwd_y, y_out, y_scratch);
+      std::unordered_map<int, memory> args{
+          {DNNL_ARG_SRC, memory(plan.fwd_x.to, cpu_engine(), x_blocked.data<float>() + n * xb_image)},
+          {DNNL_ARG_WEIGHTS, memory(plan.fwd_w.to, cpu_engine(), w_blocked.data<float>() + c * wb_chunk)},
+          {DNNL_ARG_DST, memory(plan.fwd_y.from, cpu_engine(), yb)},
+          {DNNL_ARG_SCRATCHPAD, scratch_memory(plan.fwd_scratch, pad_scratch)}};
+      if (bias.defined())
+        args.emplace(DNNL_ARG_BIAS, memory(plan.bias, cpu_engine(), const_cast<float*>(bias.data<float>()) + c * chunk));
+      plan.fwd.execute(thread_stream(), args);
+      finish_output(plan.fwd_y, yb, y_out);
+    }
+  });
+}
+
+void conv2d_onednn_bwd(const Tensor& x, const Tensor& w, const Tensor& grad_y, const Conv2dParams& p, Tensor* grad_x,
+                       Tensor* grad_w) {
+  if (!grad_x && !grad_w) return;
+  const Plan& plan = usable_plan(x, w, p, false, "conv2d onednn backward");
+  keep_onednn_on_this_thread();
+  const int64_t N = x.size(0), x_image = x.numel() / N, y_image = grad_y.numel() / N;
+  const Tensor w_blocked = grad_x ? weights_in_layout(plan.bwd_w, w) : Tensor();
+  // One partial weight gradient per image, in oneDNN's layout, added in image order below.
+  const int64_t partial_floats = plan.wgt_gw.from_floats();
+  Tensor partials = grad_w ? Tensor::empty({N, partial_floats}) : Tensor();
+  const float* px = x.data<float>();
+  const float* pgy = grad_y.data<float>();
+  parallel_for(N, 1, [&](int64_t n0, int64_t n1) {
+    keep_onednn_on_this_thread();
+    // The blocked grad_x is taken to grad_x before the weight gradient starts: its buffer then holds x.
+    Tensor gy_scratch, gy2_scratch, gx_scratch, pad_scratch;
+    dnnl::stream& s = thread_stream();
+    for (int64_t n = n0; n < n1; ++n) {
+      const float* gy_n = pgy + n * y_image;
+      if (grad_x) {
+        const float* gyb = in_layout(plan.bwd_gy, gy_n, gy_scratch);
+        float* gx_n = grad_x->data<float>() + n * x_image;
+        float* gxb = out_buffer(plan.bwd_gx, gx_n, gx_scratch);
+        plan.bwd_data.execute(s, {{DNNL_ARG_DIFF_DST, memory(plan.bwd_gy.to, cpu_engine(), const_cast<float*>(gyb))},
+                                  {DNNL_ARG_WEIGHTS, memory(plan.bwd_w.to, cpu_engine(), const_cast<float*>(w_blocked.data<float>()))},
+                                  {DNNL_ARG_DIFF_SRC, memory(plan.bwd_gx.from, cpu_engine(), gxb)},
+                                  {DNNL_ARG_SCRATCHPAD, scratch_memory(plan.data_scratch, pad_scratch)}});
+        finish_output(plan.bwd_gx, gxb, gx_n);
+      }
+      if (grad_w) {
+        // The input gradient's copy of grad_y serves here too when both want the same layout.
+        const bool shared = grad_x && plan.wgt_gy.to == plan.bwd_gy.to && plan.bwd_gy.needed();
+        const float* gyb = shared ? gy_scratch.data<float>() : in_layout(plan.wgt_gy, gy_n, gy2_scratch);
+        const float* xb = in_layout(plan.wgt_x, px + n * x_image, gx_scratch);
+        plan.bwd_weights.execute(
+            s, {{DNNL_ARG_SRC, memory(plan.wgt_x.to, cpu_engine(), const_cast<float*>(xb))},
+                {DNNL_ARG_DIFF_DST, memory(plan.wgt_gy.to, cpu_engine(), const_cast<float*>(gyb))},
+                {DNNL_ARG_DIFF_WEIGHTS, memory(plan.wgt_gw.from, cpu_engine(), partials.data<float>() + n * partial_floats)},
+                {DNNL_ARG_SCRATCHPAD, scratch_memory(plan.wgt_scratch, pad_scratch)}});
+      }
+    }
+  });
+  if (!grad_w) return;
+  // Sum over images, element by element, in image order: the bits do not depend on which thread ran what.
+  float* sum = partials.data<float>();
+  parallel_for(partial_floats, 16384, [&](int64_t i0, int64_t i1) {
+    for (int64_t n = 1; n < N; ++n) {
+      const float* part = sum + n * partial_floats;
+      for (int64_t i = i0; i < i1; ++i) sum[i] += part[i];
+    }
+  });
+  if (plan.wgt_gw.needed())
+    plan.wgt_gw.run(thread_stream(), sum, grad_w->data<float>());
+  else
+    std::copy(sum, sum + partial_floats, grad_w->data<float>());
+}
+
+}  // namespace pleura::cpu
+
+#else  // no oneDNN in this build
+
+namespace pleura::cpu {
+
+bool onednn_built() { return false; }
+bool onednn_can_run(const Tensor&, const Tensor&, const Conv2dParams&) { return false; }
+bool onednn_applies(const Tensor&, const Tensor&, const Conv2dParams&) { return false; }
+std::string onednn_forward_kernel(const Tensor&, const Tensor&, const Conv2dParams&) { return ""; }
+
+void conv2d_onednn_fwd(const Tensor&, const Tensor&, const Tensor&, const Conv2dParams&, Tensor&) {
+  throw_error("[conv2d onednn] this build has no oneDNN (install libdnnl-dev and configure again)");
+}
+void conv2d_onednn_bwd(const Tensor&, const Tensor&, const Tensor&, const Conv2dParams&, Tensor*, Tensor*) {
+  throw_error("[conv2d onednn backward] this build has no oneDNN (install libdnnl-dev and configure again)");
+}
+
+}  // namespace pleura::cpu
+
+#endif
