@@ -8,7 +8,10 @@
 // whose times the table shows), Winograd (3x3 stride-1 layers, cpu/conv2d_winograd.h) and oneDNN (float32
 // ungrouped layers, cpu/conv2d_onednn.h, when built); "wg/i2c" and "dnn/i2c" are their times over im2col's
 // (1.00 where the algorithm does not apply), and the PyTorch ratios are those of the default algorithm.
-// Usage: bench_conv_layers < layers.txt
+// With --forward-only (inference shapes, e.g. 1024x1024), only the forward is timed, fastest of --runs
+// (default 7), and oneDNN's column is its kernel run directly, whatever the rule of onednn_applies() says
+// (1.00 where oneDNN has no optimised kernel for the shape).
+// Usage: bench_conv_layers [--forward-only] [--runs N] < layers.txt
 #include <algorithm>
 #include <functional>
 #include <chrono>
@@ -19,6 +22,9 @@
 #include <vector>
 
 #include <cblas.h>
+
+#include <cstdlib>
+#include <cstring>
 
 #include "cpu/blas.h"
 #include "cpu/conv2d_onednn.h"
@@ -78,6 +84,18 @@ Times fastest_of_each(const std::function<void()>& f, int runs = 7) {
   return best;
 }
 
+// Forward only, oneDNN's kernel run directly (not through conv2d's rule) where it has one for the shape.
+Times forward_of_each(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p, int runs) {
+  NoGradGuard no_grad;
+  const Times through_conv2d = fastest_of_each([&] { conv2d(x, w, b, p); }, runs);
+  Times best = through_conv2d;
+  if (cpu::onednn_built() && cpu::onednn_can_run(x, w, p)) {
+    Tensor y = conv2d(x, w, b, p);
+    best.onednn = fastest([&] { cpu::conv2d_onednn_fwd(x, w, b, p, y); }, runs);
+  }
+  return best;
+}
+
 double sgemm_baseline_gflops() {
   const int n = 1024;
   std::vector<float> a(size_t(n) * n, 0.5f), b(size_t(n) * n, 0.25f), c(size_t(n) * n);
@@ -91,7 +109,20 @@ double sgemm_baseline_gflops() {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  bool forward_only = false;
+  int runs = 7;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--forward-only") == 0) {
+      forward_only = true;
+    } else if (std::strcmp(argv[i], "--runs") == 0 && i + 1 < argc && std::atoi(argv[i + 1]) >= 1) {
+      runs = std::atoi(argv[++i]);
+    } else {
+      std::fprintf(stderr, "bench_conv_layers: unknown argument '%s' (expected --forward-only or --runs N >= 1)\n",
+                   argv[i]);
+      return 2;
+    }
+  }
   const char* kernels = cpu::blas_kernel_set();  // before any product, the baseline's included
   const double peak = sgemm_baseline_gflops();
   const cpu::ConvAlgorithm chosen = cpu::default_conv_algorithm();
@@ -119,21 +150,22 @@ int main() {
     p.pad_h = p.pad_w = pad;
     p.dilation_h = p.dilation_w = dilation;
     p.groups = groups;
-    const Times fwd = fastest_of_each([&] {
+    const Times fwd = forward_only ? forward_of_each(x, w, b, p, runs) : fastest_of_each([&] {
       NoGradGuard no_grad;
       conv2d(x, w, b, p);
-    });
-    const Times fb = fastest_of_each([&] { sum(conv2d(x, w, b, p)).backward(); });
+    }, runs);
+    const Times fb = forward_only ? Times{0, 0, 0} : fastest_of_each([&] { sum(conv2d(x, w, b, p)).backward(); }, runs);
     const int64_t P = conv2d_output_size(H, R, stride, pad, dilation), Q = conv2d_output_size(W, R, stride, pad, dilation);
     const double flops = 2.0 * N * K * P * Q * (C / groups) * R * R;
     char name[64];
     std::snprintf(name, sizeof(name), "%lld %lld %lldx%lld -> %lld k%lld s%lld g%lld", (long long)N, (long long)C,
                   (long long)H, (long long)W, (long long)K, (long long)R, (long long)stride, (long long)groups);
-    std::printf("%-34s %9.3f %9.1f %7.2f %7.2f %7.2f %9.3f %7.2f %7.2f %7.2f", name, fwd.im2col * 1e3,
-                flops / fwd.im2col / 1e9, flops / fwd.im2col / 1e9 / peak, fwd.winograd / fwd.im2col,
-                fwd.onednn / fwd.im2col, fb.im2col * 1e3, 3 * flops / fb.im2col / 1e9 / peak, fb.winograd / fb.im2col,
-                fb.onednn / fb.im2col);
-    if (pt) std::printf(" %9.2f %9.2f", fwd.of(chosen) / pf, fb.of(chosen) / pfb);
+    std::printf("%-34s %9.3f %9.1f %7.2f %7.2f %7.2f", name, fwd.im2col * 1e3, flops / fwd.im2col / 1e9,
+                flops / fwd.im2col / 1e9 / peak, fwd.winograd / fwd.im2col, fwd.onednn / fwd.im2col);
+    if (!forward_only)
+      std::printf(" %9.3f %7.2f %7.2f %7.2f", fb.im2col * 1e3, 3 * flops / fb.im2col / 1e9 / peak,
+                  fb.winograd / fb.im2col, fb.onednn / fb.im2col);
+    if (pt) std::printf(" %9.2f %9.2f", fwd.of(chosen) / pf, forward_only ? 0.0 : fb.of(chosen) / pfb);
     std::printf("\n");
     total_fwd = {total_fwd.im2col + fwd.im2col, total_fwd.winograd + fwd.winograd, total_fwd.onednn + fwd.onednn};
     total_fb = {total_fb.im2col + fb.im2col, total_fb.winograd + fb.winograd, total_fb.onednn + fb.onednn};

@@ -21,6 +21,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "engine/parallel.h"
 
@@ -56,10 +57,14 @@ void keep_onednn_on_this_thread() {
   }
 }
 
-// The shape of one convolution, batch excluded (the primitives are for one image).
+// The shape of one convolution, batch excluded (the primitives are for one image). A forward row band
+// (forward_only) is a convolution of H input rows, ph of padding above them, to P output rows, read from
+// and written to channel planes of x_plane_rows and y_plane_rows rows (the whole image's H and P).
 struct ShapeKey {
   int64_t C, H, W, K, R, S, P, Q, sh, sw, ph, pw, dh, dw;
   bool bias;
+  int64_t x_plane_rows, y_plane_rows;
+  bool forward_only;
   auto operator<=>(const ShapeKey&) const = default;
 };
 
@@ -67,7 +72,14 @@ ShapeKey key_of(const Tensor& x, const Tensor& w, const Conv2dParams& p, bool bi
   const int64_t P = conv2d_output_size(x.size(2), w.size(2), p.stride_h, p.pad_h, p.dilation_h);
   const int64_t Q = conv2d_output_size(x.size(3), w.size(3), p.stride_w, p.pad_w, p.dilation_w);
   return {x.size(1), x.size(2), x.size(3), w.size(0), w.size(2), w.size(3), P, Q, p.stride_h, p.stride_w,
-          p.pad_h, p.pad_w, p.dilation_h, p.dilation_w, bias};
+          p.pad_h, p.pad_w, p.dilation_h, p.dilation_w, bias, x.size(2), P, false};
+}
+
+// NCHW with one image of `channels` x `rows` x `cols` whose channel planes are `plane_rows` rows apart.
+memory::desc plain_desc(int64_t channels, int64_t rows, int64_t cols, int64_t plane_rows) {
+  const Dims dims{1, channels, rows, cols};
+  if (plane_rows == rows) return memory::desc(dims, kF32, Tag::nchw);
+  return memory::desc(dims, kF32, Dims{channels * plane_rows * cols, plane_rows * cols, cols, 1});
 }
 
 // A reorder between two layouts of the same tensor, or nothing when they are the same layout.
@@ -88,7 +100,8 @@ struct Reorder {
   }
 };
 
-// Everything for one shape. `usable` is false when oneDNN has only its reference kernel for some pass.
+// Everything for one shape (for a forward row band, the forward's part alone). `usable` is false when oneDNN
+// has only its reference kernel for some pass.
 struct Plan {
   bool usable = false;
   std::string forward_kernel;
@@ -114,7 +127,8 @@ std::unique_ptr<Plan> build_plan(const ShapeKey& k) {
   // negative, which oneDNN reads the same way (those rows are never used).
   const Dims pad_r{(k.P - 1) * k.sh + (k.R - 1) * k.dh + 1 - k.H - k.ph, (k.Q - 1) * k.sw + (k.S - 1) * k.dw + 1 - k.W - k.pw};
   const memory::desc any_x(xd, kF32, Tag::any), any_w(wd, kF32, Tag::any), any_y(yd, kF32, Tag::any);
-  const memory::desc user_x(xd, kF32, Tag::nchw), user_w(wd, kF32, Tag::oihw), user_y(yd, kF32, Tag::nchw);
+  const memory::desc user_x = plain_desc(k.C, k.H, k.W, k.x_plane_rows), user_y = plain_desc(k.K, k.P, k.Q, k.y_plane_rows);
+  const memory::desc user_w(wd, kF32, Tag::oihw);
   plan->bias = memory::desc(bd, kF32, Tag::x);
   try {
     const auto alg = dnnl::algorithm::convolution_direct;
@@ -127,6 +141,17 @@ std::unique_ptr<Plan> build_plan(const ShapeKey& k) {
                                  : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, alg, any_x, any_w,
                                                                    any_y, strides, dilates, pad_l, pad_r);
     const dnnl::convolution_forward::primitive_desc fwd_pd(fwd_desc, attr, cpu_engine());
+    if (k.forward_only) {
+      if (!optimised(fwd_pd.impl_info_str())) return plan;
+      plan->forward_kernel = fwd_pd.impl_info_str();
+      plan->fwd_scratch = fwd_pd.scratchpad_desc();
+      plan->fwd = dnnl::convolution_forward(fwd_pd);
+      plan->fwd_x = Reorder(user_x, fwd_pd.src_desc());
+      plan->fwd_w = Reorder(user_w, fwd_pd.weights_desc());
+      plan->fwd_y = Reorder(fwd_pd.dst_desc(), user_y);
+      plan->usable = true;
+      return plan;
+    }
     const dnnl::convolution_backward_data::primitive_desc data_pd(
         dnnl::convolution_backward_data::desc(alg, any_x, any_w, any_y, strides, dilates, pad_l, pad_r), attr,
         cpu_engine(), fwd_pd);
@@ -234,6 +259,49 @@ int64_t forward_chunk(const Tensor& x, const Tensor& w, const Conv2dParams& p, b
   return K;
 }
 
+// The forward's input in row bands of about this many bytes (all channels, halo rows included): each
+// item's copy to oneDNN's layout stays in the cache for the convolution that reads it, and the extra memory
+// is a band per thread instead of a copy of the whole input (an AlbuNet inference at 1024x1024 holds a 512 MiB
+// input at its widest layer). But never fewer than kMinBandPixels output pixels per band.
+constexpr int64_t kBandBytes = int64_t{2} << 20;
+constexpr int64_t kMinBandPixels = 1024;
+
+struct RowBand {
+  ShapeKey key;  // forward_only, K = the chunk's channels
+  int64_t first_input_row, first_output_row;
+};
+
+// The forward's row bands, of equal rows give or take one (a rule of the shapes alone). One
+// band, the whole image, when the input is small, or when oneDNN would run some band with another kernel or
+// weight layout than the first (every band shares the chunk's weights in one layout).
+std::vector<RowBand> row_bands(const Tensor& x, const Tensor& w, const Conv2dParams& p, bool bias, int64_t chunk) {
+  ShapeKey whole = key_of(x, w, p, bias);
+  whole.K = chunk;
+  whole.forward_only = true;
+  const std::vector<RowBand> one{{whole, 0, 0}};
+  const int64_t H = whole.H, P = whole.P, halo = (whole.R - 1) * whole.dh;
+  const int64_t row_bytes = whole.C * whole.W * int64_t{sizeof(float)};
+  const int64_t rows = std::max((kBandBytes / row_bytes - halo) / whole.sh, (kMinBandPixels + whole.Q - 1) / whole.Q);
+  const int64_t count = (P + std::max<int64_t>(rows, 1) - 1) / std::max<int64_t>(rows, 1);
+  if (count <= 1) return one;
+  std::vector<RowBand> bands;
+  const Plan* first = nullptr;
+  for (int64_t b = 0; b < count; ++b) {
+    const int64_t p0 = P * b / count, p1 = P * (b + 1) / count;
+    const int64_t top = p0 * whole.sh - whole.ph;  // the first window's first row (negative: padding)
+    const int64_t i0 = std::max<int64_t>(top, 0), i1 = std::min(H, (p1 - 1) * whole.sh - whole.ph + halo + 1);
+    ShapeKey key = whole;
+    key.H = i1 - i0, key.ph = i0 - top, key.P = p1 - p0;
+    if (key.H < 1) return one;
+    const Plan& plan = plan_for(key);
+    if (!plan.usable) return one;
+    if (first == nullptr) first = &plan;
+    if (plan.forward_kernel != first->forward_kernel || plan.fwd_w.to != first->fwd_w.to) return one;
+    bands.push_back({key, i0, p0});
+  }
+  return bands;
+}
+
 const Plan& usable_plan(const Tensor& x, const Tensor& w, const Conv2dParams& p, bool bias, const char* op) {
   PLEURA_CHECK(onednn_can_run(x, w, p), "[", op, "] oneDNN does not take this convolution (dtype ",
                dtype_name(x.dtype()), ", groups ", p.groups, "; it takes float32 with one group)");
@@ -259,48 +327,57 @@ std::string onednn_forward_kernel(const Tensor& x, const Tensor& w, const Conv2d
   return plan_for(key_of(x, w, p, false)).forward_kernel;
 }
 
+int64_t onednn_forward_bands(const Tensor& x, const Tensor& w, const Conv2dParams& p, bool bias) {
+  usable_plan(x, w, p, bias, "conv2d onednn");
+  return static_cast<int64_t>(row_bands(x, w, p, bias, forward_chunk(x, w, p, bias)).size());
+}
+
 void conv2d_onednn_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y) {
   usable_plan(x, w, p, bias.defined(), "conv2d onednn");
   keep_onednn_on_this_thread();
-  // The output channels in chunks (a rule of K alone, so the bits do not depend on the thread count): one
-  // image's convolution then spreads over threads too, and the blocked copy of the output is a chunk's.
+  // Work items: (image, row band, chunk of output channels), each copying its band of x to oneDNN's layout
+  // on its own thread, so the copies are a band's (cache-sized), not the whole input's; bands and chunks are
+  // rules of the shape alone, so the bits do not depend on the thread count.
   const int64_t K = w.size(0), chunk = forward_chunk(x, w, p, bias.defined());
   const int64_t chunks = K / chunk, N = x.size(0);
-  ShapeKey key = key_of(x, w, p, bias.defined());
-  key.K = chunk;
-  const Plan& plan = plan_for(key);
-  const int64_t x_image = x.numel() / N, y_image = y.numel() / N, y_chunk = y_image / chunks;
-  const int64_t w_chunk = w.numel() / chunks, wb_chunk = plan.fwd_w.needed() ? plan.fwd_w.to_floats() : w_chunk;
-  // Every chunk's weights in oneDNN's layout, and every image in it (each read by all its chunks).
-  Tensor w_blocked = plan.fwd_w.needed() ? Tensor::empty({chunks * wb_chunk}) : w;
-  if (plan.fwd_w.needed())
+  const std::vector<RowBand> bands = row_bands(x, w, p, bias.defined(), chunk);
+  const Plan& plan0 = plan_for(bands[0].key);
+  const int64_t x_image = x.numel() / N, y_image = y.numel() / N, W = x.size(3);
+  const int64_t P = y.size(2), Q = y.size(3);
+  const int64_t w_chunk = w.numel() / chunks, wb_chunk = plan0.fwd_w.needed() ? plan0.fwd_w.to_floats() : w_chunk;
+  // Every chunk's weights in oneDNN's layout (the same for every band: only the rows differ).
+  Tensor w_blocked = plan0.fwd_w.needed() ? Tensor::empty({chunks * wb_chunk}) : w;
+  if (plan0.fwd_w.needed())
     for (int64_t c = 0; c < chunks; ++c)
-      plan.fwd_w.run(thread_stream(), w.data<float>() + c * w_chunk, w_blocked.data<float>() + c * wb_chunk);
-  const int64_t xb_image = plan.fwd_x.needed() ? plan.fwd_x.to_floats() : x_image;
-  Tensor x_blocked = plan.fwd_x.needed() ? Tensor::empty({N * xb_image}) : x;
-  if (plan.fwd_x.needed())
-    parallel_for(N, 1, [&](int64_t n0, int64_t n1) {
-      keep_onednn_on_this_thread();
-      for (int64_t n = n0; n < n1; ++n)
-        plan.fwd_x.run(thread_stream(), x.data<float>() + n * x_image, x_blocked.data<float>() + n * xb_image);
-    });
-  float* py = y.data<float>();
-  parallel_for(N * chunks, 1, [&](int64_t i0, int64_t i1) {
+      plan0.fwd_w.run(thread_stream(), w.data<float>() + c * w_chunk, w_blocked.data<float>() + c * wb_chunk);
+  // With several bands an item runs all chunks of its band (one copy of the band's input); with one band,
+  // each chunk is an item, so that a small image still spreads over the threads.
+  const int64_t chunks_per_item = bands.size() > 1 ? chunks : 1;
+  const int64_t items_per_band = chunks / chunks_per_item;
+  const int64_t items_per_image = static_cast<int64_t>(bands.size()) * items_per_band;
+  parallel_for(N * items_per_image, 1, [&](int64_t i0, int64_t i1) {
     keep_onednn_on_this_thread();
-    Tensor y_scratch, pad_scratch;
+    Tensor x_scratch, y_scratch, pad_scratch;
     for (int64_t i = i0; i < i1; ++i) {
-      const int64_t n = i / chunks, c = i % chunks;
-      float* y_out = py + n * y_image + c * y_chunk;  // channels [c * chunk, (c + 1) * chunk) of image n
-      float* yb = out_buffer(plan.fwd_y, y_out, y_scratch);
-      std::unordered_map<int, memory> args{
-          {DNNL_ARG_SRC, memory(plan.fwd_x.to, cpu_engine(), x_blocked.data<float>() + n * xb_image)},
-          {DNNL_ARG_WEIGHTS, memory(plan.fwd_w.to, cpu_engine(), w_blocked.data<float>() + c * wb_chunk)},
-          {DNNL_ARG_DST, memory(plan.fwd_y.from, cpu_engine(), yb)},
-          {DNNL_ARG_SCRATCHPAD, scratch_memory(plan.fwd_scratch, pad_scratch)}};
-      if (bias.defined())
-        args.emplace(DNNL_ARG_BIAS, memory(plan.bias, cpu_engine(), const_cast<float*>(bias.data<float>()) + c * chunk));
-      plan.fwd.execute(thread_stream(), args);
-      finish_output(plan.fwd_y, yb, y_out);
+      const int64_t n = i / items_per_image, first_chunk = i % items_per_band * chunks_per_item;
+      const RowBand& band = bands[static_cast<size_t>(i % items_per_image / items_per_band)];
+      const Plan& plan = plan_for(band.key);
+      const float* xb = in_layout(plan.fwd_x, x.data<float>() + n * x_image + band.first_input_row * W, x_scratch);
+      for (int64_t c = first_chunk; c < first_chunk + chunks_per_item; ++c) {
+        // Channels [c * chunk, (c + 1) * chunk), the band's rows, of image n.
+        float* y_out = y.data<float>() + n * y_image + c * chunk * P * Q + band.first_output_row * Q;
+        float* yb = out_buffer(plan.fwd_y, y_out, y_scratch);
+        std::unordered_map<int, memory> args{
+            {DNNL_ARG_SRC, memory(plan.fwd_x.to, cpu_engine(), const_cast<float*>(xb))},
+            {DNNL_ARG_WEIGHTS, memory(plan.fwd_w.to, cpu_engine(), w_blocked.data<float>() + c * wb_chunk)},
+            {DNNL_ARG_DST, memory(plan.fwd_y.from, cpu_engine(), yb)},
+            {DNNL_ARG_SCRATCHPAD, scratch_memory(plan.fwd_scratch, pad_scratch)}};
+        if (bias.defined())
+          args.emplace(DNNL_ARG_BIAS,
+                       memory(plan.bias, cpu_engine(), const_cast<float*>(bias.data<float>()) + c * chunk));
+        plan.fwd.execute(thread_stream(), args);
+        finish_output(plan.fwd_y, yb, y_out);
+      }
     }
   });
 }
@@ -372,6 +449,9 @@ bool onednn_built() { return false; }
 bool onednn_can_run(const Tensor&, const Tensor&, const Conv2dParams&) { return false; }
 bool onednn_applies(const Tensor&, const Tensor&, const Conv2dParams&) { return false; }
 std::string onednn_forward_kernel(const Tensor&, const Tensor&, const Conv2dParams&) { return ""; }
+int64_t onednn_forward_bands(const Tensor&, const Tensor&, const Conv2dParams&, bool) {
+  throw_error("[conv2d onednn] this build has no oneDNN (install libdnnl-dev and configure again)");
+}
 
 void conv2d_onednn_fwd(const Tensor&, const Tensor&, const Tensor&, const Conv2dParams&, Tensor&) {
   throw_error("[conv2d onednn] this build has no oneDNN (install libdnnl-dev and configure again)");

@@ -8,6 +8,7 @@
 // in tests/ops/test_conv2d_onednn.cpp, timing per layer in bench/bench_conv_layers.cpp.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "engine/ops/conv2d.h"
@@ -28,6 +29,9 @@ bool onednn_applies(const Tensor& x, const Tensor& w, const Conv2dParams& p);
 // The implementation oneDNN picked for this convolution's forward, e.g. "jit:avx2"; "" when it has none
 // but its reference kernel (conv2d then keeps im2col). For benchmarks and tests.
 std::string onednn_forward_kernel(const Tensor& x, const Tensor& w, const Conv2dParams& p);
+
+// How many row bands conv2d_onednn_fwd splits each image into (1: the whole image), for tests and benchmarks.
+int64_t onednn_forward_bands(const Tensor& x, const Tensor& w, const Conv2dParams& p, bool bias);
 
 // Same contracts as cpu::conv2d_fwd and cpu::conv2d_bwd (outputs preallocated and overwritten; a null
 // pointer: that gradient is not wanted), but conv2d_onednn_bwd leaves grad_b to the caller. They run whatever
