@@ -245,20 +245,6 @@ bool pays_off(const ShapeKey& k) {
   return k.K >= 8 && k.P * k.Q >= 256 && (large_kernel || (k.sh == 1 && k.sw == 1));
 }
 
-// Output channels per forward chunk: a quarter of K where that is a whole number of 16-channel blocks (the
-// AVX-512 block; two of AVX2's), a half where that is, else all of them; a chunk oneDNN has no kernel for
-// falls back to all of them.
-int64_t forward_chunk(const Tensor& x, const Tensor& w, const Conv2dParams& p, bool bias) {
-  const int64_t K = w.size(0);
-  for (int64_t parts : {4, 2}) {
-    if (K % (16 * parts) != 0) continue;
-    ShapeKey key = key_of(x, w, p, bias);
-    key.K = K / parts;
-    if (plan_for(key).usable) return K / parts;
-  }
-  return K;
-}
-
 // The forward's input in row bands of about this many bytes (all channels, halo rows included): each
 // item's copy to oneDNN's layout stays in the cache for the convolution that reads it, and the extra memory
 // is a band per thread instead of a copy of the whole input (an AlbuNet inference at 1024x1024 holds a 512 MiB
@@ -302,6 +288,36 @@ std::vector<RowBand> row_bands(const Tensor& x, const Tensor& w, const Conv2dPar
   return bands;
 }
 
+// Output channels per forward chunk when an image is one band: a quarter of K where that is a whole number
+// of 16-channel blocks (the AVX-512 block; two of AVX2's), a half where that is, else all of them; a chunk
+// oneDNN has no kernel for falls back to all of them. Chunks spread one image over threads, but a chunk of 16
+// channels gives oneDNN's kernel one output block per input load (on AVX-512 Xeon: 120-133 GFLOP/s per
+// thread against 157-162 with 32 or more, DNNL_VERBOSE, AlbuNet at 1024x1024).
+int64_t forward_chunk(const Tensor& x, const Tensor& w, const Conv2dParams& p, bool bias) {
+  const int64_t K = w.size(0);
+  for (int64_t parts : {4, 2}) {
+    if (K % (16 * parts) != 0) continue;
+    ShapeKey key = key_of(x, w, p, bias);
+    key.K = K / parts;
+    if (plan_for(key).usable) return K / parts;
+  }
+  return K;
+}
+
+// How the forward splits its work: an image in several row bands runs all K output channels per band (the
+// bands spread it over threads); an image that is one band is split into chunks of output channels.
+struct ForwardSplit {
+  int64_t chunk;
+  std::vector<RowBand> bands;
+};
+ForwardSplit forward_split(const Tensor& x, const Tensor& w, const Conv2dParams& p, bool bias) {
+  const int64_t K = w.size(0);
+  std::vector<RowBand> bands = row_bands(x, w, p, bias, K);
+  if (bands.size() > 1) return {K, std::move(bands)};
+  const int64_t chunk = forward_chunk(x, w, p, bias);
+  return {chunk, row_bands(x, w, p, bias, chunk)};
+}
+
 const Plan& usable_plan(const Tensor& x, const Tensor& w, const Conv2dParams& p, bool bias, const char* op) {
   PLEURA_CHECK(onednn_can_run(x, w, p), "[", op, "] oneDNN does not take this convolution (dtype ",
                dtype_name(x.dtype()), ", groups ", p.groups, "; it takes float32 with one group)");
@@ -329,18 +345,20 @@ std::string onednn_forward_kernel(const Tensor& x, const Tensor& w, const Conv2d
 
 int64_t onednn_forward_bands(const Tensor& x, const Tensor& w, const Conv2dParams& p, bool bias) {
   usable_plan(x, w, p, bias, "conv2d onednn");
-  return static_cast<int64_t>(row_bands(x, w, p, bias, forward_chunk(x, w, p, bias)).size());
+  return static_cast<int64_t>(forward_split(x, w, p, bias).bands.size());
 }
 
 void conv2d_onednn_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y) {
   usable_plan(x, w, p, bias.defined(), "conv2d onednn");
   keep_onednn_on_this_thread();
   // Work items: (image, row band, chunk of output channels), each copying its band of x to oneDNN's layout
-  // on its own thread, so the copies are a band's (cache-sized), not the whole input's; bands and chunks are
-  // rules of the shape alone, so the bits do not depend on the thread count.
-  const int64_t K = w.size(0), chunk = forward_chunk(x, w, p, bias.defined());
-  const int64_t chunks = K / chunk, N = x.size(0);
-  const std::vector<RowBand> bands = row_bands(x, w, p, bias.defined(), chunk);
+  // on its own thread, so the copies are a band's (cache-sized), not the whole input's. An image has several
+  // bands or several chunks, not both (forward_split), and both are rules of the shape alone, so the bits do
+  // not depend on the thread count.
+  const ForwardSplit split = forward_split(x, w, p, bias.defined());
+  const std::vector<RowBand>& bands = split.bands;
+  const int64_t K = w.size(0), chunk = split.chunk, chunks = K / chunk, N = x.size(0);
+  const int64_t band_count = static_cast<int64_t>(bands.size());
   const Plan& plan0 = plan_for(bands[0].key);
   const int64_t x_image = x.numel() / N, y_image = y.numel() / N, W = x.size(3);
   const int64_t P = y.size(2), Q = y.size(3);
@@ -350,34 +368,26 @@ void conv2d_onednn_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, con
   if (plan0.fwd_w.needed())
     for (int64_t c = 0; c < chunks; ++c)
       plan0.fwd_w.run(thread_stream(), w.data<float>() + c * w_chunk, w_blocked.data<float>() + c * wb_chunk);
-  // With several bands an item runs all chunks of its band (one copy of the band's input); with one band,
-  // each chunk is an item, so that a small image still spreads over the threads.
-  const int64_t chunks_per_item = bands.size() > 1 ? chunks : 1;
-  const int64_t items_per_band = chunks / chunks_per_item;
-  const int64_t items_per_image = static_cast<int64_t>(bands.size()) * items_per_band;
-  parallel_for(N * items_per_image, 1, [&](int64_t i0, int64_t i1) {
+  parallel_for(N * band_count * chunks, 1, [&](int64_t i0, int64_t i1) {
     keep_onednn_on_this_thread();
     Tensor x_scratch, y_scratch, pad_scratch;
     for (int64_t i = i0; i < i1; ++i) {
-      const int64_t n = i / items_per_image, first_chunk = i % items_per_band * chunks_per_item;
-      const RowBand& band = bands[static_cast<size_t>(i % items_per_image / items_per_band)];
+      const int64_t n = i / (band_count * chunks), c = i % chunks;
+      const RowBand& band = bands[static_cast<size_t>(i / chunks % band_count)];
       const Plan& plan = plan_for(band.key);
       const float* xb = in_layout(plan.fwd_x, x.data<float>() + n * x_image + band.first_input_row * W, x_scratch);
-      for (int64_t c = first_chunk; c < first_chunk + chunks_per_item; ++c) {
-        // Channels [c * chunk, (c + 1) * chunk), the band's rows, of image n.
-        float* y_out = y.data<float>() + n * y_image + c * chunk * P * Q + band.first_output_row * Q;
-        float* yb = out_buffer(plan.fwd_y, y_out, y_scratch);
-        std::unordered_map<int, memory> args{
-            {DNNL_ARG_SRC, memory(plan.fwd_x.to, cpu_engine(), const_cast<float*>(xb))},
-            {DNNL_ARG_WEIGHTS, memory(plan.fwd_w.to, cpu_engine(), w_blocked.data<float>() + c * wb_chunk)},
-            {DNNL_ARG_DST, memory(plan.fwd_y.from, cpu_engine(), yb)},
-            {DNNL_ARG_SCRATCHPAD, scratch_memory(plan.fwd_scratch, pad_scratch)}};
-        if (bias.defined())
-          args.emplace(DNNL_ARG_BIAS,
-                       memory(plan.bias, cpu_engine(), const_cast<float*>(bias.data<float>()) + c * chunk));
-        plan.fwd.execute(thread_stream(), args);
-        finish_output(plan.fwd_y, yb, y_out);
-      }
+      // Channels [c * chunk, (c + 1) * chunk), the band's rows, of image n.
+      float* y_out = y.data<float>() + n * y_image + c * chunk * P * Q + band.first_output_row * Q;
+      float* yb = out_buffer(plan.fwd_y, y_out, y_scratch);
+      std::unordered_map<int, memory> args{
+          {DNNL_ARG_SRC, memory(plan.fwd_x.to, cpu_engine(), const_cast<float*>(xb))},
+          {DNNL_ARG_WEIGHTS, memory(plan.fwd_w.to, cpu_engine(), w_blocked.data<float>() + c * wb_chunk)},
+          {DNNL_ARG_DST, memory(plan.fwd_y.from, cpu_engine(), yb)},
+          {DNNL_ARG_SCRATCHPAD, scratch_memory(plan.fwd_scratch, pad_scratch)}};
+      if (bias.defined())
+        args.emplace(DNNL_ARG_BIAS, memory(plan.bias, cpu_engine(), const_cast<float*>(bias.data<float>()) + c * chunk));
+      plan.fwd.execute(thread_stream(), args);
+      finish_output(plan.fwd_y, yb, y_out);
     }
   });
 }

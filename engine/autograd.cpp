@@ -46,6 +46,11 @@ bool grad_enabled() { return g_grad_enabled; }
 NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
 
+bool can_overwrite(const Tensor& t) {
+  return t.defined() && !needs_recording({&t}) && t.impl_ptr().use_count() == 1 &&
+         t.impl().storage.use_count() == 1;
+}
+
 bool needs_recording(const std::vector<const Tensor*>& inputs) {
   if (!g_grad_enabled) return false;
   for (const Tensor* t : inputs)

@@ -34,7 +34,7 @@ Tensor BasicBlock::forward(const Tensor& x) {
   const LayerScope scope = in_layer();
   Tensor out = relu(bn1->forward(conv1->forward(x)));
   out = bn2->forward(conv2->forward(out));
-  return relu(add(out, residual_of(downsample, x)));
+  return relu(add(std::move(out), residual_of(downsample, x)));
 }
 
 Bottleneck::Bottleneck(int64_t inplanes, int64_t planes, int64_t stride, std::shared_ptr<Sequential> ds) {
@@ -52,7 +52,7 @@ Tensor Bottleneck::forward(const Tensor& x) {
   Tensor out = relu(bn1->forward(conv1->forward(x)));
   out = relu(bn2->forward(conv2->forward(out)));
   out = bn3->forward(conv3->forward(out));
-  return relu(add(out, residual_of(downsample, x)));
+  return relu(add(std::move(out), residual_of(downsample, x)));
 }
 
 SEResNeXtBottleneck::SEResNeXtBottleneck(int64_t inplanes, int64_t planes, int64_t stride,
@@ -77,7 +77,7 @@ Tensor SEResNeXtBottleneck::forward(const Tensor& x) {
   Tensor out = relu(bn1->forward(conv1->forward(x)));
   out = relu(bn2->forward(conv2->forward(out)));
   out = se_module->forward(bn3->forward(conv3->forward(out)));
-  return relu(add(out, residual_of(downsample, x)));
+  return relu(add(std::move(out), residual_of(downsample, x)));
 }
 
 std::shared_ptr<Sequential> make_res_layer(BlockKind kind, int64_t& inplanes, int64_t planes, int blocks,

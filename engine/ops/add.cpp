@@ -14,18 +14,30 @@ class AddBackward : public Node {
   void release_saved() override {}
   const char* name() const override { return "add"; }
 };
-}  // namespace
 
-Tensor add(const Tensor& a, const Tensor& b) {
-  const OpScope op_scope("add");  // names the op in out-of-memory messages (engine/alloc_context.h)
+void check_add(const Tensor& a, const Tensor& b) {
   check_float(a, "add", "a");
   check_float(b, "add", "b");
   check_same_place(b, a, "add", "b", "a");
   check_same_shape(b, a, "add", "b", "a");
+}
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  const OpScope op_scope("add");  // names the op in out-of-memory messages (engine/alloc_context.h)
+  check_add(a, b);
   Tensor out = Tensor::empty_like(a);
   PLEURA_DISPATCH(a.device(), "add", add_fwd(a, b, out));
   record(out, {&a, &b}, [] { return std::make_shared<AddBackward>(); });
   return out;
+}
+
+Tensor add(Tensor&& a, const Tensor& b) {
+  if (!can_overwrite(a)) return add(static_cast<const Tensor&>(a), b);
+  const OpScope op_scope("add");
+  check_add(a, b);
+  PLEURA_DISPATCH(a.device(), "add", add_fwd(a, b, a));
+  return std::move(a);
 }
 
 }  // namespace pleura

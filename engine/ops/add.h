@@ -8,6 +8,8 @@ namespace pleura {
 
 // a, b: any shape, equal shapes, same dtype and device. Returns a tensor of that shape.
 Tensor add(const Tensor& a, const Tensor& b);
+// The same, written over a when can_overwrite(a) (engine/autograd.h): a temporary in inference.
+Tensor add(Tensor&& a, const Tensor& b);
 
 namespace cpu {
 // out may alias a or b (used for in-place gradient accumulation).

@@ -1,4 +1,5 @@
-// relu entry point: checks, dispatch, backward node (saves the output, not the input).
+// relu entry point: checks, dispatch, backward node (saves the output, not the input); in place on a
+// temporary that nothing records.
 #include "engine/ops/relu.h"
 
 #include "engine/autograd.h"
@@ -31,6 +32,14 @@ Tensor relu(const Tensor& x) {
   PLEURA_DISPATCH(x.device(), "relu", relu_fwd(x, y));
   record(y, {&x}, [&] { return std::make_shared<ReluBackward>(y.detach()); });
   return y;
+}
+
+Tensor relu(Tensor&& x) {
+  if (!can_overwrite(x)) return relu(static_cast<const Tensor&>(x));
+  const OpScope op_scope("relu");
+  check_float(x, "relu", "input");
+  PLEURA_DISPATCH(x.device(), "relu", relu_fwd(x, x));
+  return std::move(x);
 }
 
 }  // namespace pleura

@@ -8,6 +8,8 @@ namespace pleura {
 
 // x: any shape. Returns y of the same shape. The gradient at x == 0 is 0, as in PyTorch.
 Tensor relu(const Tensor& x);
+// The same, written over x when can_overwrite(x) (engine/autograd.h): a temporary in inference.
+Tensor relu(Tensor&& x);
 
 namespace cpu {
 void relu_fwd(const Tensor& x, Tensor& y);

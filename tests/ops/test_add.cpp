@@ -1,6 +1,7 @@
 // Tests of add (engine/ops/add.h): worked example, float64 gradient check, CPU-vs-CUDA parity, bad input.
 #include "engine/ops/add.h"
 
+#include "engine/autograd.h"
 #include "engine/ops/reduce.h"
 #include "tests/gradcheck.h"
 #include "tests/parity.h"
@@ -13,6 +14,24 @@ TEST_CASE("add: worked example") {
   Tensor a = Tensor::from_vector({1, 2, 3, 4}, {1, 1, 2, 2});
   Tensor b = Tensor::from_vector({10, -20, 0.5, -4}, {1, 1, 2, 2});
   CHECK(add(a, b).to_vector() == std::vector<double>{11, -18, 3.5, 0});
+}
+
+TEST_CASE("add: a temporary that nothing records is overwritten, a shared one is not") {
+  const Tensor a = random_tensor({2, 3, 4, 5}, 23, DType::kFloat32), b = random_tensor({2, 3, 4, 5}, 24, DType::kFloat32);
+  const std::vector<double> expected = add(a, b).to_vector(), a_before = a.to_vector();
+  const NoGradGuard no_grad;
+  Tensor temporary = a.clone();
+  const void* buffer = temporary.raw();
+  Tensor sum_ab = add(std::move(temporary), b);
+  CHECK(sum_ab.raw() == buffer);
+  CHECK(sum_ab.to_vector() == expected);
+  Tensor shared = a;
+  Tensor other = add(std::move(shared), b);
+  CHECK(other.raw() != a.raw());
+  CHECK(other.to_vector() == expected);
+  CHECK(a.to_vector() == a_before);
+  // Checks still run on the in-place path.
+  expect_error([&] { add(a.clone(), Tensor::zeros({2, 3}, DType::kFloat32)); }, {"[add]", "shape"});
 }
 
 TEST_CASE("add: float64 gradient check") {

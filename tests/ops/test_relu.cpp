@@ -3,6 +3,7 @@
 #include "engine/ops/relu.h"
 
 #include "engine/autograd.h"
+#include "engine/ops/add.h"
 #include "engine/ops/reduce.h"
 #include "tests/gradcheck.h"
 #include "tests/parity.h"
@@ -29,6 +30,37 @@ TEST_CASE("relu: float64 gradient check") {
   for (double& e : v) e = signs.uniform() < 0.5 ? -e : e;
   x = Tensor::from_vector(v, x.shape(), DType::kFloat64);
   check_gradients([](const std::vector<Tensor>& in) { return relu(in[0]); }, {x});
+}
+
+TEST_CASE("relu: a temporary that nothing records is overwritten, anything else is not") {
+  const Tensor x = random_tensor({2, 3, 4, 5}, 14, DType::kFloat32);
+  const std::vector<double> expected = relu(x).to_vector();
+  {
+    const NoGradGuard no_grad;
+    Tensor temporary = x.clone();
+    const void* buffer = temporary.raw();
+    Tensor y = relu(std::move(temporary));
+    CHECK(y.raw() == buffer);  // the temporary's buffer, not a new one
+    CHECK(y.to_vector() == expected);
+    // x is shared (the caller keeps it): a new output, x unchanged.
+    const std::vector<double> before = x.to_vector();
+    Tensor shared = x;
+    Tensor z = relu(std::move(shared));
+    CHECK(z.raw() != x.raw());
+    CHECK(x.to_vector() == before);
+    // A view shares the data too.
+    Tensor base = x.clone();
+    Tensor y2 = relu(base.view({6, 20}));
+    CHECK(y2.raw() != base.raw());
+    CHECK(base.to_vector() == before);
+  }
+  // In grad mode a temporary that requires a gradient is recorded, so it is not overwritten.
+  Tensor leaf = x.clone();
+  leaf.set_requires_grad(true);
+  Tensor y = relu(add(leaf, leaf));
+  sum(y).backward();
+  std::vector<double> g = leaf.grad().to_vector(), v = x.to_vector();
+  for (size_t i = 0; i < v.size(); ++i) CHECK(g[i] == (v[i] > 0 ? 2.0 : 0.0));
 }
 
 TEST_CASE("relu: bad input") {
