@@ -239,10 +239,12 @@ Tensor weights_in_layout(const Reorder& r, const Tensor& w) {
 // AVX2, 2026-12-06; forward and forward + backward time over im2col's): the stem's 7x7 stride 2 (0.55, 0.71),
 // 3x3 stride 1 on 16x16 outputs and more (0.64-1.0, mostly 0.8); not on 8x8 outputs (1.2, 1.1-1.2: too few
 // pixels per image for its blocking), nor 3x3 stride 2 (0.9-1.3, 1.1-1.4), nor the final 1x1 to one channel
-// (1.8: a whole block of 8 output channels computed for one).
+// (1.8: a whole block of 8 output channels computed for one). Nor 1x1 convolutions (ResNet50-UNet at
+// 256x256, batch 2, Intel Xeon with AVX-512, 2026-12-06: 1.04-1.86x forward, 0.97-1.31x forward + backward):
+// for them im2col is a plain matrix product on the NCHW data, while oneDNN copies to and from its layout.
 bool pays_off(const ShapeKey& k) {
-  const bool large_kernel = k.R * k.S >= 25;
-  return k.K >= 8 && k.P * k.Q >= 256 && (large_kernel || (k.sh == 1 && k.sw == 1));
+  const bool large_kernel = k.R * k.S >= 25, pointwise = k.R * k.S == 1;
+  return k.K >= 8 && k.P * k.Q >= 256 && !pointwise && (large_kernel || (k.sh == 1 && k.sw == 1));
 }
 
 // The forward's input in row bands of about this many bytes (all channels, halo rows included): each
