@@ -23,7 +23,10 @@ void adam_step(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_a
     const T step_size = static_cast<T>(adam_math::step_size(s.lr, s.beta1, s.step));
     const T root_bc2 = static_cast<T>(adam_math::root_bias_correction2(s.beta2, s.step));
     const T eps = static_cast<T>(s.eps);
-    parallel_for(param.numel(), 1 << 14, [&](int64_t i0, int64_t i1) {
+    // Captured by value: with references the compiler must assume a store to m, v or p may change the
+    // constants, so it reloads them every element and does not vectorise (the same operations either way,
+    // correctly rounded, so the bits do not change).
+    parallel_for(param.numel(), 1 << 14, [=](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; ++i) {
         T gi = g[i] * scale + wd * p[i];
         m[i] = b1 * m[i] + (T(1) - b1) * gi;
