@@ -30,6 +30,20 @@ double max_rel_error(const Tensor& a, const Tensor& b, double atol) {
   return worst;
 }
 
+double max_abs(const Tensor& t) {
+  double m = 0;
+  for (double v : t.to_vector()) m = std::max(m, std::fabs(v));
+  return m;
+}
+
+double max_abs_diff(const Tensor& a, const Tensor& b) {
+  std::vector<double> av = a.to_vector(), bv = b.to_vector();
+  REQUIRE(av.size() == bv.size());
+  double m = 0;
+  for (size_t i = 0; i < av.size(); ++i) m = std::max(m, std::fabs(av[i] - bv[i]));
+  return m;
+}
+
 void expect_close(const Tensor& a, const Tensor& b, double rtol, double atol, const std::string& what) {
   REQUIRE_MESSAGE(a.shape() == b.shape(), what, ": shapes differ: ", a.shape().str(), " vs ", b.shape().str());
   std::vector<double> va = a.to_vector(), vb = b.to_vector();

@@ -22,6 +22,9 @@ Tensor random_tensor(const Shape& shape, uint64_t seed, DType dtype = DType::kFl
 
 // Largest |a - b| / (atol + |b|) over all elements; NaN anywhere gives infinity. b is the reference.
 double max_rel_error(const Tensor& a, const Tensor& b, double atol);
+// Largest |t| over all elements, and largest |a - b| (same element counts).
+double max_abs(const Tensor& t);
+double max_abs_diff(const Tensor& a, const Tensor& b);
 // Same shapes, and every element within: |a - b| <= atol + rtol * |b| (NaN never passes).
 void expect_close(const Tensor& a, const Tensor& b, double rtol, double atol, const std::string& what);
 

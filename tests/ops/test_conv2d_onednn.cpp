@@ -73,20 +73,6 @@ std::vector<Case> cases() {
   };
 }
 
-double max_abs(const Tensor& t) {
-  double m = 0;
-  for (double v : t.to_vector()) m = std::max(m, std::abs(v));
-  return m;
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  std::vector<double> av = a.to_vector(), bv = b.to_vector();
-  REQUIRE(av.size() == bv.size());
-  double m = 0;
-  for (size_t i = 0; i < av.size(); ++i) m = std::max(m, std::abs(av[i] - bv[i]));
-  return m;
-}
-
 // y, grad_x, grad_w, grad_b of sum(conv2d(x, w, b) * gy) with im2col, through the public op.
 std::vector<Tensor> im2col_conv(const Tensor& x0, const Tensor& w0, const Tensor& b0, const Tensor& gy,
                                 const Conv2dParams& p) {

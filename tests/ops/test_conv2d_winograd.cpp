@@ -62,20 +62,6 @@ struct AlgorithmGuard {
   }
 };
 
-double max_abs(const Tensor& t) {
-  double m = 0;
-  for (double v : t.to_vector()) m = std::max(m, std::abs(v));
-  return m;
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  std::vector<double> av = a.to_vector(), bv = b.to_vector();
-  REQUIRE(av.size() == bv.size());
-  double m = 0;
-  for (size_t i = 0; i < av.size(); ++i) m = std::max(m, std::abs(av[i] - bv[i]));
-  return m;
-}
-
 // The shapes the kernels' structure depends on: odd output sizes (tiles cut by the edge), every padding
 // 0..2 and unequal ones, one channel, batch 2, and (last) several bands of tile rows: 128 + 128 channels,
 // 33 tiles a row -> 16 tile rows a band under cpu/conv2d_winograd.cpp's 8 MiB / 512-tile rule, 3 bands.
