@@ -67,18 +67,24 @@ void bilinear_fwd(const T* x, T* y, int64_t planes, int64_t H, int64_t W) {
   const auto ty = taps_of<T>(H), tx = taps_of<T>(W);
   const int64_t OH = 2 * H, OW = 2 * W;
   parallel_for(planes, 1, [&](int64_t p0, int64_t p1) {
+    // PyTorch's order: rows combine two column-interpolated values. Each input row is interpolated across
+    // the columns once (not once per output row that reads it), then output rows are a plain weighted sum
+    // of two of those rows, which vectorises; the same operations on the same values, so the same bits.
+    std::vector<T> across(static_cast<size_t>(H * OW));
     for (int64_t pl = p0; pl < p1; ++pl) {
       const T* xp = x + pl * H * W;
+      for (int64_t i = 0; i < H; ++i) {
+        const T* row = xp + i * W;
+        T* a = across.data() + i * OW;
+        for (int64_t c = 0; c < OW; ++c) a[c] = tx[c].l0 * row[tx[c].i0] + tx[c].l1 * row[tx[c].i1];
+      }
       T* yp = y + pl * OH * OW;
       for (int64_t r = 0; r < OH; ++r) {
-        const T* row0 = xp + ty[r].i0 * W;
-        const T* row1 = xp + ty[r].i1 * W;
-        for (int64_t c = 0; c < OW; ++c) {
-          const Tap<T>& t = tx[c];
-          // PyTorch's order: rows combine two column-interpolated values.
-          yp[r * OW + c] = ty[r].l0 * (t.l0 * row0[t.i0] + t.l1 * row0[t.i1]) +
-                           ty[r].l1 * (t.l0 * row1[t.i0] + t.l1 * row1[t.i1]);
-        }
+        const T* a0 = across.data() + ty[r].i0 * OW;
+        const T* a1 = across.data() + ty[r].i1 * OW;
+        const T l0 = ty[r].l0, l1 = ty[r].l1;
+        T* out = yp + r * OW;
+        for (int64_t c = 0; c < OW; ++c) out[c] = l0 * a0[c] + l1 * a1[c];
       }
     }
   });
