@@ -17,22 +17,13 @@
 #include "engine/ops/mul.h"
 #include "engine/ops/reduce.h"
 #include "engine/parallel.h"
+#include "tests/ops/conv_algorithm_guard.h"
 #include "tests/testing.h"
 
 using namespace pleura;
 using namespace pleura::testing;
 
 namespace {
-
-// Restores the process-wide algorithm and thread count when a test ends, even on failure.
-struct AlgorithmGuard {
-  cpu::ConvAlgorithm saved = cpu::conv_algorithm();
-  int threads = num_threads();
-  ~AlgorithmGuard() {
-    cpu::set_conv_algorithm(saved);
-    set_num_threads(threads);
-  }
-};
 
 Conv2dParams params(int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w, int64_t dil_h = 1,
                     int64_t dil_w = 1) {

@@ -13,6 +13,7 @@
 #include "engine/ops/mul.h"
 #include "engine/ops/reduce.h"
 #include "engine/parallel.h"
+#include "tests/ops/conv_algorithm_guard.h"
 #include "tests/testing.h"
 
 using namespace pleura;
@@ -51,16 +52,6 @@ Tensor im2col_input_grad(const Tensor& x, const Tensor& w, const Tensor& gy, con
   cpu::conv2d_bwd(x, w, gy, p, &gx, nullptr, nullptr);
   return gx;
 }
-
-// Restores the process-wide algorithm and thread count when a test ends, even on failure.
-struct AlgorithmGuard {
-  cpu::ConvAlgorithm saved = cpu::conv_algorithm();
-  int threads = num_threads();
-  ~AlgorithmGuard() {
-    cpu::set_conv_algorithm(saved);
-    set_num_threads(threads);
-  }
-};
 
 // The shapes the kernels' structure depends on: odd output sizes (tiles cut by the edge), every padding
 // 0..2 and unequal ones, one channel, batch 2, and (last) several bands of tile rows: 128 + 128 channels,
