@@ -15,6 +15,8 @@
 #include <algorithm>
 #include <functional>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -22,9 +24,6 @@
 #include <vector>
 
 #include <cblas.h>
-
-#include <cstdlib>
-#include <cstring>
 
 #include "cpu/blas.h"
 #include "cpu/conv2d_onednn.h"

@@ -51,3 +51,14 @@ TEST_CASE("add: CPU vs CUDA" * doctest::test_suite("gpu")) {
                     {random_tensor({3, 5, 7, 9}, 23), random_tensor({3, 5, 7, 9}, 24)}, "add");
   expect_error([] { add(Tensor::zeros({2}), Tensor::zeros({2}).to(Device::cuda())); }, {"[add]", "cuda:0", "cpu"});
 }
+
+TEST_CASE("add: in place on a CUDA temporary equals the CPU" * doctest::test_suite("gpu")) {
+  PLEURA_REQUIRE_GPU();
+  const Tensor a = random_tensor({3, 5, 7, 9}, 25, DType::kFloat32), b = random_tensor({3, 5, 7, 9}, 26, DType::kFloat32);
+  const NoGradGuard no_grad;
+  Tensor temporary = a.to(Device::cuda());
+  const void* buffer = temporary.raw();
+  Tensor sum_ab = add(std::move(temporary), b.to(Device::cuda()));
+  CHECK(sum_ab.raw() == buffer);
+  CHECK(sum_ab.to_vector() == add(a, b).to_vector());
+}

@@ -2,8 +2,7 @@
 // itself checked against plain loops and float64 finite differences in test_conv2d.cpp; oneDNN has no float64
 // kernels, so float32 parity with im2col is the check): a worked example, the forward and both gradients over
 // strides, paddings (PyTorch's floor rule too), dilations, kernel sizes, batch sizes, bias and the forward's
-// row bands, thread-count
-// determinism, the choice conv2d makes, the switch PLEURA_CPU_CONV, and bad input. In a build without oneDNN
+// row bands, thread-count determinism, the choice conv2d makes, the switch PLEURA_CPU_CONV, and bad input. In a build without oneDNN
 // the cases that need it say so and check only that it is refused.
 #include <algorithm>
 #include <cmath>

@@ -73,3 +73,14 @@ TEST_CASE("relu: CPU vs CUDA" * doctest::test_suite("gpu")) {
   check_cuda_parity([](const std::vector<Tensor>& in) { return relu(in[0]); },
                     {random_tensor({3, 5, 7, 9}, 13, DType::kFloat32)}, "relu");
 }
+
+TEST_CASE("relu: in place on a CUDA temporary equals the CPU" * doctest::test_suite("gpu")) {
+  PLEURA_REQUIRE_GPU();
+  const Tensor x = random_tensor({3, 5, 7, 9}, 15, DType::kFloat32);
+  const NoGradGuard no_grad;
+  Tensor temporary = x.to(Device::cuda());
+  const void* buffer = temporary.raw();
+  Tensor y = relu(std::move(temporary));
+  CHECK(y.raw() == buffer);
+  CHECK(y.to_vector() == relu(x).to_vector());
+}
