@@ -20,6 +20,7 @@
 #include "engine/parallel.h"
 #include "engine/random.h"
 #include "infer/predict.h"
+#include "layers/conv_bn.h"
 #include "models/registry.h"
 #include "train/optimizer.h"
 #include "train/train_config.h"
@@ -167,6 +168,7 @@ void time_phases(Bench& b, UnetBenchResult& r) {
 // Inference as infer_unet computes one batch: upload, eval forward, sigmoid, flip TTA, back to the host.
 void time_inference(Bench& b, UnetBenchResult& r) {
   b.model->eval();
+  if (b.o.fold_bn) fold_batch_norms(*b.model);
   NoGradGuard no_grad;
   std::vector<double> seconds;
   for (int64_t i = 0; i < b.o.warmup + b.o.steps; ++i) {
@@ -282,6 +284,8 @@ void declare(CLI::App& app, BenchArgs& a) {
       ->check(int_in(1, 1024));
   app.add_flag("--flip", o.flip, "inference with horizontal-flip TTA, as infer_unet --flip");
   app.add_flag("--infer-only", o.infer_only, "time the inference batch only (no training step)");
+  app.add_flag("!--no-fold", o.fold_bn,
+               "inference with each batch norm after its convolution, not folded into it as infer_unet does");
   app.add_option("--steps", o.steps, "timed steps (default 5)")->type_name("N")->check(int_in(1, 100000));
   app.add_option("--warmup", o.warmup, "untimed steps before them (default 1)")
       ->type_name("W")
@@ -318,6 +322,7 @@ void print_json(std::ostream& out, const UnetBenchOptions& o, const UnetBenchRes
   j["warmup"] = o.warmup;
   j["parameters"] = r.parameters;
   j["infer_only"] = o.infer_only;
+  j["fold_bn"] = o.fold_bn;
   j["peak_rss_mib"] = mib(r.peak_rss_bytes);
   j["host_cache"] = {{"hits", r.host_cache.cache_hits},
                      {"misses", r.host_cache.cache_misses},

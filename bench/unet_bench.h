@@ -28,6 +28,8 @@ struct UnetBenchOptions {
   int64_t steps = 5;        // timed steps (median reported)
   int64_t warmup = 1;       // untimed steps first (cuDNN algorithm choice, allocator, caches)
   bool infer_only = false;  // time the inference batch alone (no training step, no optimizer state)
+  bool fold_bn = true;      // inference with the batch norms folded into the convolutions, as infer_unet
+                            // (layers/conv_bn.h); false: the layers one after another
   int64_t log_every = 0;    // steps between readings of the step ledger, as train_unet's [run] log_every;
                             // 0: its default for the device
   Device device = Device::cpu();

@@ -10,6 +10,7 @@
 
 #include "cpu/conv_algorithm.h"
 #include "engine/error.h"
+#include "engine/ops/conv2d_relu.h"
 
 #if PLEURA_WITH_ONEDNN
 
@@ -320,6 +321,15 @@ ForwardSplit forward_split(const Tensor& x, const Tensor& w, const Conv2dParams&
   return {chunk, row_bands(x, w, p, bias, chunk)};
 }
 
+// The epilogue on the part of y just written: `channels` runs of `run` floats, `plane` apart, the first at
+// offset `first` of y (and of the residual, which has y's shape).
+void apply_epilogue(const ConvEpilogue& e, int64_t first, int64_t channels, int64_t run, int64_t plane, float* y) {
+  for (int64_t k = 0; k < channels; ++k) {
+    const int64_t at = first + k * plane;
+    add_relu_inplace(y + at, e.residual != nullptr ? e.residual + at : nullptr, run);
+  }
+}
+
 const Plan& usable_plan(const Tensor& x, const Tensor& w, const Conv2dParams& p, bool bias, const char* op) {
   PLEURA_CHECK(onednn_can_run(x, w, p), "[", op, "] oneDNN does not take this convolution (dtype ",
                dtype_name(x.dtype()), ", groups ", p.groups, "; it takes float32 with one group)");
@@ -350,7 +360,8 @@ int64_t onednn_forward_bands(const Tensor& x, const Tensor& w, const Conv2dParam
   return static_cast<int64_t>(forward_split(x, w, p, bias).bands.size());
 }
 
-void conv2d_onednn_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y) {
+void conv2d_onednn_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y,
+                       const ConvEpilogue& epilogue) {
   usable_plan(x, w, p, bias.defined(), "conv2d onednn");
   keep_onednn_on_this_thread();
   // Work items: (image, row band, chunk of output channels), each copying its band of x to oneDNN's layout
@@ -390,6 +401,7 @@ void conv2d_onednn_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, con
         args.emplace(DNNL_ARG_BIAS, memory(plan.bias, cpu_engine(), const_cast<float*>(bias.data<float>()) + c * chunk));
       plan.fwd.execute(thread_stream(), args);
       finish_output(plan.fwd_y, yb, y_out);
+      if (epilogue.relu) apply_epilogue(epilogue, y_out - y.data<float>(), chunk, band.key.P * Q, P * Q, y.data<float>());
     }
   });
 }
@@ -465,7 +477,7 @@ int64_t onednn_forward_bands(const Tensor&, const Tensor&, const Conv2dParams&, 
   throw_error("[conv2d onednn] this build has no oneDNN (install libdnnl-dev and configure again)");
 }
 
-void conv2d_onednn_fwd(const Tensor&, const Tensor&, const Tensor&, const Conv2dParams&, Tensor&) {
+void conv2d_onednn_fwd(const Tensor&, const Tensor&, const Tensor&, const Conv2dParams&, Tensor&, const ConvEpilogue&) {
   throw_error("[conv2d onednn] this build has no oneDNN (install libdnnl-dev and configure again)");
 }
 void conv2d_onednn_bwd(const Tensor&, const Tensor&, const Tensor&, const Conv2dParams&, Tensor*, Tensor*) {

@@ -33,10 +33,18 @@ std::string onednn_forward_kernel(const Tensor& x, const Tensor& w, const Conv2d
 // How many row bands conv2d_onednn_fwd splits each image into (1: the whole image), for tests and benchmarks.
 int64_t onednn_forward_bands(const Tensor& x, const Tensor& w, const Conv2dParams& p, bool bias);
 
+// What the forward does to each part of y as soon as it is written (conv2d_relu, engine/ops/conv2d_relu.h):
+// y = relu(y + residual) when relu (residual: null, or NCHW data of y's shape); nothing by default.
+struct ConvEpilogue {
+  bool relu = false;
+  const float* residual = nullptr;
+};
+
 // Same contracts as cpu::conv2d_fwd and cpu::conv2d_bwd (outputs preallocated and overwritten; a null
 // pointer: that gradient is not wanted), but conv2d_onednn_bwd leaves grad_b to the caller. They run whatever
 // the algorithm setting, and throw when onednn_can_run() is false.
-void conv2d_onednn_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y);
+void conv2d_onednn_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y,
+                       const ConvEpilogue& epilogue = {});
 void conv2d_onednn_bwd(const Tensor& x, const Tensor& w, const Tensor& grad_y, const Conv2dParams& p, Tensor* grad_x,
                        Tensor* grad_w);
 

@@ -18,6 +18,11 @@ BatchNorm2d::BatchNorm2d(int64_t channels, double momentum, double eps)
 
 Tensor BatchNorm2d::forward(const Tensor& x) {
   const LayerScope scope = in_layer();
+  if (folded_) {
+    PLEURA_CHECK(!is_training(), "[BatchNorm2d] ", layer_name() ? *layer_name() : std::string("(unnamed)"),
+                 " is folded into the convolution before it, for inference only; it cannot run in training mode");
+    return x;
+  }
   Tensor y = batch_norm2d(x, *weight_, *bias_, *running_mean_, *running_var_,
                           {.training = is_training(), .momentum = momentum_, .eps = eps_, .sync = sync_});
   if (is_training()) {

@@ -34,11 +34,17 @@ class BatchNorm2d : public Layer {
   // Synchronised batch norm over the ranks of `group` (engine/ops/batch_norm.h: BatchNormParams::sync);
   // null: this process's batch alone (the default). The group must outlive the layer's use.
   void set_sync(Communicator* group) { sync_ = group; }
+  double eps() const { return eps_; }
+  // Folded into the convolution before it (layers/conv_bn.h): forward returns its input unchanged, in eval
+  // mode only (it throws in training mode).
+  void set_folded() { folded_ = true; }
+  bool folded() const { return folded_; }
 
  private:
   int64_t channels_;
   double momentum_, eps_;
   Communicator* sync_ = nullptr;
+  bool folded_ = false;
   Tensor *weight_, *bias_, *running_mean_, *running_var_, *num_batches_tracked_;
 };
 

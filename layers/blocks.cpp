@@ -3,6 +3,7 @@
 
 #include "engine/ops/add.h"
 #include "engine/ops/relu.h"
+#include "layers/conv_bn.h"
 
 namespace pleura {
 
@@ -32,9 +33,8 @@ BasicBlock::BasicBlock(int64_t inplanes, int64_t planes, int64_t stride, std::sh
 
 Tensor BasicBlock::forward(const Tensor& x) {
   const LayerScope scope = in_layer();
-  Tensor out = relu(bn1->forward(conv1->forward(x)));
-  out = bn2->forward(conv2->forward(out));
-  return relu(add(std::move(out), residual_of(downsample, x)));
+  const Tensor out = conv_bn_relu(*conv1, *bn1, x);
+  return conv_bn_relu(*conv2, *bn2, out, residual_of(downsample, x));
 }
 
 Bottleneck::Bottleneck(int64_t inplanes, int64_t planes, int64_t stride, std::shared_ptr<Sequential> ds) {
@@ -49,10 +49,9 @@ Bottleneck::Bottleneck(int64_t inplanes, int64_t planes, int64_t stride, std::sh
 
 Tensor Bottleneck::forward(const Tensor& x) {
   const LayerScope scope = in_layer();
-  Tensor out = relu(bn1->forward(conv1->forward(x)));
-  out = relu(bn2->forward(conv2->forward(out)));
-  out = bn3->forward(conv3->forward(out));
-  return relu(add(std::move(out), residual_of(downsample, x)));
+  Tensor out = conv_bn_relu(*conv1, *bn1, x);
+  out = conv_bn_relu(*conv2, *bn2, out);
+  return conv_bn_relu(*conv3, *bn3, out, residual_of(downsample, x));
 }
 
 SEResNeXtBottleneck::SEResNeXtBottleneck(int64_t inplanes, int64_t planes, int64_t stride,
@@ -74,9 +73,9 @@ SEResNeXtBottleneck::SEResNeXtBottleneck(int64_t inplanes, int64_t planes, int64
 
 Tensor SEResNeXtBottleneck::forward(const Tensor& x) {
   const LayerScope scope = in_layer();
-  Tensor out = relu(bn1->forward(conv1->forward(x)));
-  out = relu(bn2->forward(conv2->forward(out)));
-  out = se_module->forward(bn3->forward(conv3->forward(out)));
+  Tensor out = conv_bn_relu(*conv1, *bn1, x);
+  out = conv_bn_relu(*conv2, *bn2, out);
+  out = se_module->forward(conv_bn(*conv3, *bn3, out));
   return relu(add(std::move(out), residual_of(downsample, x)));
 }
 

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "engine/ops/conv2d_relu.h"
 #include "layers/flops.h"
 
 namespace pleura {
@@ -17,11 +18,36 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, B
   if (bias == Bias::kWith) bias_ = &register_parameter("bias", Tensor::zeros({out_channels}));
 }
 
+const Tensor& Conv2d::weight_in_use() const {
+  if (!folded()) return *weight_;
+  PLEURA_CHECK(!is_training(), "[Conv2d] ", layer_name() ? *layer_name() : std::string("(unnamed)"), " has a batch norm folded in, for inference only;",
+               " it cannot run in training mode (build the model again to train it)");
+  return folded_weight_;
+}
+
+const Tensor& Conv2d::bias_in_use() { return folded() ? folded_bias_ : bias(); }
+
 Tensor Conv2d::forward(const Tensor& x) {
   const LayerScope scope = in_layer();
-  Tensor y = conv2d(x, *weight_, bias(), p_);
+  Tensor y = conv2d(x, weight_in_use(), bias_in_use(), p_);
   FlopTally::record_conv(out_channels_, in_channels_ / p_.groups, kernel_size_, kernel_size_, y.size(2), y.size(3));
   return y;
+}
+
+Tensor Conv2d::forward_relu(const Tensor& x, const Tensor& residual) {
+  const LayerScope scope = in_layer();
+  Tensor y = conv2d_relu(x, weight_in_use(), bias_in_use(), p_, residual);
+  FlopTally::record_conv(out_channels_, in_channels_ / p_.groups, kernel_size_, kernel_size_, y.size(2), y.size(3));
+  return y;
+}
+
+void Conv2d::set_folded(Tensor weight, Tensor bias) {
+  PLEURA_CHECK(weight.shape() == weight_->shape() && weight.dtype() == weight_->dtype() &&
+                   weight.device() == weight_->device() && bias.defined() && bias.shape() == Shape{out_channels_},
+               "[Conv2d] folded weight ", describe(weight), " and bias ", describe(bias), " should match weight ",
+               describe(*weight_), " and have one bias per output channel");
+  folded_weight_ = std::move(weight);
+  folded_bias_ = std::move(bias);
 }
 
 int64_t Conv2d::fan_in() const { return in_channels_ / p_.groups * kernel_size_ * kernel_size_; }

@@ -1,5 +1,5 @@
 // Conv2d: PyTorch's nn.Conv2d as a Layer (parameters "weight" [K, C/groups, R, S] and optional "bias"
-// [K]) over the conv2d op (engine/ops/conv2d.h). Implementation in layers/conv.cpp, tests in
+// [K]) over the conv2d op (engine/ops/conv2d.h), and conv2d_relu for a convolution followed by its ReLU. Implementation in layers/conv.cpp, tests in
 // tests/layers/test_conv_bn.cpp; weight initialisation schemes in layers/init.h.
 #pragma once
 
@@ -22,6 +22,13 @@ class Conv2d : public Layer {
 
   // x [N, C, H, W] -> [N, K, P, Q] (conv2d's output size).
   Tensor forward(const Tensor& x) override;
+  // relu(forward(x) + residual) (residual optional, of the output's shape) through conv2d_relu
+  // (engine/ops/conv2d_relu.h): fused in inference, the same bits.
+  Tensor forward_relu(const Tensor& x, const Tensor& residual = Tensor());
+  // Inference with a batch norm folded in (layers/conv_bn.h): forward uses `weight` and `bias` in place of
+  // the parameters, which stay as they are (checkpoints save them). In training mode forward then throws.
+  void set_folded(Tensor weight, Tensor bias);
+  bool folded() const { return folded_weight_.defined(); }
   // PyTorch's default (kaiming_uniform_ with a = sqrt(5)): weight and bias uniform in
   // [-1/sqrt(fan_in), 1/sqrt(fan_in)], fan_in = C/groups * R * S.
   void reset_parameters(Rng& rng);
@@ -42,6 +49,10 @@ class Conv2d : public Layer {
   Tensor* weight_ = nullptr;
   Tensor* bias_ = nullptr;
   Tensor no_bias_;
+  Tensor folded_weight_, folded_bias_;
+  // The weight and bias forward uses: the parameters, or the folded ones.
+  const Tensor& weight_in_use() const;
+  const Tensor& bias_in_use();
 };
 
 }  // namespace pleura

@@ -2,7 +2,6 @@
 #include "layers/decoders.h"
 
 #include "engine/ops/concat.h"
-#include "engine/ops/relu.h"
 
 namespace pleura {
 
@@ -17,7 +16,7 @@ ConvRelu::ConvRelu(int64_t in_channels, int64_t out_channels) {
 
 Tensor ConvRelu::forward(const Tensor& x) {
   const LayerScope scope = in_layer();
-  return relu(conv->forward(x));
+  return conv->forward_relu(x);
 }
 
 AlbuDecoderBlock::AlbuDecoderBlock(int64_t in_channels, int64_t middle_channels, int64_t out_channels) {

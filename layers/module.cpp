@@ -4,6 +4,9 @@
 
 #include "engine/autograd.h"
 #include "engine/error.h"
+#include "layers/basic.h"
+#include "layers/batchnorm.h"
+#include "layers/conv.h"
 
 namespace pleura {
 
@@ -164,10 +167,30 @@ void Module::name_layers() {
     m->layer_name_ = name.empty() ? nullptr : std::make_shared<const std::string>(name);
 }
 
+// A Conv2d followed by a ReLU (with, between them, a BatchNorm2d folded into the Conv2d, layers/conv_bn.h)
+// runs as one Conv2d::forward_relu: the same bits, one pass over the activation in inference. Returns how
+// many layers from `i` that takes, 0 when the layers there are no such run.
+size_t Sequential::conv_relu_run(size_t i) const {
+  if (dynamic_cast<Conv2d*>(layers_[i].get()) == nullptr) return 0;
+  size_t next = i + 1;
+  if (next < layers_.size()) {
+    auto* bn = dynamic_cast<BatchNorm2d*>(layers_[next].get());
+    if (bn != nullptr && bn->folded()) ++next;
+  }
+  return next < layers_.size() && dynamic_cast<ReLU*>(layers_[next].get()) != nullptr ? next - i + 1 : 0;
+}
+
 Tensor Sequential::forward(const Tensor& x) {
   const LayerScope scope = in_layer();
   Tensor y = x;
-  for (auto& layer : layers_) y = layer->forward(y);
+  for (size_t i = 0; i < layers_.size();) {
+    if (const size_t run = conv_relu_run(i); run > 0) {
+      y = static_cast<Conv2d&>(*layers_[i]).forward_relu(y);
+      i += run;
+    } else {
+      y = layers_[i++]->forward(y);
+    }
+  }
   return y;
 }
 

@@ -130,9 +130,11 @@ class Sequential : public Layer {
   }
   size_t size() const { return layers_.size(); }
   Layer& operator[](size_t i) const { return *layers_.at(i); }
+  // The layers in order; a Conv2d followed by a ReLU runs as Conv2d::forward_relu (conv_relu_run).
   Tensor forward(const Tensor& x) override;
 
  private:
+  size_t conv_relu_run(size_t i) const;
   std::vector<std::shared_ptr<Layer>> layers_;
 };
 

@@ -11,7 +11,7 @@
 #include "models/albunet.h"
 
 #include "engine/ops/concat.h"
-#include "engine/ops/relu.h"
+#include "layers/conv_bn.h"
 
 namespace pleura {
 
@@ -43,7 +43,7 @@ ConvInit AlbuNet::conv_init(const std::string& module_name) const {
 }
 
 Tensor AlbuNet::forward_impl(const Tensor& x) {
-  Tensor conv1 = pool_.forward(relu(bn1_->forward(conv1_->forward(x))));
+  Tensor conv1 = pool_.forward(conv_bn_relu(*conv1_, *bn1_, x));
   Tensor conv2 = layer1_->forward(conv1);
   Tensor conv3 = layer2_->forward(conv2);
   Tensor conv4 = layer3_->forward(conv3);

@@ -69,8 +69,7 @@ int64_t conv2d_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t p
   return (span >= 0 ? span / stride : -((-span + stride - 1) / stride)) + 1;
 }
 
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p) {
-  const OpScope op_scope("conv2d");  // names the op in out-of-memory messages (engine/alloc_context.h)
+Shape conv2d_output_shape(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p) {
   const char* op = "conv2d";
   check_float_nd(x, 4, op, "input");
   check_float_nd(weight, 4, op, "weight");
@@ -96,14 +95,20 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
   PLEURA_CHECK(P >= 1 && Q >= 1, "[conv2d] output would be ", P, "x", Q, " (P x Q): input ", H, "x", W,
                " (H x W) with padding ", p.pad_h, "x", p.pad_w, " is smaller than the kernel ", R, "x", S,
                " with dilation ", p.dilation_h, "x", p.dilation_w, " (", both(x, weight), ")");
+  return Shape{x.size(0), K, P, Q};
+}
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p) {
+  const OpScope op_scope("conv2d");  // names the op in out-of-memory messages (engine/alloc_context.h)
+  const Shape y_shape = conv2d_output_shape(x, weight, bias, p);
 
   // bf16: the inputs, weight and bias rounded to bfloat16, the output too (float32 accumulation inside).
   const bool bf16 = precision() == Precision::kBFloat16 && x.dtype() == DType::kFloat32;
   const Tensor xs = bf16 ? round_bf16(x) : x.detach();
   const Tensor ws = bf16 ? round_bf16(weight) : weight.detach();
   const Tensor bs = bf16 && bias.defined() ? round_bf16(bias) : bias;
-  Tensor y = Tensor::empty(Shape{x.size(0), K, P, Q}, x.dtype(), x.device());
-  PLEURA_DISPATCH(x.device(), op, conv2d_fwd(xs, ws, bs, p, y));
+  Tensor y = Tensor::empty(y_shape, x.dtype(), x.device());
+  PLEURA_DISPATCH(x.device(), "conv2d", conv2d_fwd(xs, ws, bs, p, y));
   if (bf16) round_bf16_inplace(y);
   record(y, {&x, &weight, &bias},
          [&] { return std::make_shared<Conv2dBackward>(xs, ws, bias.defined(), p, bf16); });

@@ -26,6 +26,10 @@ int64_t conv2d_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t p
 // Input channel block g (C / groups channels) feeds output channel block g (K / groups channels).
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p = {});
 
+// conv2d's output shape [N, K, P, Q] for these arguments, after conv2d's checks of them (which throw with
+// conv2d's messages). For ops built on the convolution (engine/ops/conv2d_relu.h).
+Shape conv2d_output_shape(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p);
+
 // Kernels. Arguments are checked by conv2d(); outputs are preallocated with their final shapes and
 // every element is overwritten. bias may be undefined (no bias). In conv2d_bwd a null pointer means that
 // gradient is not wanted; grad_x has x's shape, grad_w weight's shape, grad_b [K].

@@ -8,6 +8,7 @@
 #include "engine/npy.h"
 #include "engine/ops/sigmoid.h"
 #include "engine/random.h"
+#include "layers/conv_bn.h"
 #include "layers/state_dict.h"
 #include "tests/testing.h"
 #include "data/dicom.h"
@@ -57,6 +58,7 @@ std::shared_ptr<Model> save_test_albunet(const std::string& path, uint64_t seed)
   }
   save_state_dict(path, model->state_dict_slots());
   model->eval();
+  fold_batch_norms(*model);  // as CheckpointEnsemble runs it (infer/predict.cpp)
   return model;
 }
 

@@ -19,7 +19,8 @@ namespace pleura::testing {
 
 // An AlbuNet made with make_model(seed) whose BatchNorm running statistics are set to seeded random
 // values (mean in [-0.2, 0.2], variance in [0.5, 2]), so that eval mode differs from training mode; saved
-// to `path` (save_state_dict). Returned in eval mode.
+// to `path` (save_state_dict). Returned as infer_unet runs it: in eval mode, its batch norms folded into the
+// convolutions (layers/conv_bn.h), so that it gives the tools' bits.
 std::shared_ptr<Model> save_test_albunet(const std::string& path, uint64_t seed);
 
 struct TestImage {

@@ -1,0 +1,37 @@
+// conv2d_relu: y = relu(conv2d(x, weight, bias) + residual), the residual optional: a convolution with its
+// ReLU (and a residual block's sum) applied while each part of the output is still in the cache, instead of
+// one more pass over the whole activation per elementwise op. Inference takes the fused kernels; whenever a
+// gradient is wanted (or in bf16 precision) it is the three ops composed, recorded as they are. CPU kernel in
+// cpu/conv2d_relu.cpp (the epilogue inside oneDNN's row bands, cpu/conv2d_onednn.cpp), CUDA kernel in
+// cuda/conv2d_relu.cu, tests in tests/ops/test_conv2d_relu.cpp.
+#pragma once
+
+#include "engine/ops/conv2d.h"
+
+namespace pleura {
+
+// x, weight, bias, p: as conv2d. residual: undefined, or a tensor of the convolution's output shape, dtype
+// and device. Returns relu(conv2d(x, weight, bias, p) + residual): the same bits as the ops one after
+// another (the convolution is the same kernel, the sum and the ReLU the same float operations).
+Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p,
+                   const Tensor& residual = Tensor());
+
+// True when conv2d_relu takes the fused kernels for these arguments: no gradient wanted (grad mode off or no
+// input requiring one) and float32 precision. For tests.
+bool conv2d_relu_fuses(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual);
+
+// Kernels: y preallocated with the convolution's output shape, every element overwritten; residual undefined
+// or of y's shape. Arguments are checked by conv2d_relu().
+namespace cpu {
+void conv2d_relu_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p,
+                     const Tensor& residual, Tensor& y);
+// y = relu(y + residual) (residual undefined: relu(y)) over `count` floats: the epilogue's arithmetic, the
+// same expressions as cpu/add.cpp and cpu/relu.cpp.
+void add_relu_inplace(float* y, const float* residual, int64_t count);
+}  // namespace cpu
+namespace cuda {
+void conv2d_relu_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p,
+                     const Tensor& residual, Tensor& y);
+}  // namespace cuda
+
+}  // namespace pleura
