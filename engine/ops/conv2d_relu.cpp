@@ -1,5 +1,6 @@
-// conv2d_relu entry point (engine/ops/conv2d_relu.h): the convolution's checks, the residual's, then the fused
-// kernels when nothing is recorded, else conv2d, add and relu composed (their nodes give the gradients).
+// conv2d_relu entry point (engine/ops/conv2d_relu.h): the convolution's checks, the residual's, the fused kernels,
+// and one backward node: the ReLU's backward on the saved output, then the convolution's (what the nodes of
+// conv2d, add and relu would do, in the same order: the same bits). In bf16 it is those three ops composed.
 #include "engine/ops/conv2d_relu.h"
 
 #include "engine/autograd.h"
@@ -11,9 +12,45 @@
 
 namespace pleura {
 
-bool conv2d_relu_fuses(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual) {
-  const bool bf16 = precision() == Precision::kBFloat16 && x.dtype() == DType::kFloat32;
-  return !bf16 && !needs_recording({&x, &weight, &bias, &residual});
+namespace {
+
+// Inputs x, weight, bias, residual. The convolution's output before the ReLU is never kept: the ReLU's
+// gradient needs only its output y, the convolution's only x and the weight.
+class Conv2dReluBackward : public Node {
+ public:
+  Conv2dReluBackward(Tensor x, Tensor w, Tensor y, bool has_bias, const Conv2dParams& p)
+      : x_(std::move(x)), w_(std::move(w)), y_(std::move(y)), has_bias_(has_bias), p_(p) {}
+
+  std::vector<Tensor> apply(const Tensor& grad_y) override {
+    Tensor grad_z = Tensor::empty_like(y_);  // the gradient at the convolution's output (and the residual)
+    PLEURA_DISPATCH(y_.device(), "conv2d_relu", relu_bwd(y_, grad_y, grad_z));
+    Tensor grad_x, grad_w, grad_b;
+    if (needs_grad(0)) grad_x = Tensor::empty_like(x_);
+    if (needs_grad(1)) grad_w = Tensor::empty_like(w_);
+    if (has_bias_ && needs_grad(2)) grad_b = Tensor::empty(Shape{w_.size(0)}, w_.dtype(), w_.device());
+    if (grad_x.defined() || grad_w.defined() || grad_b.defined())
+      PLEURA_DISPATCH(x_.device(), "conv2d_relu",
+                      conv2d_bwd(x_, w_, grad_z, p_, grad_x.defined() ? &grad_x : nullptr,
+                                 grad_w.defined() ? &grad_w : nullptr, grad_b.defined() ? &grad_b : nullptr));
+    return {grad_x, grad_w, grad_b, needs_grad(3) ? grad_z : Tensor()};
+  }
+  void release_saved() override {
+    x_ = Tensor();
+    w_ = Tensor();
+    y_ = Tensor();
+  }
+  const char* name() const override { return "conv2d_relu"; }
+
+ private:
+  Tensor x_, w_, y_;
+  bool has_bias_;
+  Conv2dParams p_;
+};
+
+}  // namespace
+
+bool conv2d_relu_fuses(const Tensor& x) {
+  return !(precision() == Precision::kBFloat16 && x.dtype() == DType::kFloat32);
 }
 
 Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p,
@@ -26,12 +63,15 @@ Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, co
     PLEURA_CHECK(residual.shape() == y_shape, "[conv2d_relu] residual has shape ", residual.shape().str(),
                  ", expected the convolution's output shape ", y_shape.str());
   }
-  if (!conv2d_relu_fuses(x, weight, bias, residual)) {
+  if (!conv2d_relu_fuses(x)) {
     Tensor y = conv2d(x, weight, bias, p);
     return relu(residual.defined() ? add(std::move(y), residual) : std::move(y));
   }
   Tensor y = Tensor::empty(y_shape, x.dtype(), x.device());
-  PLEURA_DISPATCH(x.device(), "conv2d_relu", conv2d_relu_fwd(x, weight, bias, p, residual, y));
+  PLEURA_DISPATCH(x.device(), "conv2d_relu", conv2d_relu_fwd(x.detach(), weight.detach(), bias, p, residual, y));
+  record(y, {&x, &weight, &bias, &residual}, [&] {
+    return std::make_shared<Conv2dReluBackward>(x.detach(), weight.detach(), y.detach(), bias.defined(), p);
+  });
   return y;
 }
 

@@ -1,7 +1,8 @@
 // conv2d_relu: y = relu(conv2d(x, weight, bias) + residual), the residual optional: a convolution with its
 // ReLU (and a residual block's sum) applied while each part of the output is still in the cache, instead of
-// one more pass over the whole activation per elementwise op. Inference takes the fused kernels; whenever a
-// gradient is wanted (or in bf16 precision) it is the three ops composed, recorded as they are. CPU kernel in
+// one more pass over the whole activation per elementwise op, and one backward node that keeps the output alone
+// (the convolution's output before the ReLU is never stored). In bf16 precision it is the three ops composed
+// (the convolution rounds its output to bf16 before the sum). CPU kernel in
 // cpu/conv2d_relu.cpp (the epilogue inside oneDNN's row bands, cpu/conv2d_onednn.cpp), CUDA kernel in
 // cuda/conv2d_relu.cu, tests in tests/ops/test_conv2d_relu.cpp.
 #pragma once
@@ -11,14 +12,14 @@
 namespace pleura {
 
 // x, weight, bias, p: as conv2d. residual: undefined, or a tensor of the convolution's output shape, dtype
-// and device. Returns relu(conv2d(x, weight, bias, p) + residual): the same bits as the ops one after
-// another (the convolution is the same kernel, the sum and the ReLU the same float operations).
+// and device. Returns relu(conv2d(x, weight, bias, p) + residual), and its gradients, with the same bits as
+// the ops one after another (the same kernels, the same float operations in the same order).
 Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p,
                    const Tensor& residual = Tensor());
 
-// True when conv2d_relu takes the fused kernels for these arguments: no gradient wanted (grad mode off or no
-// input requiring one) and float32 precision. For tests.
-bool conv2d_relu_fuses(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual);
+// True when conv2d_relu takes the fused kernels for this input: anything but a float32 input in bf16
+// precision. For tests.
+bool conv2d_relu_fuses(const Tensor& x);
 
 // Kernels: y preallocated with the convolution's output shape, every element overwritten; residual undefined
 // or of y's shape. Arguments are checked by conv2d_relu().

@@ -1,7 +1,7 @@
 // Tests of conv2d_relu (engine/ops/conv2d_relu.h): a worked example, the fused kernels against conv2d, add and
 // relu one after another (the same bits: im2col, oneDNN with its row bands and channel chunks, float64,
-// grouped; with and without a residual and a bias), the composed path and its float64 gradients whenever a
-// gradient is wanted, NaN through the ReLU, CPU vs CUDA, bad input.
+// grouped; with and without a residual and a bias), its backward node against theirs (the same bits) and
+// float64 finite differences, bf16 (composed), NaN through the ReLU, CPU vs CUDA, bad input.
 #include "engine/ops/conv2d_relu.h"
 
 #include <cmath>
@@ -10,6 +10,8 @@
 #include "cpu/conv2d_onednn.h"
 #include "engine/autograd.h"
 #include "engine/ops/add.h"
+#include "engine/ops/mul.h"
+#include "engine/ops/reduce.h"
 #include "engine/ops/relu.h"
 #include "engine/precision.h"
 #include "tests/gradcheck.h"
@@ -90,7 +92,7 @@ TEST_CASE("conv2d_relu: the fused kernels give the bits of conv2d, add and relu,
       const Tensor b = c.bias ? random_tensor({c.w[0]}, ++seed, DType::kFloat32) : Tensor();
       const Shape y_shape = conv2d_output_shape(x, w, b, c.p);
       const Tensor r = c.residual ? random_tensor(y_shape, ++seed, DType::kFloat32) : Tensor();
-      REQUIRE(conv2d_relu_fuses(x, w, b, r));
+      REQUIRE(conv2d_relu_fuses(x));
       const Tensor fused = conv2d_relu(x, w, b, c.p, r), reference = unfused(x, w, b, c.p, r);
       CHECK(fused.shape() == y_shape);
       CHECK(fused.to_vector() == reference.to_vector());
@@ -135,17 +137,44 @@ TEST_CASE("conv2d_relu: NaN from the residual passes through the ReLU, as in PyT
   CHECK_FALSE(std::isnan(y.data<float>()[6]));
 }
 
-TEST_CASE("conv2d_relu: with a gradient wanted it records conv2d, add and relu; float64 gradient check") {
+TEST_CASE("conv2d_relu: its backward gives the bits of conv2d, add and relu's, on oneDNN and im2col") {
+  const AlgorithmGuard guard;
+  for (const cpu::ConvAlgorithm algorithm : {cpu::ConvAlgorithm::kOneDnn, cpu::ConvAlgorithm::kIm2col}) {
+    if (algorithm == cpu::ConvAlgorithm::kOneDnn && !cpu::onednn_built()) continue;
+    cpu::set_conv_algorithm(algorithm);
+    CAPTURE(cpu::conv_algorithm_name(algorithm));
+    const Tensor x0 = random_tensor({2, 16, 18, 20}, 91, DType::kFloat32), w0 = random_tensor({32, 16, 3, 3}, 92, DType::kFloat32, -0.3, 0.3);
+    const Tensor b0 = random_tensor({32}, 93, DType::kFloat32), r0 = random_tensor({2, 32, 18, 20}, 94, DType::kFloat32);
+    const Tensor weights = random_tensor({2, 32, 18, 20}, 95, DType::kFloat32);
+    std::vector<std::vector<double>> grads[2];
+    for (int fused = 0; fused < 2; ++fused) {
+      std::vector<Tensor> in{x0.clone(), w0.clone(), b0.clone(), r0.clone()};
+      for (Tensor& t : in) t.set_requires_grad(true);
+      const Tensor y = fused ? conv2d_relu(in[0], in[1], in[2], kSame3x3, in[3]) : unfused(in[0], in[1], in[2], kSame3x3, in[3]);
+      CHECK(std::string(y.grad_fn()->name()) == (fused ? "conv2d_relu" : "relu"));
+      sum(mul(y, weights)).backward();
+      for (const Tensor& t : in) grads[fused].push_back(t.grad().to_vector());
+    }
+    for (size_t i = 0; i < 4; ++i) {
+      CAPTURE(i);
+      CHECK(grads[1][i] == grads[0][i]);
+    }
+  }
+}
+
+TEST_CASE("conv2d_relu: float64 gradient check, with and without the residual and the bias") {
   Tensor x = random_tensor({1, 3, 5, 4}, 51), w = random_tensor({3, 3, 3, 3}, 52), b = random_tensor({3}, 53);
-  x.set_requires_grad(true);
   const Tensor r = residual_away_from_kink(x, w, b, random_tensor({1, 3, 5, 4}, 54));
-  CHECK_FALSE(conv2d_relu_fuses(x, w, b, r));
-  CHECK(conv2d_relu(x, w, b, kSame3x3, r).requires_grad());
   check_gradients([](const std::vector<Tensor>& in) { return conv2d_relu(in[0], in[1], in[2], kSame3x3, in[3]); },
                   {x, w, b, r});
   const Tensor r2 = residual_away_from_kink(x, w, Tensor(), random_tensor({1, 3, 5, 4}, 55));
   check_gradients([](const std::vector<Tensor>& in) { return conv2d_relu(in[0], in[1], Tensor(), kSame3x3, in[2]); },
                   {x, w, r2});
+  // Without a residual: small weights and biases far from the kink, channel 0 all off, 1 and 2 all on.
+  const Tensor w3 = random_tensor({3, 3, 3, 3}, 56, DType::kFloat64, -0.2, 0.2);
+  const Tensor b3 = Tensor::from_vector({-4.0, 4.0, 4.5}, {3}, DType::kFloat64);
+  check_gradients([](const std::vector<Tensor>& in) { return conv2d_relu(in[0], in[1], in[2], kSame3x3); },
+                  {x, w3, b3});
 }
 
 TEST_CASE("conv2d_relu: in bf16 precision it is the composed ops (conv2d rounds its output first)") {
@@ -153,7 +182,7 @@ TEST_CASE("conv2d_relu: in bf16 precision it is the composed ops (conv2d rounds 
   const PrecisionScope bf16(Precision::kBFloat16);
   const Tensor x = random_tensor({1, 8, 16, 16}, 61, DType::kFloat32), w = random_tensor({16, 8, 3, 3}, 62, DType::kFloat32);
   const Tensor r = random_tensor({1, 16, 16, 16}, 63, DType::kFloat32);
-  CHECK_FALSE(conv2d_relu_fuses(x, w, Tensor(), r));
+  CHECK_FALSE(conv2d_relu_fuses(x));
   CHECK(conv2d_relu(x, w, Tensor(), kSame3x3, r).to_vector() == unfused(x, w, Tensor(), kSame3x3, r).to_vector());
 }
 
