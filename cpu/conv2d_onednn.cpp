@@ -4,8 +4,9 @@
 // images over Pleura's pool (parallel_for, one image at a time per thread), so no oneDNN reduction is ever
 // split by the thread count: the same bits for any count (oneDNN's own OpenMP threading splits the weight
 // gradient's sum over the batch by thread, and its bits then depend on the count). The weight gradient keeps
-// one partial sum per image and adds them in image order. Without oneDNN in the build, the entry points refuse.
-// Tests: tests/ops/test_conv2d_onednn.cpp.
+// one partial sum per image and adds them in image order. The forward applies conv2d_relu's sum and ReLU
+// (ConvEpilogue) to each row band as soon as it is written. Without oneDNN in the build, the entry points
+// refuse. Tests: tests/ops/test_conv2d_onednn.cpp, tests/ops/test_conv2d_relu.cpp.
 #include "cpu/conv2d_onednn.h"
 
 #include "cpu/conv_algorithm.h"
@@ -401,7 +402,8 @@ void conv2d_onednn_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, con
         args.emplace(DNNL_ARG_BIAS, memory(plan.bias, cpu_engine(), const_cast<float*>(bias.data<float>()) + c * chunk));
       plan.fwd.execute(thread_stream(), args);
       finish_output(plan.fwd_y, yb, y_out);
-      if (epilogue.relu) apply_epilogue(epilogue, y_out - y.data<float>(), chunk, band.key.P * Q, P * Q, y.data<float>());
+      if (epilogue.relu)
+        apply_epilogue(epilogue, y_out - y.data<float>(), chunk, band.key.P * Q, P * Q, y.data<float>());
     }
   });
 }

@@ -1,6 +1,7 @@
 // Conv2d: PyTorch's nn.Conv2d as a Layer (parameters "weight" [K, C/groups, R, S] and optional "bias"
-// [K]) over the conv2d op (engine/ops/conv2d.h), and conv2d_relu for a convolution followed by its ReLU. Implementation in layers/conv.cpp, tests in
-// tests/layers/test_conv_bn.cpp; weight initialisation schemes in layers/init.h.
+// [K]) over the conv2d op (engine/ops/conv2d.h), and over conv2d_relu for a convolution followed by its
+// ReLU. Implementation in layers/conv.cpp, tests in tests/layers/test_conv_bn.cpp (forward_relu and
+// folding: tests/layers/test_conv_bn_fold.cpp); weight initialisation schemes in layers/init.h.
 #pragma once
 
 #include <cstdint>
@@ -23,7 +24,7 @@ class Conv2d : public Layer {
   // x [N, C, H, W] -> [N, K, P, Q] (conv2d's output size).
   Tensor forward(const Tensor& x) override;
   // relu(forward(x) + residual) (residual optional, of the output's shape) through conv2d_relu
-  // (engine/ops/conv2d_relu.h): fused in inference, the same bits.
+  // (engine/ops/conv2d_relu.h): one fused op, the same bits.
   Tensor forward_relu(const Tensor& x, const Tensor& residual = Tensor());
   // Inference with a batch norm folded in (layers/conv_bn.h): forward uses `weight` and `bias` in place of
   // the parameters, which stay as they are (checkpoints save them). In training mode forward then throws.
