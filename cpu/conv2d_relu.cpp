@@ -10,31 +10,30 @@
 
 namespace pleura::cpu {
 
-void add_relu_inplace(float* y, const float* residual, int64_t count) {
-  // The expressions of cpu/add.cpp and cpu/relu.cpp (NaN passes through the ReLU, as in PyTorch).
-  if (residual != nullptr) {
-    for (int64_t i = 0; i < count; ++i) {
-      const float v = y[i] + residual[i];
-      y[i] = v < 0.0f ? 0.0f : v;
-    }
-  } else {
-    for (int64_t i = 0; i < count; ++i) y[i] = y[i] < 0.0f ? 0.0f : y[i];
+namespace {
+
+// y = relu(y + residual) over [0, count) (residual null: relu(y)), the expressions of cpu/add.cpp and
+// cpu/relu.cpp (NaN passes through the ReLU, as in PyTorch).
+template <class T>
+void add_relu_range(T* y, const T* residual, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) {
+    const T v = residual != nullptr ? y[i] + residual[i] : y[i];
+    y[i] = v < T(0) ? T(0) : v;
   }
 }
 
-namespace {
 template <class T>
 void add_relu_pass(Tensor& y, const Tensor& residual) {
   T* py = y.data<T>();
   const T* pr = residual.defined() ? residual.data<T>() : nullptr;
   parallel_for(y.numel(), 1 << 15, [=](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
-      const T v = pr != nullptr ? py[i] + pr[i] : py[i];
-      py[i] = v < T(0) ? T(0) : v;
-    }
+    add_relu_range(py + i0, pr != nullptr ? pr + i0 : nullptr, i1 - i0);
   });
 }
+
 }  // namespace
+
+void add_relu_inplace(float* y, const float* residual, int64_t count) { add_relu_range(y, residual, count); }
 
 void conv2d_relu_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p,
                      const Tensor& residual, Tensor& y) {

@@ -19,7 +19,7 @@ BatchNorm2d::BatchNorm2d(int64_t channels, double momentum, double eps)
 Tensor BatchNorm2d::forward(const Tensor& x) {
   const LayerScope scope = in_layer();
   if (folded_) {
-    PLEURA_CHECK(!is_training(), "[BatchNorm2d] ", layer_name() ? *layer_name() : std::string("(unnamed)"),
+    PLEURA_CHECK(!is_training(), "[BatchNorm2d] ", name_for_messages(),
                  " is folded into the convolution before it, for inference only; it cannot run in training mode");
     return x;
   }

@@ -75,7 +75,7 @@ Tensor SEResNeXtBottleneck::forward(const Tensor& x) {
   const LayerScope scope = in_layer();
   Tensor out = conv_bn_relu(*conv1, *bn1, x);
   out = conv_bn_relu(*conv2, *bn2, out);
-  out = se_module->forward(conv_bn(*conv3, *bn3, out));
+  out = se_module->forward(bn3->forward(conv3->forward(out)));
   return relu(add(std::move(out), residual_of(downsample, x)));
 }
 

@@ -20,7 +20,7 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, B
 
 const Tensor& Conv2d::weight_in_use() const {
   if (!folded()) return *weight_;
-  PLEURA_CHECK(!is_training(), "[Conv2d] ", layer_name() ? *layer_name() : std::string("(unnamed)"),
+  PLEURA_CHECK(!is_training(), "[Conv2d] ", name_for_messages(),
                " has a batch norm folded in, for inference only; it cannot run in training mode (build the",
                " model again to train it)");
   return folded_weight_;

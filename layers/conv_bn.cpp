@@ -14,8 +14,6 @@ Tensor conv_bn_relu(Conv2d& conv, BatchNorm2d& bn, const Tensor& x, const Tensor
   return relu(residual.defined() ? add(std::move(y), residual) : std::move(y));
 }
 
-Tensor conv_bn(Conv2d& conv, BatchNorm2d& bn, const Tensor& x) { return bn.forward(conv.forward(x)); }
-
 namespace {
 
 void fold_pair(Conv2d& conv, BatchNorm2d& bn) {

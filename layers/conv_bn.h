@@ -1,8 +1,8 @@
 // A convolution and the batch norm after it, for inference: fold_batch_norms() folds each BatchNorm2d into
 // the Conv2d before it (the convolution's weight scaled per output channel, a bias added), as ONNX Runtime and
 // TensorRT do, so that inference makes one pass over each activation where it made three (convolution,
-// batch norm, ReLU, the ReLU fused by conv2d_relu). conv_bn_relu() and conv_bn() are what the residual blocks
-// run: the folded convolution when the pair is folded, else the layers one after another. Implementation in
+// batch norm, ReLU, the ReLU fused by conv2d_relu). conv_bn_relu() is what the residual blocks run: the
+// folded convolution when the pair is folded, else the layers one after another. Implementation in
 // layers/conv_bn.cpp, tests in tests/layers/test_conv_bn_fold.cpp.
 #pragma once
 
@@ -11,9 +11,9 @@
 
 namespace pleura {
 
-// relu(bn(conv(x)) + residual) (residual optional, of the output's shape), and bn(conv(x)).
+// relu(bn(conv(x)) + residual) (residual optional, of the output's shape). (Without a ReLU, bn.forward(
+// conv.forward(x)) needs nothing more: a folded batch norm's forward returns its input.)
 Tensor conv_bn_relu(Conv2d& conv, BatchNorm2d& bn, const Tensor& x, const Tensor& residual = Tensor());
-Tensor conv_bn(Conv2d& conv, BatchNorm2d& bn, const Tensor& x);
 
 // Folds every BatchNorm2d of `model` that is registered right after a Conv2d of its channel count, in the same
 // parent module (the convolution that feeds it, in every model here: torchvision's and Cadene's ResNets

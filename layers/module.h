@@ -89,6 +89,8 @@ class Module {
   // (engine/alloc_context.h). make_model calls it; a module never named has a null name.
   void name_layers();
   const LayerName& layer_name() const { return layer_name_; }
+  // The full name for error messages: "encoder.layer1.0.bn1", or "(unnamed)" before name_layers().
+  std::string name_for_messages() const { return layer_name_ ? *layer_name_ : std::string("(unnamed)"); }
   // For a forward: `const LayerScope scope = in_layer();`.
   LayerScope in_layer() const { return LayerScope(layer_name_); }
 
