@@ -9,8 +9,9 @@
 // ungrouped layers, cpu/conv2d_onednn.h, when built); "wg/i2c" and "dnn/i2c" are their times over im2col's
 // (1.00 where the algorithm does not apply), and the PyTorch ratios are those of the default algorithm.
 // With --forward-only (inference shapes, e.g. 1024x1024), only the forward is timed, fastest of --runs
-// (default 7), and oneDNN's column is its kernel run directly, whatever the rule of onednn_applies() says
-// (1.00 where oneDNN has no optimised kernel for the shape).
+// (default 7), oneDNN's column is its kernel run directly, whatever the rule of onednn_applies() says
+// (1.00 where oneDNN has no optimised kernel for the shape), and "wf4/dnn" is the Winograd F(4x4,3x3)
+// inference kernels' time over oneDNN's (cpu/conv2d_winograd_f4.h; 1.00 where they do not apply).
 // Usage: bench_conv_layers [--forward-only] [--runs N] < layers.txt
 #include <algorithm>
 #include <functional>
@@ -28,6 +29,7 @@
 #include "cpu/blas.h"
 #include "cpu/conv2d_onednn.h"
 #include "cpu/conv2d_winograd.h"
+#include "cpu/conv2d_winograd_f4.h"
 #include "cpu/conv_algorithm.h"
 #include "engine/parallel.h"
 #include "engine/autograd.h"
@@ -61,6 +63,7 @@ double fastest(F&& f, int runs = 7) {
 // each). oneDNN is timed only where the build has it (else its entry is im2col's).
 struct Times {
   double im2col, winograd, onednn;
+  double winograd_f4 = 0;  // forward only: the F(4x4,3x3) inference kernels, 0 where they do not apply
   double of(cpu::ConvAlgorithm a) const {
     return a == cpu::ConvAlgorithm::kOneDnn ? onednn : a == cpu::ConvAlgorithm::kWinograd ? winograd : im2col;
   }
@@ -83,14 +86,26 @@ Times fastest_of_each(const std::function<void()>& f, int runs = 7) {
   return best;
 }
 
-// Forward only, oneDNN's kernel run directly (not through conv2d's rule) where it has one for the shape.
+// Forward only, oneDNN's kernel run directly (not through conv2d's rule) where it has one for the shape, and
+// the Winograd F(4x4,3x3) inference kernels (cpu/conv2d_winograd_f4.h) where the shape fits them, the two
+// taking turns run by run.
 Times forward_of_each(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p, int runs) {
   NoGradGuard no_grad;
   const Times through_conv2d = fastest_of_each([&] { conv2d(x, w, b, p); }, runs);
   Times best = through_conv2d;
-  if (cpu::onednn_built() && cpu::onednn_can_run(x, w, p)) {
-    Tensor y = conv2d(x, w, b, p);
-    best.onednn = fastest([&] { cpu::conv2d_onednn_fwd(x, w, b, p, y); }, runs);
+  const bool dnn = cpu::onednn_built() && cpu::onednn_can_run(x, w, p);
+  cpu::set_inference_winograd(true);
+  const bool f4 = cpu::winograd_f4_applies(x, w, p);
+  cpu::set_inference_winograd(false);
+  Tensor y = conv2d(x, w, b, p);
+  if (dnn) best.onednn = 1e30;
+  if (f4) best.winograd_f4 = 1e30;
+  for (int i = -1; i < runs; ++i) {
+    const double t_dnn = dnn ? seconds_of([&] { cpu::conv2d_onednn_fwd(x, w, b, p, y); }) : 0;
+    const double t_f4 = f4 ? seconds_of([&] { cpu::conv2d_winograd_f4_fwd(x, w, b, p, y); }) : 0;
+    if (i < 0) continue;
+    if (dnn) best.onednn = std::min(best.onednn, t_dnn);
+    if (f4) best.winograd_f4 = std::min(best.winograd_f4, t_f4);
   }
   return best;
 }
@@ -127,11 +142,17 @@ int main(int argc, char** argv) {
   const cpu::ConvAlgorithm chosen = cpu::default_conv_algorithm();
   std::printf("baseline: OpenBLAS SGEMM 1024^3 on %d threads, %.1f GFLOP/s (%s kernels); default algorithm %s\n",
               num_threads(), peak, kernels, cpu::conv_algorithm_name(chosen));
-  std::printf("%-34s %9s %9s %7s %7s %7s %9s %7s %7s %7s %9s %9s\n", "layer (N C HxW -> K kR sS gG)", "fwd ms",
-              "fwd GF/s", "of gemm", "wg/i2c", "dnn/i2c", "f+b ms", "of gemm", "wg/i2c", "dnn/i2c", "fwd/pt", "f+b/pt");
+  if (forward_only)
+    std::printf("%-34s %9s %9s %7s %7s %7s %7s %9s\n", "layer (N C HxW -> K kR sS gG)", "fwd ms", "fwd GF/s",
+                "of gemm", "wg/i2c", "dnn/i2c", "wf4/dnn", "fwd/pt");
+  else
+    std::printf("%-34s %9s %9s %7s %7s %7s %9s %7s %7s %7s %9s %9s\n", "layer (N C HxW -> K kR sS gG)", "fwd ms",
+                "fwd GF/s", "of gemm", "wg/i2c", "dnn/i2c", "f+b ms", "of gemm", "wg/i2c", "dnn/i2c", "fwd/pt",
+                "f+b/pt");
   Rng rng(1);
   Times total_fwd{0, 0, 0}, total_fb{0, 0, 0};
   double pt_fwd = 0, pt_fb = 0;
+  double total_f4 = 0;  // forward only: oneDNN's time, or the F(4x4,3x3) kernels' where they are faster
   bool have_pt = true;
   std::string line;
   while (std::getline(std::cin, line)) {
@@ -161,6 +182,11 @@ int main(int argc, char** argv) {
                   (long long)H, (long long)W, (long long)K, (long long)R, (long long)stride, (long long)groups);
     std::printf("%-34s %9.3f %9.1f %7.2f %7.2f %7.2f", name, fwd.im2col * 1e3, flops / fwd.im2col / 1e9,
                 flops / fwd.im2col / 1e9 / peak, fwd.winograd / fwd.im2col, fwd.onednn / fwd.im2col);
+    if (forward_only) {
+      const double with_f4 = fwd.winograd_f4 > 0 ? std::min(fwd.winograd_f4, fwd.onednn) : fwd.onednn;
+      std::printf(" %7.2f", fwd.winograd_f4 > 0 ? fwd.winograd_f4 / fwd.onednn : 1.0);
+      total_f4 += with_f4;
+    }
     if (!forward_only)
       std::printf(" %9.3f %7.2f %7.2f %7.2f", fb.im2col * 1e3, 3 * flops / fb.im2col / 1e9 / peak,
                   fb.winograd / fb.im2col, fb.onednn / fb.im2col);
@@ -172,6 +198,7 @@ int main(int argc, char** argv) {
   }
   std::printf("total: fwd %.3f s, fwd+bwd %.3f s (Winograd: %.3f s, %.3f s; oneDNN: %.3f s, %.3f s)", total_fwd.im2col,
               total_fb.im2col, total_fwd.winograd, total_fb.winograd, total_fwd.onednn, total_fb.onednn);
+  if (forward_only) std::printf("; oneDNN with F(4x4,3x3) Winograd where faster: %.3f s", total_f4);
   if (have_pt && pt_fwd > 0)
     std::printf("; PyTorch %.3f s, %.3f s: %s %.2fx, %.2fx", pt_fwd, pt_fb, cpu::conv_algorithm_name(chosen),
                 total_fwd.of(chosen) / pt_fwd, total_fb.of(chosen) / pt_fb);

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cpu/blas.h"
+#include "cpu/conv2d_winograd_f4.h"
 #include "cpu/conv_algorithm.h"
 #include "engine/alloc_context.h"
 #include "engine/autograd.h"
@@ -170,6 +171,7 @@ void time_inference(Bench& b, UnetBenchResult& r) {
   b.model->eval();
   if (b.o.fold_bn) fold_batch_norms(*b.model);
   NoGradGuard no_grad;
+  const cpu::InferenceWinogradScope winograd_scope(!b.o.exact_convolutions);
   std::vector<double> seconds;
   for (int64_t i = 0; i < b.o.warmup + b.o.steps; ++i) {
     const double s = timed(b.o.device, [&] {
@@ -286,6 +288,8 @@ void declare(CLI::App& app, BenchArgs& a) {
   app.add_flag("--infer-only", o.infer_only, "time the inference batch only (no training step)");
   app.add_flag("!--no-fold", o.fold_bn,
                "inference with each batch norm after its convolution, not folded into it as infer_unet does");
+  app.add_flag("--exact-convolutions", o.exact_convolutions,
+               "inference without the CPU's Winograd F(4x4,3x3) convolutions, as infer_unet --exact-convolutions");
   app.add_option("--steps", o.steps, "timed steps (default 5)")->type_name("N")->check(int_in(1, 100000));
   app.add_option("--warmup", o.warmup, "untimed steps before them (default 1)")
       ->type_name("W")
@@ -323,6 +327,7 @@ void print_json(std::ostream& out, const UnetBenchOptions& o, const UnetBenchRes
   j["parameters"] = r.parameters;
   j["infer_only"] = o.infer_only;
   j["fold_bn"] = o.fold_bn;
+  j["exact_convolutions"] = o.exact_convolutions;
   j["peak_rss_mib"] = mib(r.peak_rss_bytes);
   j["host_cache"] = {{"hits", r.host_cache.cache_hits},
                      {"misses", r.host_cache.cache_misses},

@@ -23,6 +23,7 @@
 #include "cpu/conv2d_grouped.h"
 #include "cpu/conv2d_onednn.h"
 #include "cpu/conv2d_winograd.h"
+#include "cpu/conv2d_winograd_f4.h"
 #include "cpu/float_types.h"
 #include "engine/parallel.h"
 
@@ -277,6 +278,7 @@ void bwd_impl(const Tensor& x, const Tensor& w, const Tensor& grad_y, const Geom
 
 void conv2d_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y) {
   if (grouped_direct_applies(w, p)) return conv2d_grouped_fwd(x, w, bias, p, y);
+  if (winograd_f4_applies(x, w, p)) return conv2d_winograd_f4_fwd(x, w, bias, p, y);
   if (onednn_applies(x, w, p)) return conv2d_onednn_fwd(x, w, bias, p, y);
   if (winograd_applies(x, w, p)) return conv2d_winograd_fwd(x, w, bias, p, y);
   with_float_type(x.dtype(), "conv2d", [&](auto tag) {

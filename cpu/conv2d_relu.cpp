@@ -6,6 +6,7 @@
 #include "engine/ops/conv2d_relu.h"
 
 #include "cpu/conv2d_onednn.h"
+#include "cpu/conv2d_winograd_f4.h"
 #include "engine/parallel.h"
 
 namespace pleura::cpu {
@@ -37,9 +38,10 @@ void add_relu_inplace(float* y, const float* residual, int64_t count) { add_relu
 
 void conv2d_relu_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p,
                      const Tensor& residual, Tensor& y) {
-  if (onednn_applies(x, w, p)) {
+  if (y.dtype() == DType::kFloat32) {
     const ConvEpilogue epilogue{.relu = true, .residual = residual.defined() ? residual.data<float>() : nullptr};
-    return conv2d_onednn_fwd(x, w, bias, p, y, epilogue);
+    if (winograd_f4_applies(x, w, p)) return conv2d_winograd_f4_fwd(x, w, bias, p, y, epilogue);
+    if (onednn_applies(x, w, p)) return conv2d_onednn_fwd(x, w, bias, p, y, epilogue);
   }
   conv2d_fwd(x, w, bias, p, y);
   if (y.dtype() == DType::kFloat64)

@@ -75,6 +75,7 @@ InferOptions load_infer_config(const std::string& path, const std::vector<std::s
   const std::string device = ini.get_string("run", "device", "cpu");
   o.device = meaning("run", "device", [&] { return Device::parse(device); });
   o.precision = parse_precision(ini.get_string("run", "precision", "fp32"), ini.where("run", "precision"));
+  o.exact_convolutions = ini.get_bool("run", "exact_convolutions", false);
   o.batch = positive("run", "batch_size", 2, 4096);
   o.workers = static_cast<int>(positive("run", "workers", data::default_job_threads(), 1024));
 

@@ -32,6 +32,9 @@ struct InferOptions {
   int workers = 1;                          // threads decoding images and encoding maps
   bool resume = false;                      // skip the images whose map the output folder already holds
   Precision precision = Precision::kFloat32;  // bf16: convolutions in bfloat16 (engine/precision.h)
+  // On the CPU, the 3x3 stride-1 convolutions run as Winograd F(4x4,3x3) (cpu/conv2d_winograd_f4.h: about
+  // twice as fast, within 5e-5 of each layer's largest output) unless this is true.
+  bool exact_convolutions = false;
 };
 
 // Options from an INI file with "section.key=value" overrides applied first. Unknown sections or keys,

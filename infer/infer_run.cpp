@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "cpu/conv2d_winograd_f4.h"
 #include "engine/alloc_context.h"
 #include "engine/error.h"
 #include "engine/file_io.h"
@@ -63,6 +64,7 @@ std::string settings_text(const InferOptions& o, const std::vector<std::string>&
            "\nflip = ", o.flip ? "true" : "false", "\nformat = ", map_format_name(o.format), "\ninput = ", o.input, "\n");
   // Only when not fp32, so that folders written before the setting existed still resume.
   if (o.precision != Precision::kFloat32) s += cat("precision = ", precision_name(o.precision), "\n");
+  if (o.exact_convolutions) s += "exact_convolutions = true\n";
   for (const std::string& c : checkpoints) s += cat("checkpoint = ", c, "\n");
   return s;
 }
@@ -85,6 +87,7 @@ InferSummary run_inference(const InferOptions& o, std::ostream& log, bool termin
   const std::vector<std::string> checkpoints = resolve_checkpoints(o);
   summary.checkpoints = checkpoints.size();
   const PrecisionScope precision_scope(o.precision);
+  const cpu::InferenceWinogradScope winograd_scope(!o.exact_convolutions);
   const std::string settings = settings_text(o, checkpoints);
   const FolderLock lock(o.output, "infer_unet");  // one run per output folder (engine/folder_lock.h)
   const std::vector<std::string> done = prepare_output(o, settings);

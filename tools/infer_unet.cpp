@@ -152,6 +152,8 @@ void declare_infer_flags(CLI::App& app, InferFlags& f) {
   app.add_option("--format", f.format, "npy (float32, exact; default) or png (8-bit, round(p*255))")->type_name("FMT");
   app.add_option("--device", f.device, "cpu (default), cuda or cuda:N")->type_name("DEV");
   app.add_option("--precision", f.precision, "fp32 (default) or bf16: convolutions in bfloat16")->type_name("P");
+  app.add_flag("--exact-convolutions", f.exact_convolutions,
+               "on the CPU, no Winograd F(4x4,3x3) for the 3x3 convolutions (about twice as slow, exact)");
   app.add_option("--batch", f.batch, "images per forward pass (default 2)")->type_name("N")->check(int_in(1, 4096));
   app.add_option("--workers", f.workers, "threads reading images and writing maps (default: all hardware threads)")
       ->type_name("N")
@@ -219,6 +221,7 @@ infer::InferOptions infer_options_from_flags(const InferFlags& f, const CLI::App
   o.format = as_usage([&] { return infer::parse_map_format(f.format); });
   o.device = as_usage([&] { return Device::parse(f.device); });
   o.precision = as_usage([&] { return parse_precision(f.precision, "--precision"); });
+  o.exact_convolutions = f.exact_convolutions;
   o.batch = f.batch;
   o.workers = f.workers;
   o.resume = f.resume;

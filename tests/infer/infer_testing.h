@@ -37,9 +37,11 @@ std::vector<TestImage> write_dicom_inputs(const std::string& dir);
 
 // The expected averaged map of one image, computed directly: resize, normalise, then for each model
 // p = sigmoid(model(x)), with flip also sigmoid(model(x flipped)) flipped back by index, averaged by
-// (p + q) / 2, then mean = (mean * i + p) / (i + 1) in float32. Returns float32 [size, size].
+// (p + q) / 2, then mean = (mean * i + p) / (i + 1) in float32. Returns float32 [size, size]. The
+// convolutions as infer_unet runs them: Winograd F(4x4,3x3) for the 3x3 ones on the CPU (its default), or
+// all exact (--exact-convolutions).
 Tensor expected_map(const std::vector<std::shared_ptr<Model>>& models, const GrayImage& image, int64_t size,
-                    bool flip, augment::Normalization norm);
+                    bool flip, augment::Normalization norm, bool exact_convolutions = false);
 
 // The float32 [H, W] map of an .npy file.
 Tensor read_map_npy(const std::string& path);

@@ -110,6 +110,34 @@ TEST_CASE("infer_unet: --precision bf16 computes the maps in bf16, records it, a
   CHECK(bad.err.find("--precision: precision 'fp16' is not fp32 or bf16") != std::string::npos);
 }
 
+TEST_CASE("infer_unet: --exact-convolutions keeps every convolution exact, records it, and INI mode has it too") {
+  Checkpoints c;
+  const std::vector<TestImage> images = write_png_inputs(c.dir.file("png"));
+  const ToolRun r = run({"--model", "albunet", "--weights", c.w1, "--input", c.dir.file("png"), "--output",
+                         c.dir.file("out"), "--size", "64", "--exact-convolutions"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(read_file(c.dir.file("out/infer_settings.txt")).find("exact_convolutions = true\n") != std::string::npos);
+  const Tensor got = read_map_npy(c.dir.file("out") + "/" + images[0].image_id + ".npy");
+  const Tensor exact = expected_map({c.models[0]}, images[0].pixels, 64, false, augment::Normalization::kUnit, true);
+  CHECK(std::memcmp(got.data<float>(), exact.data<float>(), 64 * 64 * 4) == 0);
+  // The default (Winograd F(4x4,3x3)) maps differ from the exact ones, by rounding only.
+  const Tensor fast = expected_map({c.models[0]}, images[0].pixels, 64, false, augment::Normalization::kUnit);
+  CHECK(max_abs_diff(fast, exact) > 0);
+  CHECK(max_abs_diff(fast, exact) < 1e-4);
+  // A folder of exact maps does not resume without the flag (other settings).
+  const ToolRun resumed = run({"--model", "albunet", "--weights", c.w1, "--input", c.dir.file("png"), "--output",
+                               c.dir.file("out"), "--size", "64", "--resume"});
+  CHECK(resumed.code != 0);
+  const std::string ini = c.dir.file("infer.ini");
+  std::ofstream(ini) << "[run]\nexact_convolutions = true\nworkers = 1\n[data]\ninput = " << c.dir.file("png")
+                     << "\nsize = 64\n[model]\nname = albunet\n[checkpoints]\nweights = " << c.w1
+                     << "\n[output]\ndir = " << c.dir.file("out_ini") << "\n";
+  const ToolRun from_ini = run({ini});
+  REQUIRE_MESSAGE(from_ini.code == 0, from_ini.err);
+  const Tensor got_ini = read_map_npy(c.dir.file("out_ini") + "/" + images[0].image_id + ".npy");
+  CHECK(std::memcmp(got_ini.data<float>(), exact.data<float>(), 64 * 64 * 4) == 0);
+}
+
 TEST_CASE("infer_unet: a DICOM tree in INI mode with --set overrides") {
   Checkpoints c;
   const std::vector<TestImage> dicoms = write_dicom_inputs(c.dir.file("dicom"));

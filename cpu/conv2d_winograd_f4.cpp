@@ -1,0 +1,468 @@
+// Winograd F(4x4, 3x3) forward kernels for float32 inference (see conv2d_winograd_f4.h; tests:
+// tests/ops/test_conv2d_winograd_f4.cpp; timing: bench/bench_conv_layers.cpp).
+//
+// Each 4x4 block of outputs (a tile) of output channel k is A^T [ sum_c U_kc (.) V_c ] A, where V_c = B^T d_c B
+// is the transformed 6x6 input patch of channel c under the tile and U_kc = G g_kc G^T the transformed kernel
+// (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016, with the points 0, +-1, +-2,
+// +-1/2). Gathered over tiles and channels the sum is 36 matrix products, one per transform point xi:
+// M_xi [K, tiles] = U_xi [K, C] . V_xi [C, tiles].
+//
+// The work is cut into blocks of 16 tiles (in row-major tile order across the image), each one thread's:
+// its 6x6 patches are gathered, 8 tiles to a vector's lanes, and transformed into V [36][C][16] (for 128
+// channels 288 KiB, in the core's L2); the 36 products read V_xi [C][16] (8 KiB, in L1) against U_xi, 6
+// output channels by 16 tiles in 12 registers; the output transform reads M [36][K][16] back and writes the
+// 4x4 tiles with bias, residual and ReLU. The sum over c runs in one fixed order for every output, so the
+// results do not depend on the thread count.
+//
+// B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1],
+// G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1],
+// A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1].
+#include "cpu/conv2d_winograd_f4.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "engine/error.h"
+#include "engine/parallel.h"
+
+#define PLEURA_AVX2 __attribute__((target("avx2,fma")))
+
+namespace pleura::cpu {
+
+namespace {
+
+constexpr int kLanes = 8;                         // floats in an AVX2 register: tiles per vector
+constexpr int kTileVectors = 2;                   // vectors of tiles per block
+constexpr int kBlockTiles = kLanes * kTileVectors;  // tiles per block
+constexpr int kKr = 6;                            // output channels per product kernel call
+constexpr int kPoints = 36;                       // the 6x6 transform points xi
+
+// Fewer channels than this on either side and the transforms cost more than the products save (the
+// UNets' 3x3 convolutions all have 32 or more).
+constexpr int64_t kMinChannels = 16;
+
+// Blocks per superblock: as many as keep V_xi's slices of all of them within this many bytes (a share of a
+// core's L2), at most kMaxSuperblock (V and M of a superblock then stay a few MiB).
+constexpr int64_t kSuperblockSliceBytes = int64_t{128} << 10;
+constexpr int64_t kMaxSuperblock = 8;
+
+// This thread's buffer number `slot` (0: U, 1: V, 2: M), of at least `floats` floats, kept between calls: a
+// fresh multi-megabyte allocation per call would be page-faulted in every time. It only grows.
+float* thread_buffer(int slot, int64_t floats) {
+  thread_local std::unique_ptr<float[]> buffers[3];
+  thread_local int64_t capacity[3] = {0, 0, 0};
+  if (floats > capacity[slot]) {
+    buffers[slot].reset();  // free first: never hold the old and the new buffer together
+    buffers[slot].reset(new float[floats]);
+    capacity[slot] = floats;
+  }
+  return buffers[slot].get();
+}
+
+bool environment_forbids() {
+  const char* value = std::getenv("PLEURA_INFER_WINOGRAD");
+  return value != nullptr && std::string(value) == "0";
+}
+
+std::atomic<bool>& switch_slot() {
+  static std::atomic<bool> slot{false};
+  return slot;
+}
+
+bool kernel_fits(const Tensor& w, const Conv2dParams& p) {
+  return w.ndim() == 4 && w.size(2) == 3 && w.size(3) == 3 && p.stride_h == 1 && p.stride_w == 1 &&
+         p.dilation_h == 1 && p.dilation_w == 1 && p.groups == 1;
+}
+
+struct Geometry {
+  int64_t N, C, H, W, K, P, Q, ph, pw;
+  int64_t tiles_w, tiles;  // per image
+  int64_t blocks;          // per image
+  int64_t superblock;      // blocks per superblock: the blocks that share each pass over U
+  int64_t superblocks;     // per image
+  int64_t k_blocks;        // ceil(K / kKr)
+  int64_t k_padded;        // k_blocks * kKr
+};
+
+Geometry geometry_of(const Tensor& x, const Tensor& w, const Tensor& y, const Conv2dParams& p) {
+  Geometry g{};
+  g.N = x.size(0), g.C = x.size(1), g.H = x.size(2), g.W = x.size(3);
+  g.K = w.size(0), g.P = y.size(2), g.Q = y.size(3), g.ph = p.pad_h, g.pw = p.pad_w;
+  g.tiles_w = (g.Q + 3) / 4;
+  g.tiles = ((g.P + 3) / 4) * g.tiles_w;
+  g.blocks = (g.tiles + kBlockTiles - 1) / kBlockTiles;
+  g.k_blocks = (g.K + kKr - 1) / kKr;
+  g.k_padded = g.k_blocks * kKr;
+  // As many blocks as keep one point's slice of V for all of them, C x 16 tiles each, in a core's L2.
+  g.superblock = std::clamp<int64_t>(kSuperblockSliceBytes / (g.C * kBlockTiles * int64_t{sizeof(float)}), 1,
+                                     kMaxSuperblock);
+  g.superblock = std::min(g.superblock, g.blocks);
+  g.superblocks = (g.blocks + g.superblock - 1) / g.superblock;
+  return g;
+}
+
+// G v for the 3 values v (a column or a row of a kernel): the 6 values of the kernel transform along one axis.
+inline void kernel_transform_3(double v0, double v1, double v2, double out[6]) {
+  const double even = v0 / 24 + v2 / 6, odd = v1 / 12;  // G's rows 3 and 4: v0/24 + v2/6 +- v1/12
+  out[0] = v0 / 4;
+  out[1] = -(v0 + v1 + v2) / 6;
+  out[2] = -(v0 - v1 + v2) / 6;
+  out[3] = even + odd;
+  out[4] = even - odd;
+  out[5] = v2;
+}
+
+// U [36][k_blocks][C][kKr] = G g G^T for each kernel g [3][3] of w [K][C][3][3], computed in double and
+// rounded once; zero for the output channels past K in the last block. Written in U's order (for each block
+// of 6 output channels, channel by channel), so that the 36 points' stores each run through memory.
+void transform_weights(const float* w, const Geometry& g, float* U) {
+  const int64_t point_stride = g.k_blocks * g.C * kKr;
+  parallel_for(g.k_blocks, grain_for_elements(g.C * kKr * kPoints), [&](int64_t kb0, int64_t kb1) {
+    for (int64_t kb = kb0; kb < kb1; ++kb)
+      for (int64_t c = 0; c < g.C; ++c)
+        for (int kr = 0; kr < kKr; ++kr) {
+          float* u = U + (kb * g.C + c) * kKr + kr;
+          const int64_t k = kb * kKr + kr;
+          if (k >= g.K) {
+            for (int xi = 0; xi < kPoints; ++xi) u[xi * point_stride] = 0.0f;
+            continue;
+          }
+          const float* kernel = w + (k * g.C + c) * 9;
+          double columns[3][6];  // G g, column s
+          for (int s = 0; s < 3; ++s) kernel_transform_3(kernel[s], kernel[3 + s], kernel[6 + s], columns[s]);
+          for (int a = 0; a < 6; ++a) {
+            double row[6];  // row a of (G g) G^T
+            kernel_transform_3(columns[0][a], columns[1][a], columns[2][a], row);
+            for (int b = 0; b < 6; ++b) u[(a * 6 + b) * point_stride] = static_cast<float>(row[b]);
+          }
+        }
+  });
+}
+
+// Lane j of each vector of a block holds tile kLaneTile[j] of its 8: the order in which two 4x4 transposes
+// within 128-bit halves (transpose_halves) take 8 tiles of one tile row apart into their columns and put
+// them back together, so that the fast paths below need no other shuffle.
+constexpr int kLaneTile[kLanes] = {0, 2, 4, 6, 1, 3, 5, 7};
+
+// Where the tiles of block `block` lie, per lane (v * 8 + j: vector v, lane j): the top-left input pixel
+// of each (padding included), its first output pixel, whether the tile exists (the last block of an image
+// may run past its last tile) and whether its 6x6 patch lies wholly inside the image; and per vector,
+// whether its 8 tiles are one run along a tile row (then the fast paths may take them).
+struct BlockTiles {
+  int64_t h0[kBlockTiles], w0[kBlockTiles];
+  int64_t out_row[kBlockTiles], out_col[kBlockTiles];
+  bool exists[kBlockTiles], interior[kBlockTiles];
+  bool row_run[kTileVectors];
+};
+
+BlockTiles tiles_of_block(const Geometry& g, int64_t block) {
+  BlockTiles bt{};
+  for (int v = 0; v < kTileVectors; ++v) {
+    const int64_t first = block * kBlockTiles + v * kLanes;
+    bt.row_run[v] = first + kLanes <= g.tiles && first % g.tiles_w + kLanes <= g.tiles_w;
+    for (int j = 0; j < kLanes; ++j) {
+      const int lane = v * kLanes + j;
+      const int64_t t = first + kLaneTile[j];
+      bt.exists[lane] = t < g.tiles;
+      bt.out_row[lane] = bt.exists[lane] ? 4 * (t / g.tiles_w) : 0;
+      bt.out_col[lane] = bt.exists[lane] ? 4 * (t % g.tiles_w) : 0;
+      bt.h0[lane] = bt.out_row[lane] - g.ph;
+      bt.w0[lane] = bt.out_col[lane] - g.pw;
+      bt.interior[lane] = bt.exists[lane] && bt.h0[lane] >= 0 && bt.h0[lane] + 6 <= g.H && bt.w0[lane] >= 0 &&
+                          bt.w0[lane] + 6 <= g.W;
+    }
+  }
+  return bt;
+}
+
+// The 4x4 transposes of the 128-bit halves of a, b, c, d: half h of out[i] = element i of the halves h of
+// a, b, c, d. Taking 8 tiles of one row apart: with a..d the 32 consecutive values of tiles 0-7 (4 each),
+// out[s] holds column s of tiles kLaneTile[0..7]; putting them back together is the same call.
+PLEURA_AVX2 inline void transpose_halves(__m256 a, __m256 b, __m256 c, __m256 d, __m256 out[4]) {
+  const __m256 t0 = _mm256_unpacklo_ps(a, b), t1 = _mm256_unpackhi_ps(a, b);
+  const __m256 t2 = _mm256_unpacklo_ps(c, d), t3 = _mm256_unpackhi_ps(c, d);
+  out[0] = _mm256_shuffle_ps(t0, t2, 0x44), out[1] = _mm256_shuffle_ps(t0, t2, 0xEE);
+  out[2] = _mm256_shuffle_ps(t1, t3, 0x44), out[3] = _mm256_shuffle_ps(t1, t3, 0xEE);
+}
+
+// d [36][8]: the 6x6 patches of the 8 tiles of vector v of the block, one tile per lane, zero outside the
+// image and for tiles that do not exist (the general path: any tiles, any edge).
+void gather_patches(const float* plane, const Geometry& g, const BlockTiles& bt, int v, float d[kPoints][kLanes]) {
+  for (int j = 0; j < kLanes; ++j) {
+    const int lane = v * kLanes + j;
+    if (bt.interior[lane]) {
+      const float* src = plane + bt.h0[lane] * g.W + bt.w0[lane];
+      for (int r = 0; r < 6; ++r)
+        for (int s = 0; s < 6; ++s) d[r * 6 + s][j] = src[r * g.W + s];
+      continue;
+    }
+    for (int r = 0; r < 6; ++r) {
+      const int64_t h = bt.h0[lane] + r;
+      const bool row_in = bt.exists[lane] && h >= 0 && h < g.H;
+      for (int s = 0; s < 6; ++s) {
+        const int64_t col = bt.w0[lane] + s;
+        d[r * 6 + s][j] = row_in && col >= 0 && col < g.W ? plane[h * g.W + col] : 0.0f;
+      }
+    }
+  }
+}
+
+// out[i * os] = (B^T in)[i] for the six vectors in[i * is]: the input transform along one axis.
+PLEURA_AVX2 inline void input_transform_6(const __m256* in, int is, __m256* out, int os) {
+  const __m256 four = _mm256_set1_ps(4.0f), five = _mm256_set1_ps(5.0f), two = _mm256_set1_ps(2.0f);
+  const __m256 d0 = in[0], d1 = in[is], d2 = in[2 * is], d3 = in[3 * is], d4 = in[4 * is], d5 = in[5 * is];
+  out[0] = _mm256_fmadd_ps(four, d0, _mm256_fnmadd_ps(five, d2, d4));         // 4 d0 - 5 d2 + d4
+  const __m256 a = _mm256_fnmadd_ps(four, d2, d4), b = _mm256_fnmadd_ps(four, d1, d3);  // d4 - 4 d2, d3 - 4 d1
+  out[os] = _mm256_add_ps(a, b);                                                // -4 d1 - 4 d2 + d3 + d4
+  out[2 * os] = _mm256_sub_ps(a, b);                                            // 4 d1 - 4 d2 - d3 + d4
+  const __m256 c = _mm256_sub_ps(d4, d2), e = _mm256_mul_ps(two, _mm256_sub_ps(d3, d1));
+  out[3 * os] = _mm256_add_ps(c, e);                                            // -2 d1 - d2 + 2 d3 + d4
+  out[4 * os] = _mm256_sub_ps(c, e);                                            // 2 d1 - d2 - 2 d3 + d4
+  out[5 * os] = _mm256_fmadd_ps(four, d1, _mm256_fnmadd_ps(five, d3, d5));   // 4 d1 - 5 d3 + d5
+}
+
+// out [36] = B^T d B for the 8 tiles of vector v, by the general path: gathered, then transformed.
+PLEURA_AVX2 inline void transform_gathered(const float* plane, const Geometry& g, const BlockTiles& bt, int v,
+                                           __m256 out[kPoints]) {
+  alignas(32) float d[kPoints][kLanes];
+  gather_patches(plane, g, bt, v, d);
+  __m256 in[kPoints], t[kPoints];
+  for (int i = 0; i < kPoints; ++i) in[i] = _mm256_load_ps(d[i]);
+  for (int s = 0; s < 6; ++s) input_transform_6(in + s, 6, t + s, 6);        // B^T d, column s
+  for (int a = 0; a < 6; ++a) input_transform_6(t + a * 6, 1, out + a * 6, 1);  // (B^T d) B, row a
+}
+
+// The same values for 8 tiles that are one run along a tile row whose 36 input columns lie inside the image
+// (w0: the first one's): B^T along the rows on whole vectors of 8 columns at the offsets 0, 4, ..., 28, then
+// the columns taken apart (transpose_halves) and B along them. The same operations on each value as
+// transform_gathered's, so the same bits.
+PLEURA_AVX2 inline void transform_row_run(const float* plane, const Geometry& g, int64_t h0, int64_t w0,
+                                          __m256 out[kPoints]) {
+  __m256 t[6][8];  // t[a][o]: row a of B^T d at the columns w0 + 4 o .. + 7
+  for (int o = 0; o < 8; ++o) {
+    __m256 in[6], col[6];
+    for (int r = 0; r < 6; ++r) {
+      const int64_t h = h0 + r;
+      in[r] = h >= 0 && h < g.H ? _mm256_loadu_ps(plane + h * g.W + w0 + 4 * o) : _mm256_setzero_ps();
+    }
+    input_transform_6(in, 1, col, 1);
+    for (int a = 0; a < 6; ++a) t[a][o] = col[a];
+  }
+  for (int a = 0; a < 6; ++a) {
+    __m256 cols[8];  // column s of the 8 tiles, s < 6 used
+    transpose_halves(t[a][0], t[a][2], t[a][4], t[a][6], cols);
+    transpose_halves(t[a][1], t[a][3], t[a][5], t[a][7], cols + 4);
+    input_transform_6(cols, 1, out + a * 6, 1);
+  }
+}
+
+// V [blocks][36][C][16] for the `count` blocks of tiles `bts` of image x_n [C, H, W], one channel at a time
+// across all the blocks, so that each input row is read in one run from left to right (the prefetchers
+// follow it) rather than a block's width at a time.
+PLEURA_AVX2 __attribute__((noinline)) void transform_input(const float* x_n, const Geometry& g, const BlockTiles* bts,
+                                                           int64_t count, float* V) {
+  const int64_t point_stride = g.C * kBlockTiles, v_block = kPoints * point_stride;
+  bool fast[kMaxSuperblock][kTileVectors];
+  for (int64_t b = 0; b < count; ++b)
+    for (int v = 0; v < kTileVectors; ++v) {
+      const int64_t w0 = bts[b].w0[v * kLanes];  // lane 0 holds the run's first tile
+      fast[b][v] = bts[b].row_run[v] && w0 >= 0 && w0 + 36 <= g.W;
+    }
+  for (int64_t c = 0; c < g.C; ++c) {
+    const float* plane = x_n + c * g.H * g.W;
+    for (int64_t b = 0; b < count; ++b)
+      for (int v = 0; v < kTileVectors; ++v) {
+        __m256 out[kPoints];
+        if (fast[b][v])
+          transform_row_run(plane, g, bts[b].h0[v * kLanes], bts[b].w0[v * kLanes], out);
+        else
+          transform_gathered(plane, g, bts[b], v, out);
+        float* dst = V + b * v_block + c * kBlockTiles + v * kLanes;
+        for (int i = 0; i < kPoints; ++i) _mm256_storeu_ps(dst + i * point_stride, out[i]);
+      }
+  }
+}
+
+// M [kKr][16] (row stride 16) = U_part [C][kKr]^T . V_part [C][16]: the product kernel, 6 output channels
+// by 16 tiles in 12 accumulators, the sum over c in order.
+PLEURA_AVX2 __attribute__((noinline)) void product_6x16(const float* U, const float* V, int64_t C, float* M) {
+  // Twelve named accumulators: as an array, GCC kept a copy of each in memory, stored on every iteration.
+  __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00;
+  __m256 a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
+  for (int64_t c = 0; c < C; ++c) {
+    const float* u = U + c * kKr;
+    const __m256 v0 = _mm256_loadu_ps(V + c * kBlockTiles), v1 = _mm256_loadu_ps(V + c * kBlockTiles + kLanes);
+    __m256 b = _mm256_broadcast_ss(u + 0);
+    a00 = _mm256_fmadd_ps(b, v0, a00), a01 = _mm256_fmadd_ps(b, v1, a01);
+    b = _mm256_broadcast_ss(u + 1);
+    a10 = _mm256_fmadd_ps(b, v0, a10), a11 = _mm256_fmadd_ps(b, v1, a11);
+    b = _mm256_broadcast_ss(u + 2);
+    a20 = _mm256_fmadd_ps(b, v0, a20), a21 = _mm256_fmadd_ps(b, v1, a21);
+    b = _mm256_broadcast_ss(u + 3);
+    a30 = _mm256_fmadd_ps(b, v0, a30), a31 = _mm256_fmadd_ps(b, v1, a31);
+    b = _mm256_broadcast_ss(u + 4);
+    a40 = _mm256_fmadd_ps(b, v0, a40), a41 = _mm256_fmadd_ps(b, v1, a41);
+    b = _mm256_broadcast_ss(u + 5);
+    a50 = _mm256_fmadd_ps(b, v0, a50), a51 = _mm256_fmadd_ps(b, v1, a51);
+  }
+  const __m256 acc[kKr][kTileVectors] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}, {a40, a41}, {a50, a51}};
+  for (int r = 0; r < kKr; ++r)
+    for (int t = 0; t < kTileVectors; ++t) _mm256_storeu_ps(M + r * kBlockTiles + t * kLanes, acc[r][t]);
+}
+
+// Writes the 4x4 tiles of output channel k (y_k [P, Q]) of the 8 tiles of vector v of the block, one by one
+// (the general path): out [16][8] holds them (bias added); residual_k is null or the residual's plane of
+// channel k.
+void scatter_tiles(const float out[16][kLanes], const Geometry& g, const BlockTiles& bt, int v,
+                   const ConvEpilogue& epilogue, const float* residual_k, float* y_k) {
+  for (int j = 0; j < kLanes; ++j) {
+    const int lane = v * kLanes + j;
+    if (!bt.exists[lane]) continue;
+    const int64_t rows = std::min<int64_t>(4, g.P - bt.out_row[lane]);
+    const int64_t cols = std::min<int64_t>(4, g.Q - bt.out_col[lane]);
+    for (int64_t i = 0; i < rows; ++i) {
+      const int64_t offset = (bt.out_row[lane] + i) * g.Q + bt.out_col[lane];
+      for (int64_t jj = 0; jj < cols; ++jj) {
+        float value = out[i * 4 + jj][j];
+        if (epilogue.relu) {  // the expressions of cpu/conv2d_relu.cpp's add_relu_range
+          if (residual_k != nullptr) value = value + residual_k[offset + jj];
+          value = value < 0.0f ? 0.0f : value;
+        }
+        y_k[offset + jj] = value;
+      }
+    }
+  }
+}
+
+// The same for 8 tiles that are one run along a tile row with all 32 output columns inside y (row, col: the
+// first one's output pixel): each output row put back together (transpose_halves) and written as 4
+// vectors. max(0, v) is the ReLU's v < 0 ? 0 : v, NaN and -0 included.
+PLEURA_AVX2 inline void store_row_run(const __m256 o[16], const Geometry& g, int64_t row, int64_t col,
+                                      const ConvEpilogue& epilogue, const float* residual_k, float* y_k) {
+  const __m256 zero = _mm256_setzero_ps();
+  for (int i = 0; i < 4 && row + i < g.P; ++i) {
+    __m256 values[4];
+    transpose_halves(o[i * 4 + 0], o[i * 4 + 1], o[i * 4 + 2], o[i * 4 + 3], values);
+    const int64_t offset = (row + i) * g.Q + col;
+    for (int part = 0; part < 4; ++part) {
+      __m256 value = values[part];
+      if (epilogue.relu) {
+        if (residual_k != nullptr) value = _mm256_add_ps(value, _mm256_loadu_ps(residual_k + offset + 8 * part));
+        value = _mm256_max_ps(zero, value);
+      }
+      _mm256_storeu_ps(y_k + offset + 8 * part, value);
+    }
+  }
+}
+
+// out[i * os] = (A^T in)[i], i < 4, for the six vectors in[j * is]: the output transform along one axis.
+PLEURA_AVX2 inline void output_transform_6(const __m256* in, int is, __m256* out, int os) {
+  const __m256 m0 = in[0], m1 = in[is], m2 = in[2 * is], m3 = in[3 * is], m4 = in[4 * is], m5 = in[5 * is];
+  const __m256 p = _mm256_add_ps(m1, m2), q = _mm256_sub_ps(m1, m2);
+  const __m256 s = _mm256_add_ps(m3, m4), u = _mm256_sub_ps(m3, m4);
+  out[0] = _mm256_add_ps(_mm256_add_ps(m0, p), s);                               // m0 + m1 + m2 + m3 + m4
+  out[os] = _mm256_fmadd_ps(_mm256_set1_ps(2.0f), u, q);                         // m1 - m2 + 2 (m3 - m4)
+  out[2 * os] = _mm256_fmadd_ps(_mm256_set1_ps(4.0f), s, p);                     // m1 + m2 + 4 (m3 + m4)
+  out[3 * os] = _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(8.0f), u, q), m5);  // m1 - m2 + 8 (m3 - m4) + m5
+}
+
+// y_n's tiles of the `count` blocks `bts` from M [blocks][36][k_padded][16], one output channel at a time
+// across all the blocks (each output row written in one run).
+PLEURA_AVX2 __attribute__((noinline)) void transform_output(const float* M, const float* bias, const Geometry& g,
+                                                            const BlockTiles* bts, int64_t count,
+                                                            const ConvEpilogue& epilogue, const float* residual_n,
+                                                            float* y_n) {
+  const int64_t point_stride = g.k_padded * kBlockTiles, m_block = kPoints * point_stride, plane = g.P * g.Q;
+  bool fast[kMaxSuperblock][kTileVectors];
+  for (int64_t b = 0; b < count; ++b)
+    for (int v = 0; v < kTileVectors; ++v) fast[b][v] = bts[b].row_run[v] && bts[b].out_col[v * kLanes] + 32 <= g.Q;
+  for (int64_t k = 0; k < g.K; ++k) {
+    const __m256 bias_k = _mm256_set1_ps(bias != nullptr ? bias[k] : 0.0f);
+    const float* residual_k = residual_n != nullptr ? residual_n + k * plane : nullptr;
+    for (int64_t b = 0; b < count; ++b)
+      for (int v = 0; v < kTileVectors; ++v) {
+        const float* src = M + b * m_block + k * kBlockTiles + v * kLanes;
+        __m256 m[kPoints], t[24], o[16];
+        for (int i = 0; i < kPoints; ++i) m[i] = _mm256_loadu_ps(src + i * point_stride);
+        for (int j = 0; j < 6; ++j) output_transform_6(m + j, 6, t + j, 6);        // A^T m: t [4][6]
+        for (int i = 0; i < 4; ++i) output_transform_6(t + i * 6, 1, o + i * 4, 1);  // (A^T m) A: o [4][4]
+        if (bias != nullptr)
+          for (int i = 0; i < 16; ++i) o[i] = _mm256_add_ps(o[i], bias_k);
+        const BlockTiles& bt = bts[b];
+        if (fast[b][v]) {
+          store_row_run(o, g, bt.out_row[v * kLanes], bt.out_col[v * kLanes], epilogue, residual_k, y_n + k * plane);
+          continue;
+        }
+        alignas(32) float out[16][kLanes];
+        for (int i = 0; i < 16; ++i) _mm256_store_ps(out[i], o[i]);
+        scatter_tiles(out, g, bt, v, epilogue, residual_k, y_n + k * plane);
+      }
+  }
+}
+
+// The blocks [b0, b1) of image n (a superblock), with this thread's buffers V [blocks][36][C][16] and
+// M [blocks][36][k_padded][16]: each 6-channel slice of U_xi (at most 12 KiB, in L1) serves every block of
+// the superblock before the next is read, so U streams from memory once per superblock, not once per block.
+PLEURA_AVX2 void run_superblock(const float* x, const float* U, const float* bias, const Geometry& g, int64_t n,
+                                int64_t b0, int64_t b1, const ConvEpilogue& epilogue, float* V, float* M, float* y) {
+  const int64_t count = b1 - b0, v_block = kPoints * g.C * kBlockTiles, m_block = kPoints * g.k_padded * kBlockTiles;
+  BlockTiles bts[kMaxSuperblock];
+  for (int64_t b = 0; b < count; ++b) bts[b] = tiles_of_block(g, b0 + b);
+  transform_input(x + n * g.C * g.H * g.W, g, bts, count, V);
+  for (int xi = 0; xi < kPoints; ++xi) {
+    const float* u_xi = U + xi * g.k_blocks * g.C * kKr;
+    for (int64_t kb = 0; kb < g.k_blocks; ++kb)
+      for (int64_t b = 0; b < count; ++b)
+        product_6x16(u_xi + kb * g.C * kKr, V + b * v_block + xi * g.C * kBlockTiles, g.C,
+                     M + b * m_block + (xi * g.k_padded + kb * kKr) * kBlockTiles);
+  }
+  const int64_t image = g.K * g.P * g.Q;
+  const float* residual_n = epilogue.residual != nullptr ? epilogue.residual + n * image : nullptr;
+  transform_output(M, bias, g, bts, count, epilogue, residual_n, y + n * image);
+}
+
+}  // namespace
+
+void set_inference_winograd(bool on) { switch_slot().store(on && !environment_forbids()); }
+bool inference_winograd() { return switch_slot().load(); }
+
+bool winograd_f4_supported() {
+  static const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return supported;
+}
+
+bool winograd_f4_applies(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
+  return inference_winograd() && winograd_f4_supported() && x.dtype() == DType::kFloat32 && kernel_fits(w, p) &&
+         w.size(0) >= kMinChannels && w.size(1) >= kMinChannels;
+}
+
+void conv2d_winograd_f4_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y,
+                            const ConvEpilogue& epilogue) {
+  PLEURA_CHECK(kernel_fits(w, p), "[conv2d winograd F(4x4,3x3)] expected a 3x3 kernel, stride 1, dilation 1 and one "
+                                  "group; got weight ", describe(w), ", stride ", p.stride_h, "x", p.stride_w,
+               ", dilation ", p.dilation_h, "x", p.dilation_w, ", groups ", p.groups);
+  PLEURA_CHECK(x.dtype() == DType::kFloat32, "[conv2d winograd F(4x4,3x3)] expected float32 input, got ", describe(x));
+  PLEURA_CHECK(winograd_f4_supported(), "[conv2d winograd F(4x4,3x3)] this CPU lacks AVX2 or FMA");
+  const Geometry g = geometry_of(x, w, y, p);
+  float* U = thread_buffer(0, kPoints * g.k_blocks * g.C * kKr);
+  transform_weights(w.data<float>(), g, U);
+  const float* px = x.data<float>();
+  const float* pb = bias.defined() ? bias.data<float>() : nullptr;
+  float* py = y.data<float>();
+  parallel_for(g.N * g.superblocks, 1, [&](int64_t u0, int64_t u1) {
+    float* V = thread_buffer(1, g.superblock * kPoints * g.C * kBlockTiles);
+    float* M = thread_buffer(2, g.superblock * kPoints * g.k_padded * kBlockTiles);
+    for (int64_t unit = u0; unit < u1; ++unit) {
+      const int64_t n = unit / g.superblocks, b0 = (unit % g.superblocks) * g.superblock;
+      run_superblock(px, U, pb, g, n, b0, std::min(g.blocks, b0 + g.superblock), epilogue, V, M, py);
+    }
+  });
+}
+
+}  // namespace pleura::cpu

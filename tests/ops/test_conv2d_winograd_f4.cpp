@@ -1,0 +1,190 @@
+// Tests of the Winograd F(4x4, 3x3) inference kernels (cpu/conv2d_winograd_f4.cpp) against the float64
+// convolution (im2col, cpu/conv2d.cpp, itself checked against plain loops and finite differences in
+// test_conv2d.cpp): a worked example, the documented tolerance over odd sizes, paddings, batches and channel
+// counts, the epilogue (bias, residual, ReLU), thread-count determinism, when conv2d and conv2d_relu take
+// them, and bad input. Skipped, visibly, on a CPU without AVX2 and FMA.
+#include <cmath>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "cpu/conv2d_winograd_f4.h"
+#include "engine/ops/add.h"
+#include "engine/ops/conv2d.h"
+#include "engine/ops/conv2d_relu.h"
+#include "engine/ops/relu.h"
+#include "engine/parallel.h"
+#include "tests/ops/conv_algorithm_guard.h"
+#include "tests/testing.h"
+
+using namespace pleura;
+using namespace pleura::testing;
+
+namespace {
+
+Conv2dParams padding(int64_t pad_h, int64_t pad_w) {
+  Conv2dParams p;
+  p.pad_h = pad_h, p.pad_w = pad_w;
+  return p;
+}
+
+Tensor winograd_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p,
+                        const cpu::ConvEpilogue& epilogue = {}) {
+  Tensor y = Tensor::empty({x.size(0), w.size(0), conv2d_output_size(x.size(2), 3, 1, p.pad_h, 1),
+                            conv2d_output_size(x.size(3), 3, 1, p.pad_w, 1)},
+                           x.dtype());
+  cpu::conv2d_winograd_f4_fwd(x, w, b, p, y, epilogue);
+  return y;
+}
+
+// Restores the inference switch when a test ends.
+struct SwitchGuard {
+  bool saved = cpu::inference_winograd();
+  ~SwitchGuard() { cpu::set_inference_winograd(saved); }
+};
+
+#define REQUIRE_AVX2_OR_SKIP()                                                   \
+  if (!cpu::winograd_f4_supported()) {                                           \
+    MESSAGE("SKIPPED: this CPU lacks AVX2 or FMA, the F(4x4,3x3) kernels' set"); \
+    return;                                                                      \
+  }
+
+// The shapes the kernels' structure depends on: output sizes not a multiple of 4 (tiles cut by the edge), a
+// last block of 16 tiles running past the image, every padding 0..2 and unequal ones, batch 2, one channel,
+// an output channel count that is not a multiple of the product kernel's 6, images whose tiles rows are
+// shorter and longer than a block, and the UNets' channel counts.
+struct Case {
+  const char* name;
+  Shape x;
+  int64_t k;
+  Conv2dParams p;
+};
+std::vector<Case> cases() {
+  return {
+      {"pad 1, odd sizes, batch 2", {2, 5, 7, 9}, 7, padding(1, 1)},
+      {"pad 0", {2, 3, 10, 13}, 4, padding(0, 0)},
+      {"pad 2", {1, 4, 5, 6}, 3, padding(2, 2)},
+      {"unequal padding 0x2", {2, 3, 8, 5}, 5, padding(0, 2)},
+      {"one channel each side, 3x3 input", {1, 1, 3, 3}, 1, padding(1, 1)},
+      {"32 -> 32 channels, 40x72", {1, 32, 40, 72}, 32, padding(1, 1)},
+      {"wide rows (runs of 8 tiles along a row), 16 -> 16, 10x150", {1, 16, 10, 150}, 16, padding(1, 1)},
+      {"128 -> 64 channels, 34x34", {1, 128, 34, 34}, 64, padding(1, 1)},
+      {"512 -> 256 channels, 8x8", {1, 512, 8, 8}, 256, padding(1, 1)},
+  };
+}
+
+}  // namespace
+
+TEST_CASE("conv2d winograd F(4x4,3x3): worked example") {
+  REQUIRE_AVX2_OR_SKIP();
+  // x[i][j] = 6i + j + 1 on a 6x6 image, w = [1 2 0; 0 1 0; 0 0 -1], no padding: y[p][q] = x[p][q] +
+  // 2 x[p][q+1] + x[p+1][q+1] - x[p+2][q+2] = (6p+q+1) + 2 (6p+q+2) + (6p+q+8) - (6p+q+15) = 18p + 3q - 2,
+  // plus the bias 0.5: one 4x4 tile.
+  std::vector<double> xv(36);
+  for (int i = 0; i < 36; ++i) xv[i] = i + 1;
+  Tensor x = Tensor::from_vector(xv, {1, 1, 6, 6}).to(DType::kFloat32);
+  Tensor w = Tensor::from_vector({1, 2, 0, 0, 1, 0, 0, 0, -1}, {1, 1, 3, 3}).to(DType::kFloat32);
+  std::vector<double> expected;
+  for (int p = 0; p < 4; ++p)
+    for (int q = 0; q < 4; ++q) expected.push_back(18 * p + 3 * q - 2 + 0.5);
+  Tensor y = winograd_forward(x, w, Tensor::from_vector({0.5}, {1}).to(DType::kFloat32), padding(0, 0));
+  expect_close(y, Tensor::from_vector(expected, {1, 1, 4, 4}).to(DType::kFloat32), 0, 1e-4, "y");
+}
+
+TEST_CASE("conv2d winograd F(4x4,3x3): within 5e-5 of the largest output of the float64 convolution") {
+  // The documented tolerance. Its rounding is larger than im2col's float32 rounding (the transforms multiply
+  // by up to 25 and the kernel's divides by 24; the error grows with the channel count), measured at these
+  // seeds as 5-60x im2col's largest error, 0.04-2.2e-5 of the largest output (2.2e-5 for 512 channels).
+  REQUIRE_AVX2_OR_SKIP();
+  AlgorithmGuard guard;
+  cpu::set_conv_algorithm(cpu::ConvAlgorithm::kIm2col);
+  uint64_t seed = 1400;
+  for (const Case& c : cases()) {
+    const std::string name = c.name;
+    CAPTURE(name);
+    Tensor x = random_tensor(c.x, seed += 10), w = random_tensor({c.k, c.x[1], 3, 3}, seed + 1);
+    Tensor b = random_tensor({c.k}, seed + 2);
+    Tensor y = conv2d(x, w, b, c.p);
+    Tensor x32 = x.to(DType::kFloat32), w32 = w.to(DType::kFloat32), b32 = b.to(DType::kFloat32);
+    const double im2col_err = max_abs_diff(conv2d(x32, w32, b32, c.p), y);
+    const double winograd_err = max_abs_diff(winograd_forward(x32, w32, b32, c.p), y);
+    MESSAGE(name, ": error winograd F(4x4,3x3) ", winograd_err, ", im2col ", im2col_err, ", largest output ",
+            max_abs(y));
+    CHECK(winograd_err <= 5e-5 * max_abs(y));
+    // Without a bias too (the kernels skip its addition).
+    CHECK(max_abs_diff(winograd_forward(x32, w32, Tensor(), c.p), conv2d(x, w, Tensor(), c.p)) <= 5e-5 * max_abs(y));
+  }
+}
+
+TEST_CASE("conv2d winograd F(4x4,3x3): the epilogue gives the bits of the convolution, add and relu after it") {
+  REQUIRE_AVX2_OR_SKIP();
+  Tensor x = random_tensor({2, 16, 13, 11}, 1501, DType::kFloat32), w = random_tensor({10, 16, 3, 3}, 1502, DType::kFloat32);
+  Tensor b = random_tensor({10}, 1503, DType::kFloat32), r = random_tensor({2, 10, 13, 11}, 1504, DType::kFloat32);
+  const Conv2dParams p = padding(1, 1);
+  Tensor plain = winograd_forward(x, w, b, p);
+  const Tensor with_relu = winograd_forward(x, w, b, p, {.relu = true});
+  CHECK(max_abs_diff(with_relu, relu(plain)) == 0);
+  const Tensor with_sum = winograd_forward(x, w, b, p, {.relu = true, .residual = r.data<float>()});
+  CHECK(max_abs_diff(with_sum, relu(add(plain, r))) == 0);
+  CHECK(max_abs(with_sum) > 0);  // not all clipped away
+}
+
+TEST_CASE("conv2d winograd F(4x4,3x3): same bits for any thread count") {
+  REQUIRE_AVX2_OR_SKIP();
+  AlgorithmGuard guard;
+  Tensor x = random_tensor({2, 64, 30, 36}, 1601, DType::kFloat32), w = random_tensor({40, 64, 3, 3}, 1602, DType::kFloat32);
+  set_num_threads(1);
+  const Tensor y1 = winograd_forward(x, w, Tensor(), padding(1, 1));
+  set_num_threads(3);
+  const Tensor y3 = winograd_forward(x, w, Tensor(), padding(1, 1));
+  CHECK(max_abs_diff(y1, y3) == 0);
+}
+
+TEST_CASE("conv2d winograd F(4x4,3x3): conv2d and conv2d_relu take it only when the switch is on") {
+  REQUIRE_AVX2_OR_SKIP();
+  SwitchGuard switch_guard;
+  Tensor x = random_tensor({1, 16, 12, 20}, 1701, DType::kFloat32), w = random_tensor({16, 16, 3, 3}, 1702, DType::kFloat32);
+  Tensor b = random_tensor({16}, 1703, DType::kFloat32), r = random_tensor({1, 16, 12, 20}, 1704, DType::kFloat32);
+  const Conv2dParams p = padding(1, 1);
+  cpu::set_inference_winograd(false);
+  CHECK_FALSE(cpu::winograd_f4_applies(x, w, p));
+  CHECK(max_abs_diff(conv2d(x, w, b, p), winograd_forward(x, w, b, p)) > 0);  // another algorithm's rounding
+  cpu::set_inference_winograd(true);
+  CHECK(cpu::winograd_f4_applies(x, w, p));
+  CHECK(max_abs_diff(conv2d(x, w, b, p), winograd_forward(x, w, b, p)) == 0);
+  CHECK(max_abs_diff(conv2d_relu(x, w, b, p, r), winograd_forward(x, w, b, p, {.relu = true, .residual = r.data<float>()})) ==
+        0);
+  // Not taken: float64, too few channels, stride 2, dilation 2, groups, a 1x1 kernel.
+  CHECK_FALSE(cpu::winograd_f4_applies(x.to(DType::kFloat64), w.to(DType::kFloat64), p));
+  CHECK_FALSE(cpu::winograd_f4_applies(x, random_tensor({8, 16, 3, 3}, 1705, DType::kFloat32), p));
+  Conv2dParams q = p;
+  q.stride_h = 2;
+  CHECK_FALSE(cpu::winograd_f4_applies(x, w, q));
+  q = p, q.dilation_w = 2;
+  CHECK_FALSE(cpu::winograd_f4_applies(x, w, q));
+  q = p, q.groups = 2;
+  CHECK_FALSE(cpu::winograd_f4_applies(x, random_tensor({16, 8, 3, 3}, 1706, DType::kFloat32), q));
+  CHECK_FALSE(cpu::winograd_f4_applies(x, random_tensor({16, 16, 1, 1}, 1707, DType::kFloat32), p));
+  // PLEURA_INFER_WINOGRAD=0 keeps it off whatever a tool asks.
+  setenv("PLEURA_INFER_WINOGRAD", "0", 1);
+  cpu::set_inference_winograd(true);
+  unsetenv("PLEURA_INFER_WINOGRAD");
+  CHECK_FALSE(cpu::inference_winograd());
+}
+
+TEST_CASE("conv2d winograd F(4x4,3x3): bad input") {
+  REQUIRE_AVX2_OR_SKIP();
+  Tensor x = random_tensor({1, 4, 8, 8}, 1801, DType::kFloat32), w = random_tensor({4, 4, 3, 3}, 1802, DType::kFloat32);
+  Conv2dParams stride2 = padding(1, 1);
+  stride2.stride_w = 2;
+  Tensor y = Tensor::empty({1, 4, 8, 4}, DType::kFloat32);
+  expect_error([&] { cpu::conv2d_winograd_f4_fwd(x, w, Tensor(), stride2, y); },
+               {"[conv2d winograd F(4x4,3x3)]", "expected a 3x3 kernel, stride 1", "stride 1x2"});
+  Tensor y64 = Tensor::empty({1, 4, 8, 8}, DType::kFloat64);
+  expect_error([&] {
+    cpu::conv2d_winograd_f4_fwd(x.to(DType::kFloat64), w.to(DType::kFloat64), Tensor(), padding(1, 1), y64);
+  }, {"[conv2d winograd F(4x4,3x3)]", "expected float32 input", "float64[1, 4, 8, 8]"});
+  Tensor w5 = random_tensor({4, 4, 5, 5}, 1803, DType::kFloat32);
+  expect_error([&] { cpu::conv2d_winograd_f4_fwd(x, w5, Tensor(), padding(1, 1), y); },
+               {"[conv2d winograd F(4x4,3x3)]", "float32[4, 4, 5, 5]"});
+}
