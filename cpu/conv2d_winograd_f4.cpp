@@ -46,6 +46,11 @@ constexpr int kPoints = 36;                       // the 6x6 transform points xi
 // Fewer channels than this on either side and the transforms cost more than the products save (the
 // UNets' 3x3 convolutions all have 32 or more).
 constexpr int64_t kMinChannels = 16;
+// Fewer 4x4 output tiles than this (in the whole batch) and the kernel's transform and the thin products cost
+// more than oneDNN's direct convolution. Measured with bench_conv_layers --forward-only on AlbuNet's layers,
+// batch 1, 2 threads, Zen 3 (time over oneDNN's): 8x8 outputs (4 tiles) 2.4-2.6x, 16x16 (16 tiles)
+// 0.96-0.99x, 32x32 (64 tiles) 0.49-0.77x, 64x64 and more 0.34-0.69x.
+constexpr int64_t kMinTiles = 64;
 
 // Blocks per superblock: as many as keep V_xi's slices of all of them within this many bytes (a share of a
 // core's L2), at most kMaxSuperblock (V and M of a superblock then stay a few MiB).
@@ -107,42 +112,50 @@ Geometry geometry_of(const Tensor& x, const Tensor& w, const Tensor& y, const Co
   return g;
 }
 
-// G v for the 3 values v (a column or a row of a kernel): the 6 values of the kernel transform along one axis.
-inline void kernel_transform_3(double v0, double v1, double v2, double out[6]) {
-  const double even = v0 / 24 + v2 / 6, odd = v1 / 12;  // G's rows 3 and 4: v0/24 + v2/6 +- v1/12
-  out[0] = v0 / 4;
-  out[1] = -(v0 + v1 + v2) / 6;
-  out[2] = -(v0 - v1 + v2) / 6;
-  out[3] = even + odd;
-  out[4] = even - odd;
+// out[i] = (G v)[i] for the 3 vectors v: the kernel transform along one axis, 8 kernels at a time.
+PLEURA_AVX2 inline void kernel_transform_3(__m256 v0, __m256 v1, __m256 v2, __m256 out[6]) {
+  const __m256 sixth = _mm256_set1_ps(1.0f / 6);
+  const __m256 even = _mm256_fmadd_ps(v0, _mm256_set1_ps(1.0f / 24), _mm256_mul_ps(v2, sixth));  // v0/24 + v2/6
+  const __m256 odd = _mm256_mul_ps(v1, _mm256_set1_ps(1.0f / 12));
+  out[0] = _mm256_mul_ps(v0, _mm256_set1_ps(0.25f));
+  out[1] = _mm256_mul_ps(_mm256_add_ps(_mm256_add_ps(v0, v1), v2), _mm256_set1_ps(-1.0f / 6));
+  out[2] = _mm256_mul_ps(_mm256_add_ps(_mm256_sub_ps(v0, v1), v2), _mm256_set1_ps(-1.0f / 6));
+  out[3] = _mm256_add_ps(even, odd);
+  out[4] = _mm256_sub_ps(even, odd);
   out[5] = v2;
 }
 
-// U [36][k_blocks][C][kKr] = G g G^T for each kernel g [3][3] of w [K][C][3][3], computed in double and
-// rounded once; zero for the output channels past K in the last block. Written in U's order (for each block
-// of 6 output channels, channel by channel), so that the 36 points' stores each run through memory.
+// U [36][k_padded][C] = G g G^T for each kernel g [3][3] of w [K][C][3][3], output channels [k0, k1), 8 input
+// channels at a time (gathered, the last group masked), in float; zero for the output channels past K.
+PLEURA_AVX2 void transform_weights_range(const float* w, const Geometry& g, int64_t k0, int64_t k1, float* U) {
+  const int64_t point_stride = g.k_padded * g.C;
+  const __m256i offsets = _mm256_setr_epi32(0, 9, 18, 27, 36, 45, 54, 63);
+  for (int64_t k = k0; k < k1; ++k)
+    for (int64_t c = 0; c < g.C; c += kLanes) {
+      const int lanes = static_cast<int>(std::min<int64_t>(kLanes, g.C - c));
+      const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+      float* u = U + k * g.C + c;
+      if (k >= g.K) {
+        for (int xi = 0; xi < kPoints; ++xi) _mm256_maskstore_ps(u + xi * point_stride, mask, _mm256_setzero_ps());
+        continue;
+      }
+      const float* kernel = w + (k * g.C + c) * 9;
+      __m256 tap[9];  // tap[r * 3 + s]: that tap of the 8 kernels
+      for (int i = 0; i < 9; ++i)
+        tap[i] = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), kernel + i, offsets, _mm256_castsi256_ps(mask), 4);
+      __m256 columns[3][6];  // G g, column s
+      for (int s = 0; s < 3; ++s) kernel_transform_3(tap[s], tap[3 + s], tap[6 + s], columns[s]);
+      for (int a = 0; a < 6; ++a) {
+        __m256 row[6];  // row a of (G g) G^T
+        kernel_transform_3(columns[0][a], columns[1][a], columns[2][a], row);
+        for (int b = 0; b < 6; ++b) _mm256_maskstore_ps(u + (a * 6 + b) * point_stride, mask, row[b]);
+      }
+    }
+}
+
 void transform_weights(const float* w, const Geometry& g, float* U) {
-  const int64_t point_stride = g.k_blocks * g.C * kKr;
-  parallel_for(g.k_blocks, grain_for_elements(g.C * kKr * kPoints), [&](int64_t kb0, int64_t kb1) {
-    for (int64_t kb = kb0; kb < kb1; ++kb)
-      for (int64_t c = 0; c < g.C; ++c)
-        for (int kr = 0; kr < kKr; ++kr) {
-          float* u = U + (kb * g.C + c) * kKr + kr;
-          const int64_t k = kb * kKr + kr;
-          if (k >= g.K) {
-            for (int xi = 0; xi < kPoints; ++xi) u[xi * point_stride] = 0.0f;
-            continue;
-          }
-          const float* kernel = w + (k * g.C + c) * 9;
-          double columns[3][6];  // G g, column s
-          for (int s = 0; s < 3; ++s) kernel_transform_3(kernel[s], kernel[3 + s], kernel[6 + s], columns[s]);
-          for (int a = 0; a < 6; ++a) {
-            double row[6];  // row a of (G g) G^T
-            kernel_transform_3(columns[0][a], columns[1][a], columns[2][a], row);
-            for (int b = 0; b < 6; ++b) u[(a * 6 + b) * point_stride] = static_cast<float>(row[b]);
-          }
-        }
-  });
+  parallel_for(g.k_padded, grain_for_elements(g.C * kPoints),
+               [&](int64_t k0, int64_t k1) { transform_weights_range(w, g, k0, k1, U); });
 }
 
 // Lane j of each vector of a block holds tile kLaneTile[j] of its 8: the order in which two 4x4 transposes
@@ -289,26 +302,26 @@ PLEURA_AVX2 __attribute__((noinline)) void transform_input(const float* x_n, con
   }
 }
 
-// M [kKr][16] (row stride 16) = U_part [C][kKr]^T . V_part [C][16]: the product kernel, 6 output channels
+// M [kKr][16] (row stride 16) = U_part [kKr][C] . V_part [C][16]: the product kernel, 6 output channels
 // by 16 tiles in 12 accumulators, the sum over c in order.
 PLEURA_AVX2 __attribute__((noinline)) void product_6x16(const float* U, const float* V, int64_t C, float* M) {
+  const float *u0 = U, *u1 = U + C, *u2 = U + 2 * C, *u3 = U + 3 * C, *u4 = U + 4 * C, *u5 = U + 5 * C;
   // Twelve named accumulators: as an array, GCC kept a copy of each in memory, stored on every iteration.
   __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00;
   __m256 a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
   for (int64_t c = 0; c < C; ++c) {
-    const float* u = U + c * kKr;
     const __m256 v0 = _mm256_loadu_ps(V + c * kBlockTiles), v1 = _mm256_loadu_ps(V + c * kBlockTiles + kLanes);
-    __m256 b = _mm256_broadcast_ss(u + 0);
+    __m256 b = _mm256_broadcast_ss(u0 + c);
     a00 = _mm256_fmadd_ps(b, v0, a00), a01 = _mm256_fmadd_ps(b, v1, a01);
-    b = _mm256_broadcast_ss(u + 1);
+    b = _mm256_broadcast_ss(u1 + c);
     a10 = _mm256_fmadd_ps(b, v0, a10), a11 = _mm256_fmadd_ps(b, v1, a11);
-    b = _mm256_broadcast_ss(u + 2);
+    b = _mm256_broadcast_ss(u2 + c);
     a20 = _mm256_fmadd_ps(b, v0, a20), a21 = _mm256_fmadd_ps(b, v1, a21);
-    b = _mm256_broadcast_ss(u + 3);
+    b = _mm256_broadcast_ss(u3 + c);
     a30 = _mm256_fmadd_ps(b, v0, a30), a31 = _mm256_fmadd_ps(b, v1, a31);
-    b = _mm256_broadcast_ss(u + 4);
+    b = _mm256_broadcast_ss(u4 + c);
     a40 = _mm256_fmadd_ps(b, v0, a40), a41 = _mm256_fmadd_ps(b, v1, a41);
-    b = _mm256_broadcast_ss(u + 5);
+    b = _mm256_broadcast_ss(u5 + c);
     a50 = _mm256_fmadd_ps(b, v0, a50), a51 = _mm256_fmadd_ps(b, v1, a51);
   }
   const __m256 acc[kKr][kTileVectors] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}, {a40, a41}, {a50, a51}};
@@ -372,17 +385,18 @@ PLEURA_AVX2 inline void output_transform_6(const __m256* in, int is, __m256* out
   out[3 * os] = _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(8.0f), u, q), m5);  // m1 - m2 + 8 (m3 - m4) + m5
 }
 
-// y_n's tiles of the `count` blocks `bts` from M [blocks][36][k_padded][16], one output channel at a time
-// across all the blocks (each output row written in one run).
+// y_n's tiles of the `count` blocks `bts`, output channels [k0, k1), from M [blocks][36][k_padded][16], one
+// output channel at a time across all the blocks (each output row written in one run).
 PLEURA_AVX2 __attribute__((noinline)) void transform_output(const float* M, const float* bias, const Geometry& g,
-                                                            const BlockTiles* bts, int64_t count,
+                                                            const BlockTiles* bts, int64_t count, int64_t k0,
+                                                            int64_t k1,
                                                             const ConvEpilogue& epilogue, const float* residual_n,
                                                             float* y_n) {
   const int64_t point_stride = g.k_padded * kBlockTiles, m_block = kPoints * point_stride, plane = g.P * g.Q;
   bool fast[kMaxSuperblock][kTileVectors];
   for (int64_t b = 0; b < count; ++b)
     for (int v = 0; v < kTileVectors; ++v) fast[b][v] = bts[b].row_run[v] && bts[b].out_col[v * kLanes] + 32 <= g.Q;
-  for (int64_t k = 0; k < g.K; ++k) {
+  for (int64_t k = k0; k < k1; ++k) {
     const __m256 bias_k = _mm256_set1_ps(bias != nullptr ? bias[k] : 0.0f);
     const float* residual_k = residual_n != nullptr ? residual_n + k * plane : nullptr;
     for (int64_t b = 0; b < count; ++b)
@@ -406,25 +420,37 @@ PLEURA_AVX2 __attribute__((noinline)) void transform_output(const float* M, cons
   }
 }
 
-// The blocks [b0, b1) of image n (a superblock), with this thread's buffers V [blocks][36][C][16] and
-// M [blocks][36][k_padded][16]: each 6-channel slice of U_xi (at most 12 KiB, in L1) serves every block of
-// the superblock before the next is read, so U streams from memory once per superblock, not once per block.
-PLEURA_AVX2 void run_superblock(const float* x, const float* U, const float* bias, const Geometry& g, int64_t n,
-                                int64_t b0, int64_t b1, const ConvEpilogue& epilogue, float* V, float* M, float* y) {
+// The output channels of the product blocks [kb0, kb1) for the blocks [b0, b1) of image n (a superblock),
+// with this thread's buffers V [blocks][36][C][16] and M [blocks][36][k_padded][16]: each 6-channel slice of
+// U_xi (at most 12 KiB, in L1) serves every block of the superblock before the next is read, so U streams
+// from memory once per superblock, not once per block.
+PLEURA_AVX2 void run_unit(const float* x, const float* U, const float* bias, const Geometry& g, int64_t n, int64_t b0,
+                          int64_t b1, int64_t kb0, int64_t kb1, const ConvEpilogue& epilogue, float* V, float* M,
+                          float* y) {
   const int64_t count = b1 - b0, v_block = kPoints * g.C * kBlockTiles, m_block = kPoints * g.k_padded * kBlockTiles;
-  BlockTiles bts[kMaxSuperblock];
+  BlockTiles bts[kMaxSuperblock] = {};
   for (int64_t b = 0; b < count; ++b) bts[b] = tiles_of_block(g, b0 + b);
   transform_input(x + n * g.C * g.H * g.W, g, bts, count, V);
   for (int xi = 0; xi < kPoints; ++xi) {
-    const float* u_xi = U + xi * g.k_blocks * g.C * kKr;
-    for (int64_t kb = 0; kb < g.k_blocks; ++kb)
+    const float* u_xi = U + xi * g.k_padded * g.C;
+    for (int64_t kb = kb0; kb < kb1; ++kb)
       for (int64_t b = 0; b < count; ++b)
-        product_6x16(u_xi + kb * g.C * kKr, V + b * v_block + xi * g.C * kBlockTiles, g.C,
+        product_6x16(u_xi + kb * kKr * g.C, V + b * v_block + xi * g.C * kBlockTiles, g.C,
                      M + b * m_block + (xi * g.k_padded + kb * kKr) * kBlockTiles);
   }
   const int64_t image = g.K * g.P * g.Q;
   const float* residual_n = epilogue.residual != nullptr ? epilogue.residual + n * image : nullptr;
-  transform_output(M, bias, g, bts, count, epilogue, residual_n, y + n * image);
+  transform_output(M, bias, g, bts, count, kb0 * kKr, std::min(g.K, kb1 * kKr), epilogue, residual_n, y + n * image);
+}
+
+// Into how many ranges of product blocks each superblock's output channels are cut: 1 when there are enough
+// superblocks for every thread, else enough ranges for two units per thread (small images with many channels;
+// each range transforms the superblock's input again). Which thread computes an output never changes its
+// value.
+int64_t channel_splits(const Geometry& g) {
+  const int64_t units = g.N * g.superblocks, wanted = 2 * static_cast<int64_t>(num_threads());
+  if (units >= wanted) return 1;
+  return std::min(g.k_blocks, (wanted + units - 1) / units);
 }
 
 }  // namespace
@@ -438,8 +464,11 @@ bool winograd_f4_supported() {
 }
 
 bool winograd_f4_applies(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
-  return inference_winograd() && winograd_f4_supported() && x.dtype() == DType::kFloat32 && kernel_fits(w, p) &&
-         w.size(0) >= kMinChannels && w.size(1) >= kMinChannels;
+  if (!inference_winograd() || !winograd_f4_supported() || x.dtype() != DType::kFloat32 || !kernel_fits(w, p) ||
+      x.ndim() != 4 || w.size(0) < kMinChannels || w.size(1) < kMinChannels)
+    return false;
+  const int64_t P = conv2d_output_size(x.size(2), 3, 1, p.pad_h, 1), Q = conv2d_output_size(x.size(3), 3, 1, p.pad_w, 1);
+  return x.size(0) * ((P + 3) / 4) * ((Q + 3) / 4) >= kMinTiles;
 }
 
 void conv2d_winograd_f4_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y,
@@ -450,17 +479,20 @@ void conv2d_winograd_f4_fwd(const Tensor& x, const Tensor& w, const Tensor& bias
   PLEURA_CHECK(x.dtype() == DType::kFloat32, "[conv2d winograd F(4x4,3x3)] expected float32 input, got ", describe(x));
   PLEURA_CHECK(winograd_f4_supported(), "[conv2d winograd F(4x4,3x3)] this CPU lacks AVX2 or FMA");
   const Geometry g = geometry_of(x, w, y, p);
-  float* U = thread_buffer(0, kPoints * g.k_blocks * g.C * kKr);
+  float* U = thread_buffer(0, kPoints * g.k_padded * g.C);
   transform_weights(w.data<float>(), g, U);
   const float* px = x.data<float>();
   const float* pb = bias.defined() ? bias.data<float>() : nullptr;
   float* py = y.data<float>();
-  parallel_for(g.N * g.superblocks, 1, [&](int64_t u0, int64_t u1) {
+  const int64_t splits = channel_splits(g), units = g.N * g.superblocks * splits;
+  parallel_for(units, 1, [&](int64_t u0, int64_t u1) {
     float* V = thread_buffer(1, g.superblock * kPoints * g.C * kBlockTiles);
     float* M = thread_buffer(2, g.superblock * kPoints * g.k_padded * kBlockTiles);
     for (int64_t unit = u0; unit < u1; ++unit) {
-      const int64_t n = unit / g.superblocks, b0 = (unit % g.superblocks) * g.superblock;
-      run_superblock(px, U, pb, g, n, b0, std::min(g.blocks, b0 + g.superblock), epilogue, V, M, py);
+      const int64_t split = unit % splits, superblock = unit / splits;
+      const int64_t n = superblock / g.superblocks, b0 = (superblock % g.superblocks) * g.superblock;
+      const int64_t kb0 = split * g.k_blocks / splits, kb1 = (split + 1) * g.k_blocks / splits;
+      run_unit(px, U, pb, g, n, b0, std::min(g.blocks, b0 + g.superblock), kb0, kb1, epilogue, V, M, py);
     }
   });
 }

@@ -35,8 +35,8 @@ class InferenceWinogradScope {
 bool winograd_f4_supported();
 
 // True when conv2d's forward takes these kernels: the switch on, a CPU that has them, float32, a 3x3 kernel,
-// stride 1, dilation 1, one group, padding at most 2, and a shape where they were measured faster than oneDNN
-// (the rule and its figures are in the .cpp).
+// stride 1, dilation 1, one group, 16 channels or more on each side, and at least 64 output tiles of 4x4 in
+// the batch, where they were measured faster than oneDNN (the figures are in the .cpp).
 bool winograd_f4_applies(const Tensor& x, const Tensor& w, const Conv2dParams& p);
 
 // y = epilogue(conv2d(x, w, bias)), y preallocated with the output shape and overwritten; bias may be

@@ -143,8 +143,9 @@ TEST_CASE("conv2d winograd F(4x4,3x3): same bits for any thread count") {
 TEST_CASE("conv2d winograd F(4x4,3x3): conv2d and conv2d_relu take it only when the switch is on") {
   REQUIRE_AVX2_OR_SKIP();
   SwitchGuard switch_guard;
-  Tensor x = random_tensor({1, 16, 12, 20}, 1701, DType::kFloat32), w = random_tensor({16, 16, 3, 3}, 1702, DType::kFloat32);
-  Tensor b = random_tensor({16}, 1703, DType::kFloat32), r = random_tensor({1, 16, 12, 20}, 1704, DType::kFloat32);
+  // 2 images of 5 x 7 tiles: 70, at least the 64 the rule asks for.
+  Tensor x = random_tensor({2, 16, 20, 28}, 1701, DType::kFloat32), w = random_tensor({16, 16, 3, 3}, 1702, DType::kFloat32);
+  Tensor b = random_tensor({16}, 1703, DType::kFloat32), r = random_tensor({2, 16, 20, 28}, 1704, DType::kFloat32);
   const Conv2dParams p = padding(1, 1);
   cpu::set_inference_winograd(false);
   CHECK_FALSE(cpu::winograd_f4_applies(x, w, p));
@@ -154,7 +155,9 @@ TEST_CASE("conv2d winograd F(4x4,3x3): conv2d and conv2d_relu take it only when 
   CHECK(max_abs_diff(conv2d(x, w, b, p), winograd_forward(x, w, b, p)) == 0);
   CHECK(max_abs_diff(conv2d_relu(x, w, b, p, r), winograd_forward(x, w, b, p, {.relu = true, .residual = r.data<float>()})) ==
         0);
-  // Not taken: float64, too few channels, stride 2, dilation 2, groups, a 1x1 kernel.
+  // Not taken: too few tiles (one image of 5 x 7), float64, too few channels, stride 2, dilation 2, groups,
+  // a 1x1 kernel.
+  CHECK_FALSE(cpu::winograd_f4_applies(random_tensor({1, 16, 20, 28}, 1708, DType::kFloat32), w, p));
   CHECK_FALSE(cpu::winograd_f4_applies(x.to(DType::kFloat64), w.to(DType::kFloat64), p));
   CHECK_FALSE(cpu::winograd_f4_applies(x, random_tensor({8, 16, 3, 3}, 1705, DType::kFloat32), p));
   Conv2dParams q = p;
