@@ -12,7 +12,9 @@
 // PLEURA_CPU_CONV=winograd, float32 3x3 stride-1 ones with enough channels take the Winograd kernels of
 // cpu/conv2d_winograd.cpp for the forward and the input gradient (rule and measurements there). In a build
 // with oneDNN, float32 ungrouped ones take cpu/conv2d_onednn.cpp (the default; PLEURA_CPU_CONV=im2col keeps
-// this file's kernels, which stay the reference and run every float64 convolution).
+// this file's kernels, which stay the reference and run every float64 convolution). In inference, when a
+// tool has asked for it (infer_unet, bench_unet --infer-only), float32 3x3 stride-1 ones take the Winograd
+// F(4x4,3x3) kernels of cpu/conv2d_winograd_f4.cpp first (forward only; rule there).
 #include "engine/ops/conv2d.h"
 
 #include <algorithm>

@@ -1,7 +1,8 @@
 // CPU kernel of conv2d_relu (engine/ops/conv2d_relu.h); twin: cuda/conv2d_relu.cu; tests:
 // tests/ops/test_conv2d_relu.cpp. Where conv2d runs on oneDNN, the sum and the ReLU are applied to each row
-// band as soon as it is written (cpu/conv2d_onednn.cpp), while it is in the cache; elsewhere (im2col,
-// grouped, Winograd, float64) after the convolution, in one parallel pass over y instead of an add pass and
+// band as soon as it is written (cpu/conv2d_onednn.cpp), while it is in the cache, and on the Winograd
+// F(4x4,3x3) inference kernels to each output tile (cpu/conv2d_winograd_f4.cpp); elsewhere (im2col,
+// grouped, Winograd F(2x2,3x3), float64) after the convolution, in one parallel pass over y instead of an add pass and
 // a ReLU pass.
 #include "engine/ops/conv2d_relu.h"
 

@@ -70,10 +70,12 @@ float* thread_buffer(int slot, int64_t floats) {
   return buffers[slot].get();
 }
 
-bool environment_forbids() {
+std::string environment_setting() {
   const char* value = std::getenv("PLEURA_INFER_WINOGRAD");
-  return value != nullptr && std::string(value) == "0";
+  return value != nullptr ? value : "";
 }
+
+bool environment_forbids() { return environment_setting() == "0"; }
 
 std::atomic<bool>& switch_slot() {
   static std::atomic<bool> slot{false};
@@ -458,13 +460,18 @@ int64_t channel_splits(const Geometry& g) {
 void set_inference_winograd(bool on) { switch_slot().store(on && !environment_forbids()); }
 bool inference_winograd() { return switch_slot().load(); }
 
+bool winograd_f4_preferred() {
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  return winograd_f4_supported() && (!avx512 || environment_setting() == "1");
+}
+
 bool winograd_f4_supported() {
   static const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return supported;
 }
 
 bool winograd_f4_applies(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
-  if (!inference_winograd() || !winograd_f4_supported() || x.dtype() != DType::kFloat32 || !kernel_fits(w, p) ||
+  if (!inference_winograd() || !winograd_f4_preferred() || x.dtype() != DType::kFloat32 || !kernel_fits(w, p) ||
       x.ndim() != 4 || w.size(0) < kMinChannels || w.size(1) < kMinChannels)
     return false;
   const int64_t P = conv2d_output_size(x.size(2), 3, 1, p.pad_h, 1), Q = conv2d_output_size(x.size(3), 3, 1, p.pad_w, 1);

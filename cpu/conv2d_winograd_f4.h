@@ -34,7 +34,12 @@ class InferenceWinogradScope {
 // True when this CPU has AVX2 and FMA (the kernels' instruction set).
 bool winograd_f4_supported();
 
-// True when conv2d's forward takes these kernels: the switch on, a CPU that has them, float32, a 3x3 kernel,
+// True when conv2d may take them on this CPU: it has AVX2 and FMA but not AVX-512, where they were measured
+// (on AVX-512 CPUs oneDNN's kernels are twice as wide as these, and the comparison is still to be made:
+// PLEURA_INFER_WINOGRAD=1 takes them there too, to measure it).
+bool winograd_f4_preferred();
+
+// True when conv2d's forward takes these kernels: the switch on, winograd_f4_preferred(), float32, a 3x3 kernel,
 // stride 1, dilation 1, one group, 16 channels or more on each side, and at least 64 output tiles of 4x4 in
 // the batch, where they were measured faster than oneDNN (the figures are in the .cpp).
 bool winograd_f4_applies(const Tensor& x, const Tensor& w, const Conv2dParams& p);
