@@ -129,6 +129,29 @@ TEST_CASE("conv2d winograd F(4x4,3x3): the epilogue gives the bits of the convol
   CHECK(max_abs(with_sum) > 0);  // not all clipped away
 }
 
+TEST_CASE("conv2d winograd F(4x4,3x3): a patch gives the same bits whichever path computes its tile") {
+  // x shifted 32 columns to the right (zeros before it, as the padding is) moves every tile 8 tiles along
+  // its row and, the rows being longer, to other places in the blocks: tiles that were gathered one by one
+  // (at the left edge, or in a run of 8 that crossed a row) are now in runs along a row, and the reverse.
+  // The outputs move with them, the same bits.
+  REQUIRE_AVX2_OR_SKIP();
+  const int64_t C = 16, K = 8, H = 9, W = 150, shift = 32;
+  Tensor x = random_tensor({1, C, H, W}, 1551, DType::kFloat32), w = random_tensor({K, C, 3, 3}, 1552, DType::kFloat32);
+  Tensor b = random_tensor({K}, 1553, DType::kFloat32);
+  Tensor shifted = Tensor::zeros({1, C, H, W + shift}, DType::kFloat32);
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t v = 0; v < W; ++v)
+        shifted.data<float>()[(c * H + h) * (W + shift) + v + shift] = x.data<float>()[(c * H + h) * W + v];
+  const Tensor y = winograd_forward(x, w, b, padding(1, 1)), ys = winograd_forward(shifted, w, b, padding(1, 1));
+  int64_t differing = 0;
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t v = 0; v < W; ++v)
+        differing += y.data<float>()[(k * H + h) * W + v] != ys.data<float>()[(k * H + h) * (W + shift) + v + shift];
+  CHECK(differing == 0);
+}
+
 TEST_CASE("conv2d winograd F(4x4,3x3): same bits for any thread count") {
   REQUIRE_AVX2_OR_SKIP();
   AlgorithmGuard guard;
