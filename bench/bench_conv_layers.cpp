@@ -94,9 +94,9 @@ Times forward_of_each(const Tensor& x, const Tensor& w, const Tensor& b, const C
   const Times through_conv2d = fastest_of_each([&] { conv2d(x, w, b, p); }, runs);
   Times best = through_conv2d;
   const bool dnn = cpu::onednn_built() && cpu::onednn_can_run(x, w, p);
-  cpu::set_inference_winograd(true);
+  set_fast_inference_convolutions(true);
   const bool f4 = cpu::winograd_f4_applies(x, w, p);
-  cpu::set_inference_winograd(false);
+  set_fast_inference_convolutions(false);
   Tensor y = conv2d(x, w, b, p);
   if (dnn) best.onednn = 1e30;
   if (f4) best.winograd_f4 = 1e30;

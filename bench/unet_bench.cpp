@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cpu/blas.h"
-#include "cpu/conv2d_winograd_f4.h"
+#include "engine/fast_convolutions.h"
 #include "cpu/conv_algorithm.h"
 #include "engine/alloc_context.h"
 #include "engine/autograd.h"
@@ -171,7 +171,7 @@ void time_inference(Bench& b, UnetBenchResult& r) {
   b.model->eval();
   if (b.o.fold_bn) fold_batch_norms(*b.model);
   NoGradGuard no_grad;
-  const cpu::InferenceWinogradScope winograd_scope(!b.o.exact_convolutions);
+  const FastInferenceConvolutionsScope winograd_scope(!b.o.exact_convolutions);
   std::vector<double> seconds;
   for (int64_t i = 0; i < b.o.warmup + b.o.steps; ++i) {
     const double s = timed(b.o.device, [&] {

@@ -22,7 +22,6 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -70,16 +69,10 @@ float* thread_buffer(int slot, int64_t floats) {
   return buffers[slot].get();
 }
 
-std::string environment_setting() {
+// PLEURA_INFER_WINOGRAD=1: take the kernels on AVX-512 CPUs too.
+bool environment_forces() {
   const char* value = std::getenv("PLEURA_INFER_WINOGRAD");
-  return value != nullptr ? value : "";
-}
-
-bool environment_forbids() { return environment_setting() == "0"; }
-
-std::atomic<bool>& switch_slot() {
-  static std::atomic<bool> slot{false};
-  return slot;
+  return value != nullptr && std::string(value) == "1";
 }
 
 bool kernel_fits(const Tensor& w, const Conv2dParams& p) {
@@ -457,12 +450,11 @@ int64_t channel_splits(const Geometry& g) {
 
 }  // namespace
 
-void set_inference_winograd(bool on) { switch_slot().store(on && !environment_forbids()); }
-bool inference_winograd() { return switch_slot().load(); }
+bool fast_inference_convolutions_available() { return winograd_f4_preferred(); }
 
 bool winograd_f4_preferred() {
   static const bool avx512 = __builtin_cpu_supports("avx512f");
-  return winograd_f4_supported() && (!avx512 || environment_setting() == "1");
+  return winograd_f4_supported() && (!avx512 || environment_forces());
 }
 
 bool winograd_f4_supported() {
@@ -471,10 +463,11 @@ bool winograd_f4_supported() {
 }
 
 bool winograd_f4_applies(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
-  if (!inference_winograd() || !winograd_f4_preferred() || x.dtype() != DType::kFloat32 || !kernel_fits(w, p) ||
-      x.ndim() != 4 || w.size(0) < kMinChannels || w.size(1) < kMinChannels)
+  if (!fast_inference_convolutions() || !winograd_f4_preferred() || x.dtype() != DType::kFloat32 ||
+      !kernel_fits(w, p) || x.ndim() != 4 || w.size(0) < kMinChannels || w.size(1) < kMinChannels)
     return false;
-  const int64_t P = conv2d_output_size(x.size(2), 3, 1, p.pad_h, 1), Q = conv2d_output_size(x.size(3), 3, 1, p.pad_w, 1);
+  const int64_t P = conv2d_output_size(x.size(2), 3, 1, p.pad_h, 1);
+  const int64_t Q = conv2d_output_size(x.size(3), 3, 1, p.pad_w, 1);
   return x.size(0) * ((P + 3) / 4) * ((Q + 3) / 4) >= kMinTiles;
 }
 

@@ -2,34 +2,19 @@
 // ungrouped convolutions, with conv2d_relu's epilogue (bias, residual sum, ReLU) applied as each output tile
 // is written. 36 products per 4x4 output tile and channel pair instead of 144: 4x fewer multiply-adds than a
 // direct or im2col convolution, for the price of the two transforms. The results differ from the exact
-// convolution by more than float32's rounding (the transform points 0, +-1, +-2, +-1/2 amplify it), so they
-// run only where a caller asked for them: inference (infer_unet, bench_unet --infer-only) through
-// set_inference_winograd(true), never training, whose gradients stay exact. The tolerance, measured against
-// the float64 convolution, is in tests/ops/test_conv2d_winograd_f4.cpp. Implementation in
-// cpu/conv2d_winograd_f4.cpp; timing per layer in bench/bench_conv_layers.cpp (--winograd-f4).
+// convolution by more than float32's rounding (the transforms scale values by up to 25 and 1/24), so they
+// run only where a caller asked for them: inference (infer_unet, bench_unet --infer-only) under the engine's
+// fast-convolution policy (engine/fast_convolutions.h), never training, whose gradients stay exact. The
+// tolerance, measured against the float64 convolution, is in tests/ops/test_conv2d_winograd_f4.cpp.
+// Implementation in cpu/conv2d_winograd_f4.cpp; timing per layer in bench/bench_conv_layers.cpp
+// (--forward-only: the wf4/dnn column).
 #pragma once
 
 #include "cpu/conv2d_onednn.h"
+#include "engine/fast_convolutions.h"
 #include "engine/ops/conv2d.h"
 
 namespace pleura::cpu {
-
-// The process-wide switch (off by default; the environment variable PLEURA_INFER_WINOGRAD=0 keeps it off
-// whatever the tools ask). Set it before convolutions run, not while they do.
-void set_inference_winograd(bool on);
-bool inference_winograd();
-
-// Sets the switch for its scope (run_inference, bench_unet, tests), restoring the previous value after.
-class InferenceWinogradScope {
- public:
-  explicit InferenceWinogradScope(bool on) : previous_(inference_winograd()) { set_inference_winograd(on); }
-  ~InferenceWinogradScope() { set_inference_winograd(previous_); }
-  InferenceWinogradScope(const InferenceWinogradScope&) = delete;
-  InferenceWinogradScope& operator=(const InferenceWinogradScope&) = delete;
-
- private:
-  bool previous_;
-};
 
 // True when this CPU has AVX2 and FMA (the kernels' instruction set).
 bool winograd_f4_supported();
@@ -39,7 +24,8 @@ bool winograd_f4_supported();
 // PLEURA_INFER_WINOGRAD=1 takes them there too, to measure it).
 bool winograd_f4_preferred();
 
-// True when conv2d's forward takes these kernels: the switch on, winograd_f4_preferred(), float32, a 3x3 kernel,
+// True when conv2d's forward takes these kernels: the policy on (fast_inference_convolutions()),
+// winograd_f4_preferred(), float32, a 3x3 kernel,
 // stride 1, dilation 1, one group, 16 channels or more on each side, and at least 64 output tiles of 4x4 in
 // the batch, where they were measured faster than oneDNN (the figures are in the .cpp).
 bool winograd_f4_applies(const Tensor& x, const Tensor& w, const Conv2dParams& p);

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <sstream>
 
-#include "cpu/conv2d_winograd_f4.h"
+#include "engine/fast_convolutions.h"
 #include "engine/alloc_context.h"
 #include "engine/error.h"
 #include "engine/file_io.h"
@@ -87,7 +87,7 @@ InferSummary run_inference(const InferOptions& o, std::ostream& log, bool termin
   const std::vector<std::string> checkpoints = resolve_checkpoints(o);
   summary.checkpoints = checkpoints.size();
   const PrecisionScope precision_scope(o.precision);
-  const cpu::InferenceWinogradScope winograd_scope(!o.exact_convolutions);
+  const FastInferenceConvolutionsScope winograd_scope(!o.exact_convolutions);
   const std::string settings = settings_text(o, checkpoints);
   const FolderLock lock(o.output, "infer_unet");  // one run per output folder (engine/folder_lock.h)
   const std::vector<std::string> done = prepare_output(o, settings);
@@ -104,6 +104,8 @@ InferSummary run_inference(const InferOptions& o, std::ostream& log, bool termin
       << checkpoints.size() << " checkpoint(s) of " << o.model << " on " << o.device.str()
       << (o.precision != Precision::kFloat32 ? cat(" in ", precision_name(o.precision)) : std::string()) << ":\n";
   for (const std::string& c : checkpoints) log << "  " << c << "\n";
+  if (fast_inference_convolutions() && fast_inference_convolutions_run_on(o.device))
+    log << "  3x3 convolutions by Winograd F(4x4,3x3) (--exact-convolutions for exact ones)\n";
   set_workload(cat("inference of ", o.model, " at ", o.size, "x", o.size, ", batch ", o.batch,
                    o.flip ? " with flip TTA" : ""));
   const auto load_start = std::chrono::steady_clock::now();

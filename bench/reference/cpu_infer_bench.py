@@ -5,7 +5,8 @@
 
 One image at SIZE x SIZE with flip TTA (two forwards, sigmoid, the flipped map flipped back, the two
 averaged), as infer_unet --flip computes it, by
-  pleura       bench_unet --infer-only --flip --infer-batch 1 (the engine's own inference path)
+  pleura       bench_unet --infer-only --flip --infer-batch 1 (the engine's own inference path: batch
+               norms folded, Winograd F(4x4,3x3) where infer_unet takes it)
   pytorch      the model of pleura_unets.py in eval mode under no_grad, torch.set_num_threads(THREADS)
   onnxruntime  the same model and weights exported to ONNX (opset 13), CPUExecutionProvider,
                intra_op_num_threads THREADS, all graph optimisations

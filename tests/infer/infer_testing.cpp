@@ -4,7 +4,7 @@
 #include <cmath>
 #include <filesystem>
 
-#include "cpu/conv2d_winograd_f4.h"
+#include "engine/fast_convolutions.h"
 #include "engine/autograd.h"
 #include "engine/npy.h"
 #include "engine/ops/sigmoid.h"
@@ -98,7 +98,7 @@ std::vector<TestImage> write_dicom_inputs(const std::string& dir) {
 Tensor expected_map(const std::vector<std::shared_ptr<Model>>& models, const GrayImage& image, int64_t size,
                     bool flip, augment::Normalization norm, bool exact_convolutions) {
   NoGradGuard no_grad;
-  const cpu::InferenceWinogradScope winograd(!exact_convolutions);
+  const FastInferenceConvolutionsScope winograd(!exact_convolutions);
   const GrayImage resized =
       image.height == size && image.width == size ? image : data::resize_bilinear(image, size, size);
   const Tensor x = augment::image_to_tensor(resized, norm).view({1, 3, size, size});

@@ -4,7 +4,7 @@
 // make_model_reference.py there from the solution's own model code).
 #include <cmath>
 
-#include "cpu/conv2d_winograd_f4.h"
+#include "engine/fast_convolutions.h"
 #include "engine/autograd.h"
 #include "engine/npy.h"
 #include "engine/ops/mul.h"
@@ -107,11 +107,12 @@ TEST_CASE("models: outputs and gradients equal the reference PyTorch models") {
       double e = scaled_error(model->forward(x), read_npy(golden(prefix + "_out_eval.npy")));
       double w = 0;
       {  // As infer_unet computes it on the CPU: 3x3 convolutions by Winograd F(4x4,3x3) (cpu/conv2d_winograd_f4.h)
-        const cpu::InferenceWinogradScope winograd(true);
+        const FastInferenceConvolutionsScope winograd(true);
         w = scaled_error(model->forward(x), read_npy(golden(prefix + "_out_eval.npy")));
       }
       MESSAGE(std::string(c.model), " float32 eval output error with Winograd F(4x4,3x3): ", w);
-      if (cpu::winograd_f4_preferred()) CHECK(w != e);  // it did run: other roundings than the exact path's
+      // It did run: other roundings than the exact path's.
+      if (fast_inference_convolutions_run_on(Device::cpu())) CHECK(w != e);
       CHECK(w <= 1e-5);
       model->train();
       double t = scaled_error(model->forward(x), read_npy(golden(prefix + "_out_train.npy")));

@@ -39,8 +39,8 @@ Tensor winograd_forward(const Tensor& x, const Tensor& w, const Tensor& b, const
 
 // Restores the inference switch when a test ends.
 struct SwitchGuard {
-  bool saved = cpu::inference_winograd();
-  ~SwitchGuard() { cpu::set_inference_winograd(saved); }
+  bool saved = fast_inference_convolutions();
+  ~SwitchGuard() { set_fast_inference_convolutions(saved); }
 };
 
 #define REQUIRE_AVX2_OR_SKIP()                                                   \
@@ -118,7 +118,8 @@ TEST_CASE("conv2d winograd F(4x4,3x3): within 5e-5 of the largest output of the 
 
 TEST_CASE("conv2d winograd F(4x4,3x3): the epilogue gives the bits of the convolution, add and relu after it") {
   REQUIRE_AVX2_OR_SKIP();
-  Tensor x = random_tensor({2, 16, 13, 11}, 1501, DType::kFloat32), w = random_tensor({10, 16, 3, 3}, 1502, DType::kFloat32);
+  Tensor x = random_tensor({2, 16, 13, 11}, 1501, DType::kFloat32);
+  Tensor w = random_tensor({10, 16, 3, 3}, 1502, DType::kFloat32);
   Tensor b = random_tensor({10}, 1503, DType::kFloat32), r = random_tensor({2, 10, 13, 11}, 1504, DType::kFloat32);
   const Conv2dParams p = padding(1, 1);
   Tensor plain = winograd_forward(x, w, b, p);
@@ -155,7 +156,8 @@ TEST_CASE("conv2d winograd F(4x4,3x3): a patch gives the same bits whichever pat
 TEST_CASE("conv2d winograd F(4x4,3x3): same bits for any thread count") {
   REQUIRE_AVX2_OR_SKIP();
   AlgorithmGuard guard;
-  Tensor x = random_tensor({2, 64, 30, 36}, 1601, DType::kFloat32), w = random_tensor({40, 64, 3, 3}, 1602, DType::kFloat32);
+  Tensor x = random_tensor({2, 64, 30, 36}, 1601, DType::kFloat32);
+  Tensor w = random_tensor({40, 64, 3, 3}, 1602, DType::kFloat32);
   set_num_threads(1);
   const Tensor y1 = winograd_forward(x, w, Tensor(), padding(1, 1));
   set_num_threads(3);
@@ -167,23 +169,24 @@ TEST_CASE("conv2d winograd F(4x4,3x3): conv2d and conv2d_relu take it only when 
   REQUIRE_AVX2_OR_SKIP();
   SwitchGuard switch_guard;
   // 2 images of 5 x 7 tiles: 70, at least the 64 the rule asks for.
-  Tensor x = random_tensor({2, 16, 20, 28}, 1701, DType::kFloat32), w = random_tensor({16, 16, 3, 3}, 1702, DType::kFloat32);
+  Tensor x = random_tensor({2, 16, 20, 28}, 1701, DType::kFloat32);
+  Tensor w = random_tensor({16, 16, 3, 3}, 1702, DType::kFloat32);
   Tensor b = random_tensor({16}, 1703, DType::kFloat32), r = random_tensor({2, 16, 20, 28}, 1704, DType::kFloat32);
   const Conv2dParams p = padding(1, 1);
   if (!cpu::winograd_f4_preferred()) {  // an AVX-512 CPU: conv2d keeps oneDNN (PLEURA_INFER_WINOGRAD=1 aside)
-    cpu::set_inference_winograd(true);
+    set_fast_inference_convolutions(true);
     CHECK_FALSE(cpu::winograd_f4_applies(x, w, p));
     MESSAGE("SKIPPED the rest: on this AVX-512 CPU conv2d keeps oneDNN unless PLEURA_INFER_WINOGRAD=1");
     return;
   }
-  cpu::set_inference_winograd(false);
+  set_fast_inference_convolutions(false);
   CHECK_FALSE(cpu::winograd_f4_applies(x, w, p));
   CHECK(max_abs_diff(conv2d(x, w, b, p), winograd_forward(x, w, b, p)) > 0);  // another algorithm's rounding
-  cpu::set_inference_winograd(true);
+  set_fast_inference_convolutions(true);
   CHECK(cpu::winograd_f4_applies(x, w, p));
   CHECK(max_abs_diff(conv2d(x, w, b, p), winograd_forward(x, w, b, p)) == 0);
-  CHECK(max_abs_diff(conv2d_relu(x, w, b, p, r), winograd_forward(x, w, b, p, {.relu = true, .residual = r.data<float>()})) ==
-        0);
+  const cpu::ConvEpilogue sum_relu{.relu = true, .residual = r.data<float>()};
+  CHECK(max_abs_diff(conv2d_relu(x, w, b, p, r), winograd_forward(x, w, b, p, sum_relu)) == 0);
   // Not taken: too few tiles (one image of 5 x 7), float64, too few channels, stride 2, dilation 2, groups,
   // a 1x1 kernel.
   CHECK_FALSE(cpu::winograd_f4_applies(random_tensor({1, 16, 20, 28}, 1708, DType::kFloat32), w, p));
@@ -199,9 +202,9 @@ TEST_CASE("conv2d winograd F(4x4,3x3): conv2d and conv2d_relu take it only when 
   CHECK_FALSE(cpu::winograd_f4_applies(x, random_tensor({16, 16, 1, 1}, 1707, DType::kFloat32), p));
   // PLEURA_INFER_WINOGRAD=0 keeps it off whatever a tool asks.
   setenv("PLEURA_INFER_WINOGRAD", "0", 1);
-  cpu::set_inference_winograd(true);
+  set_fast_inference_convolutions(true);
   unsetenv("PLEURA_INFER_WINOGRAD");
-  CHECK_FALSE(cpu::inference_winograd());
+  CHECK_FALSE(fast_inference_convolutions());
 }
 
 TEST_CASE("conv2d winograd F(4x4,3x3): bad input") {

@@ -17,7 +17,7 @@
 #include "tests/infer/infer_testing.h"
 #include "tests/eval/eval_testing.h"
 #include "tests/tools/tools_testing.h"
-#include "cpu/conv2d_winograd_f4.h"
+#include "engine/fast_convolutions.h"
 #include "data/image_io.h"
 #include "infer/infer_run.h"
 #include "infer/prob_map.h"
@@ -117,13 +117,14 @@ TEST_CASE("infer_unet: --exact-convolutions keeps every convolution exact, recor
   const ToolRun r = run({"--model", "albunet", "--weights", c.w1, "--input", c.dir.file("png"), "--output",
                          c.dir.file("out"), "--size", "64", "--exact-convolutions"});
   REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(r.err.find("Winograd") == std::string::npos);
   CHECK(read_file(c.dir.file("out/infer_settings.txt")).find("exact_convolutions = true\n") != std::string::npos);
   const Tensor got = read_map_npy(c.dir.file("out") + "/" + images[0].image_id + ".npy");
   const Tensor exact = expected_map({c.models[0]}, images[0].pixels, 64, false, augment::Normalization::kUnit, true);
   CHECK(std::memcmp(got.data<float>(), exact.data<float>(), 64 * 64 * 4) == 0);
   // The default (Winograd F(4x4,3x3)) maps differ from the exact ones, by rounding only.
   const Tensor fast = expected_map({c.models[0]}, images[0].pixels, 64, false, augment::Normalization::kUnit);
-  if (cpu::winograd_f4_preferred()) CHECK(max_abs_diff(fast, exact) > 0);
+  if (fast_inference_convolutions_run_on(Device::cpu())) CHECK(max_abs_diff(fast, exact) > 0);
   CHECK(max_abs_diff(fast, exact) < 1e-4);
   // A folder of exact maps does not resume without the flag (other settings).
   const ToolRun resumed = run({"--model", "albunet", "--weights", c.w1, "--input", c.dir.file("png"), "--output",
@@ -135,6 +136,12 @@ TEST_CASE("infer_unet: --exact-convolutions keeps every convolution exact, recor
                      << "\n[output]\ndir = " << c.dir.file("out_ini") << "\n";
   const ToolRun from_ini = run({ini});
   REQUIRE_MESSAGE(from_ini.code == 0, from_ini.err);
+  // Without the setting, the log says which convolutions ran (where this CPU takes the Winograd kernels).
+  const ToolRun fast_run = run({"--model", "albunet", "--weights", c.w1, "--input", c.dir.file("png"), "--output",
+                                c.dir.file("out_fast"), "--size", "64"});
+  REQUIRE_MESSAGE(fast_run.code == 0, fast_run.err);
+  CHECK((fast_run.err.find("3x3 convolutions by Winograd F(4x4,3x3)") != std::string::npos) ==
+        fast_inference_convolutions_run_on(Device::cpu()));
   const Tensor got_ini = read_map_npy(c.dir.file("out_ini") + "/" + images[0].image_id + ".npy");
   CHECK(std::memcmp(got_ini.data<float>(), exact.data<float>(), 64 * 64 * 4) == 0);
 }
