@@ -21,12 +21,6 @@ using namespace pleura::testing;
 
 namespace {
 
-Conv2dParams padding(int64_t pad_h, int64_t pad_w) {
-  Conv2dParams p;
-  p.pad_h = pad_h, p.pad_w = pad_w;
-  return p;
-}
-
 // Output of a 3x3 stride-1 convolution, preallocated as the kernels expect.
 Tensor output_for(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
   return Tensor::empty({x.size(0), w.size(0), conv2d_output_size(x.size(2), 3, 1, p.pad_h, 1),
@@ -56,12 +50,7 @@ Tensor im2col_input_grad(const Tensor& x, const Tensor& w, const Tensor& gy, con
 // The shapes the kernels' structure depends on: odd output sizes (tiles cut by the edge), every padding
 // 0..2 and unequal ones, one channel, batch 2, and (last) several bands of tile rows: 128 + 128 channels,
 // 33 tiles a row -> 16 tile rows a band under cpu/conv2d_winograd.cpp's 8 MiB / 512-tile rule, 3 bands.
-struct Case {
-  const char* name;
-  Shape x;
-  int64_t k;
-  Conv2dParams p;
-};
+using Case = WinogradCase;
 std::vector<Case> cases() {
   return {
       {"pad 1, odd sizes, batch 2", {2, 5, 7, 9}, 6, padding(1, 1)},

@@ -22,12 +22,6 @@ using namespace pleura::testing;
 
 namespace {
 
-Conv2dParams padding(int64_t pad_h, int64_t pad_w) {
-  Conv2dParams p;
-  p.pad_h = pad_h, p.pad_w = pad_w;
-  return p;
-}
-
 Tensor winograd_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p,
                         const cpu::ConvEpilogue& epilogue = {}) {
   Tensor y = Tensor::empty({x.size(0), w.size(0), conv2d_output_size(x.size(2), 3, 1, p.pad_h, 1),
@@ -53,12 +47,7 @@ struct SwitchGuard {
 // last block of 16 tiles running past the image, every padding 0..2 and unequal ones, batch 2, one channel,
 // an output channel count that is not a multiple of the product kernel's 6, images whose tiles rows are
 // shorter and longer than a block, and the UNets' channel counts.
-struct Case {
-  const char* name;
-  Shape x;
-  int64_t k;
-  Conv2dParams p;
-};
+using Case = WinogradCase;
 std::vector<Case> cases() {
   return {
       {"pad 1, odd sizes, batch 2", {2, 5, 7, 9}, 7, padding(1, 1)},
