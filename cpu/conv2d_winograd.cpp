@@ -40,18 +40,6 @@ constexpr int64_t kMinChannels = 16;
 constexpr int64_t kBandBytes = int64_t{8} << 20;
 constexpr int64_t kMinBandTiles = 512;
 
-// The one shape rule both kernels need: 3x3, stride 1, dilation 1, one group.
-bool kernel_fits(const Tensor& w, const Conv2dParams& p) {
-  return w.ndim() == 4 && w.size(2) == 3 && w.size(3) == 3 && p.stride_h == 1 && p.stride_w == 1 &&
-         p.dilation_h == 1 && p.dilation_w == 1 && p.groups == 1;
-}
-
-void require_kernel_fits(const Tensor& w, const Conv2dParams& p, const char* op) {
-  PLEURA_CHECK(kernel_fits(w, p), "[", op, "] expected a 3x3 kernel, stride 1, dilation 1 and one group; got weight ",
-               describe(w), ", stride ", p.stride_h, "x", p.stride_w, ", dilation ", p.dilation_h, "x", p.dilation_w,
-               ", groups ", p.groups);
-}
-
 // One Winograd convolution: x [N, Cin, H, W] -> y [N, Kout, P, Q] with zero padding ph, pw.
 struct Plan {
   int64_t N, Cin, H, W, Kout, P, Q, ph, pw;
@@ -197,8 +185,19 @@ void run(const Plan& pl, const T* x, const T* U, const T* bias, T* y) {
 
 }  // namespace
 
+bool winograd_kernel_fits(const Tensor& w, const Conv2dParams& p) {
+  return w.ndim() == 4 && w.size(2) == 3 && w.size(3) == 3 && p.stride_h == 1 && p.stride_w == 1 &&
+         p.dilation_h == 1 && p.dilation_w == 1 && p.groups == 1;
+}
+
+void require_winograd_kernel_fits(const Tensor& w, const Conv2dParams& p, const char* op) {
+  PLEURA_CHECK(winograd_kernel_fits(w, p), "[", op,
+               "] expected a 3x3 kernel, stride 1, dilation 1 and one group; got weight ", describe(w), ", stride ",
+               p.stride_h, "x", p.stride_w, ", dilation ", p.dilation_h, "x", p.dilation_w, ", groups ", p.groups);
+}
+
 bool winograd_applies(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
-  return conv_algorithm() == ConvAlgorithm::kWinograd && x.dtype() == DType::kFloat32 && kernel_fits(w, p) &&
+  return conv_algorithm() == ConvAlgorithm::kWinograd && x.dtype() == DType::kFloat32 && winograd_kernel_fits(w, p) &&
          w.size(0) >= kMinChannels && w.size(1) >= kMinChannels;
 }
 
@@ -207,7 +206,7 @@ bool winograd_applies_to_input_grad(const Tensor& x, const Tensor& w, const Conv
 }
 
 void conv2d_winograd_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y) {
-  require_kernel_fits(w, p, "conv2d winograd");
+  require_winograd_kernel_fits(w, p, "conv2d winograd");
   with_float_type(x.dtype(), "conv2d winograd", [&](auto tag) {
     using T = decltype(tag);
     const int64_t Cin = x.size(1), Kout = w.size(0);
@@ -221,7 +220,7 @@ void conv2d_winograd_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, c
 }
 
 void conv2d_winograd_input_grad(const Tensor& w, const Tensor& grad_y, const Conv2dParams& p, Tensor& grad_x) {
-  require_kernel_fits(w, p, "conv2d winograd input gradient");
+  require_winograd_kernel_fits(w, p, "conv2d winograd input gradient");
   PLEURA_CHECK(p.pad_h <= 2 && p.pad_w <= 2, "[conv2d winograd input gradient] padding ", p.pad_h, "x", p.pad_w,
                " is above 2: the gradient would need negative padding");
   with_float_type(grad_y.dtype(), "conv2d winograd input gradient", [&](auto tag) {

@@ -18,6 +18,11 @@ namespace pleura::cpu {
 // takes the Winograd kernels under kWinograd: 3x3, stride 1, dilation 1, one group, and enough channels on
 // both sides for the 16 products to pay for the transforms (rule and measurements in the .cpp).
 bool winograd_applies(const Tensor& x, const Tensor& w, const Conv2dParams& p);
+
+// The shape rule of every Winograd kernel here and in cpu/conv2d_winograd_f4.h: a 3x3 kernel, stride 1,
+// dilation 1, one group. The require_ form throws naming `op` and what it got.
+bool winograd_kernel_fits(const Tensor& w, const Conv2dParams& p);
+void require_winograd_kernel_fits(const Tensor& w, const Conv2dParams& p, const char* op);
 bool winograd_applies_to_input_grad(const Tensor& x, const Tensor& w, const Conv2dParams& p);
 
 // The kernels, for float32 or float64 (float64 is what the tests compare against im2col to 1e-12). Same

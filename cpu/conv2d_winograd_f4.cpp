@@ -3,8 +3,8 @@
 //
 // Each 4x4 block of outputs (a tile) of output channel k is A^T [ sum_c U_kc (.) V_c ] A, where V_c = B^T d_c B
 // is the transformed 6x6 input patch of channel c under the tile and U_kc = G g_kc G^T the transformed kernel
-// (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016, with the points 0, +-1, +-2,
-// +-1/2). Gathered over tiles and channels the sum is 36 matrix products, one per transform point xi:
+// (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016, with the points 0, +-1, +-2
+// and infinity). Gathered over tiles and channels the sum is 36 matrix products, one per transform point xi:
 // M_xi [K, tiles] = U_xi [K, C] . V_xi [C, tiles].
 //
 // The work is cut into blocks of 16 tiles (in row-major tile order across the image), each one thread's:
@@ -27,6 +27,7 @@
 #include <memory>
 #include <string>
 
+#include "cpu/conv2d_winograd.h"
 #include "engine/error.h"
 #include "engine/parallel.h"
 
@@ -73,11 +74,6 @@ float* thread_buffer(int slot, int64_t floats) {
 bool environment_forces() {
   const char* value = std::getenv("PLEURA_INFER_WINOGRAD");
   return value != nullptr && std::string(value) == "1";
-}
-
-bool kernel_fits(const Tensor& w, const Conv2dParams& p) {
-  return w.ndim() == 4 && w.size(2) == 3 && w.size(3) == 3 && p.stride_h == 1 && p.stride_w == 1 &&
-         p.dilation_h == 1 && p.dilation_w == 1 && p.groups == 1;
 }
 
 struct Geometry {
@@ -464,7 +460,7 @@ bool winograd_f4_supported() {
 
 bool winograd_f4_applies(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
   if (!fast_inference_convolutions() || !winograd_f4_preferred() || x.dtype() != DType::kFloat32 ||
-      !kernel_fits(w, p) || x.ndim() != 4 || w.size(0) < kMinChannels || w.size(1) < kMinChannels)
+      !winograd_kernel_fits(w, p) || x.ndim() != 4 || w.size(0) < kMinChannels || w.size(1) < kMinChannels)
     return false;
   const int64_t P = conv2d_output_size(x.size(2), 3, 1, p.pad_h, 1);
   const int64_t Q = conv2d_output_size(x.size(3), 3, 1, p.pad_w, 1);
@@ -473,9 +469,7 @@ bool winograd_f4_applies(const Tensor& x, const Tensor& w, const Conv2dParams& p
 
 void conv2d_winograd_f4_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y,
                             const ConvEpilogue& epilogue) {
-  PLEURA_CHECK(kernel_fits(w, p), "[conv2d winograd F(4x4,3x3)] expected a 3x3 kernel, stride 1, dilation 1 and one "
-                                  "group; got weight ", describe(w), ", stride ", p.stride_h, "x", p.stride_w,
-               ", dilation ", p.dilation_h, "x", p.dilation_w, ", groups ", p.groups);
+  require_winograd_kernel_fits(w, p, "conv2d winograd F(4x4,3x3)");
   PLEURA_CHECK(x.dtype() == DType::kFloat32, "[conv2d winograd F(4x4,3x3)] expected float32 input, got ", describe(x));
   PLEURA_CHECK(winograd_f4_supported(), "[conv2d winograd F(4x4,3x3)] this CPU lacks AVX2 or FMA");
   const Geometry g = geometry_of(x, w, y, p);

@@ -31,12 +31,6 @@ Tensor winograd_forward(const Tensor& x, const Tensor& w, const Tensor& b, const
   return y;
 }
 
-// Restores the inference switch when a test ends.
-struct SwitchGuard {
-  bool saved = fast_inference_convolutions();
-  ~SwitchGuard() { set_fast_inference_convolutions(saved); }
-};
-
 #define REQUIRE_AVX2_OR_SKIP()                                                   \
   if (!cpu::winograd_f4_supported()) {                                           \
     MESSAGE("SKIPPED: this CPU lacks AVX2 or FMA, the F(4x4,3x3) kernels' set"); \
@@ -156,7 +150,7 @@ TEST_CASE("conv2d winograd F(4x4,3x3): same bits for any thread count") {
 
 TEST_CASE("conv2d winograd F(4x4,3x3): conv2d and conv2d_relu take it only when the switch is on") {
   REQUIRE_AVX2_OR_SKIP();
-  SwitchGuard switch_guard;
+  const FastInferenceConvolutionsScope restore(fast_inference_convolutions());  // the policy back afterwards
   // 2 images of 5 x 7 tiles: 70, at least the 64 the rule asks for.
   Tensor x = random_tensor({2, 16, 20, 28}, 1701, DType::kFloat32);
   Tensor w = random_tensor({16, 16, 3, 3}, 1702, DType::kFloat32);
