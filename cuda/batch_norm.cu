@@ -7,6 +7,10 @@
 // rounded once from double, as on the CPU, so the two backends agree to about one float ulp even where
 // a result is a small difference of large terms (y near 0, grad_x). These kernels are memory bound on
 // H100-class GPUs, where double arithmetic is cheap enough.
+// Synchronised batch norm (BatchNormParams::sync over more than one rank): the per-channel sums and the
+// value count go into one float64 vector [sum..., sum of squares..., M] (backward: [sum of grad_y...,
+// sum of grad_y * xhat..., M]) that the communicator sums over the ranks on the device (NCCL on its
+// stream, ordered with this one; MPI through the host), and the statistics are taken from it.
 #include "cuda/block_reduce.cuh"
 #include "cuda/launch.h"
 #include "engine/ops/batch_norm.h"
@@ -67,9 +71,12 @@ __global__ void batch_norm_fwd_partial_kernel(const float* x, int64_t C, int64_t
 
 // One thread per channel: batch statistics, saved values, running-stat update, and the double
 // statistics stats[c] = mean, stats[C + c] = invstd for the normalising kernel.
+// m_summed: when not null, the value count comes from the device (the count summed over the ranks).
 __global__ void batch_norm_fwd_stats_kernel(const double* part_sum, const double* part_sq, int parts, int64_t C,
-                                            double m, double eps, double momentum, float* running_mean,
-                                            float* running_var, float* save_mean, float* save_invstd, double* stats) {
+                                            double m_local, const double* m_summed, double eps, double momentum,
+                                            float* running_mean, float* running_var, float* save_mean,
+                                            float* save_invstd, double* stats) {
+  const double m = m_summed ? *m_summed : m_local;
   PLEURA_KERNEL_LOOP(c, C) {
     double s = 0.0, q = 0.0;
     for (int p = 0; p < parts; ++p) {
@@ -90,6 +97,32 @@ __global__ void batch_norm_fwd_stats_kernel(const double* part_sum, const double
     running_mean[c] = static_cast<float>((1.0 - momentum) * static_cast<double>(running_mean[c]) + momentum * mean);
     running_var[c] =
         static_cast<float>((1.0 - momentum) * static_cast<double>(running_var[c]) + momentum * (var * (m / (m - 1.0))));
+  }
+}
+
+// Synchronised batch norm: one thread per channel adds its parts, in order, into this rank's share of the
+// vector the ranks sum: sums[c] = sum of a, sums[C + c] = sum of b, sums[2C] = M.
+__global__ void batch_norm_rank_sums_kernel(const double* part_a, const double* part_b, int parts, int64_t C,
+                                            double m, double* sums) {
+  PLEURA_KERNEL_LOOP(c, C) {
+    double a = 0.0, b = 0.0;
+    for (int p = 0; p < parts; ++p) {
+      a += part_a[c * parts + p];
+      b += part_b[c * parts + p];
+    }
+    sums[c] = a;
+    sums[C + c] = b;
+    if (c == 0) sums[2 * C] = m;
+  }
+}
+
+// Synchronised backward: the summed vector [sum_g..., sum_gxh..., M] becomes the means grad_x needs,
+// means[c] = sum_g / M and means[C + c] = sum_gxh / M, in place.
+__global__ void batch_norm_bwd_means_kernel(double* sums, int64_t C) {
+  const double m = sums[2 * C];
+  PLEURA_KERNEL_LOOP(c, C) {
+    sums[c] /= m;
+    sums[C + c] /= m;
   }
 }
 
@@ -140,7 +173,8 @@ __global__ void batch_norm_bwd_partial_kernel(const float* x, const float* grad_
 }
 
 // One thread per channel: grad_bias, grad_weight (either may be null) and, for grad_x in training,
-// means[c] = sum(grad_y) / M, means[C + c] = sum(grad_y * xhat) / M.
+// means[c] = sum(grad_y) / M, means[C + c] = sum(grad_y * xhat) / M (null when synchronised: the means
+// then come from the ranks' sums).
 __global__ void batch_norm_bwd_sums_kernel(const double* part_g, const double* part_gxh, int parts, int64_t C, double m,
                                            float* grad_weight, float* grad_bias, double* means) {
   PLEURA_KERNEL_LOOP(c, C) {
@@ -151,8 +185,10 @@ __global__ void batch_norm_bwd_sums_kernel(const double* part_g, const double* p
     }
     if (grad_bias) grad_bias[c] = static_cast<float>(s);
     if (grad_weight) grad_weight[c] = static_cast<float>(q);
-    means[c] = s / m;
-    means[C + c] = q / m;
+    if (means) {
+      means[c] = s / m;
+      means[C + c] = q / m;
+    }
   }
 }
 
@@ -207,9 +243,27 @@ void batch_norm_fwd_train(const Tensor& x, const Tensor& weight, const Tensor& b
   batch_norm_fwd_partial_kernel<<<grid, kStatsThreads, 0, s>>>(x.data<float>(), d.c, d.hw, d.m(), sp.part_len, part_sum,
                                                                part_sq);
   PLEURA_CUDA_LAUNCH_CHECK();
+  // The statistics' inputs: this rank's parts, or (synchronised) the ranks' summed vector.
+  const double* sum_in = part_sum;
+  const double* sq_in = part_sq;
+  int parts_per_channel = sp.parts;
+  const double* m_summed = nullptr;
+  Tensor sums;  // synchronised: [sum..., sum of squares..., M] over every rank
+  if (p.sync != nullptr && p.sync->size() > 1) {
+    sums = Tensor::empty(Shape{2 * d.c + 1}, DType::kFloat64, x.device());
+    batch_norm_rank_sums_kernel<<<grid_for(d.c), kBlockThreads, 0, s>>>(
+        part_sum, part_sq, sp.parts, d.c, static_cast<double>(d.m()), sums.data<double>());
+    PLEURA_CUDA_LAUNCH_CHECK();
+    p.sync->all_reduce_sum(sums);
+    sum_in = sums.data<double>();
+    sq_in = sum_in + d.c;
+    parts_per_channel = 1;
+    m_summed = sum_in + 2 * d.c;
+  }
   batch_norm_fwd_stats_kernel<<<grid_for(d.c), kBlockThreads, 0, s>>>(
-      part_sum, part_sq, sp.parts, d.c, static_cast<double>(d.m()), p.eps, p.momentum, running_mean.data<float>(),
-      running_var.data<float>(), save_mean.data<float>(), save_invstd.data<float>(), stats.data<double>());
+      sum_in, sq_in, parts_per_channel, d.c, static_cast<double>(d.m()), m_summed, p.eps, p.momentum,
+      running_mean.data<float>(), running_var.data<float>(), save_mean.data<float>(), save_invstd.data<float>(),
+      stats.data<double>());
   PLEURA_CUDA_LAUNCH_CHECK();
   launch_normalise(x, stats, weight, bias, y, d, s);
 }
@@ -230,9 +284,10 @@ void batch_norm_fwd_eval(const Tensor& x, const Tensor& weight, const Tensor& bi
   launch_normalise(x, stats, weight, bias, y, d, s);
 }
 
-// `sync` is always null or one rank here: batch_norm2d refuses synchronised batch norm on CUDA (for now).
+// Synchronised (`sync` over more than one rank, training), grad_x takes the sums over every rank's values;
+// grad_weight and grad_bias stay this rank's share, as on the CPU (the trainer sums those over ranks).
 void batch_norm_bwd(const Tensor& x, const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd,
-                    bool training, Communicator* /*sync*/, const Tensor& grad_y, Tensor* grad_x, Tensor* grad_weight,
+                    bool training, Communicator* sync, const Tensor& grad_y, Tensor* grad_x, Tensor* grad_weight,
                     Tensor* grad_bias) {
   Dims d = dims_of(x);
   if (d.c == 0) return;
@@ -241,12 +296,13 @@ void batch_norm_bwd(const Tensor& x, const Tensor& weight, const Tensor& save_me
   cudaStream_t s = stream(dev);
   const float* mean_dev = save_mean.data<float>();
   const float* invstd_dev = save_invstd.data<float>();
+  const bool synced = sync != nullptr && sync->size() > 1 && training && grad_x != nullptr;
   // Channel sums: for grad_weight and grad_bias, and for grad_x in training (batch statistics).
   Tensor means;
   if (grad_weight || grad_bias || (grad_x && training)) {
     Split sp = split_channel(d.m());
     Tensor parts = Tensor::empty(Shape{2 * d.c * sp.parts}, DType::kFloat64, x.device());
-    means = Tensor::empty(Shape{2 * d.c}, DType::kFloat64, x.device());
+    means = Tensor::empty(Shape{2 * d.c + (synced ? 1 : 0)}, DType::kFloat64, x.device());
     double* part_g = parts.data<double>();
     double* part_gxh = part_g + d.c * sp.parts;
     dim3 grid(static_cast<unsigned>(d.c), static_cast<unsigned>(sp.parts));
@@ -255,8 +311,16 @@ void batch_norm_bwd(const Tensor& x, const Tensor& weight, const Tensor& save_me
     PLEURA_CUDA_LAUNCH_CHECK();
     batch_norm_bwd_sums_kernel<<<grid_for(d.c), kBlockThreads, 0, s>>>(
         part_g, part_gxh, sp.parts, d.c, static_cast<double>(d.m()), grad_weight ? grad_weight->data<float>() : nullptr,
-        grad_bias ? grad_bias->data<float>() : nullptr, means.data<double>());
+        grad_bias ? grad_bias->data<float>() : nullptr, synced ? nullptr : means.data<double>());
     PLEURA_CUDA_LAUNCH_CHECK();
+    if (synced) {
+      batch_norm_rank_sums_kernel<<<grid_for(d.c), kBlockThreads, 0, s>>>(
+          part_g, part_gxh, sp.parts, d.c, static_cast<double>(d.m()), means.data<double>());
+      PLEURA_CUDA_LAUNCH_CHECK();
+      sync->all_reduce_sum(means);
+      batch_norm_bwd_means_kernel<<<grid_for(d.c), kBlockThreads, 0, s>>>(means.data<double>(), d.c);
+      PLEURA_CUDA_LAUNCH_CHECK();
+    }
   }
   int64_t total = x.numel();
   if (!grad_x || total == 0) return;

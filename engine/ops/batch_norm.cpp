@@ -76,9 +76,6 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, T
                "] expected more than 1 value per channel when training, got N * H * W = ", m, " (input ", describe(x),
                ")");
 
-  PLEURA_CHECK(!p.training || p.sync == nullptr || p.sync->size() == 1 || x.device().is_cpu(), "[", kOp,
-               "] synchronised batch norm over ", p.sync ? p.sync->size() : 1, " ranks on ", describe(x),
-               ": not yet on CUDA (set [train] sync_bn = false)");
   int64_t c = x.size(1);
   Tensor y = Tensor::empty_like(x);
   Tensor save_mean = Tensor::empty(Shape{c}, x.dtype(), x.device());

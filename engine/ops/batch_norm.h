@@ -15,7 +15,8 @@ struct BatchNormParams {
   // Synchronised batch norm (data-parallel training): the batch statistics, and in the backward pass the
   // sums grad_x needs, are those of every rank's values together (M counts them all), as one process
   // holding the whole batch would compute them. grad_weight and grad_bias stay this rank's share. Null
-  // or one rank: this process's values alone. CPU only for now (CUDA refuses it).
+  // or one rank: this process's values alone. On CUDA tensors the communicator sums a float64 device
+  // vector (NCCL on the device, MPI through the host).
   Communicator* sync = nullptr;
 };
 

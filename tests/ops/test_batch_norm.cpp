@@ -1,8 +1,14 @@
 // Tests of batch_norm2d (engine/ops/batch_norm.h): worked examples (training with the running-stat
-// update, eval), float64 gradient checks, CPU-vs-CUDA parity with running stats, bad input.
+// update, eval), float64 gradient checks, synchronised batch norm over two identical ranks against one
+// batch holding both, CPU-vs-CUDA parity with running stats (plain and synchronised), bad input.
+// Synchronised batch norm on real ranks: tests/mpi/test_mpi_training.cpp.
 #include "engine/ops/batch_norm.h"
 
 #include <cmath>
+#include <cstdlib>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/parallel.h"
 #include "engine/autograd.h"
@@ -21,6 +27,75 @@ BatchNormParams eval_params() {
   BatchNormParams p;
   p.training = false;
   return p;
+}
+
+// Two ranks holding the same values: a sum over them doubles every element. Tensors of any float dtype,
+// on the CPU or a GPU (staged through the host, as the MPI communicator stages CUDA tensors).
+class TwinRanks final : public Communicator {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 2; }
+  int local_rank() const override { return 0; }
+  int local_size() const override { return 2; }
+  std::string describe() const override { return "two identical ranks (test)"; }
+  void all_reduce_sum(Tensor& t) override {
+    std::vector<double> v = t.to_vector();
+    for (double& e : v) e *= 2.0;
+    t.copy_from(Tensor::from_vector(v, t.shape(), t.dtype()));
+    ++sums;
+  }
+  void all_reduce_sum(std::vector<double>& values) override {
+    for (double& v : values) v *= 2.0;
+    ++sums;
+  }
+  void broadcast(Tensor&, int) override {}
+  void broadcast(std::vector<double>&, int) override {}
+  std::vector<double> all_gather(const std::vector<double>& mine) override {
+    std::vector<double> both = mine;
+    both.insert(both.end(), mine.begin(), mine.end());
+    return both;
+  }
+  void barrier() override {}
+  [[noreturn]] void abort(int code) override { std::exit(code); }
+  int sums = 0;  // all_reduce_sum calls
+};
+
+// [x; x] along the batch dimension.
+Tensor twice_along_batch(const Tensor& x) {
+  std::vector<double> v = x.to_vector();
+  v.insert(v.end(), v.begin(), v.end());
+  Shape s = x.shape();
+  return Tensor::from_vector(v, Shape{2 * s[0], s[1], s[2], s[3]}, x.dtype()).to(x.device());
+}
+
+// The first half of a tensor along the batch dimension.
+Tensor first_half_along_batch(const Tensor& x) {
+  std::vector<double> v = x.to_vector();
+  v.resize(v.size() / 2);
+  Shape s = x.shape();
+  return Tensor::from_vector(v, Shape{s[0] / 2, s[1], s[2], s[3]}, x.dtype());
+}
+
+struct BatchNormRun {
+  Tensor y, grad_x, grad_w, grad_b, running_mean, running_var;
+};
+
+// batch_norm2d in training with p.sync = `sync`, then a backward pass of sum(y * g), on x's device.
+BatchNormRun run_batch_norm(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& g, Communicator* sync) {
+  const int64_t c = x.size(1);
+  BatchNormRun r;
+  r.running_mean = random_tensor({c}, 71, x.dtype(), -0.5, 0.5).to(x.device());
+  r.running_var = random_tensor({c}, 72, x.dtype(), 0.5, 2.0).to(x.device());
+  Tensor xl = x.clone().set_requires_grad(true), wl = w.clone().set_requires_grad(true);
+  Tensor bl = b.clone().set_requires_grad(true);
+  BatchNormParams p;
+  p.sync = sync;
+  r.y = batch_norm2d(xl, wl, bl, r.running_mean, r.running_var, p);
+  sum(mul(r.y, g)).backward();
+  r.grad_x = xl.grad();
+  r.grad_w = wl.grad();
+  r.grad_b = bl.grad();
+  return r;
 }
 }  // namespace
 
@@ -189,6 +264,58 @@ TEST_CASE("batch_norm2d: bad input") {
   expect_error([&] { batch_norm2d(x1, w, b, rm, rv, p); },
                {"[batch_norm2d]", "more than 1 value per channel when training", "float32[1, 3, 1, 1]"});
   CHECK(batch_norm2d(x1, w, b, rm, rv, eval_params()).shape() == x1.shape());
+}
+
+TEST_CASE("batch_norm2d: synchronised over two identical ranks equals one batch holding both") {
+  // Each rank holds x and g: the statistics, the running-stat update and grad_x are those of the batch
+  // [x; x], seen from its first half; grad_weight and grad_bias stay this rank's share (half of it).
+  for (DType dtype : {DType::kFloat64, DType::kFloat32}) {
+    CAPTURE(dtype_name(dtype));
+    const Tensor x = random_tensor({3, 4, 5, 7}, 73, dtype, -1.0, 2.0);
+    const Tensor g = random_tensor({3, 4, 5, 7}, 74, dtype);
+    const Tensor w = random_tensor({4}, 75, dtype, 0.5, 1.5), b = random_tensor({4}, 76, dtype);
+    TwinRanks twins;
+    const BatchNormRun synced = run_batch_norm(x, w, b, g, &twins);
+    CHECK(twins.sums == 3);  // forward: the means, then the squared deviations; backward: the two sums
+    const BatchNormRun whole = run_batch_norm(twice_along_batch(x), w, b, twice_along_batch(g), nullptr);
+    const double tol = dtype == DType::kFloat64 ? 1e-12 : 2e-6;
+    expect_close(synced.y, first_half_along_batch(whole.y), tol, tol, "y");
+    expect_close(synced.grad_x, first_half_along_batch(whole.grad_x), tol, tol, "grad_x");
+    expect_close(mul(synced.grad_w, Tensor::full({4}, 2.0, dtype)), whole.grad_w, tol, tol, "grad_weight");
+    expect_close(mul(synced.grad_b, Tensor::full({4}, 2.0, dtype)), whole.grad_b, tol, tol, "grad_bias");
+    expect_close(synced.running_mean, whole.running_mean, tol, tol, "running_mean");
+    // M counts both ranks' values: the unbiased factor is 2M / (2M - 1), not M / (M - 1).
+    expect_close(synced.running_var, whole.running_var, tol, tol, "running_var");
+    const BatchNormRun alone = run_batch_norm(x, w, b, g, nullptr);
+    CHECK(max_abs_diff(alone.running_var, whole.running_var) > 10 * tol);
+  }
+}
+
+TEST_CASE("batch_norm2d: synchronised, CPU vs CUDA" * doctest::test_suite("gpu")) {
+  PLEURA_REQUIRE_GPU();
+  for (const Shape& shape : {Shape{3, 4, 5, 7}, Shape{2, 3, 67, 131}}) {
+    CAPTURE(shape.str());
+    const int64_t c = shape[1];
+    const Tensor x = random_tensor(shape, 77, DType::kFloat32, -1.0, 2.0);
+    const Tensor g = random_tensor(shape, 78, DType::kFloat32);
+    const Tensor w = random_tensor({c}, 79, DType::kFloat32, 0.5, 1.5), b = random_tensor({c}, 80, DType::kFloat32);
+    TwinRanks cpu_twins, cuda_twins;
+    const BatchNormRun cpu = run_batch_norm(x, w, b, g, &cpu_twins);
+    const Device gpu = Device::cuda();
+    const BatchNormRun cuda = run_batch_norm(x.to(gpu), w.to(gpu), b.to(gpu), g.to(gpu), &cuda_twins);
+    CHECK(cuda_twins.sums == 2);  // one vector in the forward, one in the backward
+    const std::pair<const char*, std::pair<Tensor, Tensor>> outputs[] = {
+        {"y", {cuda.y, cpu.y}},
+        {"grad_x", {cuda.grad_x, cpu.grad_x}},
+        {"grad_weight", {cuda.grad_w, cpu.grad_w}},
+        {"grad_bias", {cuda.grad_b, cpu.grad_b}},
+        {"running_mean", {cuda.running_mean, cpu.running_mean}},
+        {"running_var", {cuda.running_var, cpu.running_var}}};
+    for (const auto& [name, pair] : outputs) {
+      const double e = parity_error(pair.first, pair.second);
+      CHECK_MESSAGE(e <= 1e-5, name, ": error ", e);
+    }
+  }
 }
 
 TEST_CASE("batch_norm2d: CPU vs CUDA" * doctest::test_suite("gpu")) {
