@@ -3,6 +3,7 @@
 // whose functions throw "built without CUDA".
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -20,6 +21,14 @@ int device_count();
 void require_device(int index);
 // One line naming the device, driver and runtime versions (for logs).
 std::string describe_device(int index);
+
+// The elementwise kernels index with 32-bit integers where a launch's indices fit (a 64-bit division or
+// modulo costs dozens of instructions per element on a GPU) and with 64-bit ones otherwise. Tests force
+// the 64-bit kernels on small tensors, so that both variants are compared with the CPU.
+inline std::atomic<bool>& wide_indices_forced() {
+  static std::atomic<bool> forced{false};
+  return forced;
+}
 
 // Device memory from the caching allocator (cuda/allocator.cu). Sizes in bytes.
 void* alloc(size_t bytes, int device);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/cuda_runtime.h"
 #include "tests/gradcheck.h"
 
 namespace pleura::testing {
@@ -39,5 +40,19 @@ double check_cuda_parity(const GradFn& fn, const std::vector<Tensor>& inputs, co
 
 // The error measure above, for tests that compare other things.
 double parity_error(const Tensor& cuda_result, const Tensor& cpu_reference);
+
+// While alive, the CUDA kernels that choose between 32- and 64-bit index arithmetic (cuda/launch.h's
+// narrow_indices_fit) take the 64-bit one, which real tensors would need only past 2^31 elements: the
+// parity tests run both variants on small tensors.
+class WideIndicesScope {
+ public:
+  explicit WideIndicesScope(bool wide) : before_(cuda::wide_indices_forced().exchange(wide)) {}
+  ~WideIndicesScope() { cuda::wide_indices_forced().store(before_); }
+  WideIndicesScope(const WideIndicesScope&) = delete;
+  WideIndicesScope& operator=(const WideIndicesScope&) = delete;
+
+ private:
+  bool before_;
+};
 
 }  // namespace pleura::testing

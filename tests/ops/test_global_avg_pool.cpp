@@ -43,11 +43,22 @@ TEST_CASE("global_avg_pool: bad input") {
 TEST_CASE("global_avg_pool: CPU vs CUDA" * doctest::test_suite("gpu")) {
   PLEURA_REQUIRE_GPU();
   auto fn = [](const std::vector<Tensor>& in) { return global_avg_pool(in[0]); };
-  check_cuda_parity(fn, {random_tensor({3, 5, 7, 9}, 43, DType::kFloat32)}, "global_avg_pool [3,5,7,9]");
-  // Planes larger than the block (257 x 259 > 256 threads) and a 1 x 1 plane.
-  check_cuda_parity(fn, {random_tensor({2, 3, 257, 259}, 44, DType::kFloat32)}, "global_avg_pool [2,3,257,259]");
-  check_cuda_parity(fn, {random_tensor({2, 7, 1, 1}, 45, DType::kFloat32)}, "global_avg_pool [2,7,1,1]");
-  // Deterministic: two runs give the same bits.
+  for (bool wide : {false, true}) {  // the backward's 32- and 64-bit index arithmetic
+    const WideIndicesScope indices(wide);
+    const char* how = wide ? " (64-bit indices)" : "";
+    check_cuda_parity(fn, {random_tensor({3, 5, 7, 9}, 43, DType::kFloat32)}, cat("global_avg_pool [3,5,7,9]", how));
+    // A plane of 17 parts of 4096 values, the last short; exactly one part; one part and 64 values; 1 x 1.
+    check_cuda_parity(fn, {random_tensor({2, 3, 257, 259}, 44, DType::kFloat32)},
+                      cat("global_avg_pool [2,3,257,259]", how));
+    check_cuda_parity(fn, {random_tensor({1, 2, 64, 64}, 47, DType::kFloat32)},
+                      cat("global_avg_pool [1,2,64,64]", how));
+    check_cuda_parity(fn, {random_tensor({1, 2, 64, 65}, 48, DType::kFloat32)},
+                      cat("global_avg_pool [1,2,64,65]", how));
+    check_cuda_parity(fn, {random_tensor({2, 7, 1, 1}, 45, DType::kFloat32)}, cat("global_avg_pool [2,7,1,1]", how));
+  }
+  // Deterministic: two runs give the same bits (one part per plane, and many).
   Tensor x = random_tensor({2, 9, 63, 65}, 46, DType::kFloat32).to(Device::cuda());
+  CHECK(global_avg_pool(x).to_vector() == global_avg_pool(x).to_vector());
+  x = random_tensor({2, 3, 257, 259}, 49, DType::kFloat32).to(Device::cuda());
   CHECK(global_avg_pool(x).to_vector() == global_avg_pool(x).to_vector());
 }

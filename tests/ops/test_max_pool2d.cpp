@@ -232,10 +232,14 @@ TEST_CASE("max_pool2d: CPU vs CUDA" * doctest::test_suite("gpu")) {
   // 8x8 and 9x11 put the ceil_mode windows over the bottom and right edges; 7x13 fits exactly in H.
   const Shape shapes[] = {{2, 3, 9, 11}, {2, 5, 8, 8}, {3, 4, 7, 13}, {2, 2, 64, 66}};
   uint64_t seed = 41;
-  for (int k = 0; k < 4; ++k) {
-    for (const Shape& s : shapes) {
-      check_cuda_parity([p = configs[k]](const std::vector<Tensor>& in) { return max_pool2d(in[0], p); },
-                        {random_tensor(s, seed++, DType::kFloat32)}, cat("max_pool2d ", names[k], " ", s.str()));
+  for (bool wide : {false, true}) {  // the kernels' 32- and 64-bit index arithmetic
+    const WideIndicesScope indices(wide);
+    for (int k = 0; k < 4; ++k) {
+      for (const Shape& s : shapes) {
+        check_cuda_parity([p = configs[k]](const std::vector<Tensor>& in) { return max_pool2d(in[0], p); },
+                          {random_tensor(s, seed++, DType::kFloat32)},
+                          cat("max_pool2d ", names[k], " ", s.str(), wide ? " (64-bit indices)" : ""));
+      }
     }
   }
 }

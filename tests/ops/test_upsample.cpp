@@ -137,11 +137,15 @@ TEST_CASE("upsample2x: CPU vs CUDA" * doctest::test_suite("gpu")) {
   PLEURA_REQUIRE_GPU();
   const Shape shapes[] = {{2, 3, 9, 11}, {3, 4, 1, 5}, {2, 2, 33, 17}, {2, 16, 32, 32}};
   uint64_t seed = 71;
-  for (UpsampleMode mode : {UpsampleMode::kNearest, UpsampleMode::kBilinear}) {
-    for (const Shape& s : shapes) {
-      check_cuda_parity([mode](const std::vector<Tensor>& in) { return upsample2x(in[0], mode); },
-                        {random_tensor(s, seed++, DType::kFloat32)},
-                        cat("upsample2x ", mode == UpsampleMode::kNearest ? "nearest " : "bilinear ", s.str()));
+  for (bool wide : {false, true}) {  // the kernels' 32- and 64-bit index arithmetic
+    const WideIndicesScope indices(wide);
+    for (UpsampleMode mode : {UpsampleMode::kNearest, UpsampleMode::kBilinear}) {
+      for (const Shape& s : shapes) {
+        check_cuda_parity([mode](const std::vector<Tensor>& in) { return upsample2x(in[0], mode); },
+                          {random_tensor(s, seed++, DType::kFloat32)},
+                          cat("upsample2x ", mode == UpsampleMode::kNearest ? "nearest " : "bilinear ", s.str(),
+                              wide ? " (64-bit indices)" : ""));
+      }
     }
   }
 }
