@@ -117,13 +117,14 @@ void add(StepCounts& sum, const EngineCounters& c) {
   sum.host_syncs += static_cast<double>(c.host_syncs());
   sum.kernel_launches += static_cast<double>(c.kernel_launches);
   sum.library_calls += static_cast<double>(c.library_calls);
+  sum.bf16_library_calls += static_cast<double>(c.bf16_library_calls);
   sum.device_operations += static_cast<double>(c.device_operations());
   sum.device_mallocs += static_cast<double>(c.device_mallocs);
 }
 
 StepCounts divided(StepCounts s, double n) {
-  for (double* v : {&s.host_reads, &s.host_syncs, &s.kernel_launches, &s.library_calls, &s.device_operations,
-                    &s.device_mallocs})
+  for (double* v : {&s.host_reads, &s.host_syncs, &s.kernel_launches, &s.library_calls, &s.bf16_library_calls,
+                    &s.device_operations, &s.device_mallocs})
     *v /= n;
   return s;
 }
@@ -352,6 +353,7 @@ void print_json(std::ostream& out, const UnetBenchOptions& o, const UnetBenchRes
   j["host_syncs_per_step"] = r.per_step.host_syncs;
   j["kernel_launches_per_step"] = r.per_step.kernel_launches;
   j["library_calls_per_step"] = r.per_step.library_calls;
+  j["bf16_library_calls_per_step"] = r.per_step.bf16_library_calls;
   j["device_operations_per_step"] = r.per_step.device_operations;
   j["device_mallocs_per_step"] = r.per_step.device_mallocs;
   if (o.device.is_cuda()) {
@@ -369,7 +371,7 @@ void print_training(std::ostream& out, const UnetBenchOptions& o, const UnetBenc
       << ms(r.phases.loss) << ", backward " << ms(r.phases.backward) << ", optimizer " << ms(r.phases.optimizer)
       << "\n    per step: " << r.per_step.host_reads << " host reads, " << r.per_step.host_syncs
       << " host syncs, " << r.per_step.kernel_launches << " kernel launches, " << r.per_step.library_calls
-      << " library calls\n";
+      << " library calls (" << r.per_step.bf16_library_calls << " on bfloat16 data)\n";
 }
 
 void print_table(std::ostream& out, const UnetBenchOptions& o, const UnetBenchResult& r) {

@@ -62,6 +62,7 @@ struct StepCounts {
   double host_syncs = 0;
   double kernel_launches = 0;
   double library_calls = 0;
+  double bf16_library_calls = 0;  // of the library calls, those on bfloat16 data (tensor cores)
   double device_operations = 0;
   double device_mallocs = 0;
 };

@@ -1,9 +1,20 @@
 // CUDA kernels of conv2d (engine/ops/conv2d.h); twin: cpu/conv2d.cpp; tests: tests/ops/test_conv2d.cpp (gpu).
 // The convolution passes are cuDNN's (descriptors and algorithm cache in cuda/conv2d_cudnn.{h,cu}); the
 // bias is added and reduced by our own kernels, the reduction without atomics (deterministic).
+// Under the bf16 policy (engine/precision.h; the engine has already rounded x, w, the bias and grad_y to
+// bfloat16 values) the passes run on bfloat16 copies on the tensor cores with float32 accumulation, and
+// their outputs, bfloat16 themselves, are widened back to float32 exactly. The forward's bias goes into
+// cuDNN's accumulation (the output prefilled with it, beta = 1), so y is rounded once, after the bias, as
+// the policy and the CPU round it. Where cuDNN has no bfloat16 algorithm for a shape (an old GPU), the
+// float32 passes run on the rounded values, as before.
+#include <cuda_bf16.h>
+
+#include <optional>
+
 #include "cuda/block_reduce.cuh"
 #include "cuda/conv2d_cudnn.h"
 #include "cuda/launch.h"
+#include "engine/precision.h"
 
 namespace pleura::cuda {
 
@@ -30,6 +41,49 @@ __global__ void conv2d_bias_bwd_kernel(const float* grad_y, float* grad_b, int64
   if (threadIdx.x == 0) grad_b[k] = static_cast<float>(s);
 }
 
+// float32 -> bfloat16, rounding to nearest even (exact for the bf16-rounded values the policy passes).
+__global__ void to_bf16_kernel(const float* src, __nv_bfloat16* dst, int64_t n) {
+  PLEURA_KERNEL_LOOP(i, n) { dst[i] = __float2bfloat16_rn(src[i]); }
+}
+
+// bfloat16 -> float32, exact.
+__global__ void from_bf16_kernel(const __nv_bfloat16* src, float* dst, int64_t n) {
+  PLEURA_KERNEL_LOOP(i, n) { dst[i] = __bfloat162float(src[i]); }
+}
+
+// y [N, K, P*Q] = bias[k] in bfloat16 (exact: the policy rounded the bias), for cuDNN to add the
+// convolution to (beta = 1) before its one rounding of the sum.
+__global__ void fill_bias_bf16_kernel(const float* bias, __nv_bfloat16* y, int64_t total, int64_t K, int64_t pq) {
+  PLEURA_KERNEL_LOOP(i, total) { y[i] = __float2bfloat16_rn(bias[(i / pq) % K]); }
+}
+
+__nv_bfloat16* bf16_data(const Tensor& t) { return static_cast<__nv_bfloat16*>(t.raw()); }
+
+// A float32 tensor's values as a bfloat16 tensor on its device (scratch from the caching allocator).
+Tensor as_bf16(const Tensor& t, cudaStream_t s) {
+  Tensor out = Tensor::empty(t.shape(), DType::kBFloat16, t.device());
+  const int64_t n = t.numel();
+  if (n == 0) return out;
+  to_bf16_kernel<<<grid_for(n), kBlockThreads, 0, s>>>(t.data<float>(), bf16_data(out), n);
+  PLEURA_CUDA_LAUNCH_CHECK();
+  return out;
+}
+
+// dst (float32) = src (bfloat16), same element count.
+void widen_into(const Tensor& src, Tensor& dst, cudaStream_t s) {
+  const int64_t n = dst.numel();
+  if (n == 0) return;
+  from_bf16_kernel<<<grid_for(n), kBlockThreads, 0, s>>>(bf16_data(src), dst.data<float>(), n);
+  PLEURA_CUDA_LAUNCH_CHECK();
+}
+
+bool bf16_policy(const Tensor& x) { return precision() == Precision::kBFloat16 && x.dtype() == DType::kFloat32; }
+
+void count_bf16_call() {
+  count(Counter::kLibraryCall);
+  count(Counter::kBf16LibraryCall);
+}
+
 // Workspace from the caching allocator (stream-ordered, so it may be reused as soon as this op returns).
 Tensor workspace(const ConvAlgo& a, Device device) {
   if (a.workspace_bytes == 0) return Tensor();
@@ -37,12 +91,77 @@ Tensor workspace(const ConvAlgo& a, Device device) {
 }
 void* workspace_ptr(const Tensor& ws) { return ws.defined() ? ws.raw() : nullptr; }
 
+// The forward on bfloat16 copies; false (nothing done) when cuDNN has no bfloat16 algorithm for it.
+bool conv2d_fwd_bf16(cudnnHandle_t h, int dev, const Tensor& x, const Tensor& w, const Tensor& bias,
+                     const Conv2dParams& p, Tensor& y) {
+  ConvDescriptors d = make_conv_descriptors(x, w, p, ConvStorage::kBFloat16);
+  const std::optional<ConvAlgo> a = conv_algo_bf16(h, dev, ConvPass::kForward, x, w, p, d);
+  if (!a) return false;
+  cudaStream_t s = stream(dev);
+  const Tensor x16 = as_bf16(x, s), w16 = as_bf16(w, s);
+  Tensor y16 = Tensor::empty(y.shape(), DType::kBFloat16, y.device());
+  float beta = 0.f;
+  if (bias.defined() && y.numel() > 0) {
+    const int64_t total = y.numel(), K = y.size(1), pq = y.size(2) * y.size(3);
+    fill_bias_bf16_kernel<<<grid_for(total), kBlockThreads, 0, s>>>(bias.data<float>(), bf16_data(y16), total, K, pq);
+    PLEURA_CUDA_LAUNCH_CHECK();
+    beta = 1.f;
+  }
+  Tensor ws = workspace(*a, x.device());
+  const float one = 1.f;
+  PLEURA_CUDNN_CHECK(cudnnConvolutionForward(h, &one, d.x.get(), x16.raw(), d.w.get(), w16.raw(), d.conv.get(),
+                                             static_cast<cudnnConvolutionFwdAlgo_t>(a->algo), workspace_ptr(ws),
+                                             a->workspace_bytes, &beta, d.y.get(), y16.raw()));
+  count_bf16_call();
+  widen_into(y16, y, s);
+  return true;
+}
+
+// The input and weight gradients on bfloat16 copies; false (nothing done) when cuDNN has no bfloat16
+// algorithm for a pass that is asked for.
+bool conv2d_bwd_bf16(cudnnHandle_t h, int dev, const Tensor& x, const Tensor& w, const Tensor& grad_y,
+                     const Conv2dParams& p, Tensor* grad_x, Tensor* grad_w) {
+  ConvDescriptors d = make_conv_descriptors(x, w, p, ConvStorage::kBFloat16);
+  std::optional<ConvAlgo> data_algo, filter_algo;
+  if (grad_x && !(data_algo = conv_algo_bf16(h, dev, ConvPass::kBackwardData, x, w, p, d))) return false;
+  if (grad_w && !(filter_algo = conv_algo_bf16(h, dev, ConvPass::kBackwardFilter, x, w, p, d))) return false;
+  cudaStream_t s = stream(dev);
+  const Tensor g16 = as_bf16(grad_y, s);
+  const float one = 1.f, zero = 0.f;
+  if (grad_x) {
+    const Tensor w16 = as_bf16(w, s);
+    Tensor gx16 = Tensor::empty(x.shape(), DType::kBFloat16, x.device());
+    Tensor ws = workspace(*data_algo, x.device());
+    PLEURA_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), data_algo->math));
+    PLEURA_CUDNN_CHECK(cudnnConvolutionBackwardData(
+        h, &one, d.w.get(), w16.raw(), d.y.get(), g16.raw(), d.conv.get(),
+        static_cast<cudnnConvolutionBwdDataAlgo_t>(data_algo->algo), workspace_ptr(ws), data_algo->workspace_bytes,
+        &zero, d.x.get(), gx16.raw()));
+    count_bf16_call();
+    widen_into(gx16, *grad_x, s);
+  }
+  if (grad_w) {
+    const Tensor x16 = as_bf16(x, s);
+    Tensor gw16 = Tensor::empty(w.shape(), DType::kBFloat16, w.device());
+    Tensor ws = workspace(*filter_algo, x.device());
+    PLEURA_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), filter_algo->math));
+    PLEURA_CUDNN_CHECK(cudnnConvolutionBackwardFilter(
+        h, &one, d.x.get(), x16.raw(), d.y.get(), g16.raw(), d.conv.get(),
+        static_cast<cudnnConvolutionBwdFilterAlgo_t>(filter_algo->algo), workspace_ptr(ws),
+        filter_algo->workspace_bytes, &zero, d.w.get(), gw16.raw()));
+    count_bf16_call();
+    widen_into(gw16, *grad_w, s);
+  }
+  return true;
+}
+
 }  // namespace
 
 void conv2d_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y) {
   int dev = x.device().index;
   DeviceGuard guard(dev);
   cudnnHandle_t h = cudnn(dev);  // bound to stream(dev)
+  if (bf16_policy(x) && conv2d_fwd_bf16(h, dev, x, w, bias, p, y)) return;
   ConvDescriptors d = make_conv_descriptors(x, w, p);
   ConvAlgo a = conv_algo(h, dev, ConvPass::kForward, x, w, p, d);
   Tensor ws = workspace(a, x.device());
@@ -73,6 +192,7 @@ void conv2d_bwd(const Tensor& x, const Tensor& w, const Tensor& grad_y, const Co
     PLEURA_CUDA_LAUNCH_CHECK();
   }
   if (!grad_x && !grad_w) return;
+  if (bf16_policy(x) && conv2d_bwd_bf16(h, dev, x, w, grad_y, p, grad_x, grad_w)) return;
   ConvDescriptors d = make_conv_descriptors(x, w, p);
   if (grad_x) {
     // beta = 0: cuDNN overwrites every element of grad_x.

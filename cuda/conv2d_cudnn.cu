@@ -9,10 +9,14 @@
 // - strict FP32: CUDNN_FMA_MATH, and only algorithms that sum the products directly (implicit/explicit
 //   GEMM, direct); FFT and Winograd transforms add rounding error that scales with the largest output,
 //   which would break the CPU parity bound on small outputs.
+// - bfloat16 storage (the bf16 policy): tensor-core math (CUDNN_TENSOR_OP_MATH, or the default), float32
+//   accumulation, and again only algorithms that sum the products directly. When cuDNN offers none (an old
+//   GPU, an odd shape), the choice says so and conv2d runs the float32 pass on the bf16-rounded values.
 #include <array>
 #include <climits>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "cuda/context.h"
@@ -118,44 +122,86 @@ const char* pass_name(ConvPass pass) {
   return pass == ConvPass::kForward ? "forward" : pass == ConvPass::kBackwardData ? "backward data" : "backward filter";
 }
 
-ConvAlgo choose(cudnnHandle_t h, ConvPass pass, bool tf32, ConvDescriptors& d, const Tensor& x, const Tensor& w) {
-  cudnnMathType_t base = tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
+// The math modes a choice runs under.
+enum class ConvMath { kStrictFP32, kTF32, kBF16 };
+
+const char* math_name(ConvMath math) {
+  return math == ConvMath::kStrictFP32 ? "strict FP32" : math == ConvMath::kTF32 ? "TF32 allowed" : "bfloat16";
+}
+
+// Whether candidate c may run under `math`.
+bool acceptable(const Candidate& c, ConvPass pass, ConvMath math) {
+  if (c.math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) return false;
+  switch (math) {
+    case ConvMath::kStrictFP32: return c.math == CUDNN_FMA_MATH && sums_directly(pass, c.algo);
+    case ConvMath::kTF32: return true;
+    case ConvMath::kBF16: return sums_directly(pass, c.algo);
+  }
+  return false;
+}
+
+// The first acceptable candidate cuDNN accepts for these descriptors (deterministic ones first); nullopt
+// when there is none.
+std::optional<ConvAlgo> choose(cudnnHandle_t h, ConvPass pass, ConvMath math, ConvDescriptors& d) {
+  const cudnnMathType_t base = math == ConvMath::kStrictFP32 ? CUDNN_FMA_MATH
+                               : math == ConvMath::kBF16     ? CUDNN_TENSOR_OP_MATH
+                                                             : CUDNN_DEFAULT_MATH;
   PLEURA_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), base));
   std::vector<Candidate> cands = heuristic_candidates(h, pass, d);
   for (const Candidate& c : fallback_candidates(pass, base)) cands.push_back(c);
   for (bool want_deterministic : {true, false}) {
     for (const Candidate& c : cands) {
       if (want_deterministic && !c.deterministic) continue;
-      if (c.math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;
-      if (!tf32 && (c.math != CUDNN_FMA_MATH || !sums_directly(pass, c.algo))) continue;
+      if (!acceptable(c, pass, math)) continue;
       PLEURA_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), c.math));
       size_t bytes = 0;
       if (workspace_size(h, pass, d, c.algo, &bytes) != CUDNN_STATUS_SUCCESS || bytes > kMaxWorkspaceBytes) continue;
-      return {c.algo, c.math, bytes};
+      return ConvAlgo{c.algo, c.math, bytes};
     }
   }
-  throw_error(cat("[conv2d] cuDNN offers no usable ", pass_name(pass), " algorithm (",
-                  tf32 ? "TF32 allowed" : "strict FP32", ", workspace <= 1 GiB) for input ", describe(x), ", weight ",
-                  describe(w)));
+  return std::nullopt;
 }
 
 // Everything that changes the choice: device, pass, math mode, shapes, convolution parameters.
 using AlgoKey = std::array<int64_t, 18>;
 
 std::mutex g_cache_mutex;
-std::map<AlgoKey, ConvAlgo> g_cache;
+std::map<AlgoKey, std::optional<ConvAlgo>> g_cache;  // nullopt: cuDNN offers no algorithm
+
+AlgoKey key_of(int device, ConvPass pass, ConvMath math, const Tensor& x, const Tensor& w, const Conv2dParams& p) {
+  return {device,       static_cast<int64_t>(pass),
+          static_cast<int64_t>(math), x.size(0),
+          x.size(1),    x.size(2),
+          x.size(3),    w.size(0),
+          w.size(2),    w.size(3),
+          p.stride_h,   p.stride_w,
+          p.pad_h,      p.pad_w,
+          p.dilation_h, p.dilation_w,
+          p.groups,     w.size(1)};
+}
+
+// The cached choice for this key, made now when new; d.conv is left set to its math type.
+std::optional<ConvAlgo> cached_choice(cudnnHandle_t handle, const AlgoKey& key, ConvPass pass, ConvMath math,
+                                      ConvDescriptors& d) {
+  std::lock_guard<std::mutex> lock(g_cache_mutex);
+  auto it = g_cache.find(key);
+  if (it == g_cache.end()) it = g_cache.emplace(key, choose(handle, pass, math, d)).first;
+  if (it->second) PLEURA_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), it->second->math));
+  return it->second;
+}
 
 }  // namespace
 
-ConvDescriptors make_conv_descriptors(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
+ConvDescriptors make_conv_descriptors(const Tensor& x, const Tensor& w, const Conv2dParams& p, ConvStorage storage) {
   to_int(x.numel(), "input element count", x);
+  const cudnnDataType_t type = storage == ConvStorage::kBFloat16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
   ConvDescriptors d;
   PLEURA_CUDNN_CHECK(cudnnCreateTensorDescriptor(d.x.out()));
-  PLEURA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d.x.get(), CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
+  PLEURA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d.x.get(), CUDNN_TENSOR_NCHW, type,
                                                 to_int(x.size(0), "N", x), to_int(x.size(1), "C", x),
                                                 to_int(x.size(2), "H", x), to_int(x.size(3), "W", x)));
   PLEURA_CUDNN_CHECK(cudnnCreateFilterDescriptor(d.w.out()));
-  PLEURA_CUDNN_CHECK(cudnnSetFilter4dDescriptor(d.w.get(), CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW,
+  PLEURA_CUDNN_CHECK(cudnnSetFilter4dDescriptor(d.w.get(), type, CUDNN_TENSOR_NCHW,
                                                 to_int(w.size(0), "K", w), to_int(w.size(1), "C / groups", w),
                                                 to_int(w.size(2), "R", w), to_int(w.size(3), "S", w)));
   PLEURA_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(d.conv.out()));
@@ -175,27 +221,23 @@ ConvDescriptors make_conv_descriptors(const Tensor& x, const Tensor& w, const Co
                ", weight ", describe(w), ")");
   to_int(x.size(0) * w.size(0) * P * Q, "output element count", x);
   PLEURA_CUDNN_CHECK(cudnnCreateTensorDescriptor(d.y.out()));
-  PLEURA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d.y.get(), CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, k, oh, ow));
+  PLEURA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d.y.get(), CUDNN_TENSOR_NCHW, type, n, k, oh, ow));
   return d;
 }
 
 ConvAlgo conv_algo(cudnnHandle_t handle, int device, ConvPass pass, const Tensor& x, const Tensor& w,
                    const Conv2dParams& p, ConvDescriptors& d) {
-  bool tf32 = tf32_allowed();
-  AlgoKey key{device,       static_cast<int64_t>(pass),
-              tf32 ? 1 : 0, x.size(0),
-              x.size(1),    x.size(2),
-              x.size(3),    w.size(0),
-              w.size(2),    w.size(3),
-              p.stride_h,   p.stride_w,
-              p.pad_h,      p.pad_w,
-              p.dilation_h, p.dilation_w,
-              p.groups,     w.size(1)};
-  std::lock_guard<std::mutex> lock(g_cache_mutex);
-  auto it = g_cache.find(key);
-  if (it == g_cache.end()) it = g_cache.emplace(key, choose(handle, pass, tf32, d, x, w)).first;
-  PLEURA_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), it->second.math));
-  return it->second;
+  const ConvMath math = tf32_allowed() ? ConvMath::kTF32 : ConvMath::kStrictFP32;
+  std::optional<ConvAlgo> a = cached_choice(handle, key_of(device, pass, math, x, w, p), pass, math, d);
+  if (!a)
+    throw_error(cat("[conv2d] cuDNN offers no usable ", pass_name(pass), " algorithm (", math_name(math),
+                    ", workspace <= 1 GiB) for input ", describe(x), ", weight ", describe(w)));
+  return *a;
+}
+
+std::optional<ConvAlgo> conv_algo_bf16(cudnnHandle_t handle, int device, ConvPass pass, const Tensor& x,
+                                       const Tensor& w, const Conv2dParams& p, ConvDescriptors& d) {
+  return cached_choice(handle, key_of(device, pass, ConvMath::kBF16, x, w, p), pass, ConvMath::kBF16, d);
 }
 
 }  // namespace pleura::cuda

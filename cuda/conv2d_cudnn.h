@@ -1,9 +1,11 @@
 // cuDNN plumbing for conv2d (used by cuda/conv2d.cu; CPU twin of the op: cpu/conv2d.cpp): move-only owners
-// of the legacy descriptors, and the choice of algorithm, made once per shape/params/math mode/pass and cached.
+// of the legacy descriptors, and the choice of algorithm, made once per shape/params/math mode/storage/pass
+// and cached.
 // Implemented in cuda/conv2d_cudnn.cu; exercised by the gpu suite of tests/ops/test_conv2d.cpp.
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <utility>
 
 #include "cuda/cuda_check.h"
@@ -50,8 +52,14 @@ struct ConvDescriptors {
   FilterDescriptor w;
   ConvolutionDescriptor conv;
 };
-// float32 NCHW descriptors for x [N,C,H,W] and w [K,C/groups,R,S]; y is [N,K,P,Q] (checked against cuDNN).
-ConvDescriptors make_conv_descriptors(const Tensor& x, const Tensor& w, const Conv2dParams& p);
+// The element type of x, w and y in cuDNN's pass (the convolution accumulates in float32 either way):
+// float32, or bfloat16 (engine/precision.h's bf16 policy: tensor cores, with float32 accumulation).
+enum class ConvStorage { kFloat32, kBFloat16 };
+
+// NCHW descriptors for x [N,C,H,W] and w [K,C/groups,R,S] of that storage; y is [N,K,P,Q] (checked
+// against cuDNN).
+ConvDescriptors make_conv_descriptors(const Tensor& x, const Tensor& w, const Conv2dParams& p,
+                                      ConvStorage storage = ConvStorage::kFloat32);
 
 enum class ConvPass { kForward, kBackwardData, kBackwardFilter };
 
@@ -61,9 +69,16 @@ struct ConvAlgo {
   size_t workspace_bytes = 0;
 };
 
-// The algorithm for this pass, from the cache or chosen now (deterministic first; in strict FP32 only
-// FMA-math algorithms that sum products directly). Leaves d.conv set to the chosen math type.
+// The algorithm for this pass of float32 descriptors, from the cache or chosen now (deterministic first; in
+// strict FP32 only FMA-math algorithms that sum products directly). Leaves d.conv set to the chosen math
+// type. Throws when cuDNN offers none.
 ConvAlgo conv_algo(cudnnHandle_t handle, int device, ConvPass pass, const Tensor& x, const Tensor& w,
                    const Conv2dParams& p, ConvDescriptors& d);
+
+// The same for bfloat16 descriptors (tensor-core math, algorithms that sum products directly); nullopt
+// when cuDNN offers none for this shape on this device (then conv2d keeps the float32 pass). Remembered
+// either way.
+std::optional<ConvAlgo> conv_algo_bf16(cudnnHandle_t handle, int device, ConvPass pass, const Tensor& x,
+                                       const Tensor& w, const Conv2dParams& p, ConvDescriptors& d);
 
 }  // namespace pleura::cuda

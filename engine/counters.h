@@ -28,6 +28,7 @@ struct EngineCounters {
   int64_t device_frees = 0;
   int64_t kernel_launches = 0;  // Pleura's own kernels
   int64_t library_calls = 0;    // cuDNN convolution calls (each launches one or more kernels)
+  int64_t bf16_library_calls = 0;  // of which on bfloat16 data (tensor cores; engine/precision.h's bf16)
   int64_t copies_and_fills = 0;  // host-to-device and device-to-device copies, memsets
 
   // Every call that makes the host wait for the device.
@@ -56,6 +57,7 @@ enum class Counter {
   kKernelLaunch,
   kLibraryCall,
   kCopyOrFill,
+  kBf16LibraryCall,
 };
 void count(Counter what);
 

@@ -27,6 +27,9 @@ class Conv2dBackward : public Node {
     if (has_bias_ && needs_grad(2)) grad_b = Tensor::empty(Shape{w_.size(0)}, w_.dtype(), w_.device());
     if (grad_x.defined() || grad_w.defined() || grad_b.defined()) {
       const Tensor g = bf16_ ? round_bf16(grad_y) : grad_y;
+      // The kernels see the forward's policy (the CUDA backend then runs bfloat16 passes), whatever the
+      // policy is when backward runs.
+      const PrecisionScope policy(bf16_ ? Precision::kBFloat16 : Precision::kFloat32);
       PLEURA_DISPATCH(x_.device(), "conv2d",
                       conv2d_bwd(x_, w_, g, p_, grad_x.defined() ? &grad_x : nullptr,
                                  grad_w.defined() ? &grad_w : nullptr, grad_b.defined() ? &grad_b : nullptr));

@@ -9,6 +9,7 @@
 #include "engine/cuda_runtime.h"
 #include "engine/ops/conv2d.h"
 #include "engine/ops/relu.h"
+#include "engine/precision.h"
 #include "engine/tensor.h"
 #include "tests/testing.h"
 
@@ -38,12 +39,19 @@ TEST_CASE("counters: CPU ops make no device counts") {
   const Tensor b = testing::random_tensor({4}, 23, DType::kFloat32);
   const EngineCounters before = engine_counters();
   const Tensor y = relu(conv2d(x, w, b, {1, 1, 1, 1}));
+  Tensor y16;
+  {
+    const PrecisionScope bf16(Precision::kBFloat16);  // rounding on the CPU; no library runs
+    y16 = conv2d(x, w, b, {1, 1, 1, 1});
+  }
   const EngineCounters d = counters_between(before, engine_counters());
   CHECK(d.kernel_launches == 0);
   CHECK(d.library_calls == 0);
+  CHECK(d.bf16_library_calls == 0);
   CHECK(d.host_syncs() == 0);
   CHECK(d.device_operations() == 0);
   CHECK(y.numel() == 4 * 64);
+  CHECK(y16.numel() == 4 * 64);
 }
 
 TEST_CASE("counters: counts from several threads add up exactly") {
@@ -73,11 +81,14 @@ TEST_CASE("counters: counters_between subtracts field by field") {
   b.kernel_launches = 25;
   b.device_frees = 4;
   b.library_calls = 2;
+  a.bf16_library_calls = 1;
+  b.bf16_library_calls = 2;
   const EngineCounters d = counters_between(a, b);
   CHECK(d.host_reads == 4);
   CHECK(d.kernel_launches == 15);
   CHECK(d.device_frees == 3);
   CHECK(d.library_calls == 2);
+  CHECK(d.bf16_library_calls == 1);
   CHECK(d.host_syncs() == 3);
   CHECK(d.device_operations() == 17);
 }
