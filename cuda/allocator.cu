@@ -167,4 +167,17 @@ void allocator_empty_cache(int device) {
   if (g_caching) m.pool->release_cached();
 }
 
+void allocator_open_private(int device, cudaStream_t stream, uintptr_t pool) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  PLEURA_CHECK(g_caching, "[cuda graph] capture needs the caching allocator (PLEURA_CUDA_NO_CACHE is set)");
+  memory(device).pool->open_private(stream_id(stream), pool);
+}
+
+size_t allocator_close_private(int device) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return memory(device).pool->close_private();
+}
+
+bool allocator_caching() { return g_caching; }
+
 }  // namespace pleura::cuda

@@ -22,5 +22,10 @@ void allocator_free(void* ptr, size_t bytes, int device, cudaStream_t stream);
 MemoryStats allocator_stats(int device);
 void allocator_reset_peak(int device);
 void allocator_empty_cache(int device);
+// The private pool of a graph capture on `stream` (BlockPool::open_private / close_private); with caching
+// off there is no pool to keep apart, and a capture is refused.
+void allocator_open_private(int device, cudaStream_t stream, uintptr_t pool);
+size_t allocator_close_private(int device);
+bool allocator_caching();
 
 }  // namespace pleura::cuda

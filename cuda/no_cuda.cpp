@@ -33,6 +33,10 @@ bool fence_passed(uint64_t) { return true; }  // no fence can exist
 MemoryStats memory_stats(int) { no_cuda("memory_stats"); }
 void reset_peak_memory(int) { no_cuda("memory_stats"); }
 void empty_cache(int) { no_cuda("empty_cache"); }
+void begin_graph_capture(int) { no_cuda("graph capture"); }
+void* end_graph_capture(int, std::string&) { no_cuda("graph capture"); }
+void replay_graph(void*, int) { no_cuda("graph replay"); }
+void destroy_graph(void*) {}
 void set_math_mode(MathMode mode) { g_math_mode = mode; }
 MathMode math_mode() { return g_math_mode; }
 

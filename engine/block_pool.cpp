@@ -59,11 +59,11 @@ BlockPool::Block* BlockPool::find_free(size_t size, StreamId stream, bool small)
 BlockPool::Block* BlockPool::new_segment(size_t size, StreamId stream, bool small) {
   const size_t bytes = small ? kSmallSegment : round_up(size, kLargeRound);
   void* base = heap_.allocate(bytes);
-  if (base == nullptr) {
+  if (base == nullptr && !private_open_) {  // a capture must not free device memory
     release_cached();
     base = heap_.allocate(bytes);
-    if (base == nullptr) return nullptr;
   }
+  if (base == nullptr) return nullptr;
   Block* block = new Block;
   block->ptr = static_cast<char*>(base);
   block->size = bytes;
@@ -96,6 +96,7 @@ void BlockPool::split(Block* block, size_t size) {
 }
 
 void* BlockPool::allocate(size_t bytes, StreamId stream) {
+  if (private_open_ && stream == private_stream_) stream = private_pool_;
   const size_t size = round_size(bytes);
   const bool small = size <= kSmallRequest;
   Block* block = find_free(size, stream, small);
@@ -143,6 +144,7 @@ void BlockPool::free(void* ptr) {
                "or which was freed already");
   Block* block = it->second;
   live_.erase(it);
+  if (private_open_ && block->stream != private_pool_) ++foreign_frees_;
   stats_.bytes_in_use -= block->size;
   block->allocated = false;
   block = merge_free_neighbours(block);
@@ -167,6 +169,22 @@ size_t BlockPool::release_cached() {
     it = segment_heads_.erase(it);
   }
   return released;
+}
+
+void BlockPool::open_private(StreamId stream, StreamId pool) {
+  PLEURA_CHECK(!private_open_, "[", label_, " alloc] a private pool is open already (one capture at a time)");
+  PLEURA_CHECK((pool & kPrivatePoolBit) != 0 && (stream & kPrivatePoolBit) == 0, "[", label_,
+               " alloc] private pool id ", pool, " must have kPrivatePoolBit set, stream ", stream, " must not");
+  private_open_ = true;
+  private_stream_ = stream;
+  private_pool_ = pool;
+  foreign_frees_ = 0;
+}
+
+size_t BlockPool::close_private() {
+  PLEURA_CHECK(private_open_, "[", label_, " alloc] close_private without open_private");
+  private_open_ = false;
+  return foreign_frees_;
 }
 
 void BlockPool::reset_peak() {

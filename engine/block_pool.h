@@ -72,6 +72,20 @@ class BlockPool {
   void free(void* ptr);
   // Returns every fully free segment to the heap; the bytes returned.
   size_t release_cached();
+
+  // Stream capture into a CUDA graph (cuda/graph.cu). While a private pool is open, requests on `stream`
+  // are served from segments of `pool` (an id no stream uses: kPrivatePoolBit set) and never from the
+  // stream's own free blocks, so the memory a graph was captured with stays the graph's: its blocks, freed
+  // during the capture or after it, serve only later requests of that pool (a replay writes them again).
+  // A block of any other pool freed while it is open (memory the graph may read on a replay, which others
+  // could take meanwhile) is counted, and close_private() returns the count: the capture is safe to replay
+  // only when it is 0. Out of memory inside a private pool does not give cached segments back (freeing
+  // device memory would end a capture). A dead graph's free segments go back to the heap with
+  // release_cached() (which the out-of-memory path calls).
+  static constexpr StreamId kPrivatePoolBit = StreamId{1} << (sizeof(StreamId) * 8 - 1);
+  void open_private(StreamId stream, StreamId pool);
+  size_t close_private();
+  bool private_open() const { return private_open_; }
   BlockPoolStats stats() const { return stats_; }
   void reset_peak();
   // The size a request is served with: a multiple of kMinBlock, at least kMinBlock.
@@ -96,6 +110,9 @@ class BlockPool {
 
   SegmentHeap& heap_;
   std::string label_;
+  bool private_open_ = false;
+  StreamId private_stream_ = 0, private_pool_ = 0;
+  size_t foreign_frees_ = 0;  // frees of other pools' blocks while the private pool is open
   FreeList small_free_, large_free_;
   std::unordered_map<void*, Block*> live_;  // blocks handed out, by address
   std::set<Block*> segment_heads_;          // the first block of every segment

@@ -8,7 +8,7 @@
 namespace pleura {
 namespace {
 
-constexpr size_t kCounters = static_cast<size_t>(Counter::kBf16LibraryCall) + 1;
+constexpr size_t kCounters = static_cast<size_t>(Counter::kGraphLaunch) + 1;
 std::array<std::atomic<int64_t>, kCounters> g_counts{};
 
 int64_t read(Counter what) { return g_counts[static_cast<size_t>(what)].load(std::memory_order_relaxed); }
@@ -30,6 +30,7 @@ EngineCounters engine_counters() {
   c.library_calls = read(Counter::kLibraryCall);
   c.bf16_library_calls = read(Counter::kBf16LibraryCall);
   c.copies_and_fills = read(Counter::kCopyOrFill);
+  c.graph_launches = read(Counter::kGraphLaunch);
   return c;
 }
 
@@ -50,6 +51,7 @@ EngineCounters counters_between(const EngineCounters& a, const EngineCounters& b
   d.library_calls = b.library_calls - a.library_calls;
   d.bf16_library_calls = b.bf16_library_calls - a.bf16_library_calls;
   d.copies_and_fills = b.copies_and_fills - a.copies_and_fills;
+  d.graph_launches = b.graph_launches - a.graph_launches;
   return d;
 }
 

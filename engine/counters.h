@@ -30,13 +30,14 @@ struct EngineCounters {
   int64_t library_calls = 0;    // cuDNN convolution calls (each launches one or more kernels)
   int64_t bf16_library_calls = 0;  // of which on bfloat16 data (tensor cores; engine/precision.h's bf16)
   int64_t copies_and_fills = 0;  // host-to-device and device-to-device copies, memsets
+  int64_t graph_launches = 0;    // CUDA graph replays (engine/captured_function.h), each many kernels
 
   // Every call that makes the host wait for the device.
   int64_t host_syncs() const {
     return device_to_host_copies + synchronizations + pinned_allocs + pinned_frees + device_frees;
   }
-  // Everything put on the device's stream.
-  int64_t device_operations() const { return kernel_launches + library_calls + copies_and_fills; }
+  // Everything put on the device's stream (a graph replay counts once).
+  int64_t device_operations() const { return kernel_launches + library_calls + copies_and_fills + graph_launches; }
 };
 
 // Counts since the start of the process or the last reset.
@@ -58,6 +59,7 @@ enum class Counter {
   kLibraryCall,
   kCopyOrFill,
   kBf16LibraryCall,
+  kGraphLaunch,
 };
 void count(Counter what);
 

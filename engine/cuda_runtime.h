@@ -74,6 +74,18 @@ void reset_peak_memory(int device);
 // Returns every cached, unused block to CUDA.
 void empty_cache(int device);
 
+// CUDA graphs (cuda/graph.cu). Between begin_graph_capture and end_graph_capture, the work this thread
+// queues on `device`'s stream is recorded, not run, and the caching allocator serves that stream from a
+// pool of the graph's own (engine/block_pool.h, open_private), so a replay finds its memory as the capture
+// left it. end_graph_capture returns the instantiated graph, or nullptr with `why` saying what could not
+// be captured (an operation that waits for the device, memory freed that the graph may read); the
+// device's state is then as before the capture (no work was run). replay_graph queues the graph's work
+// on the stream again; destroy_graph frees the graph (its memory stays in the allocator's cache).
+void begin_graph_capture(int device);
+void* end_graph_capture(int device, std::string& why);
+void replay_graph(void* graph, int device);
+void destroy_graph(void* graph);
+
 // Convolution and matrix-product math: TF32 tensor cores allowed (the default, as PyTorch does for
 // cuDNN), or strict IEEE float32 (used by the parity tests).
 enum class MathMode { kAllowTF32, kStrictFP32 };

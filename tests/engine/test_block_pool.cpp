@@ -213,3 +213,82 @@ TEST_CASE("block pool: random allocations and frees keep the invariants and neve
   CHECK(pool.stats().segments == 0);  // every segment merged back into one free block
   CHECK(heap.used() == 0);
 }
+
+TEST_CASE("block pool: a private pool (graph capture) keeps its memory apart from its stream's") {
+  FakeHeap heap(64 * kMiB);
+  BlockPool pool(heap, "fake");
+  const StreamId stream = 0x1000, other = 0x2000;
+  const StreamId graph = BlockPool::kPrivatePoolBit | 1;
+  // A free block of the stream, which the capture must not take.
+  void* before = pool.allocate(4096, stream);
+  pool.free(before);
+  const int segments_before = heap.allocs;
+
+  pool.open_private(stream, graph);
+  CHECK(pool.private_open());
+  void* a = pool.allocate(4096, stream);  // served from a new segment of the graph's pool
+  CHECK(a != before);
+  CHECK(heap.allocs == segments_before + 1);
+  void* b = pool.allocate(8192, stream);
+  pool.free(b);                           // the graph's own: reused within the capture
+  void* c = pool.allocate(8192, stream);
+  CHECK(c == b);
+  // Another stream (a loader thread's copies) is not captured: its request is its own stream's.
+  void* elsewhere = pool.allocate(4096, other);
+  CHECK(elsewhere != a);
+  CHECK(elsewhere != c);
+  // Freed during the capture, a block of another pool counts against it (the graph might read it).
+  pool.free(elsewhere);
+  CHECK(pool.close_private() == 1);
+  CHECK_FALSE(pool.private_open());
+  pool.check_invariants();
+
+  // After the capture the stream does not take the graph's blocks, even when they are free.
+  pool.free(c);
+  void* after = pool.allocate(8192, stream);
+  CHECK(after != c);
+  CHECK(after != a);
+  pool.free(after);
+  pool.free(a);
+  pool.check_invariants();
+  // A dead graph's segments go back to the heap with the others.
+  pool.release_cached();
+  CHECK(heap.used() == 0);
+}
+
+TEST_CASE("block pool: a capture that frees no other pool's block is safe; the pool ids are checked") {
+  FakeHeap heap(64 * kMiB);
+  BlockPool pool(heap, "fake");
+  const StreamId stream = 0x1000, graph = BlockPool::kPrivatePoolBit | 7;
+  void* kept = pool.allocate(1000, stream);  // allocated before, alive through the capture
+  pool.open_private(stream, graph);
+  void* t = pool.allocate(2000, stream);
+  pool.free(t);
+  CHECK(pool.close_private() == 0);
+  pool.free(kept);
+  pool.check_invariants();
+
+  testing::expect_error([&] { pool.open_private(stream, 5); }, {"[fake alloc]", "kPrivatePoolBit"});
+  pool.open_private(stream, graph);
+  testing::expect_error([&] { pool.open_private(stream, graph); }, {"[fake alloc]", "open already"});
+  pool.close_private();
+  testing::expect_error([&] { pool.close_private(); }, {"[fake alloc]", "without open_private"});
+}
+
+TEST_CASE("block pool: out of memory inside a private pool gives no cached segment back") {
+  FakeHeap heap(4 * kMiB);
+  BlockPool pool(heap, "fake");
+  const StreamId stream = 0x1000, graph = BlockPool::kPrivatePoolBit | 2;
+  void* cached = pool.allocate(3 * kMiB, stream);  // a 4 MiB segment, then cached
+  pool.free(cached);
+  pool.open_private(stream, graph);
+  // The graph needs its own segment; the heap is full of the cached one, which must stay (cudaFree would
+  // end the capture): out of memory.
+  CHECK_THROWS_AS(pool.allocate(3 * kMiB, stream), OutOfMemoryError);
+  CHECK(heap.releases == 0);
+  pool.close_private();
+  // Outside the capture the same request takes the cached segment.
+  void* again = pool.allocate(3 * kMiB, stream);
+  CHECK(again == cached);
+  pool.free(again);
+}
