@@ -16,6 +16,7 @@
 #include "cpu/conv_algorithm.h"
 #include "engine/alloc_context.h"
 #include "engine/autograd.h"
+#include "engine/captured_function.h"
 #include "engine/cuda_runtime.h"
 #include "engine/ops/combo_loss.h"
 #include "engine/parallel.h"
@@ -173,10 +174,20 @@ void time_inference(Bench& b, UnetBenchResult& r) {
   if (b.o.fold_bn) fold_batch_norms(*b.model);
   NoGradGuard no_grad;
   const FastInferenceConvolutionsScope winograd_scope(!b.o.exact_convolutions);
+  // --cuda-graphs: the device work as infer_unet --cuda-graphs runs it (one graph per batch shape, captured
+  // at the second call: give --warmup 2 or more to time replays only).
+  CapturedFunction graph([&](const std::vector<Tensor>& in) {
+    return infer::device_probabilities(*b.model, in[0], b.o.flip);
+  });
   std::vector<double> seconds;
   for (int64_t i = 0; i < b.o.warmup + b.o.steps; ++i) {
     const double s = timed(b.o.device, [&] {
-      infer::checkpoint_probabilities(*b.model, upload(b.infer_host, b.o.device), b.o.flip);
+      const Tensor x = upload(b.infer_host, b.o.device);
+      if (b.o.cuda_graphs) {
+        infer::mean_on_host(graph({x}));
+      } else {
+        infer::checkpoint_probabilities(*b.model, x, b.o.flip);
+      }
     });
     if (i >= b.o.warmup) seconds.push_back(s);
   }
@@ -289,6 +300,8 @@ void declare(CLI::App& app, BenchArgs& a) {
   app.add_flag("--infer-only", o.infer_only, "time the inference batch only (no training step)");
   app.add_flag("!--no-fold", o.fold_bn,
                "inference with each batch norm after its convolution, not folded into it as infer_unet does");
+  app.add_flag("--cuda-graphs", o.cuda_graphs,
+               "inference's device work as one CUDA graph per batch shape, as infer_unet --cuda-graphs (GPU only)");
   app.add_flag("--exact-convolutions", o.exact_convolutions,
                "inference without the CPU's Winograd F(4x4,3x3) convolutions, as infer_unet --exact-convolutions");
   app.add_option("--steps", o.steps, "timed steps (default 5)")->type_name("N")->check(int_in(1, 100000));
@@ -329,6 +342,7 @@ void print_json(std::ostream& out, const UnetBenchOptions& o, const UnetBenchRes
   j["infer_only"] = o.infer_only;
   j["fold_bn"] = o.fold_bn;
   j["exact_convolutions"] = o.exact_convolutions;
+  j["cuda_graphs"] = o.cuda_graphs;
   j["peak_rss_mib"] = mib(r.peak_rss_bytes);
   j["host_cache"] = {{"hits", r.host_cache.cache_hits},
                      {"misses", r.host_cache.cache_misses},
@@ -400,6 +414,7 @@ void run(const BenchArgs& a, const tools::ToolContext& context) {
   UnetBenchOptions o = a.options;
   o.device = tools::as_usage([&] { return Device::parse(a.device); });
   o.precision = tools::as_usage([&] { return parse_precision(a.precision, "--precision"); });
+  if (o.cuda_graphs && !o.device.is_cuda()) throw tools::UsageError("--cuda-graphs needs --device cuda (or cuda:N)");
   if (a.threads > 0) set_num_threads(a.threads);
   const UnetBenchResult r = run_unet_bench(o);
   print_table(context.out, o, r);

@@ -30,6 +30,7 @@ struct UnetBenchOptions {
   bool infer_only = false;  // time the inference batch alone (no training step, no optimizer state)
   bool fold_bn = true;      // inference with the batch norms folded into the convolutions, as infer_unet
                             // (layers/conv_bn.h); false: the layers one after another
+  bool cuda_graphs = false;  // inference as infer_unet --cuda-graphs (engine/captured_function.h)
   bool exact_convolutions = false;  // inference without the CPU's Winograd F(4x4,3x3) 3x3 convolutions, as
                                     // infer_unet --exact-convolutions (cpu/conv2d_winograd_f4.h)
   int64_t log_every = 0;    // steps between readings of the step ledger, as train_unet's [run] log_every;

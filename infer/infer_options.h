@@ -35,6 +35,10 @@ struct InferOptions {
   // On the CPU, the 3x3 stride-1 convolutions run as Winograd F(4x4,3x3) (cpu/conv2d_winograd_f4.h: about
   // twice as fast, within 5e-5 of each layer's largest output) unless this is true.
   bool exact_convolutions = false;
+  // On a GPU, each checkpoint's forward passes of a batch shape run as one CUDA graph after a warm-up
+  // (engine/captured_function.h: the same bits, fewer launches; each checkpoint's graph keeps its own
+  // activation memory). A CPU device refuses it.
+  bool cuda_graphs = false;
 };
 
 // Options from an INI file with "section.key=value" overrides applied first. Unknown sections or keys,

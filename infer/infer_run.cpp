@@ -77,6 +77,8 @@ std::vector<std::string> resolve_checkpoints(const InferOptions& o) {
 
 InferSummary run_inference(const InferOptions& o, std::ostream& log, bool terminal) {
   PLEURA_CHECK(o.batch >= 1 && o.workers >= 1, "[run_inference] batch ", o.batch, ", workers ", o.workers);
+  PLEURA_CHECK(!o.cuda_graphs || o.device.is_cuda(), "cuda_graphs (--cuda-graphs) needs a CUDA device, the device is ",
+               o.device.str());
   check_model_and_size(o.model, o.size);
   // A forward pass walks through many tensor sizes once per image: the host cache may not hold more than
   // the live tensors ever took (engine/host_allocator.h; AlbuNet 1024x1024 flip TTA: 2203 MiB, not 2988).
@@ -109,7 +111,9 @@ InferSummary run_inference(const InferOptions& o, std::ostream& log, bool termin
   set_workload(cat("inference of ", o.model, " at ", o.size, "x", o.size, ", batch ", o.batch,
                    o.flip ? " with flip TTA" : ""));
   const auto load_start = std::chrono::steady_clock::now();
-  const CheckpointEnsemble ensemble(o.model, checkpoints, o.device);
+  const CheckpointEnsemble ensemble(o.model, checkpoints, o.device, o.cuda_graphs,
+                                    [&log](const std::string& note) { log << "  " << note << "\n"; });
+  if (o.cuda_graphs) log << "  forward passes as CUDA graphs (captured at each batch shape's second batch)\n";
   summary.load_seconds = seconds_since(load_start);
   write_file_atomic((fs::path(o.output) / kSettingsFile).string(), settings);
 

@@ -34,14 +34,20 @@ void running_mean_step(float* mean, const float* p, int64_t n, int64_t i) {
   for (int64_t k = 0; k < n; ++k) mean[k] = rounded(rounded(mean[k] * fi) + p[k]) / fi1;
 }
 
-Tensor checkpoint_probabilities(Model& model, const Tensor& x, bool flip) {
+std::vector<Tensor> device_probabilities(Model& model, const Tensor& x, bool flip) {
   PLEURA_CHECK(x.ndim() == 4 && x.size(1) == 3 && x.dtype() == DType::kFloat32,
                "[checkpoint_probabilities] expected x float32 [N, 3, H, W], got ", describe(x));
   NoGradGuard no_grad;
-  Tensor p = sigmoid(model.forward(x)).to(Device::cpu());
-  if (!flip) return p;
+  std::vector<Tensor> out{sigmoid(model.forward(x))};
   // The reference flips the batch, predicts, and flips the probabilities back (np.flip on the last axis).
-  const Tensor q = hflip(sigmoid(model.forward(hflip(x)))).to(Device::cpu());
+  if (flip) out.push_back(hflip(sigmoid(model.forward(hflip(x)))));
+  return out;
+}
+
+Tensor mean_on_host(const std::vector<Tensor>& probabilities) {
+  Tensor p = probabilities.front().to(Device::cpu());
+  if (probabilities.size() == 1) return p;
+  const Tensor q = probabilities[1].to(Device::cpu());
   Tensor out = Tensor::empty(p.shape(), DType::kFloat32);
   const float* a = p.data<float>();
   const float* b = q.data<float>();
@@ -50,8 +56,12 @@ Tensor checkpoint_probabilities(Model& model, const Tensor& x, bool flip) {
   return out;
 }
 
+Tensor checkpoint_probabilities(Model& model, const Tensor& x, bool flip) {
+  return mean_on_host(device_probabilities(model, x, flip));
+}
+
 CheckpointEnsemble::CheckpointEnsemble(const std::string& model_name, const std::vector<std::string>& checkpoints,
-                                       Device device)
+                                       Device device, bool cuda_graphs, CapturedFunction::Note note)
     : checkpoints_(checkpoints), device_(device) {
   PLEURA_CHECK(!checkpoints.empty(), "[CheckpointEnsemble] no checkpoint given");
   for (const std::string& path : checkpoints) {
@@ -65,6 +75,13 @@ CheckpointEnsemble::CheckpointEnsemble(const std::string& model_name, const std:
     fold_batch_norms(*model);
     models_.push_back(std::move(model));
   }
+  if (!cuda_graphs) return;
+  for (const std::shared_ptr<Model>& model : models_) {
+    for (bool flip : {false, true}) {  // captured_[2 * i + flip]
+      captured_.push_back(std::make_unique<CapturedFunction>(
+          [model, flip](const std::vector<Tensor>& in) { return device_probabilities(*model, in[0], flip); }, note));
+    }
+  }
 }
 
 Tensor CheckpointEnsemble::predict(const Tensor& x, bool flip) const {
@@ -74,7 +91,8 @@ Tensor CheckpointEnsemble::predict(const Tensor& x, bool flip) const {
   const Tensor x_dev = x.to(device_);
   Tensor mean = Tensor::empty({N, H, W}, DType::kFloat32);
   for (size_t i = 0; i < models_.size(); ++i) {
-    const Tensor p = checkpoint_probabilities(*models_[i], x_dev, flip);
+    const Tensor p = captured_.empty() ? checkpoint_probabilities(*models_[i], x_dev, flip)
+                                       : mean_on_host((*captured_[2 * i + (flip ? 1 : 0)])({x_dev}));
     running_mean_step(mean.data<float>(), p.data<float>(), N * H * W, static_cast<int64_t>(i));
   }
   return mean;

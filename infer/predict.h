@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/captured_function.h"
 #include "engine/device.h"
 #include "engine/tensor.h"
 #include "models/model.h"
@@ -27,13 +28,19 @@ void running_mean_step(float* mean, const float* p, int64_t n, int64_t i);
 // p = sigmoid(model(x)), and with `flip` (p + hflip(sigmoid(model(hflip(x))))) / 2 in float32.
 // model in eval mode on x's device; x [N, 3, H, W] float32. Returns a CPU float32 [N, 1, H, W] tensor.
 Tensor checkpoint_probabilities(Model& model, const Tensor& x, bool flip);
+// Its two halves: the device work, {p} or {p, hflip(sigmoid(model(hflip(x))))} on x's device (what a CUDA
+// graph captures), and the host's mean of the two, as above.
+std::vector<Tensor> device_probabilities(Model& model, const Tensor& x, bool flip);
+Tensor mean_on_host(const std::vector<Tensor>& probabilities);
 
 class CheckpointEnsemble {
  public:
   // One model `model_name` per checkpoint file: make_model, strict load_state_dict_file (its error names
   // the file and what does not match), eval mode, moved to `device`. Loads in list order; the first
-  // failure throws.
-  CheckpointEnsemble(const std::string& model_name, const std::vector<std::string>& checkpoints, Device device);
+  // failure throws. cuda_graphs: each model's device work runs as a CUDA graph per batch shape
+  // (engine/captured_function.h; the same bits); `note` hears why a shape could not be captured.
+  CheckpointEnsemble(const std::string& model_name, const std::vector<std::string>& checkpoints, Device device,
+                     bool cuda_graphs = false, CapturedFunction::Note note = {});
 
   size_t size() const { return models_.size(); }
   Device device() const { return device_; }
@@ -46,6 +53,7 @@ class CheckpointEnsemble {
 
  private:
   std::vector<std::shared_ptr<Model>> models_;
+  std::vector<std::unique_ptr<CapturedFunction>> captured_;  // with cuda_graphs: [2 * model + flip]
   std::vector<std::string> checkpoints_;
   Device device_;
 };

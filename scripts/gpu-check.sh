@@ -8,7 +8,7 @@
 #   tools      train_unet and infer_unet on CUDA: the in-process test, then the command-line tools on a
 #              small demo set at 256x256 (a few training steps, flip-TTA inference)
 #   bench-unet bench_unet on CUDA: training step at 1024x1024 batch 4 and flip-TTA inference batch 8 of
-#              each model, per phase, syncs, launches, memory, TFLOP/s
+#              each model, per phase, syncs, launches, memory, TFLOP/s; AlbuNet's inference as CUDA graphs
 #   pytorch    bench/reference/pytorch_gpu_bench.py: PyTorch fp32 / TF32 / bf16+channels_last / compile
 #   bench-ops  bench_cuda_ops: every op against copy bandwidth, cuDNN convolutions against GEMM
 #   memcheck   compute-sanitizer memcheck on the op-level gpu cases (caching allocator off)
@@ -30,7 +30,7 @@ plan_limit=480
 
 # name:timeout_s, in order of value. The sum (with the setup allowance) must stay within plan_limit.
 setup_s=20
-steps=(gpu-ops:70 models:40 tools:45 bench-unet:65 pytorch:115 bench-ops:25 memcheck:50 racecheck:30)
+steps=(gpu-ops:70 models:40 tools:45 bench-unet:75 pytorch:115 bench-ops:25 memcheck:50 racecheck:30)
 
 dry_run=0
 only=""
@@ -186,6 +186,8 @@ done
 # sanitizers, 10-100x slower, where the op-level cases cover every kernel they use).
 models="*forward and backward at 128x128*,tiny net*"
 tools="*CUDA runs end close*"
+# CUDA graph captures need the caching allocator, which the sanitizer runs turn off: not under memcheck.
+graphs="captured function*,*cuda_graphs*"
 shared_memory="*sum*,*mean*,*mul*,*batch_norm*,*global_avg_pool*,*combo_loss*,*triplet*,*scse*"
 
 step_tools() {
@@ -212,6 +214,11 @@ step_bench_unet() {
     cat "$out/bench_unet.part"
     grep -E '^\{' "$out/bench_unet.part" >>"$out/bench_unet.jsonl"
   done
+  # The inference again as CUDA graphs (infer_unet --cuda-graphs), AlbuNet only: replays after 2 warm-ups.
+  "$bin/bench_unet" --model albunet --size 1024 --infer-batch 8 --flip --infer-only --cuda-graphs --steps 3 \
+    --warmup 2 --device cuda --json >"$out/bench_unet.part" 2>&1 || rc=1
+  cat "$out/bench_unet.part"
+  grep -E '^\{' "$out/bench_unet.part" >>"$out/bench_unet.jsonl"
   rm -f "$out/bench_unet.part"
   return $rc
 }
@@ -240,7 +247,7 @@ selected pytorch && run_step pytorch "$(timeout_of pytorch)" \
   --json "$out/pytorch.json"
 selected bench-ops && run_step bench-ops "$(timeout_of bench-ops)" "$bin/bench_cuda_ops" --json "$out/bench_cuda_ops.json"
 selected memcheck && run_step memcheck "$(timeout_of memcheck)" \
-  bash -c 'step_sanitizer memcheck "$bin/pleura_tests" -ts=gpu -tce="$0,$1"' "$models" "$tools"
+  bash -c 'step_sanitizer memcheck "$bin/pleura_tests" -ts=gpu -tce="$0,$1,$2"' "$models" "$tools" "$graphs"
 selected racecheck && run_step racecheck "$(timeout_of racecheck)" \
   bash -c 'step_sanitizer racecheck --racecheck-report all "$bin/pleura_tests" -ts=gpu -tc="$0" -tce="$1,$2"' \
   "$shared_memory" "$models" "$tools"

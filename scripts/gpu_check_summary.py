@@ -80,6 +80,7 @@ def ratios(pleura_rows, torch_records):
     table = {}
     for row in pleura_rows:
         model = row.get("model")
+        label = model + (" cuda_graphs" if row.get("cuda_graphs") else "")
         for mode in PYTORCH_MODES:
             entry = {}
             train = torch_records.get((model, mode, "train"))
@@ -91,7 +92,7 @@ def ratios(pleura_rows, torch_records):
             if train and train.get("peak_alloc_mib") and row.get("peak_mib"):
                 entry["train_memory_ratio"] = row["peak_mib"] / train["peak_alloc_mib"]
             if entry:
-                table.setdefault(model, {})[mode] = entry
+                table.setdefault(label, {})[mode] = entry
     return table
 
 
@@ -128,7 +129,8 @@ def print_table(s):
     for line in s["sanitizers"]:
         print(line)
     for row in s["bench_unet"]:
-        print(f"pleura {row.get('model', '?'):<14} train {fmt(row.get('train_step_ms'), '.1f')} ms "
+        label = row.get('model', '?') + (" graphs" if row.get("cuda_graphs") else "")
+        print(f"pleura {label:<14} train {fmt(row.get('train_step_ms'), '.1f')} ms "
               f"({fmt(row.get('train_tflops'), '.0f')} TFLOP/s), infer {fmt(row.get('infer_images_per_s'), '.1f')} img/s, "
               f"peak {fmt(row.get('peak_mib'), '.0f')} MiB, syncs/step {row.get('host_syncs_per_step', '-')}, "
               f"launches/step {row.get('device_operations_per_step', '-')}")

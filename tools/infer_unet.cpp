@@ -154,6 +154,8 @@ void declare_infer_flags(CLI::App& app, InferFlags& f) {
   app.add_option("--precision", f.precision, "fp32 (default) or bf16: convolutions in bfloat16")->type_name("P");
   app.add_flag("--exact-convolutions", f.exact_convolutions,
                "on the CPU, no Winograd F(4x4,3x3) for the 3x3 convolutions (about twice as slow, exact)");
+  app.add_flag("--cuda-graphs", f.cuda_graphs,
+               "on a GPU, each checkpoint's forward passes as one CUDA graph per batch shape (the same maps)");
   app.add_option("--batch", f.batch, "images per forward pass (default 2)")->type_name("N")->check(int_in(1, 4096));
   app.add_option("--workers", f.workers, "threads reading images and writing maps (default: all hardware threads)")
       ->type_name("N")
@@ -222,6 +224,8 @@ infer::InferOptions infer_options_from_flags(const InferFlags& f, const CLI::App
   o.device = as_usage([&] { return Device::parse(f.device); });
   o.precision = as_usage([&] { return parse_precision(f.precision, "--precision"); });
   o.exact_convolutions = f.exact_convolutions;
+  o.cuda_graphs = f.cuda_graphs;
+  if (o.cuda_graphs && !o.device.is_cuda()) throw UsageError("--cuda-graphs needs --device cuda (or cuda:N)");
   o.batch = f.batch;
   o.workers = f.workers;
   o.resume = f.resume;

@@ -22,7 +22,7 @@ struct InferFlags {
   std::string pipeline, pipeline_name, folds;
   std::string best_folder = "checkpoints", full_folder = "checkpoints";
   std::vector<std::string> epochs;  // each FOLD:E[,E...]
-  bool best = false, flip = false, resume = false, exact_convolutions = false;
+  bool best = false, flip = false, resume = false, exact_convolutions = false, cuda_graphs = false;
   int64_t top_k = 0, size = 0, batch = 2;
   int workers = 1;
   std::string norm = "unit", format = "npy", device = "cpu", precision = "fp32";

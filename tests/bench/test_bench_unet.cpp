@@ -82,6 +82,9 @@ TEST_CASE("bench_unet: --precision bf16 runs the step with bfloat16 convolutions
   CHECK(j.at("precision") == "bf16");
   CHECK(std::isfinite(j.at("mean_loss").get<double>()));
   CHECK(run_tool(bench_unet_tool(), {"--precision", "fp8"}).code == 2);
+  const ToolRun graphs_on_cpu = run_tool(bench_unet_tool(), {"--infer-only", "--cuda-graphs"});
+  CHECK(graphs_on_cpu.code == 2);
+  CHECK(graphs_on_cpu.err.find("--cuda-graphs needs --device cuda") != std::string::npos);
 }
 
 TEST_CASE("bench_unet: a CUDA training step after warm-up makes no host sync and no device malloc" *

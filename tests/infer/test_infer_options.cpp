@@ -1,10 +1,13 @@
 // Tests of infer/infer_options.h: INI files to InferOptions, the list syntaxes, and every configuration
-// mistake (named by file:line, or --set). The flags are tested in tests/tools/test_infer_unet_flags.cpp.
+// mistake (named by file:line, or --set), and run_inference's refusal of CUDA graphs on the CPU. The flags
+// are tested in tests/tools/test_infer_unet_flags.cpp.
 #include "infer/infer_options.h"
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
+#include "infer/infer_run.h"
 #include "tests/testing.h"
 #include "tests/data/data_testing.h"
 
@@ -50,8 +53,10 @@ TEST_CASE("infer options: an INI file, with --set overrides") {
   CHECK(o.output == "exp/a/result");
   CHECK(o.format == MapFormat::kPng);
   CHECK(!o.resume);
+  CHECK(!o.cuda_graphs);
   o = load_infer_config(path, {"output.resume=true", "run.device=cpu", "tta.flip=false"});
   CHECK(o.resume);
+  CHECK(load_infer_config(path, {"run.cuda_graphs=true"}).cuda_graphs);
   CHECK(o.device == Device::cpu());
   CHECK(!o.flip);
 
@@ -116,4 +121,18 @@ TEST_CASE("infer options: INI mistakes name file:line (or --set)") {
                {"--set checkpoints.folds", "'x'"});
   expect_error([&] { load_infer_config(path, {"checkpoints.select=top_k", "checkpoints.top_k=0"}); },
                {"--set checkpoints.top_k", "outside 1..1000"});
+}
+
+TEST_CASE("infer options: cuda_graphs on a CPU device is refused before any work") {
+  TempDir dir;
+  InferOptions o;
+  o.model = "albunet";
+  o.size = 64;
+  o.input = dir.file("in");
+  o.output = dir.file("out");
+  o.weights = {dir.file("w.safetensors")};
+  o.cuda_graphs = true;
+  std::ostringstream log;
+  expect_error([&] { run_inference(o, log, false); }, {"cuda_graphs (--cuda-graphs) needs a CUDA device", "cpu"});
+  CHECK_FALSE(fs::exists(o.output));
 }

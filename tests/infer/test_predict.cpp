@@ -1,10 +1,14 @@
 // Tests of infer/predict.h: the float32 running mean worked by hand, flip TTA and the checkpoint
-// ensemble against the direct computation of infer_testing.cpp, and loading errors naming the file.
+// ensemble against the direct computation of infer_testing.cpp, loading errors naming the file, and the
+// ensemble's CUDA graphs (no host read in a forward pass; on a GPU, the same bits as without).
 #include "infer/predict.h"
 
 #include <cstring>
 
+#include "engine/counters.h"
+#include "layers/conv_bn.h"
 #include "layers/state_dict.h"
+#include "models/registry.h"
 #include "tests/testing.h"
 #include "tests/data/data_testing.h"
 #include "tests/infer/infer_testing.h"
@@ -119,4 +123,56 @@ TEST_CASE("infer: loading checkpoints: missing files and files of another model 
                 "head.weight"});
   expect_error([&] { CheckpointEnsemble("albunet", {}, Device::cpu()); }, {"no checkpoint"});
   expect_error([&] { CheckpointEnsemble("unet9", {dir.file("other.safetensors")}, Device::cpu()); }, {"unet9"});
+}
+
+TEST_CASE("infer: a model's forward pass in inference reads nothing on the host (so a CUDA graph can hold it)") {
+  // Counted by the tensor API on every device (engine/counters.h): what would stop a capture on a GPU.
+  TempDir dir;
+  const std::vector<TestImage> images = write_png_inputs(dir.file("png"));
+  for (const char* name : {"albunet", "resnet50_unet", "scse_unet"}) {
+    CAPTURE(name);
+    std::shared_ptr<Model> model = make_model(name, 0);
+    model->eval();
+    fold_batch_norms(*model);
+    const Tensor x = batch_of({images[0]}, 64, augment::Normalization::kUnit);
+    const int64_t before = engine_counters().host_reads;
+    const std::vector<Tensor> p = device_probabilities(*model, x, true);
+    CHECK(engine_counters().host_reads == before);
+    CHECK(p.size() == 2);
+  }
+}
+
+TEST_CASE("infer: with cuda_graphs on the CPU the ensemble computes the same maps (nothing is captured)") {
+  TempDir dir;
+  save_test_albunet(dir.file("w1.safetensors"), 4);
+  const std::vector<TestImage> images = write_png_inputs(dir.file("png"));
+  const CheckpointEnsemble plain("albunet", {dir.file("w1.safetensors")}, Device::cpu());
+  const CheckpointEnsemble graphs("albunet", {dir.file("w1.safetensors")}, Device::cpu(), true);
+  const Tensor x = batch_of({images[0]}, 64, augment::Normalization::kUnit);
+  CHECK(graphs.predict(x, true).to_vector() == plain.predict(x, true).to_vector());
+}
+
+TEST_CASE("infer: with cuda_graphs the ensemble's maps on a GPU are those without, bit for bit" *
+          doctest::test_suite("gpu")) {
+  PLEURA_REQUIRE_GPU();
+  TempDir dir;
+  save_test_albunet(dir.file("w1.safetensors"), 5);
+  save_test_albunet(dir.file("w2.safetensors"), 6);
+  const std::vector<std::string> files{dir.file("w1.safetensors"), dir.file("w2.safetensors")};
+  const std::vector<TestImage> images = write_png_inputs(dir.file("png"));
+  std::vector<std::string> notes;
+  const CheckpointEnsemble plain("albunet", files, Device::cuda());
+  const CheckpointEnsemble graphs("albunet", files, Device::cuda(), true,
+                                  [&](const std::string& n) { notes.push_back(n); });
+  const int64_t launches_before = engine_counters().graph_launches;
+  // Four batches of one shape (warm-up, capture, two replays) with flip TTA, then one without flip.
+  for (size_t k = 0; k < 4; ++k) {
+    CAPTURE(k);
+    const Tensor x = batch_of({images[k % images.size()]}, 64, augment::Normalization::kUnit);
+    CHECK(graphs.predict(x, true).to_vector() == plain.predict(x, true).to_vector());
+  }
+  const Tensor x = batch_of({images[0]}, 64, augment::Normalization::kUnit);
+  CHECK(graphs.predict(x, false).to_vector() == plain.predict(x, false).to_vector());
+  CHECK(notes.empty());
+  CHECK(engine_counters().graph_launches - launches_before == 2 * 3);  // two checkpoints, three replays each
 }

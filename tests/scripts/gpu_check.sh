@@ -49,8 +49,10 @@ mkdir -p "$out"
 printf 'setup\tok\t3\t20\tprebuilt bundle\ngpu-ops\tok\t41\t70\t\ntools\ttimeout\t45\t45\t\n' >"$work/steps.tsv"
 printf '[doctest] test cases:  30 |  29 passed |  1 failed |  0 skipped\n' >"$out/tests.log"
 printf '========= ERROR SUMMARY: 0 errors\n' >"$out/sanitizer.log"
-echo '{"model": "albunet", "train_step_ms": 60.0, "train_tflops": 200.0, "infer_images_per_s": 30.0, "peak_mib": 7000}' \
-  >"$out/bench_unet.jsonl"
+{
+  echo '{"model": "albunet", "train_step_ms": 60.0, "train_tflops": 200.0, "infer_images_per_s": 30.0, "peak_mib": 7000}'
+  echo '{"model": "albunet", "cuda_graphs": true, "infer_images_per_s": 40.0}'
+} >"$out/bench_unet.jsonl"
 cat >"$out/pytorch.json" <<'JSON'
 {"header": {"torch": "2.11.0"}, "complete": true, "records": [
  {"model": "albunet", "mode": "bf16_cl", "workload": "train", "median_ms": 40.0, "peak_alloc_mib": 10000},
@@ -71,6 +73,9 @@ assert abs(r["train_time_ratio"] - 1.5) < 1e-12, r      # 60 ms against 40 ms
 assert abs(r["infer_time_ratio"] - 2.0) < 1e-12, r      # PyTorch 60 img/s against 30
 assert abs(r["train_memory_ratio"] - 0.7) < 1e-12, r
 assert "bf16_cl_compile" not in s["ratios_to_pytorch"]["albunet"]
+# The CUDA-graph inference row has its own entry; it does not replace the model's.
+g = s["ratios_to_pytorch"]["albunet cuda_graphs"]["bf16_cl"]
+assert abs(g["infer_time_ratio"] - 1.5) < 1e-12 and "train_time_ratio" not in g, g
 assert abs(s["bench_unet"][0]["train_fraction_of_tf32_gemm"] - 0.5) < 1e-12
 assert s["sanitizers"] == ["========= ERROR SUMMARY: 0 errors"]
 PY

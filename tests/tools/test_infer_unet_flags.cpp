@@ -76,6 +76,8 @@ TEST_CASE("infer options: flags, with defaults") {
   CHECK(o.batch == 2);
   CHECK(o.workers >= 1);
   CHECK(!o.resume);
+  CHECK(!o.cuda_graphs);
+  CHECK(from_flags(f.with({"--weights", f.w1, "--device", "cuda", "--cuda-graphs"})).cuda_graphs);
   const InferOptions p = from_flags(f.with({"--pipeline", f.run, "--pipeline-name", "albunet_1024", "--top-k", "3",
                                             "--folds", "4,0", "--full-folder", "hist", "--flip", "--norm", "imagenet",
                                             "--format", "png", "--batch", "5", "--workers", "3", "--resume",
@@ -112,6 +114,7 @@ TEST_CASE("infer options: every flag mistake is a usage error naming the option"
   Files f;
   const std::string w = f.w1;
   expect_usage(f.base(), {"--weights or --pipeline"});
+  expect_usage(f.with({"--weights", w, "--cuda-graphs"}), {"--cuda-graphs needs --device cuda"});
   expect_usage(f.with({"--weights", w, "--pipeline", f.run}), {"--weights or --pipeline"});
   expect_usage(f.with({"--weights", f.dir.file("nope.safetensors")}), {"--weights", "nope.safetensors", "does not exist"});
   expect_usage(f.with({"--weights", w + ",,"}), {"--weights", "empty file name"});
