@@ -32,7 +32,16 @@ std::string signature(const std::vector<Tensor>& inputs) {
 CapturedFunction::CapturedFunction(Fn fn, Note note) : fn_(std::move(fn)), note_(std::move(note)) {}
 
 CapturedFunction::~CapturedFunction() {
-  for (auto& [key, e] : entries_) cuda::destroy_graph(e->graph);
+  for (auto& [key, e] : entries_) {
+    if (e->graph == nullptr) continue;
+    // A replay may still be running: its graph goes only after the device has finished it. A destructor
+    // must not throw: a device that fails here has failed already, and its error was reported then.
+    try {
+      cuda::synchronize(e->device);
+    } catch (const std::exception&) {
+    }
+    cuda::destroy_graph(e->graph);
+  }
 }
 
 size_t CapturedFunction::graphs() const {
