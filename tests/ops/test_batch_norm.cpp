@@ -17,6 +17,7 @@
 #include "tests/gradcheck.h"
 #include "tests/parity.h"
 #include "tests/testing.h"
+#include "tests/twin_ranks.h"
 
 using namespace pleura;
 using namespace pleura::testing;
@@ -28,37 +29,6 @@ BatchNormParams eval_params() {
   p.training = false;
   return p;
 }
-
-// Two ranks holding the same values: a sum over them doubles every element. Tensors of any float dtype,
-// on the CPU or a GPU (staged through the host, as the MPI communicator stages CUDA tensors).
-class TwinRanks final : public Communicator {
- public:
-  int rank() const override { return 0; }
-  int size() const override { return 2; }
-  int local_rank() const override { return 0; }
-  int local_size() const override { return 2; }
-  std::string describe() const override { return "two identical ranks (test)"; }
-  void all_reduce_sum(Tensor& t) override {
-    std::vector<double> v = t.to_vector();
-    for (double& e : v) e *= 2.0;
-    t.copy_from(Tensor::from_vector(v, t.shape(), t.dtype()));
-    ++sums;
-  }
-  void all_reduce_sum(std::vector<double>& values) override {
-    for (double& v : values) v *= 2.0;
-    ++sums;
-  }
-  void broadcast(Tensor&, int) override {}
-  void broadcast(std::vector<double>&, int) override {}
-  std::vector<double> all_gather(const std::vector<double>& mine) override {
-    std::vector<double> both = mine;
-    both.insert(both.end(), mine.begin(), mine.end());
-    return both;
-  }
-  void barrier() override {}
-  [[noreturn]] void abort(int code) override { std::exit(code); }
-  int sums = 0;  // all_reduce_sum calls
-};
 
 // [x; x] along the batch dimension.
 Tensor twice_along_batch(const Tensor& x) {

@@ -8,12 +8,15 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <vector>
 
 #include "engine/cuda_runtime.h"
 #include "engine/ops/batch_norm.h"
 #include "engine/ops/combo_loss.h"
 #include "models/registry.h"
 #include "tests/testing.h"
+#include "tests/twin_ranks.h"
 #include "train/data_parallel.h"
 
 using namespace pleura;
@@ -127,41 +130,17 @@ TEST_CASE("data parallel: combo loss and batch norm with a one-rank group equal 
 
 namespace {
 
-void double_in_place(Tensor& t) {
-  REQUIRE(t.dtype() == DType::kFloat32);
-  float* p = t.data<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] *= 2.0f;
-}
-
-// Two ranks holding the same values (a sum doubles them) that record the sums started asynchronously:
-// each one's length (which tells the bucket), whether `watched` had a gradient then, and whether it was
-// waited for. An asynchronous sum is done only by its wait(), so a result read without it shows.
-class TwinRanks final : public Communicator {
+// TwinRanks (tests/twin_ranks.h) recording the sums started asynchronously: each one's length (which
+// tells the bucket), whether `watched` had a gradient then, and whether it was waited for. An
+// asynchronous sum is done only by its wait(), so a result read without it shows.
+class RecordingTwinRanks final : public TwinRanks {
  public:
   struct Start {
     int64_t numel = 0;
     bool watched_had_grad = false;
     bool waited = false;
   };
-  explicit TwinRanks(const Tensor* watched = nullptr) : watched_(watched) {}
-  int rank() const override { return 0; }
-  int size() const override { return 2; }
-  int local_rank() const override { return 0; }
-  int local_size() const override { return 2; }
-  std::string describe() const override { return "two identical ranks (test)"; }
-  void all_reduce_sum(Tensor& t) override { double_in_place(t); }
-  void all_reduce_sum(std::vector<double>& values) override {
-    for (double& v : values) v *= 2.0;
-  }
-  void broadcast(Tensor&, int) override {}
-  void broadcast(std::vector<double>&, int) override {}
-  std::vector<double> all_gather(const std::vector<double>& mine) override {
-    std::vector<double> both = mine;
-    both.insert(both.end(), mine.begin(), mine.end());
-    return both;
-  }
-  void barrier() override {}
-  [[noreturn]] void abort(int code) override { std::exit(code); }
+  explicit RecordingTwinRanks(const Tensor* watched = nullptr) : watched_(watched) {}
   std::unique_ptr<PendingReduce> all_reduce_sum_async(Tensor& t) override {
     starts.push_back({t.numel(), watched_ != nullptr && watched_->grad().defined(), false});
     return std::make_unique<Pending>(t, *this, starts.size() - 1);
@@ -171,17 +150,17 @@ class TwinRanks final : public Communicator {
  private:
   class Pending final : public PendingReduce {
    public:
-    Pending(Tensor t, TwinRanks& ranks, size_t index) : t_(std::move(t)), ranks_(ranks), index_(index) {}
+    Pending(Tensor t, RecordingTwinRanks& ranks, size_t index) : t_(std::move(t)), ranks_(ranks), index_(index) {}
     void wait() override {
       if (ranks_.starts[index_].waited) return;
-      double_in_place(t_);
+      ranks_.TwinRanks::all_reduce_sum(t_);
       ranks_.starts[index_].waited = true;
     }
     bool test() override { return ranks_.starts[index_].waited; }
 
    private:
     Tensor t_;
-    TwinRanks& ranks_;
+    RecordingTwinRanks& ranks_;
     size_t index_;
   };
   const Tensor* watched_;
@@ -235,14 +214,14 @@ TEST_CASE("data parallel: overlapped bucket sums start in index order during bac
     CAPTURE(bucket_bytes);
     std::shared_ptr<Model> model = make_model("albunet", 5);
     const std::vector<Tensor*> params = model->parameters();
-    TwinRanks after;
+    RecordingTwinRanks after;
     GradientReducer reference(params, after, bucket_bytes);
     backward_and_sum(*model, reference, 1, false);
     CHECK(after.starts.empty());
     const std::vector<Tensor> expected = gradients(*model);
 
     // params[0] (the encoder's first convolution) is the last gradient backward finishes.
-    TwinRanks ranks(params.front());
+    RecordingTwinRanks ranks(params.front());
     GradientReducer reducer(params, ranks, bucket_bytes);
     const size_t buckets = reducer.buckets().size();
     if (bucket_bytes == GradientReducer::kDefaultBucketBytes) CHECK(buckets == 7);  // README's count
@@ -265,7 +244,7 @@ TEST_CASE("data parallel: overlapped bucket sums start in index order during bac
     }
     reducer.finish();
     CHECK(ranks.starts.size() == buckets);
-    for (const TwinRanks::Start& start : ranks.starts) CHECK(start.waited);
+    for (const RecordingTwinRanks::Start& start : ranks.starts) CHECK(start.waited);
     CHECK(differing(gradients(*model), expected) == 0);
   }
 }
@@ -276,7 +255,7 @@ TEST_CASE("data parallel: overlapped sums with frozen parameters and a grad_accu
   const int frozen = model->freeze(model_spec("albunet").encoder_prefix);
   CHECK(frozen > 0);
   const std::vector<Tensor*> params = model->parameters();
-  TwinRanks after;
+  RecordingTwinRanks after;
   GradientReducer reference(params, after, size_t{1} << 20);
   backward_and_sum(*model, reference, 2, false);
   const std::vector<Tensor> expected = gradients(*model);
@@ -284,7 +263,7 @@ TEST_CASE("data parallel: overlapped sums with frozen parameters and a grad_accu
   for (const Tensor& g : expected) without += !g.defined();
   CHECK(without == frozen);  // the frozen parameters stay without a gradient
 
-  TwinRanks ranks;
+  RecordingTwinRanks ranks;
   GradientReducer reducer(params, ranks, size_t{1} << 20);
   backward_and_sum(*model, reducer, 2, true);  // the first pass only accumulates
   CHECK(ranks.starts.size() == reducer.buckets().size());
