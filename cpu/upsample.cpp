@@ -1,7 +1,8 @@
 // CPU kernels of upsample2x (engine/ops/upsample.h); twin: cuda/upsample.cu.
 // Bilinear weights are PyTorch's align_corners=False rule for scale 2, computed per row and per column
 // once; the backward gathers, for each input element, from the (at most 4 x 4) output positions that
-// read it, accumulating in double. One (n, c) plane per task.
+// read it, accumulating in double. One (n, c) plane per task; the planes of the larger tensor may be a
+// channel range of it (upsample2x_of_concat).
 #include <algorithm>
 #include <vector>
 
@@ -62,8 +63,15 @@ std::vector<Readers<T>> readers_of(const std::vector<Tap<T>>& taps, int64_t in) 
   return out;
 }
 
+// Where plane pl = n * C + c of the smaller tensor (x, grad_x) lies in the larger one (y, grad_y), whose
+// channels [offset, offset + C) are x's: plane n * big_C + offset + c.
+struct PlaneMap {
+  int64_t C, big_C, offset;
+  int64_t big_plane(int64_t pl) const { return (pl / C) * big_C + offset + pl % C; }
+};
+
 template <class T>
-void bilinear_fwd(const T* x, T* y, int64_t planes, int64_t H, int64_t W) {
+void bilinear_fwd(const T* x, T* y, int64_t planes, int64_t H, int64_t W, PlaneMap map) {
   const auto ty = taps_of<T>(H), tx = taps_of<T>(W);
   const int64_t OH = 2 * H, OW = 2 * W;
   parallel_for(planes, 1, [&](int64_t p0, int64_t p1) {
@@ -78,7 +86,7 @@ void bilinear_fwd(const T* x, T* y, int64_t planes, int64_t H, int64_t W) {
         T* a = across.data() + i * OW;
         for (int64_t c = 0; c < OW; ++c) a[c] = tx[c].l0 * row[tx[c].i0] + tx[c].l1 * row[tx[c].i1];
       }
-      T* yp = y + pl * OH * OW;
+      T* yp = y + map.big_plane(pl) * OH * OW;
       for (int64_t r = 0; r < OH; ++r) {
         const T* a0 = across.data() + ty[r].i0 * OW;
         const T* a1 = across.data() + ty[r].i1 * OW;
@@ -91,12 +99,12 @@ void bilinear_fwd(const T* x, T* y, int64_t planes, int64_t H, int64_t W) {
 }
 
 template <class T>
-void bilinear_bwd(const T* g, T* gx, int64_t planes, int64_t H, int64_t W) {
+void bilinear_bwd(const T* g, T* gx, int64_t planes, int64_t H, int64_t W, PlaneMap map) {
   const auto ry = readers_of(taps_of<T>(H), H), rx = readers_of(taps_of<T>(W), W);
   const int64_t OH = 2 * H, OW = 2 * W;
   parallel_for(planes, 1, [&](int64_t p0, int64_t p1) {
     for (int64_t pl = p0; pl < p1; ++pl) {
-      const T* gp = g + pl * OH * OW;
+      const T* gp = g + map.big_plane(pl) * OH * OW;
       for (int64_t i = 0; i < H; ++i) {
         for (int64_t j = 0; j < W; ++j) {
           double acc = 0.0;
@@ -113,32 +121,36 @@ void bilinear_bwd(const T* g, T* gx, int64_t planes, int64_t H, int64_t W) {
 
 }  // namespace
 
-void upsample2x_fwd(const Tensor& x, UpsampleMode mode, Tensor& y) {
+void upsample2x_fwd(const Tensor& x, UpsampleMode mode, Tensor& y, int64_t y_channel_offset) {
   with_float_type(x.dtype(), "upsample2x", [&](auto tag) {
     using T = decltype(tag);
     const int64_t planes = x.size(0) * x.size(1), H = x.size(2), W = x.size(3);
+    const PlaneMap map{x.size(1), y.size(1), y_channel_offset};
     const T* px = x.data<T>();
     T* py = y.data<T>();
     if (mode == UpsampleMode::kBilinear) {
-      bilinear_fwd(px, py, planes, H, W);
+      bilinear_fwd(px, py, planes, H, W, map);
       return;
     }
     parallel_for(planes, 1, [&](int64_t p0, int64_t p1) {
-      for (int64_t pl = p0; pl < p1; ++pl)
+      for (int64_t pl = p0; pl < p1; ++pl) {
+        T* yp = py + map.big_plane(pl) * 4 * H * W;
         for (int64_t r = 0; r < 2 * H; ++r)
-          for (int64_t c = 0; c < 2 * W; ++c) py[(pl * 2 * H + r) * 2 * W + c] = px[(pl * H + r / 2) * W + c / 2];
+          for (int64_t c = 0; c < 2 * W; ++c) yp[r * 2 * W + c] = px[(pl * H + r / 2) * W + c / 2];
+      }
     });
   });
 }
 
-void upsample2x_bwd(const Tensor& grad_y, UpsampleMode mode, Tensor& grad_x) {
+void upsample2x_bwd(const Tensor& grad_y, UpsampleMode mode, Tensor& grad_x, int64_t y_channel_offset) {
   with_float_type(grad_x.dtype(), "upsample2x", [&](auto tag) {
     using T = decltype(tag);
     const int64_t planes = grad_x.size(0) * grad_x.size(1), H = grad_x.size(2), W = grad_x.size(3);
+    const PlaneMap map{grad_x.size(1), grad_y.size(1), y_channel_offset};
     const T* pg = grad_y.data<T>();
     T* pgx = grad_x.data<T>();
     if (mode == UpsampleMode::kBilinear) {
-      bilinear_bwd(pg, pgx, planes, H, W);
+      bilinear_bwd(pg, pgx, planes, H, W, map);
       return;
     }
     const int64_t OW = 2 * W;
@@ -147,7 +159,7 @@ void upsample2x_bwd(const Tensor& grad_y, UpsampleMode mode, Tensor& grad_x) {
         for (int64_t i = 0; i < H; ++i)
           for (int64_t j = 0; j < W; ++j) {
             // The 2x2 block that copied x[i][j], summed in row-major order.
-            const T* g = pg + (pl * 2 * H + 2 * i) * OW + 2 * j;
+            const T* g = pg + (map.big_plane(pl) * 2 * H + 2 * i) * OW + 2 * j;
             double acc = static_cast<double>(g[0]) + g[1];
             acc += g[OW];
             acc += g[OW + 1];

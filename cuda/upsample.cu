@@ -4,7 +4,8 @@
 // nearest), in the CPU's order: deterministic, no atomics. Index arithmetic in 32 bits where the tensors
 // allow it (Index; a 64-bit division costs dozens of instructions per element: bilinear ran at 0.11-0.16 of
 // the copy bandwidth in the last GPU run with 64-bit indices), and the backward's column weights computed
-// once per element rather than once per row.
+// once per element rather than once per row. The larger tensor's planes for the smaller one's may be a
+// channel range of it (upsample2x_of_concat: PlaneMap), so concat + upsample is one pass per input.
 #include "cuda/launch.h"
 #include "engine/ops/upsample.h"
 
@@ -39,16 +40,28 @@ __device__ __forceinline__ float weight_of(Index dst, Index i, Index in) {
   return (t.i0 == i ? t.l0 : 0.f) + (t.i1 == i ? t.l1 : 0.f);
 }
 
+// Plane p = n * C + c of the smaller tensor is plane n * big_C + offset + c of the larger one.
 template <class Index>
-__global__ void upsample2x_fwd_kernel(const float* x, float* y, Index total, Index H, Index W, bool bilinear) {
+struct PlaneMap {
+  Index C, big_C, offset;
+  __device__ __forceinline__ Index big_plane(Index p) const {
+    const Index n = p / C;
+    return n * big_C + offset + (p - n * C);
+  }
+};
+
+template <class Index>
+__global__ void upsample2x_fwd_kernel(const float* x, float* y, Index total, Index H, Index W, bool bilinear,
+                                      PlaneMap<Index> map) {
   const Index OH = 2 * H, OW = 2 * W;
   PLEURA_KERNEL_LOOP_AS(Index, i, total) {
-    // i = (plane * OH + r) * OW + c: consecutive threads write consecutive columns.
+    // i = (plane * OH + r) * OW + c over x's planes: consecutive threads write consecutive columns.
     const Index row = i / OW, c = i - row * OW;
     const Index plane = row / OH, r = row - plane * OH;
     const float* xp = x + static_cast<int64_t>(plane) * H * W;
+    float* out = y + static_cast<int64_t>(map.big_plane(plane)) * OH * OW + r * OW + c;
     if (!bilinear) {
-      y[i] = xp[(r / 2) * W + c / 2];
+      *out = xp[(r / 2) * W + c / 2];
       continue;
     }
     const Tap<Index> ty = tap_of(r, H), tx = tap_of(c, W);
@@ -60,18 +73,18 @@ __global__ void upsample2x_fwd_kernel(const float* x, float* y, Index total, Ind
     // by up to 4e-5 of the output scale where the terms cancel, on an H200).
     const float top = __fadd_rn(__fmul_rn(tx.l0, row0[tx.i0]), __fmul_rn(tx.l1, row0[tx.i1]));
     const float bottom = __fadd_rn(__fmul_rn(tx.l0, row1[tx.i0]), __fmul_rn(tx.l1, row1[tx.i1]));
-    y[i] = __fadd_rn(__fmul_rn(ty.l0, top), __fmul_rn(ty.l1, bottom));
+    *out = __fadd_rn(__fmul_rn(ty.l0, top), __fmul_rn(ty.l1, bottom));
   }
 }
 
 template <class Index>
 __global__ void upsample2x_bwd_kernel(const float* grad_y, float* grad_x, Index total, Index H, Index W,
-                                      bool bilinear) {
+                                      bool bilinear, PlaneMap<Index> map) {
   const Index OH = 2 * H, OW = 2 * W;
   PLEURA_KERNEL_LOOP_AS(Index, k, total) {
     const Index row = k / W, j = k - row * W;
     const Index plane = row / H, i = row - plane * H;
-    const float* gp = grad_y + static_cast<int64_t>(plane) * OH * OW;
+    const float* gp = grad_y + static_cast<int64_t>(map.big_plane(plane)) * OH * OW;
     if (!bilinear) {
       // The 2x2 block that copied x[i][j], row-major as on the CPU.
       const float* g = gp + (2 * i) * OW + 2 * j;
@@ -95,38 +108,44 @@ __global__ void upsample2x_bwd_kernel(const float* grad_y, float* grad_x, Index 
 
 }  // namespace
 
-void upsample2x_fwd(const Tensor& x, UpsampleMode mode, Tensor& y) {
-  const int64_t total = y.numel();
+void upsample2x_fwd(const Tensor& x, UpsampleMode mode, Tensor& y, int64_t y_channel_offset) {
+  const int64_t total = 4 * x.numel();  // the outputs of x's planes
   if (total == 0) return;
   const int dev = x.device().index;
   DeviceGuard guard(dev);
   const unsigned blocks = grid_for(total);
   const bool bilinear = mode == UpsampleMode::kBilinear;
-  if (narrow_indices_fit(total)) {  // the output is the larger tensor
+  if (narrow_indices_fit(y.numel())) {  // y holds the largest index
+    const PlaneMap<int32_t> map{static_cast<int32_t>(x.size(1)), static_cast<int32_t>(y.size(1)),
+                                static_cast<int32_t>(y_channel_offset)};
     upsample2x_fwd_kernel<int32_t><<<blocks, kBlockThreads, 0, stream(dev)>>>(
         x.data<float>(), y.data<float>(), static_cast<int32_t>(total), static_cast<int32_t>(x.size(2)),
-        static_cast<int32_t>(x.size(3)), bilinear);
+        static_cast<int32_t>(x.size(3)), bilinear, map);
   } else {
+    const PlaneMap<int64_t> map{x.size(1), y.size(1), y_channel_offset};
     upsample2x_fwd_kernel<int64_t><<<blocks, kBlockThreads, 0, stream(dev)>>>(x.data<float>(), y.data<float>(), total,
-                                                                              x.size(2), x.size(3), bilinear);
+                                                                              x.size(2), x.size(3), bilinear, map);
   }
   PLEURA_CUDA_LAUNCH_CHECK();
 }
 
-void upsample2x_bwd(const Tensor& grad_y, UpsampleMode mode, Tensor& grad_x) {
+void upsample2x_bwd(const Tensor& grad_y, UpsampleMode mode, Tensor& grad_x, int64_t y_channel_offset) {
   const int64_t total = grad_x.numel();
   if (total == 0) return;
   const int dev = grad_x.device().index;
   DeviceGuard guard(dev);
   const unsigned blocks = grid_for(total);
   const bool bilinear = mode == UpsampleMode::kBilinear;
-  if (narrow_indices_fit(grad_y.numel())) {  // grad_y, four times grad_x, holds the largest index
+  if (narrow_indices_fit(grad_y.numel())) {  // grad_y, at least four times grad_x, holds the largest index
+    const PlaneMap<int32_t> map{static_cast<int32_t>(grad_x.size(1)), static_cast<int32_t>(grad_y.size(1)),
+                                static_cast<int32_t>(y_channel_offset)};
     upsample2x_bwd_kernel<int32_t><<<blocks, kBlockThreads, 0, stream(dev)>>>(
         grad_y.data<float>(), grad_x.data<float>(), static_cast<int32_t>(total), static_cast<int32_t>(grad_x.size(2)),
-        static_cast<int32_t>(grad_x.size(3)), bilinear);
+        static_cast<int32_t>(grad_x.size(3)), bilinear, map);
   } else {
+    const PlaneMap<int64_t> map{grad_x.size(1), grad_y.size(1), y_channel_offset};
     upsample2x_bwd_kernel<int64_t><<<blocks, kBlockThreads, 0, stream(dev)>>>(
-        grad_y.data<float>(), grad_x.data<float>(), total, grad_x.size(2), grad_x.size(3), bilinear);
+        grad_y.data<float>(), grad_x.data<float>(), total, grad_x.size(2), grad_x.size(3), bilinear, map);
   }
   PLEURA_CUDA_LAUNCH_CHECK();
 }

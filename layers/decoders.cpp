@@ -2,6 +2,7 @@
 #include "layers/decoders.h"
 
 #include "engine/ops/concat.h"
+#include "engine/ops/upsample.h"
 
 namespace pleura {
 
@@ -27,6 +28,15 @@ AlbuDecoderBlock::AlbuDecoderBlock(int64_t in_channels, int64_t middle_channels,
 }
 
 Tensor AlbuDecoderBlock::forward(const Tensor& x) { return block_->forward(x); }
+
+Tensor AlbuDecoderBlock::forward_concat(const std::vector<Tensor>& parts) {
+  const LayerScope scope = in_layer();
+  int64_t channels = 0;
+  for (const Tensor& p : parts) channels += p.ndim() == 4 ? p.size(1) : 0;
+  PLEURA_CHECK(channels == conv_a->conv->in_channels(), "[AlbuDecoderBlock] the ", parts.size(),
+               " inputs have ", channels, " channels together, expected ", conv_a->conv->in_channels());
+  return conv_b->forward(conv_a->forward(upsample2x_of_concat(parts, UpsampleMode::kBilinear)));
+}
 
 UnetDecoderBlock::UnetDecoderBlock(int64_t in_channels, int64_t out_channels) {
   layer_ = register_module("layer", std::make_shared<Sequential>());

@@ -28,6 +28,9 @@ class AlbuDecoderBlock : public Layer {
  public:
   AlbuDecoderBlock(int64_t in_channels, int64_t middle_channels, int64_t out_channels);
   Tensor forward(const Tensor& x) override;
+  // forward(concat(parts)), the upsample reading the parts directly (upsample2x_of_concat): the same
+  // bits without the concatenated tensor. parts together have in_channels channels.
+  Tensor forward_concat(const std::vector<Tensor>& parts);
   std::shared_ptr<ConvRelu> conv_a, conv_b;  // block.1, block.2
 
  private:

@@ -10,7 +10,6 @@
 //   final(relu(conv3x3(dec1)))                    [N, 1, H]
 #include "models/albunet.h"
 
-#include "engine/ops/concat.h"
 #include "layers/conv_bn.h"
 
 namespace pleura {
@@ -49,10 +48,10 @@ Tensor AlbuNet::forward_impl(const Tensor& x) {
   Tensor conv4 = layer3_->forward(conv3);
   Tensor conv5 = layer4_->forward(conv4);
   Tensor center = center_->forward(pool_.forward(conv5));
-  Tensor dec5 = dec5_->forward(concat({center, conv5}));
-  Tensor dec4 = dec4_->forward(concat({dec5, conv4}));
-  Tensor dec3 = dec3_->forward(concat({dec4, conv3}));
-  Tensor dec2 = dec2_->forward(concat({dec3, conv2}));
+  Tensor dec5 = dec5_->forward_concat({center, conv5});
+  Tensor dec4 = dec4_->forward_concat({dec5, conv4});
+  Tensor dec3 = dec3_->forward_concat({dec4, conv3});
+  Tensor dec2 = dec2_->forward_concat({dec3, conv2});
   Tensor dec1 = dec1_->forward(dec2);
   return final_->forward(dec0_->forward(dec1));
 }

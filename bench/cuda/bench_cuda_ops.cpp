@@ -120,6 +120,19 @@ void bench_pointwise(int64_t n, int64_t c, int64_t h, int64_t w) {
   mem_row("upsample nearest bwd", e + e / 4, [&] { cuda::upsample2x_bwd(g, UpsampleMode::kNearest, gsmall); });
   mem_row("upsample bilinear fwd", e + e / 4, [&] { cuda::upsample2x_fwd(small, UpsampleMode::kBilinear, out); });
   mem_row("upsample bilinear bwd", e + e / 4, [&] { cuda::upsample2x_bwd(g, UpsampleMode::kBilinear, gsmall); });
+  // The same as AlbuNet's upsample of a concatenation (upsample2x_of_concat): each half straight into its
+  // channel range, one launch per half; the unfused pair (concat, then upsample) moves e/4 more each way.
+  Shape quarter_half{n, c / 2, h / 2, w / 2};
+  Tensor s1 = rnd(quarter_half, 13), s2 = rnd(quarter_half, 14);
+  Tensor gs1 = Tensor::empty(quarter_half, DType::kFloat32, Device::cuda()), gs2 = Tensor::empty_like(gs1);
+  mem_row("upsample bilinear of concat fwd", e + e / 4, [&] {
+    cuda::upsample2x_fwd(s1, UpsampleMode::kBilinear, out, 0);
+    cuda::upsample2x_fwd(s2, UpsampleMode::kBilinear, out, c / 2);
+  });
+  mem_row("upsample bilinear of concat bwd", e + e / 4, [&] {
+    cuda::upsample2x_bwd(g, UpsampleMode::kBilinear, gs1, 0);
+    cuda::upsample2x_bwd(g, UpsampleMode::kBilinear, gs2, c / 2);
+  });
 }
 
 struct ConvShape {

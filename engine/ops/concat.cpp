@@ -31,32 +31,36 @@ class ConcatBackward : public Node {
 
 }  // namespace
 
-Tensor concat(const std::vector<Tensor>& xs) {
-  const OpScope op_scope("concat");  // names the op in out-of-memory messages (engine/alloc_context.h)
-  PLEURA_CHECK(!xs.empty(), "[concat] got an empty list of inputs, expected at least one [N, C, H, W] tensor");
+ConcatLayout concat_layout(const std::vector<Tensor>& xs, const char* op) {
+  PLEURA_CHECK(!xs.empty(), "[", op, "] got an empty list of inputs, expected at least one [N, C, H, W] tensor");
   const Tensor& x0 = xs[0];
-  check_float_nd(x0, 4, "concat", "input 0");
-  std::vector<Shape> shapes;
-  std::vector<int64_t> offsets;
-  std::vector<const Tensor*> inputs;
-  int64_t channels = 0;
+  check_float_nd(x0, 4, op, "input 0");
+  ConcatLayout layout;
   for (size_t k = 0; k < xs.size(); ++k) {
     const Tensor& x = xs[k];
     std::string arg = cat("input ", k);
-    check_float_nd(x, 4, "concat", arg.c_str());
-    check_same_place(x, x0, "concat", arg.c_str(), "input 0");
-    PLEURA_CHECK(x.size(0) == x0.size(0) && x.size(2) == x0.size(2) && x.size(3) == x0.size(3), "[concat] ",
+    check_float_nd(x, 4, op, arg.c_str());
+    check_same_place(x, x0, op, arg.c_str(), "input 0");
+    PLEURA_CHECK(x.size(0) == x0.size(0) && x.size(2) == x0.size(2) && x.size(3) == x0.size(3), "[", op, "] ",
                  arg, " has N, H, W = ", x.size(0), ", ", x.size(2), ", ", x.size(3), ", expected ", x0.size(0),
                  ", ", x0.size(2), ", ", x0.size(3), " as input 0 (", arg, " ", describe(x), ", input 0 ",
                  describe(x0), ")");
-    shapes.push_back(x.shape());
-    offsets.push_back(channels);
-    inputs.push_back(&x);
-    channels += x.size(1);
+    layout.shapes.push_back(x.shape());
+    layout.offsets.push_back(layout.channels);
+    layout.inputs.push_back(&x);
+    layout.channels += x.size(1);
   }
-  Tensor out = Tensor::empty({x0.size(0), channels, x0.size(2), x0.size(3)}, x0.dtype(), x0.device());
+  return layout;
+}
+
+Tensor concat(const std::vector<Tensor>& xs) {
+  const OpScope op_scope("concat");  // names the op in out-of-memory messages (engine/alloc_context.h)
+  ConcatLayout layout = concat_layout(xs, "concat");
+  const Tensor& x0 = xs[0];
+  Tensor out = Tensor::empty({x0.size(0), layout.channels, x0.size(2), x0.size(3)}, x0.dtype(), x0.device());
   if (out.numel() > 0) PLEURA_DISPATCH(x0.device(), "concat", concat_fwd(xs, out));
-  record(out, inputs, [&] { return std::make_shared<ConcatBackward>(shapes, offsets); });
+  record(out, layout.inputs,
+         [&] { return std::make_shared<ConcatBackward>(std::move(layout.shapes), std::move(layout.offsets)); });
   return out;
 }
 

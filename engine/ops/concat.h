@@ -14,6 +14,15 @@ namespace pleura {
 // offset_k = C_0 + ... + C_{k-1}. The gradient of xs[k] is that channel range of the output gradient.
 Tensor concat(const std::vector<Tensor>& xs);
 
+// Checks xs as concat does (naming `op` in its errors) and gives where each input goes.
+struct ConcatLayout {
+  std::vector<Shape> shapes;        // of each input
+  std::vector<int64_t> offsets;     // its first channel in the concatenation
+  std::vector<const Tensor*> inputs;
+  int64_t channels = 0;             // sum C_k
+};
+ConcatLayout concat_layout(const std::vector<Tensor>& xs, const char* op);
+
 namespace cpu {
 // Copies each xs[k] into its channel range of out [N, sum C_k, H, W].
 void concat_fwd(const std::vector<Tensor>& xs, Tensor& out);

@@ -39,6 +39,10 @@ TEST_CASE("AlbuDecoderBlock: bilinear upsample first, then two ConvRelu") {
   Tensor got = block.forward(x);
   CHECK(got.shape() == Shape{2, 4, 6, 10});
   expect_close(got, want, 0, 0, "AlbuDecoderBlock vs ops");
+  // On a concatenation's parts (AlbuNet's decoder and skip), without the concatenated tensor: the same bits.
+  Tensor dec = random_tensor({2, 2, 3, 5}, 78, DType::kFloat32), enc = random_tensor({2, 4, 3, 5}, 79, DType::kFloat32);
+  expect_close(block.forward_concat({dec, enc}), block.forward(concat({dec, enc})), 0, 0, "forward_concat");
+  expect_error([&] { block.forward_concat({dec, dec}); }, {"[AlbuDecoderBlock]", "4 channels together", "expected 6"});
 }
 
 TEST_CASE("UnetDecoderBlock and ConvBottleneck: nearest upsample, conv, ReLU; cat[decoder, skip]") {

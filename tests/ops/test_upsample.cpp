@@ -1,10 +1,12 @@
-// Tests of upsample2x (engine/ops/upsample.h): hand-worked nearest and bilinear examples with their
-// borders, a separable reference on odd sizes, float64 gradient check, CPU-vs-CUDA parity, bad input.
+// Tests of upsample2x and upsample2x_of_concat (engine/ops/upsample.h): hand-worked nearest and bilinear
+// examples with their borders, a separable reference on odd sizes, the fused form against concat then
+// upsample (bitwise, forward and backward), float64 gradient checks, CPU-vs-CUDA parity, bad input.
 #include "engine/ops/upsample.h"
 
 #include <algorithm>
 
 #include "engine/autograd.h"
+#include "engine/ops/concat.h"
 #include "engine/ops/mul.h"
 #include "engine/ops/reduce.h"
 #include "tests/gradcheck.h"
@@ -133,6 +135,79 @@ TEST_CASE("upsample2x: bad input") {
                {"[upsample2x]", "unknown mode 7"});
 }
 
+TEST_CASE("upsample2x_of_concat: worked example, two inputs of one and two channels") {
+  // Channel 0 from a, channels 1-2 from b; nearest turns each element into a 2x2 block of its channel.
+  Tensor a = Tensor::from_vector({1, 2, 3, 4}, {1, 1, 2, 2});
+  Tensor b = Tensor::from_vector({5, 6, 7, 8, -1, -2, -3, -4}, {1, 2, 2, 2});
+  const std::vector<double> block_of_1_to_4{1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4};
+  const std::vector<double> got = upsample2x_of_concat({a, b}, UpsampleMode::kNearest).to_vector();
+  REQUIRE(got.size() == 48);
+  CHECK(std::vector<double>(got.begin(), got.begin() + 16) == block_of_1_to_4);
+  CHECK(std::vector<double>(got.begin() + 16, got.begin() + 32) ==
+        std::vector<double>{5, 5, 6, 6, 5, 5, 6, 6, 7, 7, 8, 8, 7, 7, 8, 8});
+  CHECK(std::vector<double>(got.begin() + 32, got.end()) ==
+        std::vector<double>{-1, -1, -2, -2, -1, -1, -2, -2, -3, -3, -4, -4, -3, -3, -4, -4});
+  // Bilinear of channel 1 (b's first): the 2x2 example above shifted by 4, so every value + 4.
+  const std::vector<double> bil = upsample2x_of_concat({a, b}, UpsampleMode::kBilinear).to_vector();
+  CHECK(std::vector<double>(bil.begin() + 16, bil.begin() + 32) ==
+        std::vector<double>{5, 5.25, 5.75, 6, 5.5, 5.75, 6.25, 6.5, 6.5, 6.75, 7.25, 7.5, 7, 7.25, 7.75, 8});
+  // Backward: d out[0, 2, 1, 2] / d b[0, 1] under bilinear is the outer product of the 2x2 example.
+  Tensor bg = b.clone();
+  bg.set_requires_grad(true);
+  Tensor y = upsample2x_of_concat({a, bg}, UpsampleMode::kBilinear);
+  std::vector<double> onehot(48, 0.0);
+  onehot[32 + 1 * 4 + 2] = 1.0;
+  sum(mul(y, Tensor::from_vector(onehot, y.shape()))).backward();
+  CHECK(bg.grad().to_vector() == std::vector<double>{0, 0, 0, 0, 0.1875, 0.5625, 0.0625, 0.1875});
+}
+
+TEST_CASE("upsample2x_of_concat: the same bits as concat then upsample2x, forward and backward") {
+  uint64_t seed = 301;
+  for (DType dt : {DType::kFloat32, DType::kFloat64}) {
+    for (UpsampleMode mode : {UpsampleMode::kNearest, UpsampleMode::kBilinear}) {
+      // Three inputs, one of them without channels, on odd sizes and two images.
+      std::vector<Tensor> fused{random_tensor({2, 3, 5, 7}, seed++, dt), random_tensor({2, 0, 5, 7}, seed++, dt),
+                                random_tensor({2, 4, 5, 7}, seed++, dt)};
+      std::vector<Tensor> composed;
+      for (Tensor& x : fused) {
+        x.set_requires_grad(true);
+        composed.push_back(x.detach().clone());
+        composed.back().set_requires_grad(true);
+      }
+      const Tensor weights = random_tensor({2, 7, 10, 14}, seed++, dt);
+      Tensor y_fused = upsample2x_of_concat(fused, mode);
+      Tensor y_composed = upsample2x(concat(composed), mode);
+      CHECK(y_fused.to_vector() == y_composed.to_vector());
+      sum(mul(y_fused, weights)).backward();
+      sum(mul(y_composed, weights)).backward();
+      for (size_t k = 0; k < fused.size(); ++k) {
+        CAPTURE(k);
+        CHECK(fused[k].grad().shape() == composed[k].grad().shape());
+        CHECK(fused[k].grad().to_vector() == composed[k].grad().to_vector());
+      }
+    }
+  }
+}
+
+TEST_CASE("upsample2x_of_concat: float64 gradient check") {
+  uint64_t seed = 321;
+  for (UpsampleMode mode : {UpsampleMode::kNearest, UpsampleMode::kBilinear})
+    check_gradients([mode](const std::vector<Tensor>& in) { return upsample2x_of_concat(in, mode); },
+                    {random_tensor({2, 2, 3, 5}, seed++), random_tensor({2, 3, 3, 5}, seed++)});
+}
+
+TEST_CASE("upsample2x_of_concat: bad input") {
+  expect_error([] { upsample2x_of_concat({}, UpsampleMode::kNearest); }, {"[upsample2x_of_concat]", "empty list"});
+  expect_error([] { upsample2x_of_concat({Tensor::zeros({1, 2, 4, 4}), Tensor::zeros({1, 2, 4, 5})}, UpsampleMode::kNearest); },
+               {"[upsample2x_of_concat]", "input 1", "N, H, W = 1, 4, 5", "expected 1, 4, 4"});
+  expect_error([] {
+    upsample2x_of_concat({Tensor::zeros({1, 2, 4, 4}), Tensor::zeros({1, 2, 4, 4}, DType::kFloat64)},
+                         UpsampleMode::kBilinear);
+  }, {"[upsample2x_of_concat]", "input 1", "float64"});
+  expect_error([] { upsample2x_of_concat({Tensor::zeros({1, 2, 4, 4})}, static_cast<UpsampleMode>(9)); },
+               {"[upsample2x_of_concat]", "unknown mode 9"});
+}
+
 TEST_CASE("upsample2x: CPU vs CUDA" * doctest::test_suite("gpu")) {
   PLEURA_REQUIRE_GPU();
   const Shape shapes[] = {{2, 3, 9, 11}, {3, 4, 1, 5}, {2, 2, 33, 17}, {2, 16, 32, 32}};
@@ -146,6 +221,22 @@ TEST_CASE("upsample2x: CPU vs CUDA" * doctest::test_suite("gpu")) {
                           cat("upsample2x ", mode == UpsampleMode::kNearest ? "nearest " : "bilinear ", s.str(),
                               wide ? " (64-bit indices)" : ""));
       }
+    }
+  }
+}
+
+TEST_CASE("upsample2x_of_concat: CPU vs CUDA" * doctest::test_suite("gpu")) {
+  PLEURA_REQUIRE_GPU();
+  uint64_t seed = 341;
+  for (bool wide : {false, true}) {
+    const WideIndicesScope indices(wide);
+    for (UpsampleMode mode : {UpsampleMode::kNearest, UpsampleMode::kBilinear}) {
+      check_cuda_parity([mode](const std::vector<Tensor>& in) { return upsample2x_of_concat(in, mode); },
+                        {random_tensor({2, 5, 9, 11}, seed++, DType::kFloat32),
+                         random_tensor({2, 3, 9, 11}, seed++, DType::kFloat32),
+                         random_tensor({2, 16, 9, 11}, seed++, DType::kFloat32)},
+                        cat("upsample2x_of_concat ", mode == UpsampleMode::kNearest ? "nearest" : "bilinear",
+                            wide ? " (64-bit indices)" : ""));
     }
   }
 }
