@@ -178,6 +178,11 @@ size_t allocator_close_private(int device) {
   return memory(device).pool->close_private();
 }
 
+void allocator_release_private(int device, uintptr_t pool) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  memory(device).pool->release_private(pool);
+}
+
 bool allocator_caching() { return g_caching; }
 
 }  // namespace pleura::cuda

@@ -26,6 +26,8 @@ void allocator_empty_cache(int device);
 // off there is no pool to keep apart, and a capture is refused.
 void allocator_open_private(int device, cudaStream_t stream, uintptr_t pool);
 size_t allocator_close_private(int device);
+// BlockPool::release_private: the graph of `pool` is gone.
+void allocator_release_private(int device, uintptr_t pool);
 bool allocator_caching();
 
 }  // namespace pleura::cuda

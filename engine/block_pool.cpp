@@ -32,6 +32,7 @@ size_t round_up(size_t n, size_t step) { return (n + step - 1) / step * step; }
 BlockPool::BlockPool(SegmentHeap& heap, std::string label) : heap_(heap), label_(std::move(label)) {}
 
 BlockPool::~BlockPool() {
+  held_pools_.clear();  // no graph replays once the pool is gone
   release_cached();
   for (Block* head : segment_heads_) {
     for (Block* b = head; b != nullptr;) {
@@ -152,10 +153,23 @@ void BlockPool::free(void* ptr) {
 }
 
 size_t BlockPool::release_cached() {
+  return release_free_segments([this](StreamId owner) { return held_pools_.count(owner) > 0; });
+}
+
+size_t BlockPool::release_private(StreamId pool) {
+  PLEURA_CHECK(!(private_open_ && pool == private_pool_), "[", label_, " alloc] private pool ", pool,
+               " released while its capture is open");
+  held_pools_.erase(pool);
+  return release_free_segments([pool](StreamId owner) { return owner != pool; });
+}
+
+// Gives every fully free segment back to the heap unless keep(its stream or pool) says otherwise.
+size_t BlockPool::release_free_segments(const std::function<bool(StreamId)>& keep) {
   size_t released = 0;
   for (auto it = segment_heads_.begin(); it != segment_heads_.end();) {
     Block* head = *it;
-    if (head->allocated || head->next != nullptr) {  // a whole free segment is one unallocated block
+    // A whole free segment is one unallocated block.
+    if (head->allocated || head->next != nullptr || keep(head->stream)) {
       ++it;
       continue;
     }
@@ -179,6 +193,7 @@ void BlockPool::open_private(StreamId stream, StreamId pool) {
   private_stream_ = stream;
   private_pool_ = pool;
   foreign_frees_ = 0;
+  held_pools_.insert(pool);
 }
 
 size_t BlockPool::close_private() {

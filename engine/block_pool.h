@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -80,11 +81,14 @@ class BlockPool {
   // A block of any other pool freed while it is open (memory the graph may read on a replay, which others
   // could take meanwhile) is counted, and close_private() returns the count: the capture is safe to replay
   // only when it is 0. Out of memory inside a private pool does not give cached segments back (freeing
-  // device memory would end a capture). A dead graph's free segments go back to the heap with
-  // release_cached() (which the out-of-memory path calls).
+  // device memory would end a capture). From open_private until release_private(pool) the pool is held:
+  // release_cached() (which the out-of-memory path calls) keeps its segments, free or not, since a live
+  // graph writes them on every replay. release_private, when the graph is gone (or was never made), gives
+  // the pool's free segments back at once; its blocks still in use go back when freed.
   static constexpr StreamId kPrivatePoolBit = StreamId{1} << (sizeof(StreamId) * 8 - 1);
   void open_private(StreamId stream, StreamId pool);
   size_t close_private();
+  size_t release_private(StreamId pool);  // the bytes returned
   bool private_open() const { return private_open_; }
   BlockPoolStats stats() const { return stats_; }
   void reset_peak();
@@ -105,6 +109,7 @@ class BlockPool {
   Block* new_segment(size_t size, StreamId stream, bool small);
   void split(Block* block, size_t size);
   Block* merge_free_neighbours(Block* block);
+  size_t release_free_segments(const std::function<bool(StreamId)>& keep);
   FreeList& free_list(bool small) { return small ? small_free_ : large_free_; }
   [[noreturn]] void throw_out_of_memory(size_t bytes, size_t rounded) const;
 
@@ -113,6 +118,7 @@ class BlockPool {
   bool private_open_ = false;
   StreamId private_stream_ = 0, private_pool_ = 0;
   size_t foreign_frees_ = 0;  // frees of other pools' blocks while the private pool is open
+  std::set<StreamId> held_pools_;  // private pools whose graphs may still replay
   FreeList small_free_, large_free_;
   std::unordered_map<void*, Block*> live_;  // blocks handed out, by address
   std::set<Block*> segment_heads_;          // the first block of every segment

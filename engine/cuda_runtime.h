@@ -80,7 +80,8 @@ void empty_cache(int device);
 // left it. end_graph_capture returns the instantiated graph, or nullptr with `why` saying what could not
 // be captured (an operation that waits for the device, memory freed that the graph may read); the
 // device's state is then as before the capture (no work was run). replay_graph queues the graph's work
-// on the stream again; destroy_graph frees the graph (its memory stays in the allocator's cache).
+// on the stream again; destroy_graph frees the graph and gives its pool's free memory back (the caller
+// makes sure no replay is still running); until then no out-of-memory retry or empty_cache takes it.
 void begin_graph_capture(int device);
 void* end_graph_capture(int device, std::string& why);
 void replay_graph(void* graph, int device);

@@ -252,9 +252,42 @@ TEST_CASE("block pool: a private pool (graph capture) keeps its memory apart fro
   pool.free(after);
   pool.free(a);
   pool.check_invariants();
-  // A dead graph's segments go back to the heap with the others.
+  // While the graph lives, its free segment stays (a replay writes it); the stream's goes back.
+  const size_t graph_segment = 2 * kMiB;
   pool.release_cached();
+  CHECK(heap.used() == graph_segment);
+  // The graph gone, its pool's free segments go back at once.
+  CHECK(pool.release_private(graph) == graph_segment);
   CHECK(heap.used() == 0);
+  pool.check_invariants();
+}
+
+TEST_CASE("block pool: releasing a graph's pool keeps its blocks in use and the other graphs' segments") {
+  FakeHeap heap(64 * kMiB);
+  BlockPool pool(heap, "fake");
+  const StreamId stream = 0x1000, first = BlockPool::kPrivatePoolBit | 3, second = BlockPool::kPrivatePoolBit | 4;
+  pool.open_private(stream, first);
+  void* output = pool.allocate(4096, stream);  // a graph output the caller still holds
+  void* temporary = pool.allocate(3 * kMiB, stream);
+  pool.free(temporary);
+  pool.close_private();
+  pool.open_private(stream, second);
+  void* other = pool.allocate(3 * kMiB, stream);
+  pool.free(other);
+  testing::expect_error([&] { pool.release_private(second); }, {"[fake alloc]", "while its capture is open"});
+  pool.close_private();
+  const size_t before = heap.used();
+  // The first graph's large free segment goes; its small one holds the output; the second's stays.
+  CHECK(pool.release_private(first) == 4 * kMiB);
+  CHECK(heap.used() == before - 4 * kMiB);
+  pool.release_cached();
+  CHECK(heap.used() == before - 4 * kMiB);
+  // The output freed later: its segment, no longer held, goes with the next release.
+  pool.free(output);
+  CHECK(pool.release_cached() == 2 * kMiB);
+  CHECK(pool.release_private(second) == 4 * kMiB);
+  CHECK(heap.used() == 0);
+  pool.check_invariants();
 }
 
 TEST_CASE("block pool: a capture that frees no other pool's block is safe; the pool ids are checked") {
