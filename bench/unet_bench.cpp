@@ -24,6 +24,7 @@
 #include "infer/predict.h"
 #include "layers/conv_bn.h"
 #include "models/registry.h"
+#include "train/captured_steps.h"
 #include "train/optimizer.h"
 #include "train/train_config.h"
 
@@ -66,6 +67,7 @@ struct Bench {
   Tensor ledger{};       // the trainer's step ledger (engine/ops/step_ledger.h)
   int64_t steps_run = 0;
   int64_t log_every = 1;
+  std::unique_ptr<CapturedSteps> graph_steps{};  // --cuda-graphs: the step's device work as a CUDA graph
 };
 
 Tensor sparse_mask(int64_t batch, int64_t size, Rng& rng) {
@@ -73,6 +75,8 @@ Tensor sparse_mask(int64_t batch, int64_t size, Rng& rng) {
   for (double& v : t) v = rng.uniform() < 0.1 ? 1.0 : 0.0;
   return Tensor::from_vector(t, {batch, 1, size, size});
 }
+
+Tensor device_step(Bench& b, const Tensor& x, const Tensor& target);
 
 void set_up(Bench& b, int64_t infer_batch) {
   const UnetBenchOptions& o = b.o;
@@ -87,6 +91,10 @@ void set_up(Bench& b, int64_t infer_batch) {
     b.log_every = ledger_interval(o);
     b.x_host = rand_uniform({o.batch, 3, o.size, o.size}, rng, 0.0, 1.0, DType::kFloat32, Device::cpu());
     b.target_host = sparse_mask(o.batch, o.size, rng);
+    if (o.cuda_graphs)
+      b.graph_steps = std::make_unique<CapturedSteps>(
+          *b.model, [&b](const Tensor& x, const Tensor& target) { return device_step(b, x, target); },
+          [](const std::string& note) { std::cerr << "bench_unet: " << note << "\n"; });
   }
   b.infer_host = rand_uniform({infer_batch, 3, o.size, o.size}, rng, 0.0, 1.0, DType::kFloat32, Device::cpu());
 }
@@ -97,20 +105,34 @@ Tensor step_loss(const Tensor& logits, const Tensor& target) {
 }
 
 // The optimizer step as the trainer takes it (train/train_epoch.cpp): decided on the device by the ledger,
-// clipping to 0.1; the ledger is read back every log_every steps, as the trainer logs.
+// clipping to 0.1.
 void optimizer_step(Bench& b, const Tensor& loss) {
-  decide_and_step(*b.adam, b.ledger, loss.detach(), {.max_norm = 0.1, .max_skipped_in_a_row = 1e9}, b.steps_run);
+  decide_and_step(*b.adam, b.ledger, loss.detach(), {.max_norm = 0.1, .max_skipped_in_a_row = 1e9});
+}
+
+// The ledger is read back every log_every steps, as the trainer logs.
+void count_step(Bench& b) {
   if (++b.steps_run % b.log_every == 0) read_step_ledger(b.ledger);
 }
 
-// One training step as the trainer runs it.
-void whole_step(Bench& b) {
-  b.model->zero_grad();
-  const Tensor x = upload(b.x_host, b.o.device);
-  const Tensor target = upload(b.target_host, b.o.device);
+// A training step's device work as the trainer queues it: no host read, gradients dropped at the end.
+Tensor device_step(Bench& b, const Tensor& x, const Tensor& target) {
   Tensor loss = step_loss(b.model->forward(x), target);
   loss.backward();
   optimizer_step(b, loss);
+  b.model->zero_grad();
+  return loss.detach();
+}
+
+// One training step as the trainer runs it (--cuda-graphs: as with train_unet's [run] cuda_graphs).
+void whole_step(Bench& b) {
+  const Tensor x = upload(b.x_host, b.o.device);
+  const Tensor target = upload(b.target_host, b.o.device);
+  if (b.graph_steps)
+    (*b.graph_steps)(x, target);
+  else
+    device_step(b, x, target);
+  count_step(b);
 }
 
 void add(StepCounts& sum, const EngineCounters& c) {
@@ -121,11 +143,12 @@ void add(StepCounts& sum, const EngineCounters& c) {
   sum.bf16_library_calls += static_cast<double>(c.bf16_library_calls);
   sum.device_operations += static_cast<double>(c.device_operations());
   sum.device_mallocs += static_cast<double>(c.device_mallocs);
+  sum.graph_launches += static_cast<double>(c.graph_launches);
 }
 
 StepCounts divided(StepCounts s, double n) {
   for (double* v : {&s.host_reads, &s.host_syncs, &s.kernel_launches, &s.library_calls, &s.bf16_library_calls,
-                    &s.device_operations, &s.device_mallocs})
+                    &s.device_operations, &s.device_mallocs, &s.graph_launches})
     *v /= n;
   return s;
 }
@@ -163,7 +186,10 @@ void time_phases(Bench& b, UnetBenchResult& r) {
     forward_s.push_back(timed(d, [&] { logits = b.model->forward(x); }));
     loss_s.push_back(timed(d, [&] { loss = step_loss(logits, target); }));
     backward_s.push_back(timed(d, [&] { loss.backward(); }));
-    optimizer_s.push_back(timed(d, [&] { optimizer_step(b, loss); }));
+    optimizer_s.push_back(timed(d, [&] {
+      optimizer_step(b, loss);
+      count_step(b);
+    }));
   }
   r.phases = {median(upload_s), median(forward_s), median(loss_s), median(backward_s), median(optimizer_s)};
 }
@@ -301,7 +327,8 @@ void declare(CLI::App& app, BenchArgs& a) {
   app.add_flag("!--no-fold", o.fold_bn,
                "inference with each batch norm after its convolution, not folded into it as infer_unet does");
   app.add_flag("--cuda-graphs", o.cuda_graphs,
-               "inference's device work as one CUDA graph per batch shape, as infer_unet --cuda-graphs (GPU only)");
+               "the training step's and inference's device work as CUDA graphs, as train_unet's [run] cuda_graphs and "
+               "infer_unet --cuda-graphs (GPU only; captured at the second step: give --warmup 2 or more)");
   app.add_flag("--exact-convolutions", o.exact_convolutions,
                "inference without the CPU's Winograd F(4x4,3x3) convolutions, as infer_unet --exact-convolutions");
   app.add_option("--steps", o.steps, "timed steps (default 5)")->type_name("N")->check(int_in(1, 100000));
@@ -370,6 +397,7 @@ void print_json(std::ostream& out, const UnetBenchOptions& o, const UnetBenchRes
   j["bf16_library_calls_per_step"] = r.per_step.bf16_library_calls;
   j["device_operations_per_step"] = r.per_step.device_operations;
   j["device_mallocs_per_step"] = r.per_step.device_mallocs;
+  j["graph_launches_per_step"] = r.per_step.graph_launches;
   if (o.device.is_cuda()) {
     j["peak_mib"] = mib(r.peak_bytes);
     j["reserved_mib"] = mib(r.peak_reserved_bytes);
@@ -385,7 +413,8 @@ void print_training(std::ostream& out, const UnetBenchOptions& o, const UnetBenc
       << ms(r.phases.loss) << ", backward " << ms(r.phases.backward) << ", optimizer " << ms(r.phases.optimizer)
       << "\n    per step: " << r.per_step.host_reads << " host reads, " << r.per_step.host_syncs
       << " host syncs, " << r.per_step.kernel_launches << " kernel launches, " << r.per_step.library_calls
-      << " library calls (" << r.per_step.bf16_library_calls << " on bfloat16 data)\n";
+      << " library calls (" << r.per_step.bf16_library_calls << " on bfloat16 data), " << r.per_step.graph_launches
+      << " CUDA graph launches\n";
 }
 
 void print_table(std::ostream& out, const UnetBenchOptions& o, const UnetBenchResult& r) {

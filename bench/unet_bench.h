@@ -30,7 +30,8 @@ struct UnetBenchOptions {
   bool infer_only = false;  // time the inference batch alone (no training step, no optimizer state)
   bool fold_bn = true;      // inference with the batch norms folded into the convolutions, as infer_unet
                             // (layers/conv_bn.h); false: the layers one after another
-  bool cuda_graphs = false;  // inference as infer_unet --cuda-graphs (engine/captured_function.h)
+  bool cuda_graphs = false;  // the training step as train_unet's [run] cuda_graphs (train/captured_steps.h),
+                             // inference as infer_unet --cuda-graphs (engine/captured_function.h)
   bool exact_convolutions = false;  // inference without the CPU's Winograd F(4x4,3x3) 3x3 convolutions, as
                                     // infer_unet --exact-convolutions (cpu/conv2d_winograd_f4.h)
   int64_t log_every = 0;    // steps between readings of the step ledger, as train_unet's [run] log_every;
@@ -66,6 +67,7 @@ struct StepCounts {
   double bf16_library_calls = 0;  // of the library calls, those on bfloat16 data (tensor cores)
   double device_operations = 0;
   double device_mallocs = 0;
+  double graph_launches = 0;  // CUDA graph replays (--cuda-graphs), each standing for a step's kernels
 };
 
 struct UnetBenchResult {

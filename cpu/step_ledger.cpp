@@ -17,11 +17,10 @@ StepLedger* ledger_fields(const Tensor& ledger) { return reinterpret_cast<StepLe
 
 }  // namespace
 
-void ledger_record_batch(Tensor& ledger, const Tensor& loss, const Tensor& squared_norm, const StepRule& rule,
-                         int64_t batch) {
+void ledger_record_batch(Tensor& ledger, const Tensor& loss, const Tensor& squared_norm, const StepRule& rule) {
   const bool ends_window = squared_norm.defined();
   ledger_math::record_batch(*ledger_fields(ledger), first_value(loss), ends_window,
-                            ends_window ? squared_norm.data<double>()[0] : 0.0, rule, static_cast<double>(batch));
+                            ends_window ? squared_norm.data<double>()[0] : 0.0, rule);
 }
 
 void ledger_restore_if_skipped(const Tensor& ledger, std::vector<Tensor>& buffers, const std::vector<Tensor>& saved) {

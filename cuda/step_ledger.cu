@@ -13,12 +13,10 @@ namespace pleura::cuda {
 namespace {
 
 template <class L>
-__global__ void record_batch_kernel(double* ledger, const L* loss, const double* squared_norm, StepRule rule,
-                                    double batch) {
+__global__ void record_batch_kernel(double* ledger, const L* loss, const double* squared_norm, StepRule rule) {
   StepLedger* l = reinterpret_cast<StepLedger*>(ledger);
   const bool ends_window = squared_norm != nullptr;
-  ledger_math::record_batch(*l, static_cast<double>(loss[0]), ends_window, ends_window ? squared_norm[0] : 0.0, rule,
-                            batch);
+  ledger_math::record_batch(*l, static_cast<double>(loss[0]), ends_window, ends_window ? squared_norm[0] : 0.0, rule);
 }
 
 // Byte copies saved -> buffer of each listed tensor when the ledger's step was skipped.
@@ -29,17 +27,14 @@ __global__ void restore_kernel(const double* ledger, TensorList<2> list) {
 
 }  // namespace
 
-void ledger_record_batch(Tensor& ledger, const Tensor& loss, const Tensor& squared_norm, const StepRule& rule,
-                         int64_t batch) {
+void ledger_record_batch(Tensor& ledger, const Tensor& loss, const Tensor& squared_norm, const StepRule& rule) {
   const int dev = ledger.device().index;
   DeviceGuard guard(dev);
   const double* norm = squared_norm.defined() ? squared_norm.data<double>() : nullptr;
   if (loss.dtype() == DType::kFloat64)
-    record_batch_kernel<<<1, 1, 0, stream(dev)>>>(ledger.data<double>(), loss.data<double>(), norm, rule,
-                                                  static_cast<double>(batch));
+    record_batch_kernel<<<1, 1, 0, stream(dev)>>>(ledger.data<double>(), loss.data<double>(), norm, rule);
   else
-    record_batch_kernel<<<1, 1, 0, stream(dev)>>>(ledger.data<double>(), loss.data<float>(), norm, rule,
-                                                  static_cast<double>(batch));
+    record_batch_kernel<<<1, 1, 0, stream(dev)>>>(ledger.data<double>(), loss.data<float>(), norm, rule);
   PLEURA_CUDA_LAUNCH_CHECK();
 }
 

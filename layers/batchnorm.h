@@ -17,7 +17,8 @@ class BatchNorm2d : public Layer {
 
   // x [N, C, H, W] -> same shape. Training mode: batch statistics; running_mean and running_var
   // move towards them by `momentum` (unbiased variance) and num_batches_tracked grows by 1, under
-  // NoGradGuard too, as in PyTorch. Eval mode: running statistics, nothing changes.
+  // NoGradGuard too, as in PyTorch (a training step skipped for a non-finite value puts the running
+  // statistics back, not this count). Eval mode: running statistics, nothing changes.
   Tensor forward(const Tensor& x) override;
   // Back to the starting values above.
   void reset_parameters();

@@ -63,6 +63,17 @@ NamedSlots Module::named_buffers() {
   return out;
 }
 
+std::vector<Tensor*> Module::buffers_placed(BufferPlacement placement) {
+  std::vector<Tensor*> out;
+  for (Entry& e : buffers_)
+    if (e.placement == placement) out.push_back(&e.tensor);
+  for (auto& [name, child] : children_) {
+    std::vector<Tensor*> theirs = child->buffers_placed(placement);
+    out.insert(out.end(), theirs.begin(), theirs.end());
+  }
+  return out;
+}
+
 NamedSlots Module::state_dict_slots() {
   NamedSlots out;
   collect("", true, true, out);

@@ -49,6 +49,10 @@ class Module {
   // registration order (PyTorch's named_parameters() / named_buffers()).
   NamedSlots named_parameters();
   NamedSlots named_buffers();
+  // The buffers that move with the module (BufferPlacement::kFollowsModule: running statistics, on the
+  // parameters' device), and the others (kHost: num_batches_tracked), each in named_buffers() order.
+  std::vector<Tensor*> device_buffers() { return buffers_placed(BufferPlacement::kFollowsModule); }
+  std::vector<Tensor*> host_buffers() { return buffers_placed(BufferPlacement::kHost); }
   // PyTorch's state_dict() order: per module its parameters, then its buffers, then its children.
   NamedSlots state_dict_slots();
   // This module (name "") and every descendant, pre-order (PyTorch's named_modules()).
@@ -103,6 +107,7 @@ class Module {
   void add_child(const std::string& name, std::shared_ptr<Module> child);
   void check_new_name(const std::string& name, const char* what) const;
   void collect(const std::string& prefix, bool params, bool buffers, NamedSlots& out);
+  std::vector<Tensor*> buffers_placed(BufferPlacement placement);
   int set_requires_grad(const std::string& prefix, bool on);
 
   // deques: references to elements survive later registrations.

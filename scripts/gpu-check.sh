@@ -8,7 +8,7 @@
 #   tools      train_unet and infer_unet on CUDA: the in-process test, then the command-line tools on a
 #              small demo set at 256x256 (a few training steps, flip-TTA inference)
 #   bench-unet bench_unet on CUDA: training step at 1024x1024 batch 4 and flip-TTA inference batch 8 of
-#              each model, per phase, syncs, launches, memory, TFLOP/s; AlbuNet's inference as CUDA graphs
+#              each model, per phase, syncs, launches, memory, TFLOP/s; AlbuNet's step and inference as CUDA graphs
 #   pytorch    bench/reference/pytorch_gpu_bench.py: PyTorch fp32 / TF32 / bf16+channels_last / compile
 #   bench-ops  bench_cuda_ops: every op against copy bandwidth, cuDNN convolutions against GEMM
 #   memcheck   compute-sanitizer memcheck on the op-level gpu cases (caching allocator off)
@@ -185,7 +185,7 @@ done
 # Doctest case filters: whole models and whole tools run in their own steps (and stay out of the
 # sanitizers, 10-100x slower, where the op-level cases cover every kernel they use).
 models="*forward and backward at 128x128*,tiny net*"
-tools="*CUDA runs end close*"
+tools="*CUDA runs end close*,*cuda_graphs replays*"
 # CUDA graph captures need the caching allocator, which the sanitizer runs turn off: not under memcheck.
 graphs="captured function*,*cuda_graphs*"
 shared_memory="*sum*,*mean*,*mul*,*batch_norm*,*global_avg_pool*,*combo_loss*,*triplet*,*scse*"
@@ -214,8 +214,9 @@ step_bench_unet() {
     cat "$out/bench_unet.part"
     grep -E '^\{' "$out/bench_unet.part" >>"$out/bench_unet.jsonl"
   done
-  # The inference again as CUDA graphs (infer_unet --cuda-graphs), AlbuNet only: replays after 2 warm-ups.
-  "$bin/bench_unet" --model albunet --size 1024 --infer-batch 8 --flip --infer-only --cuda-graphs --steps 3 \
+  # AlbuNet again with CUDA graphs (train_unet's [run] cuda_graphs, infer_unet --cuda-graphs): the training
+  # step and the inference replayed after 2 warm-ups.
+  "$bin/bench_unet" --model albunet --size 1024 --batch 4 --infer-batch 8 --flip --cuda-graphs --steps 5 \
     --warmup 2 --device cuda --json >"$out/bench_unet.part" 2>&1 || rc=1
   cat "$out/bench_unet.part"
   grep -E '^\{' "$out/bench_unet.part" >>"$out/bench_unet.jsonl"

@@ -40,8 +40,13 @@ void Adam::step(const Tensor& ledger) {
   if (!counts_on_device_) {  // upload the counts (checkpoints may have set them)
     std::vector<double> counts;
     for (const ParamState& st : state_) counts.push_back(static_cast<double>(st.step));
-    steps_ = upload(Tensor::from_vector(counts, Shape{static_cast<int64_t>(counts.size())}, DType::kFloat64),
-                    t.params.front().device());
+    const Tensor host = Tensor::from_vector(counts, Shape{static_cast<int64_t>(counts.size())}, DType::kFloat64);
+    const Device device = t.params.front().device();
+    // Into the same memory when there is one: a captured training step (train/captured_steps.h) refers to it.
+    if (steps_.defined() && steps_.device() == device)
+      steps_.copy_from(host);
+    else
+      steps_ = upload(host, device);
     counts_on_device_ = true;
   }
   adam_multi_step(t, steps_, ledger, options_);
@@ -79,12 +84,12 @@ std::vector<Tensor> defined_grads(const std::vector<Tensor*>& params) {
   return grads;
 }
 
-void decide_and_step(Adam& adam, Tensor& ledger, const Tensor& loss, const StepRule& rule, int64_t batch) {
+void decide_and_step(Adam& adam, Tensor& ledger, const Tensor& loss, const StepRule& rule) {
   NoGradGuard no_grad;
   const std::vector<Tensor> grads = defined_grads(adam.params());
   // No gradient at all (every parameter frozen): a norm of zero, as grad_norm's.
   const Tensor squares = grads.empty() ? Tensor::zeros(Shape{1}, DType::kFloat64, ledger.device()) : squared_norm(grads);
-  ledger_record_batch(ledger, loss, squares, rule, batch);
+  ledger_record_batch(ledger, loss, squares, rule);
   adam.step(ledger);
 }
 

@@ -59,7 +59,7 @@ std::vector<Tensor> defined_grads(const std::vector<Tensor*>& params);
 // The optimizer step that ends a training step, without a host read: the squared norm of the gradients of
 // adam's parameters, the ledger's decision on it and on the window's losses (ledger_record_batch: the
 // clip factor for rule.max_norm, or a skip when anything is not finite) and Adam's update as decided.
-void decide_and_step(Adam& adam, Tensor& ledger, const Tensor& loss, const StepRule& rule, int64_t batch);
+void decide_and_step(Adam& adam, Tensor& ledger, const Tensor& loss, const StepRule& rule);
 
 // L2 norm of all gradients together (parameters without a gradient skipped), accumulated in double
 // (squared_norm, engine/ops/squared_norm.h). One host read however many parameters.

@@ -60,6 +60,9 @@ void read_run(const ConfigReader& r, TrainConfig& c) {
   }
   c.workers = static_cast<int>(r.int_in("run", "workers", c.workers, 0, 256));
   c.log_every = r.int_in("run", "log_every", c.log_every, 0, 1000000);
+  c.cuda_graphs = r.ini.get_bool("run", "cuda_graphs", false);
+  PLEURA_CHECK(!c.cuda_graphs || c.device.is_cuda(), r.where("run", "cuda_graphs"),
+               ": CUDA graphs need device = cuda (the device is ", c.device.str(), ")");
 }
 
 void read_data(const ConfigReader& r, TrainConfig& c) {
@@ -196,6 +199,9 @@ TrainConfig parse_train_config(const std::string& text, const std::string& name,
   read_optimisation(r, c);
   read_scheduler(r, c);
   read_validation(r, c);
+  // A graph holds one batch's work: a grad_accum window's batches differ (only the last steps).
+  PLEURA_CHECK(!c.cuda_graphs || c.grad_accum == 1, r.where("run", "cuda_graphs"),
+               ": CUDA graphs need grad_accum = 1 (it is ", c.grad_accum, ")");
   ini.check_all_used();
   c.origin = r.origins();
   return c;

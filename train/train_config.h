@@ -19,6 +19,10 @@
 //                                of skipped steps, kept on the device meanwhile (engine/ops/step_ledger.h):
 //                                the only waits for the device in a training step; 0: every batch on the
 //                                CPU, every 20 on CUDA. Results do not depend on it
+//   cuda_graphs = false          (Pleura) true: each epoch's training batches run as one CUDA graph (the
+//                                first as it is, the second captured, the rest replayed: one launch instead
+//                                of thousands, the same kernels in the same order, so the same results).
+//                                Needs a cuda device and grad_accum = 1; one process (not with mpirun)
 // [data] either a prepared cache or a DICOM tree with labels:
 //   cache = dataset1024          (DATA_DIRECTORY) tools/prepare_data's output: images/, masks/, manifest.csv
 //   images = dicom-images-train  a SIIM tree of DICOM (or PNG) files, decoded per item, and
@@ -109,6 +113,7 @@ struct TrainConfig {
   Device device = Device::cpu();
   int workers = 2;
   int64_t log_every = 0;            // 0: log_interval's default for the device
+  bool cuda_graphs = false;
   // [data]
   std::string cache;                // set: the prepared cache; empty: images + labels
   std::string images, labels;
@@ -180,7 +185,7 @@ TrainConfig parse_train_config(const std::string& text, const std::string& name,
 // Every setting as "section.key = value" lines in a fixed order (logged at the start of a run).
 std::string config_text(const TrainConfig& config);
 // A 64-bit FNV-1a hash (16 hex digits) of config_text without the settings that cannot change the
-// result ([run] output, log_dir, device, workers and log_every, [train] max_nonfinite_steps): --resume refuses a state
+// result ([run] output, log_dir, device, workers, log_every and cuda_graphs, [train] max_nonfinite_steps): --resume refuses a state
 // another configuration made.
 std::string config_hash(const TrainConfig& config);
 

@@ -105,7 +105,7 @@ std::string config_text(const TrainConfig& c) {
   // max_nonfinite_steps only decides when a failing run gives up, so a resume may change it.
   return result_settings(c) + "run.output = " + c.output + "\nrun.log_dir = " + c.log_dir + "\nrun.device = " +
          c.device.str() + "\nrun.workers = " + std::to_string(c.workers) + "\nrun.log_every = " + std::to_string(log_interval(c)) +
-         "\ntrain.max_nonfinite_steps = " + std::to_string(c.max_nonfinite_steps) + "\n";
+         (c.cuda_graphs ? "\nrun.cuda_graphs = true" : "") + "\ntrain.max_nonfinite_steps = " + std::to_string(c.max_nonfinite_steps) + "\n";
 }
 
 std::string config_hash(const TrainConfig& c) { return fnv1a_hex(result_settings(c)); }

@@ -13,6 +13,7 @@
 #include "engine/ops/sigmoid.h"
 #include "engine/random.h"
 #include "data/shard.h"
+#include "train/captured_steps.h"
 #include "train/data_parallel.h"
 #include "train/fold_trainer.h"
 
@@ -37,14 +38,17 @@ std::string score_status(const TripletSearchResult& so_far) {
   return buf + triplet_label(so_far.best_triplet());
 }
 
+// The buffers a training step changes on the device (BatchNorm running statistics). num_batches_tracked
+// stays on the host (no kernel reads it), counts every training forward pass, skipped steps included,
+// and is not part of the snapshot: putting it back would need the host to read the ledger.
 std::vector<Tensor> buffers_of(Module& model) {
   std::vector<Tensor> buffers;
-  for (const auto& [name, buffer] : model.named_buffers()) buffers.push_back(*buffer);
+  for (Tensor* buffer : model.device_buffers()) buffers.push_back(*buffer);
   return buffers;
 }
 
-// A snapshot of the model's buffers (BatchNorm running statistics and counts), which move in every
-// training forward pass: a skipped step puts them back, so that a bad batch leaves no trace in the model.
+// A snapshot of the model's device buffers, which move in every training forward pass: a skipped step
+// puts them back, so that a bad batch leaves no trace in the model's statistics.
 // The copies are made once and refilled at each window's start (a few launches on CUDA, no allocation).
 void snapshot_buffers(Module& model, std::vector<Tensor>& snapshot) {
   const std::vector<Tensor> buffers = buffers_of(model);
@@ -64,6 +68,7 @@ Tensor epoch_ledger(const FoldRun& run) {
   l.loss_count = static_cast<double>(st.loss_count);
   l.skipped_in_a_row = static_cast<double>(st.nonfinite_in_a_row);
   l.skipped_total = static_cast<double>(st.nonfinite_total);
+  l.next_batch = static_cast<double>(st.batch);
   return make_step_ledger(l, run.config.device);
 }
 
@@ -75,16 +80,60 @@ StepRule step_rule(const TrainConfig& c) {
 // the ledger decides from the gradient norm and the window's losses, and a NaN / infinite loss or norm
 // skips the step, leaving weights and Adam state as they are, and puts back the buffers as they were
 // before the window (`window_buffers`). The window's gradients are dropped either way.
-void optimizer_step(FoldRun& run, const Tensor& loss, std::vector<Tensor>& window_buffers, int64_t batch) {
+void optimizer_step(FoldRun& run, const Tensor& loss, std::vector<Tensor>& window_buffers) {
   // The window's gradients summed over the ranks (started during the last backward pass, train_epoch):
   // every rank sees the same norm and takes the same step.
   run.reducer->finish();
-  decide_and_step(*run.adam, run.ledger, loss, step_rule(run.config), batch);
+  decide_and_step(*run.adam, run.ledger, loss, step_rule(run.config));
   std::vector<Tensor> buffers = buffers_of(*run.model);
   ledger_restore_if_skipped(run.ledger, buffers, window_buffers);
   run.adam->zero_grad();
   // Per-rank batch norm: every rank continues with rank 0's running statistics (synchronised ones agree).
   if (run.distributed() && !run.config.sync_bn) broadcast_buffers(*run.model, *run.comm);
+}
+
+// The epoch's state that every batch's device work uses.
+struct BatchWork {
+  ComboLossParams loss_params;
+  std::vector<Tensor> window_buffers;  // the model's device buffers as the open window began
+  bool window_open = false;            // window_buffers holds the open window's snapshot
+};
+
+// The device work of batch b, queued without a host read: forward, combo loss, backward and, when b ends
+// a grad_accum window, the optimizer step (else the ledger only records the loss). Returns the loss.
+Tensor train_batch(FoldRun& run, BatchWork& w, const Tensor& images, const Tensor& masks, int64_t b) {
+  const TrainConfig& c = run.config;
+  // A resume inside a grad_accum window starts its copy there (the batches before are not redone).
+  if (b % c.grad_accum == 0 || !w.window_open) snapshot_buffers(*run.model, w.window_buffers);
+  w.window_open = true;
+  Tensor loss = combo_loss(run.model->forward(images), masks, w.loss_params);
+  const bool ends_window = b % c.grad_accum == c.grad_accum - 1;
+  // The window's last backward pass starts the sums over the ranks as the gradient buckets become final;
+  // the others only accumulate.
+  if (ends_window) run.reducer->begin_overlap();
+  loss.backward();
+  if (run.options.after_backward) run.options.after_backward(run.fold, run.state.epoch, b, run.model->parameters());
+  // Learning.batch_train: the step happens on every grad_accum-th batch of the epoch (batch_idx counts
+  // from 0 each epoch); gradients of a short remainder carry over into the next epoch, as there.
+  if (ends_window) {
+    optimizer_step(run, loss.detach(), w.window_buffers);
+    w.window_open = false;
+  } else {
+    ledger_record_batch(run.ledger, loss.detach(), Tensor{}, step_rule(c));
+  }
+  return loss.detach();
+}
+
+// [run] cuda_graphs: the epoch's batches as a CUDA graph (train/captured_steps.h), or null when they run
+// as they are (the option off; a test's after_backward hook, which reads the host's gradients). The
+// graph's batch index is `b` as the loop sets it (with grad_accum = 1 every batch does the same work).
+std::unique_ptr<CapturedSteps> captured_steps(FoldRun& run, BatchWork& w, const int64_t& b) {
+  if (!run.config.cuda_graphs || run.options.after_backward) return nullptr;
+  PLEURA_CHECK(!run.distributed(), run.config.where("run.cuda_graphs"), ": CUDA graphs are not offered with ",
+               run.comm->size(), " ranks yet (one process only)");
+  return std::make_unique<CapturedSteps>(
+      *run.model, [&run, &w, &b](const Tensor& images, const Tensor& masks) { return train_batch(run, w, images, masks, b); },
+      [&run](const std::string& note) { run.log.line(note); });
 }
 
 // The host's reading of the ledger (its one read): the epoch's loss and the skipped steps go into the
@@ -151,42 +200,29 @@ bool train_epoch(FoldRun& run) {
   // an uninterrupted run (the Loader cannot start part way into an epoch).
   for (int64_t b = 0; b < st.batch; ++b) loader.next();
 
-  const std::vector<Tensor*> params = run.model->parameters();
-  ComboLossParams loss_params = c.loss;
-  loss_params.group = run.comm;  // several ranks: the loss of the whole step's batch
-  loss_params.check_on_host = false;  // no host read: a bad value gives a NaN loss, which the ledger skips
+  BatchWork work;
+  work.loss_params = c.loss;
+  work.loss_params.group = run.comm;  // several ranks: the loss of the whole step's batch
+  work.loss_params.check_on_host = false;  // no host read: a bad value gives a NaN loss, which the ledger skips
   const int64_t log_every = log_interval(c);
   run.ledger = epoch_ledger(run);  // a resume starts a fresh grad_accum window
-  std::vector<Tensor> window_buffers;  // the model's buffers as the window began
-  bool window_open = false;            // window_buffers holds the open window's snapshot
+  const int64_t first_batch = st.batch;
+  int64_t b = first_batch;
+  const std::unique_ptr<CapturedSteps> graph = captured_steps(run, work, b);
   EpochProgress bar(run.progress, run.options.terminal, cat("fold ", run.fold, " epoch ", st.epoch, " train"), batches,
                     st.batch);
   std::string status = st.loss_count ? loss_status(st.loss_sum / static_cast<double>(st.loss_count), run.adam->lr()) : "";
-  for (int64_t b = st.batch; b < batches; ++b) {
+  for (; b < batches; ++b) {
     const Clock::time_point t0 = Clock::now();
     std::optional<Batch> batch = loader.next();
     PLEURA_CHECK(batch.has_value(), "[train] the loader ended epoch ", st.epoch, " after ", b, " of ", batches,
                  " batches");
     const Clock::time_point t1 = Clock::now();
-    Tensor images = batch->images.to(c.device), masks = batch->masks.to(c.device);
-    // A resume inside a grad_accum window starts its copy there (the batches before are not redone).
-    if (b % c.grad_accum == 0 || !window_open) snapshot_buffers(*run.model, window_buffers);
-    window_open = true;
-    Tensor loss = combo_loss(run.model->forward(images), masks, loss_params);
-    const bool ends_window = b % c.grad_accum == c.grad_accum - 1;
-    // The window's last backward pass starts the sums over the ranks as the gradient buckets become final;
-    // the others only accumulate.
-    if (ends_window) run.reducer->begin_overlap();
-    loss.backward();
-    if (run.options.after_backward) run.options.after_backward(run.fold, st.epoch, b, params);
-    // Learning.batch_train: the step happens on every grad_accum-th batch of the epoch (batch_idx counts
-    // from 0 each epoch); gradients of a short remainder carry over into the next epoch, as there.
-    if (ends_window) {
-      optimizer_step(run, loss.detach(), window_buffers, b);
-      window_open = false;
-    } else {
-      ledger_record_batch(run.ledger, loss.detach(), Tensor{}, step_rule(c), b);
-    }
+    const Tensor images = batch->images.to(c.device), masks = batch->masks.to(c.device);
+    if (graph)
+      (*graph)(images, masks);
+    else
+      train_batch(run, work, images, masks, b);
     st.batch = b + 1;
     const Clock::time_point t2 = Clock::now();
     st.wait_seconds += seconds_between(t0, t1);
@@ -206,6 +242,9 @@ bool train_epoch(FoldRun& run) {
     }
   }
   st.training_done = true;
+  if (graph)
+    run.log.line(cat("epoch ", st.epoch, ": ", graph->replays(), " of ", batches - first_batch,
+                     " batches ran as a replayed CUDA graph"));
   bar.finish(loss_status(st.loss_count ? st.loss_sum / static_cast<double>(st.loss_count) : NAN, run.adam->lr()));
   return true;
 }

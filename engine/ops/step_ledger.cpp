@@ -39,8 +39,7 @@ StepLedger read_step_ledger(const Tensor& ledger) {
   return l;
 }
 
-void ledger_record_batch(Tensor& ledger, const Tensor& loss, const Tensor& squared_norm, const StepRule& rule,
-                         int64_t batch) {
+void ledger_record_batch(Tensor& ledger, const Tensor& loss, const Tensor& squared_norm, const StepRule& rule) {
   const OpScope op_scope("ledger_record_batch");
   check_ledger(ledger, "ledger_record_batch");
   check_defined(loss, "ledger_record_batch", "loss");
@@ -54,8 +53,7 @@ void ledger_record_batch(Tensor& ledger, const Tensor& loss, const Tensor& squar
   }
   PLEURA_CHECK(rule.max_norm >= 0 && rule.max_skipped_in_a_row >= 1, "[ledger_record_batch] max_norm ", rule.max_norm,
                " (expected >= 0) or max_skipped_in_a_row ", rule.max_skipped_in_a_row, " (expected >= 1) out of range");
-  PLEURA_CHECK(batch >= 0, "[ledger_record_batch] batch is ", batch, ", expected >= 0");
-  PLEURA_DISPATCH(ledger.device(), "ledger_record_batch", ledger_record_batch(ledger, loss, squared_norm, rule, batch));
+  PLEURA_DISPATCH(ledger.device(), "ledger_record_batch", ledger_record_batch(ledger, loss, squared_norm, rule));
 }
 
 void ledger_restore_if_skipped(const Tensor& ledger, std::vector<Tensor>& buffers, const std::vector<Tensor>& saved) {

@@ -18,6 +18,9 @@ namespace pleura {
 
 // Field by field, the float64 values of a ledger tensor (counts are whole numbers held in doubles).
 struct StepLedger {
+  // The position in the epoch of the batch that the next ledger_record_batch is about (each record moves
+  // it on by one): the host sets where the epoch starts, so a step passes no host value that changes.
+  double next_batch = 0;
   // Batches since the host last read the ledger (it zeroes these after reading).
   double loss_sum = 0;         // the sum of the finite losses
   double loss_count = 0;       // how many losses were finite
@@ -53,28 +56,25 @@ Tensor make_step_ledger(const StepLedger& initial, Device device);
 // The ledger's values (one host read, engine/counters.h).
 StepLedger read_step_ledger(const Tensor& ledger);
 
-// After batch `batch`'s backward pass. `loss`: its loss, one float element, on the ledger's device.
+// After each batch's backward pass (the ledger's next_batch names it in the skip fields). `loss`: its loss, one float element, on the ledger's device.
 // When `squared_norm` is undefined, the batch is inside a grad_accum window: a finite loss is added to
 // the sums, a non-finite one marks the window bad. When it is defined (one float64 element: the sum of
 // the squared gradients, squared_norm in engine/ops/squared_norm.h), the batch ends a window and the
 // step is decided: applied, with grad_scale = the clip factor, when the window's losses and the norm are
 // finite; else skipped (grad_scale 0, apply 0) and counted; a skip that makes rule.max_skipped_in_a_row
 // in a row gives up (then this batch's loss is not counted: the batch comes again on --resume).
-void ledger_record_batch(Tensor& ledger, const Tensor& loss, const Tensor& squared_norm, const StepRule& rule,
-                         int64_t batch);
+void ledger_record_batch(Tensor& ledger, const Tensor& loss, const Tensor& squared_norm, const StepRule& rule);
 
 // When the ledger's last step was skipped, copies each of `saved` over the matching `buffers` entry (same
 // shapes and dtypes); otherwise leaves them alone. All on the ledger's device.
 void ledger_restore_if_skipped(const Tensor& ledger, std::vector<Tensor>& buffers, const std::vector<Tensor>& saved);
 
 namespace cpu {
-void ledger_record_batch(Tensor& ledger, const Tensor& loss, const Tensor& squared_norm, const StepRule& rule,
-                         int64_t batch);
+void ledger_record_batch(Tensor& ledger, const Tensor& loss, const Tensor& squared_norm, const StepRule& rule);
 void ledger_restore_if_skipped(const Tensor& ledger, std::vector<Tensor>& buffers, const std::vector<Tensor>& saved);
 }  // namespace cpu
 namespace cuda {
-void ledger_record_batch(Tensor& ledger, const Tensor& loss, const Tensor& squared_norm, const StepRule& rule,
-                         int64_t batch);
+void ledger_record_batch(Tensor& ledger, const Tensor& loss, const Tensor& squared_norm, const StepRule& rule);
 void ledger_restore_if_skipped(const Tensor& ledger, std::vector<Tensor>& buffers, const std::vector<Tensor>& saved);
 }  // namespace cuda
 

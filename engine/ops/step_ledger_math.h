@@ -61,7 +61,9 @@ PLEURA_HOST_DEVICE inline void record_step_batch(StepLedger& l, double loss, dou
 }
 
 PLEURA_HOST_DEVICE inline void record_batch(StepLedger& l, double loss, bool ends_window, double squared_norm,
-                                            const StepRule& rule, double batch) {
+                                            const StepRule& rule) {
+  const double batch = l.next_batch;
+  l.next_batch += 1.0;
   if (l.gave_up != 0.0) return;  // apply stays 0: nothing changes until the host has read the ledger
   if (ends_window)
     record_step_batch(l, loss, squared_norm, rule, batch);

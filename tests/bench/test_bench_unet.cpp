@@ -104,7 +104,25 @@ TEST_CASE("bench_unet: a CUDA training step after warm-up makes no host sync and
     CHECK(j.at("host_syncs_per_step").get<double>() == 0.0);
     CHECK(j.at("device_mallocs_per_step").get<double>() == 0.0);
     CHECK(j.at("kernel_launches_per_step").get<double>() > 0.0);
+    CHECK(j.at("graph_launches_per_step").get<double>() == 0.0);
   }
+}
+
+TEST_CASE("bench_unet: --cuda-graphs replays the training step: one graph launch, no kernel launch per step" *
+          doctest::test_suite("gpu")) {
+  PLEURA_REQUIRE_GPU();
+  // Captured at the second step (the warm-up's last): the timed steps are replays.
+  const ToolRun r = run_tool(bench_unet_tool(), {"--model", "albunet", "--size", "64", "--batch", "2", "--steps", "3",
+                                                 "--warmup", "2", "--log-every", "1000", "--cuda-graphs", "--device",
+                                                 "cuda", "--json"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.err.find("CUDA graph not used") == std::string::npos);
+  const nlohmann::json j = last_json_line(r.out);
+  CHECK(j.at("graph_launches_per_step").get<double>() == 1.0);
+  CHECK(j.at("kernel_launches_per_step").get<double>() == 0.0);
+  CHECK(j.at("host_syncs_per_step").get<double>() == 0.0);
+  CHECK(j.at("device_mallocs_per_step").get<double>() == 0.0);
 }
 
 TEST_CASE("bench_unet: --infer-only times the inference batch alone") {

@@ -52,6 +52,11 @@ TEST_CASE("module: hierarchical names in PyTorch's orders") {
         std::vector<std::string>{"steps", "bn.running_mean", "bn.running_var", "bn.num_batches_tracked",
                                  "body.1.norm.running_mean", "body.1.norm.running_var",
                                  "body.1.norm.num_batches_tracked"});
+  // The buffers that follow the module to its device: the same order, without the host-placed counters.
+  const NamedSlots all = net.named_buffers();
+  CHECK(net.device_buffers() == std::vector<Tensor*>{all[0].second, all[1].second, all[2].second, all[4].second,
+                                                     all[5].second});
+  CHECK(net.host_buffers() == std::vector<Tensor*>{all[3].second, all[6].second});
   // state_dict: per module parameters, then buffers, then children.
   CHECK(names_of(net.state_dict_slots()) ==
         std::vector<std::string>{"scale", "steps", "conv.weight", "conv.bias", "bn.weight", "bn.bias",

@@ -19,10 +19,12 @@ Tensor scalar(double v, DType dtype = DType::kFloat32, Device device = Device::c
 }
 
 // One batch: inside a window when squared_norm is NaN-free and negative (-1), else the window's end.
+// `batch`: the position the ledger should have counted to (it counts the batches itself).
 void record(Tensor& ledger, double loss, double squares, const StepRule& rule, int64_t batch,
             Device device = Device::cpu()) {
+  CHECK(read_step_ledger(ledger).next_batch == static_cast<double>(batch));
   const Tensor sq = squares < 0 ? Tensor{} : scalar(squares, DType::kFloat64, device);
-  ledger_record_batch(ledger, scalar(loss, DType::kFloat32, device), sq, rule, batch);
+  ledger_record_batch(ledger, scalar(loss, DType::kFloat32, device), sq, rule);
 }
 
 StepLedger read(const Tensor& ledger) { return read_step_ledger(ledger); }
@@ -58,6 +60,7 @@ TEST_CASE("step ledger: a window of two batches, clipped, then one without clipp
 TEST_CASE("step ledger: a non-finite loss or norm skips the step; a good step clears the run") {
   StepLedger start;
   start.skipped_total = 4;  // the fold's earlier skips (a resumed run)
+  start.next_batch = 6;     // resumed at batch 6 of the epoch
   Tensor ledger = make_step_ledger(start, Device::cpu());
   const StepRule rule{.max_norm = 1.0, .max_skipped_in_a_row = 5};
   record(ledger, NAN, -1, rule, 6);  // a NaN loss inside the window marks it
@@ -133,8 +136,8 @@ TEST_CASE("step ledger: recording and restoring read nothing back on the host") 
   std::vector<Tensor> buffers = {random_tensor({3}, 5)};
   const std::vector<Tensor> saved = {random_tensor({3}, 6)};
   const EngineCounters before = engine_counters();
-  ledger_record_batch(ledger, loss, Tensor{}, {}, 0);
-  ledger_record_batch(ledger, loss, squares, {}, 1);
+  ledger_record_batch(ledger, loss, Tensor{}, {});
+  ledger_record_batch(ledger, loss, squares, {});
   ledger_restore_if_skipped(ledger, buffers, saved);
   CHECK(counters_between(before, engine_counters()).host_reads == 0);
   read_step_ledger(ledger);
@@ -144,15 +147,14 @@ TEST_CASE("step ledger: recording and restoring read nothing back on the host") 
 TEST_CASE("step ledger: bad input") {
   Tensor ledger = make_step_ledger(StepLedger{}, Device::cpu());
   Tensor not_a_ledger = Tensor::zeros({3}, DType::kFloat64);
-  expect_error([&] { ledger_record_batch(not_a_ledger, scalar(1), Tensor{}, {}, 0); },
+  expect_error([&] { ledger_record_batch(not_a_ledger, scalar(1), Tensor{}, {}); },
                {"[ledger_record_batch]", "ledger is float64[3]", "make_step_ledger"});
-  expect_error([&] { ledger_record_batch(ledger, Tensor::zeros({2}), Tensor{}, {}, 0); },
+  expect_error([&] { ledger_record_batch(ledger, Tensor::zeros({2}), Tensor{}, {}); },
                {"[ledger_record_batch]", "loss has 2 elements"});
-  expect_error([&] { ledger_record_batch(ledger, scalar(1), scalar(1), {}, 0); },
+  expect_error([&] { ledger_record_batch(ledger, scalar(1), scalar(1), {}); },
                {"[ledger_record_batch]", "squared_norm is float32", "float64"});
-  expect_error([&] { ledger_record_batch(ledger, scalar(1), Tensor{}, {.max_skipped_in_a_row = 0}, 0); },
+  expect_error([&] { ledger_record_batch(ledger, scalar(1), Tensor{}, {.max_skipped_in_a_row = 0}); },
                {"[ledger_record_batch]", "max_skipped_in_a_row 0"});
-  expect_error([&] { ledger_record_batch(ledger, scalar(1), Tensor{}, {}, -1); }, {"[ledger_record_batch]", "batch is -1"});
   std::vector<Tensor> buffers = {Tensor::zeros({3})};
   expect_error([&] { ledger_restore_if_skipped(ledger, buffers, {}); },
                {"[ledger_restore_if_skipped]", "1 buffers but 0 saved"});

@@ -118,7 +118,7 @@ TEST_CASE("decide_and_step: the device's decision equals clipping on the host, w
   for (int64_t k = 0; k < 3; ++k) {
     a.step(clip_factor(grad_norm(pointers(host)), 0.1));
     const EngineCounters before = engine_counters();
-    decide_and_step(b, ledger, loss, {.max_norm = 0.1, .max_skipped_in_a_row = 5}, k);
+    decide_and_step(b, ledger, loss, {.max_norm = 0.1, .max_skipped_in_a_row = 5});
     CHECK(counters_between(before, engine_counters()).host_reads == 0);
   }
   for (size_t i = 0; i < host.size(); ++i) CHECK(device[i].to_vector() == host[i].to_vector());
@@ -133,7 +133,7 @@ TEST_CASE("decide_and_step: a NaN gradient skips the step, counters included; st
   Tensor ledger = make_step_ledger(StepLedger{}, Device::cpu());
   const Tensor loss = Tensor::from_vector({0.5}, {1});
   params[1].grad().data<float>()[4] = NAN;
-  decide_and_step(adam, ledger, loss, {.max_norm = 0.1, .max_skipped_in_a_row = 5}, 0);
+  decide_and_step(adam, ledger, loss, {.max_norm = 0.1, .max_skipped_in_a_row = 5});
   for (size_t i = 0; i < params.size(); ++i) CHECK(params[i].to_vector() == start[i]);
   EngineCounters before = engine_counters();
   CHECK(adam.state()[0].step == 0);
@@ -142,10 +142,12 @@ TEST_CASE("decide_and_step: a NaN gradient skips the step, counters included; st
   CHECK(adam.state()[0].step == 0);  // already on the host: no second read
   CHECK(counters_between(before, engine_counters()).host_reads == 0);
   params[1].grad().data<float>()[4] = 0.25f;
-  decide_and_step(adam, ledger, loss, {.max_norm = 0.1, .max_skipped_in_a_row = 5}, 1);
+  decide_and_step(adam, ledger, loss, {.max_norm = 0.1, .max_skipped_in_a_row = 5});
   CHECK(params[0].to_vector() != start[0]);
   CHECK(adam.state()[1].step == 1);  // the first applied update is step 1 (bias corrections)
   const StepLedger l = read_step_ledger(ledger);
   CHECK(l.skipped_total == 1);
   CHECK(l.skipped_in_a_row == 0);
+  CHECK(l.last_skipped_batch == 0);  // the ledger counts the batches it records
+  CHECK(l.next_batch == 2);
 }

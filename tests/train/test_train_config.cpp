@@ -305,6 +305,20 @@ TEST_CASE("train config: log_every's default reads the device's ledger every bat
   expect_error([&] { parse_train_config(p.ini(), "c.ini", {"run.log_every=-1"}); }, {"log_every", "-1"});
 }
 
+TEST_CASE("train config: cuda_graphs needs a cuda device and grad_accum = 1, and leaves the hash alone") {
+  Paths p;
+  CHECK_FALSE(parse_train_config(p.ini(), "a.ini").cuda_graphs);
+  const TrainConfig on = parse_train_config(p.ini(), "b.ini", {"run.device=cuda", "run.cuda_graphs=true"});
+  CHECK(on.cuda_graphs);
+  CHECK(config_text(on).find("run.cuda_graphs = true\n") != std::string::npos);
+  CHECK(config_hash(on) == config_hash(parse_train_config(p.ini(), "c.ini", {"run.device=cuda"})));
+  expect_error([&] { parse_train_config(p.ini(), "d.ini", {"run.cuda_graphs=true"}); },
+               {"run.cuda_graphs", "need device = cuda", "the device is cpu"});
+  expect_error([&] { parse_train_config(p.ini(), "e.ini", {"run.device=cuda", "run.cuda_graphs=true", "train.grad_accum=2"}); },
+               {"run.cuda_graphs", "need grad_accum = 1", "it is 2"});
+  expect_error([&] { parse_train_config(p.ini(), "f.ini", {"run.cuda_graphs=maybe"}); }, {"cuda_graphs", "maybe"});
+}
+
 TEST_CASE("train config: the hash ignores where a run goes and what runs it, not what it does") {
   Paths p;
   const std::string h = config_hash(parse_train_config(p.ini(), "a.ini"));
