@@ -1,11 +1,11 @@
-// SEModule and SCSEModule (layers/se.h); SCSE's spatial gate and maxout merge are the fused op scse_maxout.
+// SEModule and SCSEModule (layers/se.h); the channel gate's excitation is the fused op excitation, SCSE's
+// spatial gate and maxout merge the fused op scse_maxout.
 #include "layers/se.h"
 
+#include "engine/ops/excitation.h"
 #include "engine/ops/global_avg_pool.h"
 #include "engine/ops/mul.h"
-#include "engine/ops/relu.h"
 #include "engine/ops/scse.h"
-#include "engine/ops/sigmoid.h"
 #include "layers/flops.h"
 
 namespace pleura {
@@ -16,10 +16,14 @@ void check_reduction(const char* layer, int64_t channels, int64_t reduction) {
                reduction, " leave no channel in the squeeze (expected reduction >= 1 and channels / reduction >= 1)");
 }
 
-// sigmoid(fc2(relu(fc1(gap(x))))): the channel gate [N, C, 1, 1] of both modules.
+// sigmoid(fc2(relu(fc1(gap(x))))): the channel gate [N, C, 1, 1] of both modules, fc1 to the sigmoid in one
+// op (engine/ops/excitation.h; tests/ops/test_excitation.cpp checks it against the composition of conv2d,
+// relu and sigmoid).
 Tensor squeeze_excite(const Tensor& x, Conv2d& fc1, Conv2d& fc2) {
   ConstantFlopsScope pooled;  // fc1 and fc2 act on a [C, 1, 1] vector whatever the input size
-  return sigmoid(fc2.forward(relu(fc1.forward(global_avg_pool(x)))));
+  FlopTally::record_conv(fc1.out_channels(), fc1.in_channels(), 1, 1, 1, 1);
+  FlopTally::record_conv(fc2.out_channels(), fc2.in_channels(), 1, 1, 1, 1);
+  return excitation(global_avg_pool(x), fc1.weight(), fc1.bias(), fc2.weight(), fc2.bias());
 }
 }  // namespace
 
