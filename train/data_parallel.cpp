@@ -18,37 +18,6 @@ void broadcast_model(Module& model, Communicator& comm) {
   for (auto& [name, slot] : model.state_dict_slots()) comm.broadcast(*slot, 0);
 }
 
-void broadcast_buffers(Module& model, Communicator& comm) {
-  if (comm.size() == 1) return;
-  for (DType dtype : {DType::kFloat32, DType::kFloat64, DType::kInt64}) {
-    std::vector<Tensor*> buffers;
-    int64_t total = 0;
-    for (auto& [name, buffer] : model.named_buffers()) {
-      if (buffer->dtype() != dtype) continue;
-      buffers.push_back(buffer);
-      total += buffer->numel();
-    }
-    if (buffers.empty()) continue;
-    Tensor flat = Tensor::empty(Shape{total}, dtype);
-    const size_t element = dtype_size(dtype);
-    char* bytes = static_cast<char*>(flat.raw());
-    size_t offset = 0;
-    for (Tensor* b : buffers) {  // CUDA buffers go through the host (the MPI communicator's tensors)
-      const Tensor host = b->to(Device::cpu());
-      std::memcpy(bytes + offset, host.raw(), host.nbytes());
-      offset += host.nbytes();
-    }
-    comm.broadcast(flat, 0);
-    offset = 0;
-    for (Tensor* b : buffers) {
-      Tensor part = Tensor::empty(b->shape(), dtype);
-      std::memcpy(part.raw(), bytes + offset, part.nbytes());
-      offset += static_cast<size_t>(b->numel()) * element;
-      b->copy_from(part);
-    }
-  }
-}
-
 GradientReducer::GradientReducer(std::vector<Tensor*> params, Communicator& comm, size_t bucket_bytes)
     : params_(std::move(params)), comm_(comm) {
   size_t bytes = 0;
@@ -99,6 +68,39 @@ void fill_flags(float* flags_dev, const std::vector<float>& flags, int device) {
 }
 
 }  // namespace
+
+void broadcast_buffers(Module& model, Communicator& comm) {
+  if (comm.size() == 1) return;
+  // The device buffers only, packed on their device (one broadcast per dtype, by NCCL on a GPU): the host
+  // ones (num_batches_tracked) count the training forward passes, the same on every rank.
+  const std::vector<Tensor*> all = model.device_buffers();
+  for (DType dtype : {DType::kFloat32, DType::kFloat64, DType::kInt64}) {
+    std::vector<Tensor*> buffers;
+    int64_t total = 0;
+    for (Tensor* b : all) {
+      if (b->dtype() != dtype) continue;
+      PLEURA_CHECK(b->device() == all.front()->device(), "[data parallel] buffer ", describe(*b),
+                   " is on another device than ", describe(*all.front()), ": a model's buffers share one device");
+      buffers.push_back(b);
+      total += b->numel();
+    }
+    if (buffers.empty()) continue;
+    const Device device = buffers.front()->device();
+    Tensor flat = Tensor::empty(Shape{total}, dtype, device);
+    char* bytes = static_cast<char*>(flat.raw());
+    size_t offset = 0;
+    for (Tensor* b : buffers) {
+      copy_bytes(bytes + offset, b->raw(), b->nbytes(), device);
+      offset += b->nbytes();
+    }
+    comm.broadcast(flat, 0);
+    offset = 0;
+    for (Tensor* b : buffers) {
+      copy_bytes(b->raw(), bytes + offset, b->nbytes(), device);
+      offset += b->nbytes();
+    }
+  }
+}
 
 // One flat float32 buffer on the parameters' device: each parameter's gradient (zeros where it has none),
 // then one flag per parameter (1 where it has one), summed over the ranks in one call (by NCCL on a GPU

@@ -21,10 +21,11 @@ namespace pleura {
 // Rank 0's parameters and buffers, copied into every rank's model (at the start of a fold, after loading).
 void broadcast_model(Module& model, Communicator& comm);
 
-// Rank 0's buffers (batch norm running statistics and counts) copied into every rank's model, in one
-// broadcast per dtype. With per-rank batch norm each rank's running statistics follow its own images;
-// after every step the ranks take rank 0's, as PyTorch's DDP does (broadcast_buffers), so that the ranks'
-// validation blocks are scored by the model rank 0 saves.
+// Rank 0's device buffers (batch norm running statistics) copied into every rank's model, in one broadcast
+// per dtype of a flat tensor packed on their device (no host wait with NCCL; the host counters,
+// num_batches_tracked, advance alike on every rank and stay as they are). With per-rank batch norm each
+// rank's running statistics follow its own images; after every step the ranks take rank 0's, as PyTorch's
+// DDP does (broadcast_buffers), so that the ranks' validation blocks are scored by the model rank 0 saves.
 void broadcast_buffers(Module& model, Communicator& comm);
 
 // Sums the gradients of `params` over the ranks, in buckets of about `bucket_bytes` taken in reverse

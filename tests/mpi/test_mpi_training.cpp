@@ -5,8 +5,9 @@
 // one process is refused that state, and --resume with the same N finishes with the uninterrupted run's
 // parameters (per-rank batch norm: rank 0's running statistics after every step). One step's gradients,
 // summed over the ranks in buckets of any size, are the whole batch's (sync_bn; per-rank batch norm with
-// the encoder frozen in eval mode), the same when the buckets are summed during backward. Faults (a rank that throws or is killed) are tested on train_unet
-// itself: tests/mpi/faults.sh. Runner: tests/mpi/main.cpp.
+// the encoder frozen in eval mode), the same when the buckets are summed during backward; broadcast_buffers
+// gives every rank rank 0's running statistics. Faults (a rank that throws or is killed) are tested on
+// train_unet itself: tests/mpi/faults.sh. Runner: tests/mpi/main.cpp.
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -137,6 +138,34 @@ void expect_ranks_match_one_process(TrainConfig config, const SharedDir& dir, do
 }
 
 }  // namespace
+
+TEST_CASE("mpi training: broadcast_buffers gives every rank rank 0's running statistics, and leaves the counts") {
+  // Two batch norms (float32 statistics) and the rank-dependent values each rank's own images would give.
+  struct Net : Module {
+    std::shared_ptr<BatchNorm2d> a, b;
+    Net() {
+      a = register_module("a", std::make_shared<BatchNorm2d>(3));
+      b = register_module("b", std::make_shared<BatchNorm2d>(5));
+    }
+  };
+  auto rank_values = [](Net& net, int rank) {
+    net.a->running_mean().copy_from(random_tensor({3}, 100 + rank, DType::kFloat32));
+    net.a->running_var().copy_from(random_tensor({3}, 200 + rank, DType::kFloat32, 0.5, 2.0));
+    net.b->running_mean().copy_from(random_tensor({5}, 300 + rank, DType::kFloat32));
+    net.b->running_var().copy_from(random_tensor({5}, 400 + rank, DType::kFloat32, 0.5, 2.0));
+    net.a->num_batches_tracked().data<int64_t>()[0] = 10 + rank;
+  };
+  Net mine, rank0;
+  rank_values(mine, world().rank());
+  rank_values(rank0, 0);
+  broadcast_buffers(mine, world());
+  CHECK(mine.a->running_mean().to_vector() == rank0.a->running_mean().to_vector());
+  CHECK(mine.a->running_var().to_vector() == rank0.a->running_var().to_vector());
+  CHECK(mine.b->running_mean().to_vector() == rank0.b->running_mean().to_vector());
+  CHECK(mine.b->running_var().to_vector() == rank0.b->running_var().to_vector());
+  // The host counter is this rank's own (every rank counts the same forward passes in training).
+  CHECK(mine.a->num_batches_tracked().data<int64_t>()[0] == 10 + world().rank());
+}
 
 TEST_CASE("mpi training: N ranks of batch 2 with sync_bn reach one process's batch 2N, bitwise equal on every rank") {
   SharedDir dir;
