@@ -51,6 +51,14 @@ void Conv2d::set_folded(Tensor weight, Tensor bias) {
   folded_bias_ = std::move(bias);
 }
 
+void Conv2d::after_move() {
+  if (!folded()) return;
+  const Device device = weight_->device();
+  const DType dtype = weight_->dtype();
+  folded_weight_ = folded_weight_.to(device).to(dtype);
+  folded_bias_ = folded_bias_.to(device).to(dtype);
+}
+
 int64_t Conv2d::fan_in() const { return in_channels_ / p_.groups * kernel_size_ * kernel_size_; }
 
 void Conv2d::reset_parameters(Rng& rng) {

@@ -28,8 +28,10 @@ class Conv2d : public Layer {
   Tensor forward_relu(const Tensor& x, const Tensor& residual = Tensor());
   // Inference with a batch norm folded in (layers/conv_bn.h): forward uses `weight` and `bias` in place of
   // the parameters, which stay as they are (checkpoints save them). In training mode forward then throws.
+  // A module move (Module::to) takes the folded tensors along.
   void set_folded(Tensor weight, Tensor bias);
   bool folded() const { return folded_weight_.defined(); }
+  void after_move() override;
   // PyTorch's default (kaiming_uniform_ with a = sqrt(5)): weight and bias uniform in
   // [-1/sqrt(fan_in), 1/sqrt(fan_in)], fan_in = C/groups * R * S.
   void reset_parameters(Rng& rng);

@@ -155,6 +155,7 @@ void Module::to(Device device) {
   }
   for (Entry& e : buffers_)
     if (e.placement == BufferPlacement::kFollowsModule) e.tensor = e.tensor.to(device);
+  after_move();
   for (auto& c : children_) c.second->to(device);
 }
 
@@ -166,6 +167,7 @@ void Module::to(DType dtype) {
     if (e.tensor.dtype() != dtype) e.tensor = as_leaf_like(e.tensor, e.tensor.detach().to(dtype), Tensor());
   for (Entry& e : buffers_)
     if (is_float(e.tensor) && e.tensor.dtype() != dtype) e.tensor = e.tensor.to(dtype);
+  after_move();
   for (auto& c : children_) c.second->to(dtype);
 }
 

@@ -85,6 +85,9 @@ class Module {
   // Converts floating-point parameters and buffers to `dtype` (float32 or float64; CPU only). Integer
   // buffers are left as they are. Gradients are dropped.
   void to(DType dtype);
+  // Called on each module after either move has moved its own parameters and buffers: a module that
+  // keeps other tensors derived from them (Conv2d's folded weight) moves them here.
+  virtual void after_move() {}
   // Drops every parameter's accumulated gradient.
   void zero_grad();
 

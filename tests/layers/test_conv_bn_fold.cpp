@@ -1,7 +1,8 @@
 // Tests of batch norms folded into convolutions for inference (layers/conv_bn.h): a worked example of the
 // folded weight and bias, the folded layers against the unfolded ones (with and without a convolution bias),
 // every batch norm of the three UNets folded and their eval outputs unchanged but for rounding, parameters
-// and checkpoints untouched, Sequential's Conv2d + ReLU runs, and the refusals in training mode.
+// and checkpoints untouched, a folded model moved afterwards (dtype; device in the gpu suite), Sequential's
+// Conv2d + ReLU runs, and the refusals in training mode.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -84,6 +85,44 @@ TEST_CASE("fold_batch_norms: conv + bn + relu folded equals the layers, without 
     CHECK(max_abs_diff(a, b) <= 1e-5 * max_abs(b));
     CHECK(max_abs(b) > 0.5);
   }
+}
+
+namespace {
+// conv + bn, folded, in float32 on the CPU.
+std::shared_ptr<Sequential> folded_conv_bn() {
+  auto seq = std::make_shared<Sequential>();
+  auto conv = seq->append(std::make_shared<Conv2d>(3, 4, 3, Bias::kWith, Conv2dParams{.pad_h = 1, .pad_w = 1}));
+  Rng rng(21);
+  conv->reset_parameters(rng);
+  randomise_batch_norm(*seq->append(std::make_shared<BatchNorm2d>(4)), 23);
+  seq->eval();
+  REQUIRE(fold_batch_norms(*seq) == 1);
+  return seq;
+}
+}  // namespace
+
+TEST_CASE("fold_batch_norms: a folded model moved afterwards takes its folded weights along") {
+  // Folded in float32, then converted to float64: forward runs in float64 with the folded weights converted
+  // (they were left behind before, and the convolution refused the mix).
+  auto seq = folded_conv_bn();
+  const NoGradGuard no_grad;
+  const Tensor x = random_tensor({2, 3, 5, 6}, 25, DType::kFloat32);
+  const Tensor in_float32 = seq->forward(x);
+  seq->to(DType::kFloat64);
+  const Tensor in_float64 = seq->forward(x.to(DType::kFloat64));
+  CHECK(in_float64.dtype() == DType::kFloat64);
+  CHECK(max_abs_diff(in_float64, in_float32.to(DType::kFloat64)) <= 1e-5 * max_abs(in_float64));
+}
+
+TEST_CASE("fold_batch_norms: folded on the CPU, moved to CUDA, the same output" * doctest::test_suite("gpu")) {
+  PLEURA_REQUIRE_GPU();
+  auto seq = folded_conv_bn();
+  const NoGradGuard no_grad;
+  const Tensor x = random_tensor({2, 3, 5, 6}, 27, DType::kFloat32);
+  const Tensor on_cpu = seq->forward(x);
+  seq->to(Device::cuda());
+  const Tensor on_gpu = seq->forward(x.to(Device::cuda())).to(Device::cpu());
+  CHECK(max_abs_diff(on_gpu, on_cpu) <= 1e-5 * max_abs(on_cpu));
 }
 
 TEST_CASE("fold_batch_norms: every batch norm of the three UNets, eval outputs equal but for rounding") {
