@@ -157,11 +157,12 @@ bool conv2d_bwd_bf16(cudnnHandle_t h, int dev, const Tensor& x, const Tensor& w,
 
 }  // namespace
 
-void conv2d_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y) {
+bool conv2d_fwd_bias_deferred(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p,
+                              Tensor& y) {
   int dev = x.device().index;
   DeviceGuard guard(dev);
   cudnnHandle_t h = cudnn(dev);  // bound to stream(dev)
-  if (bf16_policy(x) && conv2d_fwd_bf16(h, dev, x, w, bias, p, y)) return;
+  if (bf16_policy(x) && conv2d_fwd_bf16(h, dev, x, w, bias, p, y)) return true;
   ConvDescriptors d = make_conv_descriptors(x, w, p);
   ConvAlgo a = conv_algo(h, dev, ConvPass::kForward, x, w, p, d);
   Tensor ws = workspace(a, x.device());
@@ -170,12 +171,17 @@ void conv2d_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv
                                              d.conv.get(), static_cast<cudnnConvolutionFwdAlgo_t>(a.algo),
                                              workspace_ptr(ws), a.workspace_bytes, &zero, d.y.get(), y.data<float>()));
   count(Counter::kLibraryCall);
-  if (bias.defined()) {
-    int64_t total = y.numel(), K = y.size(1), pq = y.size(2) * y.size(3);
-    conv2d_bias_fwd_kernel<<<grid_for(total), kBlockThreads, 0, stream(dev)>>>(bias.data<float>(), y.data<float>(),
-                                                                               total, K, pq);
-    PLEURA_CUDA_LAUNCH_CHECK();
-  }
+  return false;
+}
+
+void conv2d_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y) {
+  if (conv2d_fwd_bias_deferred(x, w, bias, p, y) || !bias.defined()) return;
+  const int dev = x.device().index;
+  DeviceGuard guard(dev);
+  int64_t total = y.numel(), K = y.size(1), pq = y.size(2) * y.size(3);
+  conv2d_bias_fwd_kernel<<<grid_for(total), kBlockThreads, 0, stream(dev)>>>(bias.data<float>(), y.data<float>(),
+                                                                             total, K, pq);
+  PLEURA_CUDA_LAUNCH_CHECK();
 }
 
 void conv2d_bwd(const Tensor& x, const Tensor& w, const Tensor& grad_y, const Conv2dParams& p, Tensor* grad_x,

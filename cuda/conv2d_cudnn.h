@@ -81,4 +81,10 @@ ConvAlgo conv_algo(cudnnHandle_t handle, int device, ConvPass pass, const Tensor
 std::optional<ConvAlgo> conv_algo_bf16(cudnnHandle_t handle, int device, ConvPass pass, const Tensor& x,
                                        const Tensor& w, const Conv2dParams& p, ConvDescriptors& d);
 
+// conv2d_fwd for a caller with an epilogue of its own (cuda/conv2d_relu.cu): y = conv(x, w) and false, the
+// bias left for the caller to add (float32: the sum first, then + bias, as the CPU); or true when y already
+// holds the bias (the bf16 pass puts it inside its one rounding).
+bool conv2d_fwd_bias_deferred(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p,
+                              Tensor& y);
+
 }  // namespace pleura::cuda

@@ -1,17 +1,22 @@
 // CUDA kernel of conv2d_relu (engine/ops/conv2d_relu.h); twin: cpu/conv2d_relu.cpp. cuDNN's convolution
-// (cuda/conv2d.cu), then the sum and the ReLU in one elementwise kernel over y, instead of an add kernel and
-// a ReLU kernel (one read and write of y less). A convolution with its epilogue fused inside cuDNN's graph API
-// is issue 13's item 4; this is the unfused fallback it keeps.
+// without its bias (cuda/conv2d.cu), then the bias, the residual sum and the ReLU in one elementwise kernel
+// over y, instead of a bias kernel, an add kernel and a ReLU kernel (two reads and writes of y less). A
+// convolution with its epilogue fused inside cuDNN's graph API is issue 13's item 4; this is the fallback
+// it keeps.
+#include "cuda/conv2d_cudnn.h"
 #include "cuda/launch.h"
 #include "engine/ops/conv2d_relu.h"
 
 namespace pleura::cuda {
 
 namespace {
-__global__ void add_relu_kernel(float* y, const float* residual, int64_t n) {
-  // The expressions of cuda/add.cu and cuda/relu.cu: NaN passes through the ReLU, as in PyTorch.
+// y [N, K, P*Q] = relu((y + bias[k]) + residual), each sum rounded as the unfused kernels round it (the
+// bias kernel of cuda/conv2d.cu, then cuda/add.cu), so the same bits; NaN passes the ReLU, as in PyTorch.
+__global__ void bias_add_relu_kernel(float* y, const float* bias, const float* residual, int64_t n, int64_t K,
+                                     int64_t pq) {
   PLEURA_KERNEL_LOOP(i, n) {
-    const float v = residual != nullptr ? y[i] + residual[i] : y[i];
+    float v = bias != nullptr ? y[i] + bias[(i / pq) % K] : y[i];
+    if (residual != nullptr) v = v + residual[i];
     y[i] = v < 0.f ? 0.f : v;
   }
 }
@@ -19,13 +24,14 @@ __global__ void add_relu_kernel(float* y, const float* residual, int64_t n) {
 
 void conv2d_relu_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p,
                      const Tensor& residual, Tensor& y) {
-  conv2d_fwd(x, w, bias, p, y);
+  const bool biased = conv2d_fwd_bias_deferred(x, w, bias, p, y);
   const int64_t n = y.numel();
   if (n == 0) return;
   const int dev = y.device().index;
   DeviceGuard guard(dev);
-  add_relu_kernel<<<grid_for(n), kBlockThreads, 0, stream(dev)>>>(
-      y.data<float>(), residual.defined() ? residual.data<float>() : nullptr, n);
+  const float* b = bias.defined() && !biased ? bias.data<float>() : nullptr;
+  bias_add_relu_kernel<<<grid_for(n), kBlockThreads, 0, stream(dev)>>>(
+      y.data<float>(), b, residual.defined() ? residual.data<float>() : nullptr, n, y.size(1), y.size(2) * y.size(3));
   PLEURA_CUDA_LAUNCH_CHECK();
 }
 

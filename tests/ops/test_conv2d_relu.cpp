@@ -207,5 +207,8 @@ TEST_CASE("conv2d_relu: CPU vs CUDA, composed (gradients) and fused" * doctest::
   const Tensor xg = x.to(gpu), wg = w.to(gpu), bg = b.to(gpu), rg = r.to(gpu);
   // The fused kernel on the GPU: the bits of the GPU's own conv2d, add and relu, and the CPU's within tolerance.
   CHECK(conv2d_relu(xg, wg, bg, kSame3x3, rg).to_vector() == unfused(xg, wg, bg, kSame3x3, rg).to_vector());
+  // The epilogue (bias, residual, ReLU in one kernel) without a residual, and without a bias.
+  CHECK(conv2d_relu(xg, wg, bg, kSame3x3).to_vector() == unfused(xg, wg, bg, kSame3x3, Tensor()).to_vector());
+  CHECK(conv2d_relu(xg, wg, Tensor(), kSame3x3, rg).to_vector() == unfused(xg, wg, Tensor(), kSame3x3, rg).to_vector());
   CHECK(parity_error(conv2d_relu(xg, wg, bg, kSame3x3, rg), conv2d_relu(x, w, b, kSame3x3, r)) < 1e-3);
 }
