@@ -33,10 +33,13 @@ double channel_sum(const T* a, const T* b, Dims d, int64_t c, const Term& term) 
   return s;
 }
 
-// y = ((x - mean) * invstd) * w + b per element, with per-channel double statistics.
+// y = ((x - mean) * invstd) * w + b per element, with per-channel double statistics; then the epilogue of
+// BatchNormParams (relu(y + residual)) in T's arithmetic, as add and relu compute it.
 template <class T>
 void normalise(const T* x, const std::vector<double>& mean, const std::vector<double>& invstd, const T* w, const T* b,
-               T* y, Dims d) {
+               T* y, Dims d, const BatchNormParams& params) {
+  const T* r = params.residual != nullptr ? params.residual->data<T>() : nullptr;
+  const bool relu = params.relu;
   int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(d.hw, 1));
   parallel_for(d.n * d.c, grain, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
@@ -49,6 +52,10 @@ void normalise(const T* x, const std::vector<double>& mean, const std::vector<do
         double xh = (static_cast<double>(xp[i]) - mc) * ic;
         yp[i] = static_cast<T>(w ? xh * wc + bc : xh);
       }
+      if (r != nullptr)
+        for (int64_t i = 0; i < d.hw; ++i) yp[i] = yp[i] + r[p * d.hw + i];
+      if (relu)
+        for (int64_t i = 0; i < d.hw; ++i) yp[i] = yp[i] < T(0) ? T(0) : yp[i];
     }
   });
 }
@@ -106,7 +113,7 @@ void batch_norm_fwd_train(const Tensor& x, const Tensor& weight, const Tensor& b
       rm[c] = static_cast<T>((1.0 - p.momentum) * static_cast<double>(rm[c]) + p.momentum * mu);
       rv[c] = static_cast<T>((1.0 - p.momentum) * static_cast<double>(rv[c]) + p.momentum * unbiased);
     }
-    normalise(px, mean, invstd, data_or_null<T>(weight), data_or_null<T>(bias), y.data<T>(), d);
+    normalise(px, mean, invstd, data_or_null<T>(weight), data_or_null<T>(bias), y.data<T>(), d, p);
   });
 }
 
@@ -127,7 +134,7 @@ void batch_norm_fwd_eval(const Tensor& x, const Tensor& weight, const Tensor& bi
       sm[c] = rm[c];
       si[c] = static_cast<T>(invstd[c]);
     }
-    normalise(x.data<T>(), mean, invstd, data_or_null<T>(weight), data_or_null<T>(bias), y.data<T>(), d);
+    normalise(x.data<T>(), mean, invstd, data_or_null<T>(weight), data_or_null<T>(bias), y.data<T>(), d, p);
   });
 }
 

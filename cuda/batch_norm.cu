@@ -138,13 +138,16 @@ __global__ void batch_norm_fwd_eval_stats_kernel(const float* running_mean, cons
   }
 }
 
-// y = ((x - mean) * invstd) * w + b, the CPU's operation order; w == nullptr: no affine transform.
+// y = ((x - mean) * invstd) * w + b, the CPU's operation order; w == nullptr: no affine transform. Then the
+// epilogue (BatchNormParams::residual, relu) in float, as cuda/add.cu and cuda/relu.cu compute it.
 __global__ void batch_norm_fwd_kernel(const float* x, const double* stats, const float* w, const float* b, float* y,
-                                      int64_t total, int64_t C, int64_t hw) {
+                                      int64_t total, int64_t C, int64_t hw, const float* residual, bool relu) {
   PLEURA_KERNEL_LOOP(i, total) {
     int64_t c = (i / hw) % C;
     double xh = (static_cast<double>(x[i]) - stats[c]) * stats[C + c];
-    y[i] = static_cast<float>(w ? xh * static_cast<double>(w[c]) + static_cast<double>(b[c]) : xh);
+    float v = static_cast<float>(w ? xh * static_cast<double>(w[c]) + static_cast<double>(b[c]) : xh);
+    if (residual != nullptr) v = v + residual[i];
+    y[i] = relu && v < 0.f ? 0.f : v;
   }
 }
 
@@ -213,12 +216,12 @@ __global__ void batch_norm_bwd_kernel(const float* x, const float* grad_y, const
 const float* data_or_null(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
 
 void launch_normalise(const Tensor& x, const Tensor& stats, const Tensor& weight, const Tensor& bias, Tensor& y, Dims d,
-                      cudaStream_t s) {
+                      const BatchNormParams& p, cudaStream_t s) {
   int64_t total = x.numel();
   if (total == 0) return;
-  batch_norm_fwd_kernel<<<grid_for(total), kBlockThreads, 0, s>>>(x.data<float>(), stats.data<double>(),
-                                                                  data_or_null(weight), data_or_null(bias),
-                                                                  y.data<float>(), total, d.c, d.hw);
+  batch_norm_fwd_kernel<<<grid_for(total), kBlockThreads, 0, s>>>(
+      x.data<float>(), stats.data<double>(), data_or_null(weight), data_or_null(bias), y.data<float>(), total, d.c, d.hw,
+      p.residual != nullptr ? p.residual->data<float>() : nullptr, p.relu);
   PLEURA_CUDA_LAUNCH_CHECK();
 }
 
@@ -265,7 +268,7 @@ void batch_norm_fwd_train(const Tensor& x, const Tensor& weight, const Tensor& b
       running_mean.data<float>(), running_var.data<float>(), save_mean.data<float>(), save_invstd.data<float>(),
       stats.data<double>());
   PLEURA_CUDA_LAUNCH_CHECK();
-  launch_normalise(x, stats, weight, bias, y, d, s);
+  launch_normalise(x, stats, weight, bias, y, d, p, s);
 }
 
 void batch_norm_fwd_eval(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
@@ -281,7 +284,7 @@ void batch_norm_fwd_eval(const Tensor& x, const Tensor& weight, const Tensor& bi
       running_mean.data<float>(), running_var.data<float>(), d.c, p.eps, save_mean.data<float>(),
       save_invstd.data<float>(), stats.data<double>());
   PLEURA_CUDA_LAUNCH_CHECK();
-  launch_normalise(x, stats, weight, bias, y, d, s);
+  launch_normalise(x, stats, weight, bias, y, d, p, s);
 }
 
 // Synchronised (`sync` over more than one rank, training), grad_x takes the sums over every rank's values;

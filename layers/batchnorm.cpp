@@ -16,15 +16,24 @@ BatchNorm2d::BatchNorm2d(int64_t channels, double momentum, double eps)
       &register_buffer("num_batches_tracked", Tensor::zeros(Shape{}, DType::kInt64), BufferPlacement::kHost);
 }
 
-Tensor BatchNorm2d::forward(const Tensor& x) {
+Tensor BatchNorm2d::forward(const Tensor& x) { return run(x, nullptr); }
+
+Tensor BatchNorm2d::forward_relu(const Tensor& x, const Tensor& residual) { return run(x, &residual); }
+
+// forward (relu_residual null) or forward_relu (*relu_residual: the residual, or undefined for none).
+Tensor BatchNorm2d::run(const Tensor& x, const Tensor* relu_residual) {
   const LayerScope scope = in_layer();
   if (folded_) {
     PLEURA_CHECK(!is_training(), "[BatchNorm2d] ", name_for_messages(),
                  " is folded into the convolution before it, for inference only; it cannot run in training mode");
+    PLEURA_CHECK(relu_residual == nullptr, "[BatchNorm2d] ", name_for_messages(),
+                 " is folded: its ReLU runs with the convolution (conv_bn_relu)");
     return x;
   }
-  Tensor y = batch_norm2d(x, *weight_, *bias_, *running_mean_, *running_var_,
-                          {.training = is_training(), .momentum = momentum_, .eps = eps_, .sync = sync_});
+  const BatchNormParams p{.training = is_training(), .momentum = momentum_, .eps = eps_, .sync = sync_};
+  Tensor y = relu_residual != nullptr
+                 ? batch_norm2d_relu(x, *weight_, *bias_, *running_mean_, *running_var_, p, *relu_residual)
+                 : batch_norm2d(x, *weight_, *bias_, *running_mean_, *running_var_, p);
   if (is_training()) {
     PLEURA_CHECK(num_batches_tracked_->device().is_cpu() && num_batches_tracked_->dtype() == DType::kInt64 &&
                      num_batches_tracked_->numel() == 1,

@@ -20,6 +20,8 @@ class BatchNorm2d : public Layer {
   // NoGradGuard too, as in PyTorch (a training step skipped for a non-finite value puts the running
   // statistics back, not this count). Eval mode: running statistics, nothing changes.
   Tensor forward(const Tensor& x) override;
+  // relu(forward(x) + residual) (residual optional) through batch_norm2d_relu: one op, the same bits.
+  Tensor forward_relu(const Tensor& x, const Tensor& residual = Tensor());
   // Back to the starting values above.
   void reset_parameters();
 
@@ -42,6 +44,7 @@ class BatchNorm2d : public Layer {
   bool folded() const { return folded_; }
 
  private:
+  Tensor run(const Tensor& x, const Tensor* relu_residual);
   int64_t channels_;
   double momentum_, eps_;
   Communicator* sync_ = nullptr;

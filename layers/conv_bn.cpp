@@ -3,15 +3,12 @@
 
 #include <cmath>
 
-#include "engine/ops/add.h"
-#include "engine/ops/relu.h"
 
 namespace pleura {
 
 Tensor conv_bn_relu(Conv2d& conv, BatchNorm2d& bn, const Tensor& x, const Tensor& residual) {
   if (bn.folded()) return conv.forward_relu(x, residual);
-  Tensor y = bn.forward(conv.forward(x));
-  return relu(residual.defined() ? add(std::move(y), residual) : std::move(y));
+  return bn.forward_relu(conv.forward(x), residual);
 }
 
 namespace {

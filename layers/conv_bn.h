@@ -2,7 +2,8 @@
 // the Conv2d before it (the convolution's weight scaled per output channel, a bias added), as ONNX Runtime and
 // TensorRT do, so that inference makes one pass over each activation where it made three (convolution,
 // batch norm, ReLU, the ReLU fused by conv2d_relu). conv_bn_relu() is what the residual blocks run: the
-// folded convolution when the pair is folded, else the layers one after another. Implementation in
+// folded convolution when the pair is folded, else the convolution, then the batch norm with the residual
+// sum and the ReLU in its normalising pass (batch_norm2d_relu). Implementation in
 // layers/conv_bn.cpp, tests in tests/layers/test_conv_bn_fold.cpp.
 #pragma once
 

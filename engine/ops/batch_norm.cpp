@@ -1,10 +1,12 @@
-// batch_norm2d entry point: checks, dispatch to the training or eval kernels, backward node (saves x,
-// weight and the per-channel mean and invstd the forward used).
+// batch_norm2d and batch_norm2d_relu entry points: checks, dispatch to the training or eval kernels,
+// backward node (saves x, weight, the per-channel mean and invstd the forward used, and the fused op's
+// output for its ReLU mask).
 #include "engine/ops/batch_norm.h"
 
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "engine/op_checks.h"
+#include "engine/ops/relu.h"
 
 namespace pleura {
 
@@ -12,37 +14,53 @@ namespace {
 
 constexpr const char* kOp = "batch_norm2d";
 
+// The gradients of x, weight, bias (and of the residual, for batch_norm2d_relu). With the ReLU epilogue the
+// incoming gradient is first masked where the output is not positive (relu_bwd), which is also the residual's.
 class BatchNormBackward : public Node {
  public:
-  BatchNormBackward(Tensor x, Tensor weight, Tensor save_mean, Tensor save_invstd, bool training, Communicator* sync)
+  BatchNormBackward(Tensor x, Tensor weight, Tensor save_mean, Tensor save_invstd, bool training, Communicator* sync,
+                    Tensor relu_output, bool has_residual)
       : x_(std::move(x)),
         weight_(std::move(weight)),
         save_mean_(std::move(save_mean)),
         save_invstd_(std::move(save_invstd)),
+        relu_output_(std::move(relu_output)),
         training_(training),
+        has_residual_(has_residual),
         sync_(sync) {}
-  std::vector<Tensor> apply(const Tensor& grad_y) override {
+  std::vector<Tensor> apply(const Tensor& grad_out) override {
+    Tensor grad_y = grad_out;
+    if (relu_output_.defined()) {
+      grad_y = Tensor::empty_like(grad_out);
+      PLEURA_DISPATCH(x_.device(), kOp, relu_bwd(relu_output_, grad_out, grad_y));
+    }
     Tensor grad_x, grad_weight, grad_bias;
     if (needs_grad(0)) grad_x = Tensor::empty_like(x_);
     if (needs_grad(1)) grad_weight = Tensor::empty_like(weight_);
     if (needs_grad(2)) grad_bias = Tensor::empty_like(weight_);
-    PLEURA_DISPATCH(
-        x_.device(), kOp,
-        batch_norm_bwd(x_, weight_, save_mean_, save_invstd_, training_, sync_, grad_y, grad_x.defined() ? &grad_x : nullptr,
-                       grad_weight.defined() ? &grad_weight : nullptr, grad_bias.defined() ? &grad_bias : nullptr));
-    return {grad_x, grad_weight, grad_bias};
+    if (grad_x.defined() || grad_weight.defined() || grad_bias.defined()) {
+      PLEURA_DISPATCH(x_.device(), kOp,
+                      batch_norm_bwd(x_, weight_, save_mean_, save_invstd_, training_, sync_, grad_y,
+                                     grad_x.defined() ? &grad_x : nullptr,
+                                     grad_weight.defined() ? &grad_weight : nullptr,
+                                     grad_bias.defined() ? &grad_bias : nullptr));
+    }
+    std::vector<Tensor> grads = {grad_x, grad_weight, grad_bias};
+    if (has_residual_) grads.push_back(needs_grad(3) ? grad_y : Tensor());
+    return grads;
   }
   void release_saved() override {
     x_ = Tensor();
     weight_ = Tensor();
     save_mean_ = Tensor();
     save_invstd_ = Tensor();
+    relu_output_ = Tensor();
   }
-  const char* name() const override { return kOp; }
+  const char* name() const override { return relu_output_.defined() ? "batch_norm2d_relu" : kOp; }
 
  private:
-  Tensor x_, weight_, save_mean_, save_invstd_;
-  bool training_;
+  Tensor x_, weight_, save_mean_, save_invstd_, relu_output_;
+  bool training_, has_residual_;
   Communicator* sync_;
 };
 
@@ -55,11 +73,11 @@ void check_channel_vector(const Tensor& t, const Tensor& x, const char* arg) {
                "] (one value per channel of input ", describe(x), ")");
 }
 
-}  // namespace
 
-Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
-                    Tensor& running_var, const BatchNormParams& p) {
-  const OpScope op_scope("batch_norm2d");  // names the op in out-of-memory messages (engine/alloc_context.h)
+// Both entry points: checks, the forward kernels (with p's epilogue), the backward node.
+Tensor batch_norm_op(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
+                     Tensor& running_var, const BatchNormParams& p) {
+  const OpScope op_scope(kOp);  // names the op in out-of-memory messages (engine/alloc_context.h)
   check_float_nd(x, 4, kOp, "input");
   PLEURA_CHECK(weight.defined() == bias.defined(), "[", kOp, "] weight is ", weight.defined() ? "defined" : "undefined",
                " but bias is ", bias.defined() ? "defined" : "undefined", ": pass both as [", x.size(1),
@@ -70,6 +88,10 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, T
   }
   check_channel_vector(running_mean, x, "running_mean");
   check_channel_vector(running_var, x, "running_var");
+  if (p.residual != nullptr) {
+    check_same_place(*p.residual, x, kOp, "residual", "input");
+    check_same_shape(*p.residual, x, kOp, "residual", "input");
+  }
   int64_t m = x.size(0) * x.size(2) * x.size(3);
   // PyTorch's message: the unbiased variance needs M > 1 (and one value normalises to 0 anyway).
   PLEURA_CHECK(!p.training || m > 1, "[", kOp,
@@ -87,11 +109,32 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, T
     PLEURA_DISPATCH(x.device(), kOp,
                     batch_norm_fwd_eval(x, weight, bias, running_mean, running_var, p, y, save_mean, save_invstd));
   }
-  record(y, {&x, &weight, &bias}, [&] {
+  std::vector<const Tensor*> inputs = {&x, &weight, &bias};
+  if (p.residual != nullptr) inputs.push_back(p.residual);
+  record(y, inputs, [&] {
     return std::make_shared<BatchNormBackward>(x.detach(), weight.defined() ? weight.detach() : Tensor(), save_mean,
-                                               save_invstd, p.training, p.training ? p.sync : nullptr);
+                                               save_invstd, p.training, p.training ? p.sync : nullptr,
+                                               p.relu ? y.detach() : Tensor(), p.residual != nullptr);
   });
   return y;
+}
+
+}  // namespace
+
+Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
+                    Tensor& running_var, const BatchNormParams& p) {
+  BatchNormParams plain = p;
+  plain.relu = false;
+  plain.residual = nullptr;
+  return batch_norm_op(x, weight, bias, running_mean, running_var, plain);
+}
+
+Tensor batch_norm2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
+                         Tensor& running_var, const BatchNormParams& p, const Tensor& residual) {
+  BatchNormParams fused = p;
+  fused.relu = true;
+  fused.residual = residual.defined() ? &residual : nullptr;
+  return batch_norm_op(x, weight, bias, running_mean, running_var, fused);
 }
 
 }  // namespace pleura

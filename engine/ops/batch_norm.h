@@ -18,6 +18,10 @@ struct BatchNormParams {
   // or one rank: this process's values alone. On CUDA tensors the communicator sums a float64 device
   // vector (NCCL on the device, MPI through the host).
   Communicator* sync = nullptr;
+  // The forward kernels' epilogue, set by batch_norm2d_relu: y = relu(y + *residual) (residual null: no
+  // sum), each step rounded as add and relu round it.
+  bool relu = false;
+  const Tensor* residual = nullptr;
 };
 
 // x: [N, C, H, W]. weight, bias: [C] each, or both undefined (no affine transform).
@@ -30,6 +34,13 @@ struct BatchNormParams {
 // Returns y of x's shape. Gradients flow to x, weight and bias, never to the running statistics.
 Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
                     Tensor& running_var, const BatchNormParams& p);
+
+// relu(batch_norm2d(x, ...) + residual) in one op (residual undefined: relu(batch_norm2d(x, ...))), the
+// batch norm of a convolution-BN-ReLU and of a residual block's end: the sum and the ReLU happen in the
+// normalising pass, and the backward masks the gradient once for the batch norm and the residual. The same
+// bits as the three ops. residual: x's shape, dtype and device. p.relu and p.residual are set here.
+Tensor batch_norm2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
+                         Tensor& running_var, const BatchNormParams& p, const Tensor& residual = Tensor());
 
 // Kernel entry points. weight and bias are both undefined or both [C]. save_mean and save_invstd are
 // [C] in x's dtype: the mean and 1 / sqrt(var + eps) the forward normalised with, kept for the backward

@@ -1,9 +1,11 @@
-// Tests of batch_norm2d (engine/ops/batch_norm.h): worked examples (training with the running-stat
-// update, eval), float64 gradient checks, synchronised batch norm over two identical ranks against one
-// batch holding both, CPU-vs-CUDA parity with running stats (plain and synchronised), bad input.
+// Tests of batch_norm2d and batch_norm2d_relu (engine/ops/batch_norm.h): worked examples (training with the
+// running-stat update, eval), float64 gradient checks, the fused ReLU and residual against batch_norm2d,
+// add and relu (the same bits, forward and backward), synchronised batch norm over two identical ranks
+// against one batch holding both, CPU-vs-CUDA parity with running stats (plain and synchronised), bad input.
 // Synchronised batch norm on real ranks: tests/mpi/test_mpi_training.cpp.
 #include "engine/ops/batch_norm.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <string>
@@ -12,8 +14,10 @@
 
 #include "engine/parallel.h"
 #include "engine/autograd.h"
+#include "engine/ops/add.h"
 #include "engine/ops/mul.h"
 #include "engine/ops/reduce.h"
+#include "engine/ops/relu.h"
 #include "tests/gradcheck.h"
 #include "tests/parity.h"
 #include "tests/testing.h"
@@ -180,6 +184,93 @@ TEST_CASE("batch_norm2d: float64 gradient checks") {
   }
 }
 
+namespace {
+
+// batch_norm2d_relu (fused) or relu(add(batch_norm2d(...), residual)) on copies of the inputs and of the
+// running stats, then the backward of sum(y * g): everything that can differ.
+struct FusedRun {
+  Tensor y, running_mean, running_var;
+  std::vector<Tensor> grads;  // x, weight, bias, residual (undefined when none)
+};
+FusedRun run_relu_variant(bool fused, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& residual,
+                          const Tensor& g, const BatchNormParams& p) {
+  const int64_t c = x.size(1);
+  FusedRun r;
+  r.running_mean = random_tensor({c}, 73, x.dtype(), -0.5, 0.5).to(x.device());
+  r.running_var = random_tensor({c}, 74, x.dtype(), 0.5, 2.0).to(x.device());
+  std::vector<Tensor> in = {x.clone().set_requires_grad(true), w.clone().set_requires_grad(true),
+                            b.clone().set_requires_grad(true),
+                            residual.defined() ? residual.clone().set_requires_grad(true) : Tensor()};
+  if (fused) {
+    r.y = batch_norm2d_relu(in[0], in[1], in[2], r.running_mean, r.running_var, p, in[3]);
+  } else {
+    Tensor y = batch_norm2d(in[0], in[1], in[2], r.running_mean, r.running_var, p);
+    r.y = relu(in[3].defined() ? add(y, in[3]) : y);
+  }
+  sum(mul(r.y, g)).backward();
+  for (const Tensor& t : in) r.grads.push_back(t.defined() ? t.grad() : Tensor());
+  return r;
+}
+
+void check_same_bits(const FusedRun& a, const FusedRun& b) {
+  CHECK(a.y.to_vector() == b.y.to_vector());
+  CHECK(a.running_mean.to_vector() == b.running_mean.to_vector());
+  CHECK(a.running_var.to_vector() == b.running_var.to_vector());
+  for (size_t k = 0; k < a.grads.size(); ++k) {
+    CAPTURE(k);
+    REQUIRE(a.grads[k].defined() == b.grads[k].defined());
+    if (a.grads[k].defined()) CHECK(a.grads[k].to_vector() == b.grads[k].to_vector());
+  }
+}
+
+}  // namespace
+
+TEST_CASE("batch_norm2d_relu: the bits of batch_norm2d, add and relu, forward and backward") {
+  uint64_t seed = 81;
+  for (DType dt : {DType::kFloat32, DType::kFloat64}) {
+    for (bool training : {true, false}) {
+      for (bool with_residual : {true, false}) {
+        CAPTURE(dtype_name(dt));
+        CAPTURE(training);
+        CAPTURE(with_residual);
+        const Shape s{2, 3, 5, 4};
+        const Tensor x = random_tensor(s, seed++, dt, -1.0, 2.0), w = random_tensor({3}, seed++, dt, 0.5, 1.5);
+        const Tensor b = random_tensor({3}, seed++, dt), g = random_tensor(s, seed++, dt);
+        const Tensor residual = with_residual ? random_tensor(s, seed++, dt) : Tensor();
+        BatchNormParams p;
+        p.training = training;
+        const FusedRun fused = run_relu_variant(true, x, w, b, residual, g, p);
+        check_same_bits(fused, run_relu_variant(false, x, w, b, residual, g, p));
+        // The ReLU did cut something, and let something through.
+        const std::vector<double> y = fused.y.to_vector();
+        CHECK(std::count(y.begin(), y.end(), 0.0) > 0);
+        CHECK(std::count_if(y.begin(), y.end(), [](double v) { return v > 0; }) > 0);
+      }
+    }
+  }
+}
+
+TEST_CASE("batch_norm2d_relu: float64 gradient check, with the residual") {
+  // Random inputs keep the ReLU's inputs away from 0 (a kink there would spoil central differences).
+  Tensor rm = random_tensor({3}, 91, DType::kFloat64), rv = random_tensor({3}, 92, DType::kFloat64, 0.5, 2.0);
+  for (bool training : {true, false}) {
+    BatchNormParams p;
+    p.training = training;
+    check_gradients(
+        [&](const std::vector<Tensor>& in) { return batch_norm2d_relu(in[0], in[1], in[2], rm, rv, p, in[3]); },
+        {random_tensor({2, 3, 4, 3}, 93, DType::kFloat64, -1.0, 2.0), random_tensor({3}, 94, DType::kFloat64, 0.5, 1.5),
+         random_tensor({3}, 95, DType::kFloat64), random_tensor({2, 3, 4, 3}, 96, DType::kFloat64)});
+  }
+}
+
+TEST_CASE("batch_norm2d_relu: a residual of another shape or dtype is refused") {
+  Tensor x = random_tensor({2, 3, 4, 4}, 97, DType::kFloat32), rm = Tensor::zeros({3}), rv = Tensor::ones({3});
+  expect_error([&] { batch_norm2d_relu(x, Tensor(), Tensor(), rm, rv, {}, Tensor::zeros({2, 3, 4, 5})); },
+               {"[batch_norm2d]", "residual", "[2, 3, 4, 5]", "[2, 3, 4, 4]"});
+  expect_error([&] { batch_norm2d_relu(x, Tensor(), Tensor(), rm, rv, {}, Tensor::zeros({2, 3, 4, 4}, DType::kFloat64)); },
+               {"[batch_norm2d]", "residual", "float64"});
+}
+
 TEST_CASE("batch_norm2d: the running stats get no gradient") {
   Tensor x = random_tensor({2, 3, 2, 2}, 57, DType::kFloat64);
   Tensor rm = Tensor::zeros({3}, DType::kFloat64), rv = Tensor::ones({3}, DType::kFloat64);
@@ -284,6 +375,30 @@ TEST_CASE("batch_norm2d: synchronised, CPU vs CUDA" * doctest::test_suite("gpu")
     for (const auto& [name, pair] : outputs) {
       const double e = parity_error(pair.first, pair.second);
       CHECK_MESSAGE(e <= 1e-5, name, ": error ", e);
+    }
+  }
+}
+
+TEST_CASE("batch_norm2d_relu: on CUDA the bits of CUDA's batch_norm2d, add and relu; near the CPU's" *
+          doctest::test_suite("gpu")) {
+  PLEURA_REQUIRE_GPU();
+  const Device gpu = Device::cuda();
+  const Shape s{2, 6, 33, 17};
+  const Tensor x = random_tensor(s, 101, DType::kFloat32, -1.0, 2.0), w = random_tensor({6}, 102, DType::kFloat32, 0.5, 1.5);
+  const Tensor b = random_tensor({6}, 103, DType::kFloat32), g = random_tensor(s, 104, DType::kFloat32);
+  const Tensor residual = random_tensor(s, 105, DType::kFloat32);
+  for (bool training : {true, false}) {
+    for (bool with_residual : {true, false}) {
+      CAPTURE(training);
+      CAPTURE(with_residual);
+      BatchNormParams p;
+      p.training = training;
+      const Tensor r = with_residual ? residual.to(gpu) : Tensor();
+      const FusedRun fused = run_relu_variant(true, x.to(gpu), w.to(gpu), b.to(gpu), r, g.to(gpu), p);
+      check_same_bits(fused, run_relu_variant(false, x.to(gpu), w.to(gpu), b.to(gpu), r, g.to(gpu), p));
+      const FusedRun on_cpu = run_relu_variant(true, x, w, b, with_residual ? residual : Tensor(), g, p);
+      CHECK(parity_error(fused.y, on_cpu.y) < 1e-5);
+      for (size_t k = 0; k < 3; ++k) CHECK(parity_error(fused.grads[k], on_cpu.grads[k]) < 1e-4);
     }
   }
 }
