@@ -31,21 +31,37 @@ std::map<std::string, std::vector<double>> weights_of(const std::string& path) {
   return w;
 }
 
+// A tiny cache of `images` 64x64 images in t, and its training INI (tiny_train_ini).
+struct TinySetup {
+  TinyCache cache;
+  std::string ini;
+};
+TinySetup tiny_setup(const TempDir& t, int images) {
+  TinySetup s{make_tiny_cache(t.file("cache"), images, 64, 3), t.file("tiny.ini")};
+  write_file_atomic(s.ini, tiny_train_ini(s.cache, t.file("unused")));
+  return s;
+}
+
+// train_unet on `ini` with these "section.key=value" overrides; the run must succeed.
+void train_tiny(const std::string& ini, const std::vector<std::string>& overrides) {
+  std::vector<std::string> args = {ini};
+  for (const std::string& o : overrides) {
+    args.push_back("--set");
+    args.push_back(o);
+  }
+  const ToolRun r = run_tool(tools::train_unet_tool(), args);
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+}
+
 }  // namespace
 
 TEST_CASE("train_unet and infer_unet: CUDA runs end close to CPU runs" * doctest::test_suite("gpu")) {
   PLEURA_REQUIRE_GPU();
   TempDir t;
-  const TinyCache cache = make_tiny_cache(t.file("cache"), 12, 64, 3);
-  const std::string ini = t.file("tiny.ini");
-  write_file_atomic(ini, tiny_train_ini(cache, t.file("unused")));
-  auto train = [&](const std::string& device) {
-    const ToolRun r = run_tool(tools::train_unet_tool(), {ini, "--set", "train.epochs=1", "--set",
-                                                          "run.device=" + device, "--set", "run.output=" + t.file(device)});
-    REQUIRE_MESSAGE(r.code == 0, r.err);
-  };
-  train("cpu");
-  train("cuda");
+  const TinySetup setup = tiny_setup(t, 12);
+  const TinyCache& cache = setup.cache;
+  for (const std::string device : {"cpu", "cuda"})
+    train_tiny(setup.ini, {"train.epochs=1", "run.device=" + device, "run.output=" + t.file(device)});
 
   const std::string last = "/checkpoints/fold0/tiny_fold0_last.safetensors";
   const auto w_cpu = weights_of(t.file("cpu") + last), w_gpu = weights_of(t.file("cuda") + last);
@@ -89,17 +105,9 @@ TEST_CASE("train_unet and infer_unet: CUDA runs end close to CPU runs" * doctest
 TEST_CASE("train_unet: [run] cuda_graphs replays the batches and ends with the same bits" * doctest::test_suite("gpu")) {
   PLEURA_REQUIRE_GPU();
   TempDir t;
-  const TinyCache cache = make_tiny_cache(t.file("cache"), 16, 64, 3);
-  const std::string ini = t.file("tiny.ini");
-  write_file_atomic(ini, tiny_train_ini(cache, t.file("unused")));
-  auto train = [&](const std::string& name, bool graphs) {
-    const ToolRun r = run_tool(tools::train_unet_tool(),
-                               {ini, "--set", "run.device=cuda", "--set", "run.output=" + t.file(name), "--set",
-                                cat("run.cuda_graphs=", graphs ? "true" : "false")});
-    REQUIRE_MESSAGE(r.code == 0, r.err);
-  };
-  train("plain", false);
-  train("graphs", true);
+  const TinySetup setup = tiny_setup(t, 16);
+  train_tiny(setup.ini, {"run.device=cuda", "run.output=" + t.file("plain")});
+  train_tiny(setup.ini, {"run.device=cuda", "run.output=" + t.file("graphs"), "run.cuda_graphs=true"});
   const std::string last = "/checkpoints/fold0/tiny_fold0_last.safetensors";
   const auto plain = weights_of(t.file("plain") + last), graphs = weights_of(t.file("graphs") + last);
   REQUIRE(plain.size() == graphs.size());
