@@ -22,10 +22,8 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
-#include <string>
 
 #include "cpu/conv2d_winograd.h"
 #include "engine/error.h"
@@ -68,12 +66,6 @@ float* thread_buffer(int slot, int64_t floats) {
     capacity[slot] = floats;
   }
   return buffers[slot].get();
-}
-
-// PLEURA_INFER_WINOGRAD=1: take the kernels on AVX-512 CPUs too.
-bool environment_forces() {
-  const char* value = std::getenv("PLEURA_INFER_WINOGRAD");
-  return value != nullptr && std::string(value) == "1";
 }
 
 struct Geometry {
@@ -446,12 +438,7 @@ int64_t channel_splits(const Geometry& g) {
 
 }  // namespace
 
-bool fast_inference_convolutions_available() { return winograd_f4_preferred(); }
-
-bool winograd_f4_preferred() {
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
-  return winograd_f4_supported() && (!avx512 || environment_forces());
-}
+bool fast_inference_convolutions_available() { return winograd_f4_supported(); }
 
 bool winograd_f4_supported() {
   static const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -459,7 +446,7 @@ bool winograd_f4_supported() {
 }
 
 bool winograd_f4_applies(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
-  if (!fast_inference_convolutions() || !winograd_f4_preferred() || x.dtype() != DType::kFloat32 ||
+  if (!fast_inference_convolutions() || !winograd_f4_supported() || x.dtype() != DType::kFloat32 ||
       !winograd_kernel_fits(w, p) || x.ndim() != 4 || w.size(0) < kMinChannels || w.size(1) < kMinChannels)
     return false;
   const int64_t P = conv2d_output_size(x.size(2), 3, 1, p.pad_h, 1);

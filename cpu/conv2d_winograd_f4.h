@@ -16,16 +16,13 @@
 
 namespace pleura::cpu {
 
-// True when this CPU has AVX2 and FMA (the kernels' instruction set).
+// True when this CPU has AVX2 and FMA (the kernels' instruction set): conv2d may take them. On AVX-512 CPUs
+// too, though oneDNN's kernels there are twice as wide: on a Zen 5 (AVX-512) whole 1024x1024 inference took
+// 0.72x (AlbuNet) and 0.87-0.93x (the other two) of oneDNN's time with them (README, "Speed on the CPU").
 bool winograd_f4_supported();
 
-// True when conv2d may take them on this CPU: it has AVX2 and FMA but not AVX-512, where they were measured
-// (on AVX-512 CPUs oneDNN's kernels are twice as wide as these, and the comparison is still to be made:
-// PLEURA_INFER_WINOGRAD=1 takes them there too, to measure it).
-bool winograd_f4_preferred();
-
 // True when conv2d's forward takes these kernels: the policy on (fast_inference_convolutions()),
-// winograd_f4_preferred(), float32, a 3x3 kernel,
+// winograd_f4_supported(), float32, a 3x3 kernel,
 // stride 1, dilation 1, one group, 16 channels or more on each side, and at least 64 output tiles of 4x4 in
 // the batch, where they were measured faster than oneDNN (the figures are in the .cpp).
 bool winograd_f4_applies(const Tensor& x, const Tensor& w, const Conv2dParams& p);

@@ -104,15 +104,18 @@ TEST_CASE("models: outputs and gradients equal the reference PyTorch models") {
     {
       NoGradGuard no_grad;
       model->eval();
-      double e = scaled_error(model->forward(x), read_npy(golden(prefix + "_out_eval.npy")));
+      const Tensor exact = model->forward(x);
+      double e = scaled_error(exact, read_npy(golden(prefix + "_out_eval.npy")));
       double w = 0;
       {  // As infer_unet computes it on the CPU: 3x3 convolutions by Winograd F(4x4,3x3) (cpu/conv2d_winograd_f4.h)
         const FastInferenceConvolutionsScope winograd(true);
-        w = scaled_error(model->forward(x), read_npy(golden(prefix + "_out_eval.npy")));
+        const Tensor fast = model->forward(x);
+        w = scaled_error(fast, read_npy(golden(prefix + "_out_eval.npy")));
+        // It did run: other roundings than the exact path's (the largest error may still fall on an element
+        // whose value did not move, as resnet50_unet's did on a Zen 5).
+        if (fast_inference_convolutions_run_on(Device::cpu())) CHECK(max_abs_diff(fast, exact) > 0);
       }
       MESSAGE(std::string(c.model), " float32 eval output error with Winograd F(4x4,3x3): ", w);
-      // It did run: other roundings than the exact path's.
-      if (fast_inference_convolutions_run_on(Device::cpu())) CHECK(w != e);
       CHECK(w <= 1e-5);
       model->train();
       double t = scaled_error(model->forward(x), read_npy(golden(prefix + "_out_train.npy")));

@@ -156,12 +156,6 @@ TEST_CASE("conv2d winograd F(4x4,3x3): conv2d and conv2d_relu take it only when 
   Tensor w = random_tensor({16, 16, 3, 3}, 1702, DType::kFloat32);
   Tensor b = random_tensor({16}, 1703, DType::kFloat32), r = random_tensor({2, 16, 20, 28}, 1704, DType::kFloat32);
   const Conv2dParams p = padding(1, 1);
-  if (!cpu::winograd_f4_preferred()) {  // an AVX-512 CPU: conv2d keeps oneDNN (PLEURA_INFER_WINOGRAD=1 aside)
-    set_fast_inference_convolutions(true);
-    CHECK_FALSE(cpu::winograd_f4_applies(x, w, p));
-    MESSAGE("SKIPPED the rest: on this AVX-512 CPU conv2d keeps oneDNN unless PLEURA_INFER_WINOGRAD=1");
-    return;
-  }
   set_fast_inference_convolutions(false);
   CHECK_FALSE(cpu::winograd_f4_applies(x, w, p));
   CHECK(max_abs_diff(conv2d(x, w, b, p), winograd_forward(x, w, b, p)) > 0);  // another algorithm's rounding
