@@ -11,7 +11,8 @@
 // With --forward-only (inference shapes, e.g. 1024x1024), only the forward is timed, fastest of --runs
 // (default 7), oneDNN's column is its kernel run directly, whatever the rule of onednn_applies() says
 // (1.00 where oneDNN has no optimised kernel for the shape), and "wf4/dnn" is the Winograd F(4x4,3x3)
-// inference kernels' time over oneDNN's (cpu/conv2d_winograd_f4.h; 1.00 where they do not apply).
+// inference kernels' time over oneDNN's (cpu/conv2d_winograd_f4.h; 1.00 where they do not apply), and on an
+// AVX-512 CPU "512/256" the time of those kernels with their AVX-512 product kernel over their AVX2 one.
 // Usage: bench_conv_layers [--forward-only] [--runs N] < layers.txt
 #include <algorithm>
 #include <functional>
@@ -64,6 +65,7 @@ double fastest(F&& f, int runs = 7) {
 struct Times {
   double im2col, winograd, onednn;
   double winograd_f4 = 0;  // forward only: the F(4x4,3x3) inference kernels, 0 where they do not apply
+  double winograd_f4_avx2 = 0;  // the same with the AVX2 product kernel, where AVX-512's is the default
   double of(cpu::ConvAlgorithm a) const {
     return a == cpu::ConvAlgorithm::kOneDnn ? onednn : a == cpu::ConvAlgorithm::kWinograd ? winograd : im2col;
   }
@@ -99,13 +101,20 @@ Times forward_of_each(const Tensor& x, const Tensor& w, const Tensor& b, const C
   set_fast_inference_convolutions(false);
   Tensor y = conv2d(x, w, b, p);
   if (dnn) best.onednn = 1e30;
+  const cpu::WinogradF4Kernel f4_kernel = cpu::winograd_f4_kernel();
+  const bool f4_avx2 = f4 && f4_kernel != cpu::WinogradF4Kernel::kAvx2;
   if (f4) best.winograd_f4 = 1e30;
+  if (f4_avx2) best.winograd_f4_avx2 = 1e30;
   for (int i = -1; i < runs; ++i) {
     const double t_dnn = dnn ? seconds_of([&] { cpu::conv2d_onednn_fwd(x, w, b, p, y); }) : 0;
     const double t_f4 = f4 ? seconds_of([&] { cpu::conv2d_winograd_f4_fwd(x, w, b, p, y); }) : 0;
+    cpu::set_winograd_f4_kernel(cpu::WinogradF4Kernel::kAvx2);
+    const double t_f4_avx2 = f4_avx2 ? seconds_of([&] { cpu::conv2d_winograd_f4_fwd(x, w, b, p, y); }) : 0;
+    cpu::set_winograd_f4_kernel(f4_kernel);
     if (i < 0) continue;
     if (dnn) best.onednn = std::min(best.onednn, t_dnn);
     if (f4) best.winograd_f4 = std::min(best.winograd_f4, t_f4);
+    if (f4_avx2) best.winograd_f4_avx2 = std::min(best.winograd_f4_avx2, t_f4_avx2);
   }
   return best;
 }
@@ -143,8 +152,8 @@ int main(int argc, char** argv) {
   std::printf("baseline: OpenBLAS SGEMM 1024^3 on %d threads, %.1f GFLOP/s (%s kernels); default algorithm %s\n",
               num_threads(), peak, kernels, cpu::conv_algorithm_name(chosen));
   if (forward_only)
-    std::printf("%-34s %9s %9s %7s %7s %7s %7s %9s\n", "layer (N C HxW -> K kR sS gG)", "fwd ms", "fwd GF/s",
-                "of gemm", "wg/i2c", "dnn/i2c", "wf4/dnn", "fwd/pt");
+    std::printf("%-34s %9s %9s %7s %7s %7s %7s %7s %9s\n", "layer (N C HxW -> K kR sS gG)", "fwd ms", "fwd GF/s",
+                "of gemm", "wg/i2c", "dnn/i2c", "wf4/dnn", "512/256", "fwd/pt");
   else
     std::printf("%-34s %9s %9s %7s %7s %7s %9s %7s %7s %7s %9s %9s\n", "layer (N C HxW -> K kR sS gG)", "fwd ms",
                 "fwd GF/s", "of gemm", "wg/i2c", "dnn/i2c", "f+b ms", "of gemm", "wg/i2c", "dnn/i2c", "fwd/pt",
@@ -185,6 +194,7 @@ int main(int argc, char** argv) {
     if (forward_only) {
       const double with_f4 = fwd.winograd_f4 > 0 ? std::min(fwd.winograd_f4, fwd.onednn) : fwd.onednn;
       std::printf(" %7.2f", fwd.winograd_f4 > 0 ? fwd.winograd_f4 / fwd.onednn : 1.0);
+      std::printf(" %7.2f", fwd.winograd_f4_avx2 > 0 ? fwd.winograd_f4 / fwd.winograd_f4_avx2 : 1.0);
       total_f4 += with_f4;
     }
     if (!forward_only)

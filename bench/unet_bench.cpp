@@ -14,6 +14,7 @@
 #include "cpu/blas.h"
 #include "engine/fast_convolutions.h"
 #include "cpu/conv_algorithm.h"
+#include "cpu/conv2d_winograd_f4.h"
 #include "engine/alloc_context.h"
 #include "engine/autograd.h"
 #include "engine/captured_function.h"
@@ -311,6 +312,7 @@ struct BenchArgs {
   int threads = 0;  // 0: the pool's default
   bool json = false;
   bool state_dict = false;
+  std::string winograd_kernel;  // empty: the CPU's default
 };
 
 void declare(CLI::App& app, BenchArgs& a) {
@@ -343,6 +345,11 @@ void declare(CLI::App& app, BenchArgs& a) {
   app.add_option("--device", a.device, "cpu, cuda or cuda:N (default cpu)")->type_name("DEV");
   app.add_option("--precision", a.precision, "fp32 (default) or bf16: convolutions in bfloat16")->type_name("P");
   app.add_option("--threads", a.threads, "CPU threads (default: all cores)")->type_name("T")->check(int_in(1, 1024));
+  app.add_option("--winograd-kernel", a.winograd_kernel,
+                 "avx2 or avx512: the Winograd F(4x4,3x3) product kernel of CPU inference (default: the widest "
+                 "this CPU has)")
+      ->type_name("K")
+      ->check(CLI::IsMember({"avx2", "avx512"}));
   app.add_flag("--json", a.json, "end with one JSON line of the results");
   app.add_flag("--state-dict", a.state_dict,
                "print the model's state dict (name, shape, element count per line) and stop");
@@ -363,6 +370,7 @@ void print_json(std::ostream& out, const UnetBenchOptions& o, const UnetBenchRes
   j["threads"] = num_threads();
   j["blas_kernels"] = cpu::blas_kernel_set();
   j["cpu_conv"] = cpu::conv_algorithm_name(cpu::conv_algorithm());
+  j["winograd_kernel"] = cpu::winograd_f4_kernel_name(cpu::winograd_f4_kernel());
   j["steps"] = o.steps;
   j["warmup"] = o.warmup;
   j["parameters"] = r.parameters;
@@ -421,7 +429,9 @@ void print_table(std::ostream& out, const UnetBenchOptions& o, const UnetBenchRe
   out << "bench_unet: " << o.model << " (" << r.parameters << " parameters), " << o.size << "x" << o.size
       << ", batch " << o.batch << ", " << o.device.str() << ", " << precision_name(o.precision)
       << (o.device.is_cpu() ? ", " + std::to_string(num_threads()) + " threads, OpenBLAS " + cpu::blas_kernel_set() +
-                                  " kernels, convolutions " + cpu::conv_algorithm_name(cpu::conv_algorithm())
+                                  " kernels, convolutions " + cpu::conv_algorithm_name(cpu::conv_algorithm()) +
+                                  " (Winograd product kernel " + cpu::winograd_f4_kernel_name(cpu::winograd_f4_kernel()) +
+                                  ")"
                             : "")
       << "\n";
   if (!o.infer_only) print_training(out, o, r);
@@ -445,6 +455,11 @@ void run(const BenchArgs& a, const tools::ToolContext& context) {
   o.precision = tools::as_usage([&] { return parse_precision(a.precision, "--precision"); });
   if (o.cuda_graphs && !o.device.is_cuda()) throw tools::UsageError("--cuda-graphs needs --device cuda (or cuda:N)");
   if (a.threads > 0) set_num_threads(a.threads);
+  if (!a.winograd_kernel.empty())
+    tools::as_usage([&] {
+      cpu::set_winograd_f4_kernel(a.winograd_kernel == "avx512" ? cpu::WinogradF4Kernel::kAvx512
+                                                                : cpu::WinogradF4Kernel::kAvx2);
+    });
   const UnetBenchResult r = run_unet_bench(o);
   print_table(context.out, o, r);
   if (a.json) print_json(context.out, o, r);

@@ -22,6 +22,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <memory>
 
@@ -30,6 +31,7 @@
 #include "engine/parallel.h"
 
 #define PLEURA_AVX2 __attribute__((target("avx2,fma")))
+#define PLEURA_AVX512 __attribute__((target("avx512f,fma")))
 
 namespace pleura::cpu {
 
@@ -38,17 +40,19 @@ namespace {
 constexpr int kLanes = 8;                         // floats in an AVX2 register: tiles per vector
 constexpr int kTileVectors = 2;                   // vectors of tiles per block
 constexpr int kBlockTiles = kLanes * kTileVectors;  // tiles per block
-constexpr int kKr = 6;                            // output channels per product kernel call
+constexpr int kKrAvx2 = 6;     // output channels per product kernel call: 6 x 16 tiles in 12 AVX2 registers,
+constexpr int kKrAvx512 = 16;  // 16 x 16 tiles in 16 AVX-512 registers
 constexpr int kPoints = 36;                       // the 6x6 transform points xi
 
 // Fewer channels than this on either side and the transforms cost more than the products save (the
 // UNets' 3x3 convolutions all have 32 or more).
 constexpr int64_t kMinChannels = 16;
 // Fewer 4x4 output tiles than this (in the whole batch) and the kernel's transform and the thin products cost
-// more than oneDNN's direct convolution. Measured with bench_conv_layers --forward-only on AlbuNet's layers,
-// batch 1, 2 threads, Zen 3 (time over oneDNN's): 8x8 outputs (4 tiles) 2.4-2.6x, 16x16 (16 tiles)
-// 0.96-0.99x, 32x32 (64 tiles) 0.49-0.77x, 64x64 and more 0.34-0.69x.
-constexpr int64_t kMinTiles = 64;
+// more than oneDNN's direct convolution. Measured with bench_conv_layers --forward-only on the UNets' layers,
+// batch 1, 2 threads (time over oneDNN's): on a Zen 3 (AVX2), 8x8 outputs (4 tiles) 2.4-2.6x, 16x16 (16 tiles)
+// 0.96-0.99x, 32x32 (64 tiles) 0.49-0.77x, 64x64 and more 0.34-0.69x; on a Zen 5 (AVX-512, where oneDNN's
+// kernels are twice as wide), with the AVX-512 kernels, 32x32 1.37-1.48x, 64x64 0.60-0.81x.
+int64_t min_tiles() { return winograd_f4_avx512_supported() ? 256 : 64; }
 
 // Blocks per superblock: as many as keep V_xi's slices of all of them within this many bytes (a share of a
 // core's L2), at most kMaxSuperblock (V and M of a superblock then stay a few MiB).
@@ -74,8 +78,10 @@ struct Geometry {
   int64_t blocks;          // per image
   int64_t superblock;      // blocks per superblock: the blocks that share each pass over U
   int64_t superblocks;     // per image
-  int64_t k_blocks;        // ceil(K / kKr)
-  int64_t k_padded;        // k_blocks * kKr
+  bool avx512;             // the product kernel: AVX-512's (16 output channels) or AVX2's (6)
+  int64_t kr;              // its output channels per call
+  int64_t k_blocks;        // ceil(K / kr)
+  int64_t k_padded;        // k_blocks * kr
 };
 
 Geometry geometry_of(const Tensor& x, const Tensor& w, const Tensor& y, const Conv2dParams& p) {
@@ -85,8 +91,10 @@ Geometry geometry_of(const Tensor& x, const Tensor& w, const Tensor& y, const Co
   g.tiles_w = (g.Q + 3) / 4;
   g.tiles = ((g.P + 3) / 4) * g.tiles_w;
   g.blocks = (g.tiles + kBlockTiles - 1) / kBlockTiles;
-  g.k_blocks = (g.K + kKr - 1) / kKr;
-  g.k_padded = g.k_blocks * kKr;
+  g.avx512 = winograd_f4_kernel() == WinogradF4Kernel::kAvx512;
+  g.kr = g.avx512 ? kKrAvx512 : kKrAvx2;
+  g.k_blocks = (g.K + g.kr - 1) / g.kr;
+  g.k_padded = g.k_blocks * g.kr;
   // As many blocks as keep one point's slice of V for all of them, C x 16 tiles each, in a core's L2.
   g.superblock = std::clamp<int64_t>(kSuperblockSliceBytes / (g.C * kBlockTiles * int64_t{sizeof(float)}), 1,
                                      kMaxSuperblock);
@@ -108,8 +116,10 @@ PLEURA_AVX2 inline void kernel_transform_3(__m256 v0, __m256 v1, __m256 v2, __m2
   out[5] = v2;
 }
 
-// U [36][k_padded][C] = G g G^T for each kernel g [3][3] of w [K][C][3][3], output channels [k0, k1), 8 input
-// channels at a time (gathered, the last group masked), in float; zero for the output channels past K.
+// U [36][k_blocks][C][kr] = G g G^T for each kernel g [3][3] of w [K][C][3][3], output channels [k0, k1), 8 input
+// channels at a time (gathered, the last group masked), in float; zero for the output channels past K. Each
+// point's slice of a product kernel's kr output channels is packed channel-major, U (c, r) at c * kr + r, so
+// that the kernel reads it in one run.
 PLEURA_AVX2 void transform_weights_range(const float* w, const Geometry& g, int64_t k0, int64_t k1, float* U) {
   const int64_t point_stride = g.k_padded * g.C;
   const __m256i offsets = _mm256_setr_epi32(0, 9, 18, 27, 36, 45, 54, 63);
@@ -117,22 +127,23 @@ PLEURA_AVX2 void transform_weights_range(const float* w, const Geometry& g, int6
     for (int64_t c = 0; c < g.C; c += kLanes) {
       const int lanes = static_cast<int>(std::min<int64_t>(kLanes, g.C - c));
       const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-      float* u = U + k * g.C + c;
-      if (k >= g.K) {
-        for (int xi = 0; xi < kPoints; ++xi) _mm256_maskstore_ps(u + xi * point_stride, mask, _mm256_setzero_ps());
-        continue;
+      float* u = U + ((k / g.kr) * g.C + c) * g.kr + k % g.kr;  // lane j at u[j * kr]
+      alignas(32) float points[kPoints][kLanes] = {};
+      if (k < g.K) {
+        const float* kernel = w + (k * g.C + c) * 9;
+        __m256 tap[9];  // tap[r * 3 + s]: that tap of the 8 kernels
+        for (int i = 0; i < 9; ++i)
+          tap[i] = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), kernel + i, offsets, _mm256_castsi256_ps(mask), 4);
+        __m256 columns[3][6];  // G g, column s
+        for (int s = 0; s < 3; ++s) kernel_transform_3(tap[s], tap[3 + s], tap[6 + s], columns[s]);
+        for (int a = 0; a < 6; ++a) {
+          __m256 row[6];  // row a of (G g) G^T
+          kernel_transform_3(columns[0][a], columns[1][a], columns[2][a], row);
+          for (int b = 0; b < 6; ++b) _mm256_store_ps(points[a * 6 + b], row[b]);
+        }
       }
-      const float* kernel = w + (k * g.C + c) * 9;
-      __m256 tap[9];  // tap[r * 3 + s]: that tap of the 8 kernels
-      for (int i = 0; i < 9; ++i)
-        tap[i] = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), kernel + i, offsets, _mm256_castsi256_ps(mask), 4);
-      __m256 columns[3][6];  // G g, column s
-      for (int s = 0; s < 3; ++s) kernel_transform_3(tap[s], tap[3 + s], tap[6 + s], columns[s]);
-      for (int a = 0; a < 6; ++a) {
-        __m256 row[6];  // row a of (G g) G^T
-        kernel_transform_3(columns[0][a], columns[1][a], columns[2][a], row);
-        for (int b = 0; b < 6; ++b) _mm256_maskstore_ps(u + (a * 6 + b) * point_stride, mask, row[b]);
-      }
+      for (int xi = 0; xi < kPoints; ++xi)
+        for (int j = 0; j < lanes; ++j) u[xi * point_stride + j * g.kr] = points[xi][j];
     }
 }
 
@@ -258,58 +269,190 @@ PLEURA_AVX2 inline void transform_row_run(const float* plane, const Geometry& g,
   }
 }
 
+// input_transform_6 on 16 lanes: the same operations, so the same bits.
+PLEURA_AVX512 inline void input_transform_6x16(const __m512* in, int is, __m512* out, int os) {
+  const __m512 four = _mm512_set1_ps(4.0f), five = _mm512_set1_ps(5.0f), two = _mm512_set1_ps(2.0f);
+  const __m512 d0 = in[0], d1 = in[is], d2 = in[2 * is], d3 = in[3 * is], d4 = in[4 * is], d5 = in[5 * is];
+  out[0] = _mm512_fmadd_ps(four, d0, _mm512_fnmadd_ps(five, d2, d4));
+  const __m512 a = _mm512_fnmadd_ps(four, d2, d4), b = _mm512_fnmadd_ps(four, d1, d3);
+  out[os] = _mm512_add_ps(a, b);
+  out[2 * os] = _mm512_sub_ps(a, b);
+  const __m512 c = _mm512_sub_ps(d4, d2), e = _mm512_mul_ps(two, _mm512_sub_ps(d3, d1));
+  out[3 * os] = _mm512_add_ps(c, e);
+  out[4 * os] = _mm512_sub_ps(c, e);
+  out[5 * os] = _mm512_fmadd_ps(four, d1, _mm512_fnmadd_ps(five, d3, d5));
+}
+
+// The same values as transform_row_run's for a whole block whose 16 tiles are one run along a tile row (w0:
+// the first one's first input column, padding included), in the block's lane order: B^T along the rows on
+// vectors of 16 columns at the offsets 0, 16, 32, 48 and, for the patches' columns 4 and 5, at 2, 18, 34, 50
+// (columns outside the image read as zero: masked loads); then column s of tiles 0-7 and of tiles 8-15 picked
+// out of a pair of those vectors each (permutex2var) and blended into one vector, and B along them.
+PLEURA_AVX512 inline void transform_block_run(const float* plane, const Geometry& g, int64_t h0, int64_t w0,
+                                              __m512 out[kPoints]) {
+  // Vector q's columns w0 + offset .. + 15: those inside the image (mask), read from `from` on.
+  __mmask16 mask[8];
+  int64_t from[8];
+  bool whole = true;
+  for (int q = 0; q < 8; ++q) {
+    const int64_t first = w0 + (q < 4 ? 16 * q : 2 + 16 * (q - 4));
+    const int64_t lo = std::clamp<int64_t>(-first, 0, 16), hi = std::clamp<int64_t>(g.W - first, 0, 16);
+    mask[q] = hi > lo ? static_cast<__mmask16>(((1u << hi) - 1) & ~((1u << lo) - 1)) : 0;
+    from[q] = std::max<int64_t>(first, 0);
+    whole = whole && mask[q] == 0xFFFF;
+  }
+  __m512 t[6][8];  // t[a][q]: row a of B^T d at vector q's columns
+  for (int q = 0; q < 8; ++q) {
+    __m512 in[6], col[6];
+    for (int r = 0; r < 6; ++r) {
+      const int64_t h = h0 + r;
+      const float* row = plane + h * g.W + from[q];
+      if (h < 0 || h >= g.H)
+        in[r] = _mm512_setzero_ps();
+      else if (whole)
+        in[r] = _mm512_loadu_ps(row);
+      else  // the image's columns into the mask's lanes, in order, the others zero
+        in[r] = _mm512_maskz_expandloadu_ps(mask[q], row);
+    }
+    input_transform_6x16(in, 1, col, 1);
+    for (int a = 0; a < 6; ++a) t[a][q] = col[a];
+  }
+  // pick[shift], lanes j and j + 8: column `shift` of tile kLaneTile[j] within a pair of vectors (32 columns).
+  __m512i pick[4];
+  for (int shift = 0; shift < 4; ++shift) {
+    alignas(64) int32_t index[16];
+    for (int j = 0; j < kLanes; ++j) index[j] = index[j + kLanes] = 4 * kLaneTile[j] + shift;
+    pick[shift] = _mm512_load_si512(index);
+  }
+  for (int a = 0; a < 6; ++a) {
+    __m512 cols[6];  // column s of the 16 tiles
+    for (int s = 0; s < 6; ++s) {
+      const __m512* src = s < 4 ? t[a] : t[a] + 4;
+      const __m512i index = pick[s < 4 ? s : s - 2];
+      const __m512 first = _mm512_permutex2var_ps(src[0], index, src[1]);
+      const __m512 second = _mm512_permutex2var_ps(src[2], index, src[3]);
+      cols[s] = _mm512_mask_blend_ps(0xFF00, first, second);  // lanes 0-7 of the first, 8-15 of the second
+    }
+    input_transform_6x16(cols, 1, out + a * 6, 1);
+  }
+}
+
+// Which of the `count` blocks' vectors the row-run path takes (fast), and which blocks the 16-tile one does
+// (fast_block, AVX-512 only).
+struct InputPaths {
+  bool fast[kMaxSuperblock][kTileVectors];
+  bool fast_block[kMaxSuperblock];
+};
+
+InputPaths input_paths(const Geometry& g, const BlockTiles* bts, int64_t count) {
+  InputPaths paths{};
+  for (int64_t b = 0; b < count; ++b) {
+    const BlockTiles& bt = bts[b];
+    for (int v = 0; v < kTileVectors; ++v) {
+      const int64_t w0 = bt.w0[v * kLanes];  // lane 0 holds the run's first tile
+      paths.fast[b][v] = bt.row_run[v] && w0 >= 0 && w0 + 36 <= g.W;
+    }
+    // lane 8 holds tile 8: the two runs are one when it follows tile 7 on the same row
+    paths.fast_block[b] = g.avx512 && bt.row_run[0] && bt.row_run[1] && bt.h0[kLanes] == bt.h0[0] &&
+                          bt.w0[kLanes] == bt.w0[0] + 32;
+  }
+  return paths;
+}
+
+// Vector v of block b of channel plane `plane` into V (dst: the block's channel row), by the row-run path or
+// the general one.
+PLEURA_AVX2 inline void transform_vector(const float* plane, const Geometry& g, const BlockTiles& bt, int v, bool fast,
+                                         int64_t point_stride, float* dst) {
+  __m256 out[kPoints];
+  if (fast)
+    transform_row_run(plane, g, bt.h0[v * kLanes], bt.w0[v * kLanes], out);
+  else
+    transform_gathered(plane, g, bt, v, out);
+  for (int i = 0; i < kPoints; ++i) _mm256_storeu_ps(dst + v * kLanes + i * point_stride, out[i]);
+}
+
 // V [blocks][36][C][16] for the `count` blocks of tiles `bts` of image x_n [C, H, W], one channel at a time
 // across all the blocks, so that each input row is read in one run from left to right (the prefetchers
 // follow it) rather than a block's width at a time.
 PLEURA_AVX2 __attribute__((noinline)) void transform_input(const float* x_n, const Geometry& g, const BlockTiles* bts,
                                                            int64_t count, float* V) {
   const int64_t point_stride = g.C * kBlockTiles, v_block = kPoints * point_stride;
-  bool fast[kMaxSuperblock][kTileVectors];
-  for (int64_t b = 0; b < count; ++b)
-    for (int v = 0; v < kTileVectors; ++v) {
-      const int64_t w0 = bts[b].w0[v * kLanes];  // lane 0 holds the run's first tile
-      fast[b][v] = bts[b].row_run[v] && w0 >= 0 && w0 + 36 <= g.W;
-    }
+  const InputPaths paths = input_paths(g, bts, count);
   for (int64_t c = 0; c < g.C; ++c) {
     const float* plane = x_n + c * g.H * g.W;
     for (int64_t b = 0; b < count; ++b)
-      for (int v = 0; v < kTileVectors; ++v) {
-        __m256 out[kPoints];
-        if (fast[b][v])
-          transform_row_run(plane, g, bts[b].h0[v * kLanes], bts[b].w0[v * kLanes], out);
-        else
-          transform_gathered(plane, g, bts[b], v, out);
-        float* dst = V + b * v_block + c * kBlockTiles + v * kLanes;
-        for (int i = 0; i < kPoints; ++i) _mm256_storeu_ps(dst + i * point_stride, out[i]);
-      }
+      for (int v = 0; v < kTileVectors; ++v)
+        transform_vector(plane, g, bts[b], v, paths.fast[b][v], point_stride, V + b * v_block + c * kBlockTiles);
   }
 }
 
-// M [kKr][16] (row stride 16) = U_part [kKr][C] . V_part [C][16]: the product kernel, 6 output channels
-// by 16 tiles in 12 accumulators, the sum over c in order.
+// The same with the 16-tile path where a block takes it (the same bits).
+PLEURA_AVX512 __attribute__((noinline)) void transform_input_avx512(const float* x_n, const Geometry& g,
+                                                                    const BlockTiles* bts, int64_t count, float* V) {
+  const int64_t point_stride = g.C * kBlockTiles, v_block = kPoints * point_stride;
+  const InputPaths paths = input_paths(g, bts, count);
+  for (int64_t c = 0; c < g.C; ++c) {
+    const float* plane = x_n + c * g.H * g.W;
+    for (int64_t b = 0; b < count; ++b) {
+      float* dst = V + b * v_block + c * kBlockTiles;
+      if (!paths.fast_block[b]) {
+        for (int v = 0; v < kTileVectors; ++v) transform_vector(plane, g, bts[b], v, paths.fast[b][v], point_stride, dst);
+        continue;
+      }
+      __m512 out[kPoints];
+      transform_block_run(plane, g, bts[b].h0[0], bts[b].w0[0], out);
+      for (int i = 0; i < kPoints; ++i) _mm512_storeu_ps(dst + i * point_stride, out[i]);
+    }
+  }
+}
+
+// M [6][16] (row stride 16) = U_part [6][C] . V_part [C][16], U_part packed [C][6]: the AVX2 product kernel,
+// 6 output channels by 16 tiles in 12 accumulators, the sum over c in order.
 PLEURA_AVX2 __attribute__((noinline)) void product_6x16(const float* U, const float* V, int64_t C, float* M) {
-  const float *u0 = U, *u1 = U + C, *u2 = U + 2 * C, *u3 = U + 3 * C, *u4 = U + 4 * C, *u5 = U + 5 * C;
+  const float *u0 = U, *u1 = U + 1, *u2 = U + 2, *u3 = U + 3, *u4 = U + 4, *u5 = U + 5;
   // Twelve named accumulators: as an array, GCC kept a copy of each in memory, stored on every iteration.
   __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00;
   __m256 a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
   for (int64_t c = 0; c < C; ++c) {
     const __m256 v0 = _mm256_loadu_ps(V + c * kBlockTiles), v1 = _mm256_loadu_ps(V + c * kBlockTiles + kLanes);
-    __m256 b = _mm256_broadcast_ss(u0 + c);
+    __m256 b = _mm256_broadcast_ss(u0 + c * kKrAvx2);
     a00 = _mm256_fmadd_ps(b, v0, a00), a01 = _mm256_fmadd_ps(b, v1, a01);
-    b = _mm256_broadcast_ss(u1 + c);
+    b = _mm256_broadcast_ss(u1 + c * kKrAvx2);
     a10 = _mm256_fmadd_ps(b, v0, a10), a11 = _mm256_fmadd_ps(b, v1, a11);
-    b = _mm256_broadcast_ss(u2 + c);
+    b = _mm256_broadcast_ss(u2 + c * kKrAvx2);
     a20 = _mm256_fmadd_ps(b, v0, a20), a21 = _mm256_fmadd_ps(b, v1, a21);
-    b = _mm256_broadcast_ss(u3 + c);
+    b = _mm256_broadcast_ss(u3 + c * kKrAvx2);
     a30 = _mm256_fmadd_ps(b, v0, a30), a31 = _mm256_fmadd_ps(b, v1, a31);
-    b = _mm256_broadcast_ss(u4 + c);
+    b = _mm256_broadcast_ss(u4 + c * kKrAvx2);
     a40 = _mm256_fmadd_ps(b, v0, a40), a41 = _mm256_fmadd_ps(b, v1, a41);
-    b = _mm256_broadcast_ss(u5 + c);
+    b = _mm256_broadcast_ss(u5 + c * kKrAvx2);
     a50 = _mm256_fmadd_ps(b, v0, a50), a51 = _mm256_fmadd_ps(b, v1, a51);
   }
-  const __m256 acc[kKr][kTileVectors] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}, {a40, a41}, {a50, a51}};
-  for (int r = 0; r < kKr; ++r)
+  const __m256 acc[kKrAvx2][kTileVectors] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}, {a40, a41}, {a50, a51}};
+  for (int r = 0; r < kKrAvx2; ++r)
     for (int t = 0; t < kTileVectors; ++t) _mm256_storeu_ps(M + r * kBlockTiles + t * kLanes, acc[r][t]);
+}
+
+// M [16][16] = U_part [16][C] . V_part [C][16], U_part packed [C][16]: the AVX-512 product kernel, 16 output
+// channels by 16 tiles (one register each), the sum over c in order, one FMA per term like product_6x16's: the
+// same bits.
+PLEURA_AVX512 __attribute__((noinline)) void product_16x16(const float* U, const float* V, int64_t C, float* M) {
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+  __m512 a8 = a0, a9 = a0, a10 = a0, a11 = a0, a12 = a0, a13 = a0, a14 = a0, a15 = a0;
+  for (int64_t c = 0; c < C; ++c) {
+    const __m512 v = _mm512_loadu_ps(V + c * kBlockTiles);
+    const float* u = U + c * kKrAvx512;
+    a0 = _mm512_fmadd_ps(_mm512_set1_ps(u[0]), v, a0), a1 = _mm512_fmadd_ps(_mm512_set1_ps(u[1]), v, a1);
+    a2 = _mm512_fmadd_ps(_mm512_set1_ps(u[2]), v, a2), a3 = _mm512_fmadd_ps(_mm512_set1_ps(u[3]), v, a3);
+    a4 = _mm512_fmadd_ps(_mm512_set1_ps(u[4]), v, a4), a5 = _mm512_fmadd_ps(_mm512_set1_ps(u[5]), v, a5);
+    a6 = _mm512_fmadd_ps(_mm512_set1_ps(u[6]), v, a6), a7 = _mm512_fmadd_ps(_mm512_set1_ps(u[7]), v, a7);
+    a8 = _mm512_fmadd_ps(_mm512_set1_ps(u[8]), v, a8), a9 = _mm512_fmadd_ps(_mm512_set1_ps(u[9]), v, a9);
+    a10 = _mm512_fmadd_ps(_mm512_set1_ps(u[10]), v, a10), a11 = _mm512_fmadd_ps(_mm512_set1_ps(u[11]), v, a11);
+    a12 = _mm512_fmadd_ps(_mm512_set1_ps(u[12]), v, a12), a13 = _mm512_fmadd_ps(_mm512_set1_ps(u[13]), v, a13);
+    a14 = _mm512_fmadd_ps(_mm512_set1_ps(u[14]), v, a14), a15 = _mm512_fmadd_ps(_mm512_set1_ps(u[15]), v, a15);
+  }
+  const __m512 acc[kKrAvx512] = {a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15};
+  for (int r = 0; r < kKrAvx512; ++r) _mm512_storeu_ps(M + r * kBlockTiles, acc[r]);
 }
 
 // Writes the 4x4 tiles of output channel k (y_k [P, Q]) of the 8 tiles of vector v of the block, one by one
@@ -404,8 +547,8 @@ PLEURA_AVX2 __attribute__((noinline)) void transform_output(const float* M, cons
 }
 
 // The output channels of the product blocks [kb0, kb1) for the blocks [b0, b1) of image n (a superblock),
-// with this thread's buffers V [blocks][36][C][16] and M [blocks][36][k_padded][16]: each 6-channel slice of
-// U_xi (at most 12 KiB, in L1) serves every block of the superblock before the next is read, so U streams
+// with this thread's buffers V [blocks][36][C][16] and M [blocks][36][k_padded][16]: each slice of kr channels
+// of U_xi (at most 32 KiB, in L1) serves every block of the superblock before the next is read, so U streams
 // from memory once per superblock, not once per block.
 PLEURA_AVX2 void run_unit(const float* x, const float* U, const float* bias, const Geometry& g, int64_t n, int64_t b0,
                           int64_t b1, int64_t kb0, int64_t kb1, const ConvEpilogue& epilogue, float* V, float* M,
@@ -413,17 +556,17 @@ PLEURA_AVX2 void run_unit(const float* x, const float* U, const float* bias, con
   const int64_t count = b1 - b0, v_block = kPoints * g.C * kBlockTiles, m_block = kPoints * g.k_padded * kBlockTiles;
   BlockTiles bts[kMaxSuperblock] = {};
   for (int64_t b = 0; b < count; ++b) bts[b] = tiles_of_block(g, b0 + b);
-  transform_input(x + n * g.C * g.H * g.W, g, bts, count, V);
+  (g.avx512 ? transform_input_avx512 : transform_input)(x + n * g.C * g.H * g.W, g, bts, count, V);
   for (int xi = 0; xi < kPoints; ++xi) {
     const float* u_xi = U + xi * g.k_padded * g.C;
     for (int64_t kb = kb0; kb < kb1; ++kb)
       for (int64_t b = 0; b < count; ++b)
-        product_6x16(u_xi + kb * kKr * g.C, V + b * v_block + xi * g.C * kBlockTiles, g.C,
-                     M + b * m_block + (xi * g.k_padded + kb * kKr) * kBlockTiles);
+        (g.avx512 ? product_16x16 : product_6x16)(u_xi + kb * g.kr * g.C, V + b * v_block + xi * g.C * kBlockTiles,
+                                                  g.C, M + b * m_block + (xi * g.k_padded + kb * g.kr) * kBlockTiles);
   }
   const int64_t image = g.K * g.P * g.Q;
   const float* residual_n = epilogue.residual != nullptr ? epilogue.residual + n * image : nullptr;
-  transform_output(M, bias, g, bts, count, kb0 * kKr, std::min(g.K, kb1 * kKr), epilogue, residual_n, y + n * image);
+  transform_output(M, bias, g, bts, count, kb0 * g.kr, std::min(g.K, kb1 * g.kr), epilogue, residual_n, y + n * image);
 }
 
 // Into how many ranges of product blocks each superblock's output channels are cut: 1 when there are enough
@@ -445,13 +588,38 @@ bool winograd_f4_supported() {
   return supported;
 }
 
+bool winograd_f4_avx512_supported() {
+  static const bool supported = winograd_f4_supported() && __builtin_cpu_supports("avx512f");
+  return supported;
+}
+
+namespace {
+std::atomic<WinogradF4Kernel>& kernel_slot() {
+  static std::atomic<WinogradF4Kernel> slot{winograd_f4_avx512_supported() ? WinogradF4Kernel::kAvx512
+                                                                           : WinogradF4Kernel::kAvx2};
+  return slot;
+}
+}  // namespace
+
+WinogradF4Kernel winograd_f4_kernel() { return kernel_slot().load(); }
+
+void set_winograd_f4_kernel(WinogradF4Kernel kernel) {
+  PLEURA_CHECK(kernel != WinogradF4Kernel::kAvx512 || winograd_f4_avx512_supported(),
+               "[conv2d winograd F(4x4,3x3)] the AVX-512 product kernel was asked for, but this CPU lacks AVX-512F");
+  kernel_slot().store(kernel);
+}
+
+const char* winograd_f4_kernel_name(WinogradF4Kernel kernel) {
+  return kernel == WinogradF4Kernel::kAvx512 ? "avx512" : "avx2";
+}
+
 bool winograd_f4_applies(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
   if (!fast_inference_convolutions() || !winograd_f4_supported() || x.dtype() != DType::kFloat32 ||
       !winograd_kernel_fits(w, p) || x.ndim() != 4 || w.size(0) < kMinChannels || w.size(1) < kMinChannels)
     return false;
   const int64_t P = conv2d_output_size(x.size(2), 3, 1, p.pad_h, 1);
   const int64_t Q = conv2d_output_size(x.size(3), 3, 1, p.pad_w, 1);
-  return x.size(0) * ((P + 3) / 4) * ((Q + 3) / 4) >= kMinTiles;
+  return x.size(0) * ((P + 3) / 4) * ((Q + 3) / 4) >= min_tiles();
 }
 
 void conv2d_winograd_f4_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y,

@@ -21,10 +21,20 @@ namespace pleura::cpu {
 // 0.72x (AlbuNet) and 0.87-0.93x (the other two) of oneDNN's time with them (README, "Speed on the CPU").
 bool winograd_f4_supported();
 
+// The products of the transformed tiles, 90% of the multiply-adds, run in one of two kernels that give the
+// same bits (one FMA per term, summed in the same order): AVX2's, 6 output channels by 16 tiles, or
+// AVX-512's, 16 by 16, taken by default where the CPU has AVX-512F. The transforms stay AVX2. Setting the
+// kernel is for tests and benchmarks; asking for AVX-512 on a CPU without it throws.
+enum class WinogradF4Kernel { kAvx2, kAvx512 };
+bool winograd_f4_avx512_supported();
+WinogradF4Kernel winograd_f4_kernel();
+void set_winograd_f4_kernel(WinogradF4Kernel kernel);
+const char* winograd_f4_kernel_name(WinogradF4Kernel kernel);
+
 // True when conv2d's forward takes these kernels: the policy on (fast_inference_convolutions()),
 // winograd_f4_supported(), float32, a 3x3 kernel,
 // stride 1, dilation 1, one group, 16 channels or more on each side, and at least 64 output tiles of 4x4 in
-// the batch, where they were measured faster than oneDNN (the figures are in the .cpp).
+// the batch (256 on AVX-512 CPUs), where they were measured faster than oneDNN (the figures are in the .cpp).
 bool winograd_f4_applies(const Tensor& x, const Tensor& w, const Conv2dParams& p);
 
 // y = epilogue(conv2d(x, w, bias)), y preallocated with the output shape and overwritten; bias may be

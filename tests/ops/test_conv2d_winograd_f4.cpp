@@ -53,8 +53,17 @@ std::vector<Case> cases() {
       {"wide rows (runs of 8 tiles along a row), 16 -> 16, 10x150", {1, 16, 10, 150}, 16, padding(1, 1)},
       {"128 -> 64 channels, 34x34", {1, 128, 34, 34}, 64, padding(1, 1)},
       {"512 -> 256 channels, 8x8", {1, 512, 8, 8}, 256, padding(1, 1)},
+      {"blocks of 16 tiles along one row, 24 -> 20 channels, 9x200", {1, 24, 9, 200}, 20, padding(1, 1)},
+      {"rows of 16 tiles cut by both edges, 16 -> 18 channels, 10x62", {2, 16, 10, 62}, 18, padding(1, 1)},
+      {"rows of 32 tiles, no padding, 16 -> 16 channels, 7x130", {1, 16, 7, 130}, 16, padding(0, 0)},
   };
 }
+
+// The product kernel of the enclosing scope, restored when it ends.
+struct KernelGuard {
+  cpu::WinogradF4Kernel saved = cpu::winograd_f4_kernel();
+  ~KernelGuard() { cpu::set_winograd_f4_kernel(saved); }
+};
 
 }  // namespace
 
@@ -136,6 +145,40 @@ TEST_CASE("conv2d winograd F(4x4,3x3): a patch gives the same bits whichever pat
   CHECK(differing == 0);
 }
 
+TEST_CASE("conv2d winograd F(4x4,3x3): the AVX-512 kernels give the AVX2 kernels' bits") {
+  // Products 16 output channels wide instead of 6 and input transforms of 16 tiles instead of 8: the same
+  // operations on every value in the same order. Every case, with the whole epilogue, and a batch of rows
+  // whose blocks of 16 tiles lie along one row (the 16-tile input path) next to ones that cross rows or
+  // touch an edge (the 8-tile paths).
+  REQUIRE_AVX2_OR_SKIP();
+  KernelGuard guard;
+  if (!cpu::winograd_f4_avx512_supported()) {
+    expect_error([] { cpu::set_winograd_f4_kernel(cpu::WinogradF4Kernel::kAvx512); },
+                 {"[conv2d winograd F(4x4,3x3)]", "AVX-512", "lacks AVX-512F"});
+    MESSAGE("SKIPPED: this CPU lacks AVX-512F, the wide kernels' set");
+    return;
+  }
+  uint64_t seed = 1900;
+  for (const Case& c : cases()) {
+    const std::string name = c.name;
+    CAPTURE(name);
+    Tensor x = random_tensor(c.x, seed += 10, DType::kFloat32);
+    Tensor w = random_tensor({c.k, c.x[1], 3, 3}, seed + 1, DType::kFloat32);
+    Tensor b = random_tensor({c.k}, seed + 2, DType::kFloat32);
+    Tensor r = random_tensor({c.x[0], c.k, conv2d_output_size(c.x[2], 3, 1, c.p.pad_h, 1),
+                              conv2d_output_size(c.x[3], 3, 1, c.p.pad_w, 1)},
+                             seed + 3, DType::kFloat32);
+    const cpu::ConvEpilogue sum_relu{.relu = true, .residual = r.data<float>()};
+    cpu::set_winograd_f4_kernel(cpu::WinogradF4Kernel::kAvx2);
+    const Tensor narrow = winograd_forward(x, w, b, c.p), narrow_epilogue = winograd_forward(x, w, b, c.p, sum_relu);
+    cpu::set_winograd_f4_kernel(cpu::WinogradF4Kernel::kAvx512);
+    const Tensor wide = winograd_forward(x, w, b, c.p), wide_epilogue = winograd_forward(x, w, b, c.p, sum_relu);
+    CHECK(max_abs(wide) > 0);
+    CHECK(max_abs_diff(wide, narrow) == 0);
+    CHECK(max_abs_diff(wide_epilogue, narrow_epilogue) == 0);
+  }
+}
+
 TEST_CASE("conv2d winograd F(4x4,3x3): same bits for any thread count") {
   REQUIRE_AVX2_OR_SKIP();
   AlgorithmGuard guard;
@@ -151,10 +194,10 @@ TEST_CASE("conv2d winograd F(4x4,3x3): same bits for any thread count") {
 TEST_CASE("conv2d winograd F(4x4,3x3): conv2d and conv2d_relu take it only when the switch is on") {
   REQUIRE_AVX2_OR_SKIP();
   const FastInferenceConvolutionsScope restore(fast_inference_convolutions());  // the policy back afterwards
-  // 2 images of 5 x 7 tiles: 70, at least the 64 the rule asks for.
-  Tensor x = random_tensor({2, 16, 20, 28}, 1701, DType::kFloat32);
+  // 2 images of 10 x 14 tiles: 280, at least the 64 (256 on AVX-512 CPUs) the rule asks for.
+  Tensor x = random_tensor({2, 16, 40, 56}, 1701, DType::kFloat32);
   Tensor w = random_tensor({16, 16, 3, 3}, 1702, DType::kFloat32);
-  Tensor b = random_tensor({16}, 1703, DType::kFloat32), r = random_tensor({2, 16, 20, 28}, 1704, DType::kFloat32);
+  Tensor b = random_tensor({16}, 1703, DType::kFloat32), r = random_tensor({2, 16, 40, 56}, 1704, DType::kFloat32);
   const Conv2dParams p = padding(1, 1);
   set_fast_inference_convolutions(false);
   CHECK_FALSE(cpu::winograd_f4_applies(x, w, p));
@@ -164,7 +207,7 @@ TEST_CASE("conv2d winograd F(4x4,3x3): conv2d and conv2d_relu take it only when 
   CHECK(max_abs_diff(conv2d(x, w, b, p), winograd_forward(x, w, b, p)) == 0);
   const cpu::ConvEpilogue sum_relu{.relu = true, .residual = r.data<float>()};
   CHECK(max_abs_diff(conv2d_relu(x, w, b, p, r), winograd_forward(x, w, b, p, sum_relu)) == 0);
-  // Not taken: too few tiles (one image of 5 x 7), float64, too few channels, stride 2, dilation 2, groups,
+  // Not taken: too few tiles (one image of 5 x 7: 35), float64, too few channels, stride 2, dilation 2, groups,
   // a 1x1 kernel.
   CHECK_FALSE(cpu::winograd_f4_applies(random_tensor({1, 16, 20, 28}, 1708, DType::kFloat32), w, p));
   CHECK_FALSE(cpu::winograd_f4_applies(x.to(DType::kFloat64), w.to(DType::kFloat64), p));
