@@ -118,13 +118,14 @@ constexpr int64_t kParallelMacs = int64_t{1} << 18;
 
 template <class T>
 void tiled_gemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
-                int64_t ldb, T beta, T* C, int64_t ldc) {
+                int64_t ldb, T beta, T* C, int64_t ldc, const GemmTileDone* tile_done) {
   if (M == 0 || N == 0) return;
   prepare_openblas();
   // The tiling depends on the shapes alone, also when called inside a parallel_for (where the tiles
   // then run one after the other on the calling thread): the same product is always the same calls.
   if (M * N * std::max<int64_t>(K, 1) < kParallelMacs) {
     call(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (tile_done != nullptr) (*tile_done)(0, M, 0, N);
     return;
   }
   const Split sp = split_of(M, N);
@@ -137,6 +138,7 @@ void tiled_gemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, T alpha, co
       const T* a = ta == Trans::kNo ? A + i0 * lda : A + i0;
       const T* b = tb == Trans::kNo ? B + j0 : B + j0 * ldb;
       call(ta, tb, i1 - i0, j1 - j0, K, alpha, a, lda, b, ldb, beta, C + i0 * ldc + j0, ldc);
+      if (tile_done != nullptr) (*tile_done)(i0, i1, j0, j1);
     }
   });
 }
@@ -151,13 +153,25 @@ const char* blas_kernel_set() {
 template <>
 void gemm<float>(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  tiled_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  tiled_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nullptr);
 }
 
 template <>
 void gemm<double>(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
                   const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
-  tiled_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  tiled_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nullptr);
+}
+
+template <>
+void gemm<float>(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                 const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const GemmTileDone& tile_done) {
+  tiled_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, tile_done ? &tile_done : nullptr);
+}
+
+template <>
+void gemm<double>(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
+                  const double* B, int64_t ldb, double beta, double* C, int64_t ldc, const GemmTileDone& tile_done) {
+  tiled_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, tile_done ? &tile_done : nullptr);
 }
 
 }  // namespace pleura::cpu

@@ -180,15 +180,45 @@ void col2im_add(const T* col, const Geom& g, int64_t p0, int64_t p1, bool first,
   });
 }
 
+// What fwd_impl applies to each product tile of y as soon as it is written: the bias, then (relu) conv2d_relu's
+// residual sum (residual: y's layout, or null) and ReLU, the expressions of cpu/conv2d_relu.cpp.
 template <class T>
-void fwd_impl(const Tensor& x, const Tensor& w, const Tensor& bias, const Geom& g, Tensor& y) {
+struct TileEpilogue {
+  const T* bias = nullptr;
+  bool relu = false;
+  const T* residual = nullptr;
+};
+
+// Rows (output channels) [k0, k1) and columns [j0, j1) of y_n's planes (pq apart), and residual_n's likewise.
+template <class T>
+void finish_tile(const TileEpilogue<T>& e, int64_t k0, int64_t k1, int64_t j0, int64_t j1, int64_t pq,
+                 const T* residual_n, T* y_n) {
+  for (int64_t k = k0; k < k1; ++k) {
+    T* y = y_n + k * pq;
+    if (e.bias != nullptr) {
+      const T b = e.bias[k];
+      for (int64_t j = j0; j < j1; ++j) y[j] += b;
+    }
+    if (!e.relu) continue;
+    const T* r = residual_n != nullptr ? residual_n + k * pq : nullptr;
+    for (int64_t j = j0; j < j1; ++j) {
+      const T v = r != nullptr ? y[j] + r[j] : y[j];
+      y[j] = v < T(0) ? T(0) : v;
+    }
+  }
+}
+
+template <class T>
+void fwd_impl(const Tensor& x, const Tensor& w, const Geom& g, const TileEpilogue<T>& epilogue, Tensor& y) {
   const T* px = x.data<T>();
   const T* pw = w.data<T>();
   T* py = y.data<T>();
   T* col = g.direct ? nullptr : column_buffer<T>(g.G * g.rows * g.band_rows * g.Q);
+  const bool finish = epilogue.bias != nullptr || epilogue.relu;
   for (int64_t n = 0; n < g.N; ++n) {
     const T* x_n = px + n * g.C * g.H * g.W;
     T* y_n = py + n * g.K * g.pq;
+    const T* residual_n = epilogue.residual != nullptr ? epilogue.residual + n * g.K * g.pq : nullptr;
     for (int64_t p0 = 0; p0 < g.P; p0 += g.band_rows) {
       int64_t p1 = std::min(g.P, p0 + g.band_rows), cols = (p1 - p0) * g.Q;
       if (!g.direct) im2col(x_n, g, p0, p1, col);
@@ -198,15 +228,12 @@ void fwd_impl(const Tensor& x, const Tensor& w, const Tensor& bias, const Geom& 
         const T* col_g = g.direct ? x_n + gr * g.Cg * g.pq : col + gr * g.rows * cols;
         int64_t ldb = g.direct ? g.pq : cols;
         // The band's columns are a contiguous stretch of each output row of y_g: ldc = P*Q.
-        gemm<T>(Trans::kNo, Trans::kNo, g.Kg, cols, g.rows, T(1), w_g, g.rows, col_g + (g.direct ? p0 * g.Q : 0), ldb,
-                T(0), y_n + gr * g.Kg * g.pq + p0 * g.Q, g.pq);
-      });
-    }
-    if (bias.defined()) {
-      const T* pb = bias.data<T>();
-      parallel_for(g.K, grain_for_elements(g.pq), [&](int64_t k0, int64_t k1) {
-        for (int64_t k = k0; k < k1; ++k)
-          for (int64_t i = 0; i < g.pq; ++i) y_n[k * g.pq + i] += pb[k];
+        const int64_t k_first = gr * g.Kg, column_first = p0 * g.Q;
+        const GemmTileDone tile_done = [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+          finish_tile(epilogue, k_first + i0, k_first + i1, column_first + j0, column_first + j1, g.pq, residual_n, y_n);
+        };
+        gemm<T>(Trans::kNo, Trans::kNo, g.Kg, cols, g.rows, T(1), w_g, g.rows, col_g + (g.direct ? column_first : 0),
+                ldb, T(0), y_n + k_first * g.pq + column_first, g.pq, finish ? tile_done : GemmTileDone());
       });
     }
   }
@@ -285,7 +312,24 @@ void conv2d_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv
   if (winograd_applies(x, w, p)) return conv2d_winograd_fwd(x, w, bias, p, y);
   with_float_type(x.dtype(), "conv2d", [&](auto tag) {
     using T = decltype(tag);
-    fwd_impl<T>(x, w, bias, geom_of(x, w, p, sizeof(T)), y);
+    const TileEpilogue<T> epilogue{.bias = bias.defined() ? bias.data<T>() : nullptr};
+    fwd_impl<T>(x, w, geom_of(x, w, p, sizeof(T)), epilogue, y);
+  });
+}
+
+bool conv2d_im2col_takes(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
+  return !grouped_direct_applies(w, p) && !winograd_f4_applies(x, w, p) && !onednn_applies(x, w, p) &&
+         !winograd_applies(x, w, p);
+}
+
+void conv2d_im2col_relu_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p,
+                            const Tensor& residual, Tensor& y) {
+  with_float_type(x.dtype(), "conv2d_relu", [&](auto tag) {
+    using T = decltype(tag);
+    const TileEpilogue<T> epilogue{.bias = bias.defined() ? bias.data<T>() : nullptr,
+                                   .relu = true,
+                                   .residual = residual.defined() ? residual.data<T>() : nullptr};
+    fwd_impl<T>(x, w, geom_of(x, w, p, sizeof(T)), epilogue, y);
   });
 }
 

@@ -1,9 +1,9 @@
 // CPU kernel of conv2d_relu (engine/ops/conv2d_relu.h); twin: cuda/conv2d_relu.cu; tests:
 // tests/ops/test_conv2d_relu.cpp. Where conv2d runs on oneDNN, the sum and the ReLU are applied to each row
 // band as soon as it is written (cpu/conv2d_onednn.cpp), while it is in the cache, and on the Winograd
-// F(4x4,3x3) inference kernels to each output tile (cpu/conv2d_winograd_f4.cpp); elsewhere (im2col,
-// grouped, Winograd F(2x2,3x3), float64) after the convolution, in one parallel pass over y instead of an add pass and
-// a ReLU pass.
+// F(4x4,3x3) inference kernels to each output tile (cpu/conv2d_winograd_f4.cpp), on im2col + GEMM (float32 and
+// float64) to each product tile (cpu/conv2d.cpp); elsewhere (grouped, Winograd F(2x2,3x3)) after the
+// convolution, in one parallel pass over y instead of an add pass and a ReLU pass.
 #include "engine/ops/conv2d_relu.h"
 
 #include "cpu/conv2d_onednn.h"
@@ -44,6 +44,7 @@ void conv2d_relu_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const
     if (winograd_f4_applies(x, w, p)) return conv2d_winograd_f4_fwd(x, w, bias, p, y, epilogue);
     if (onednn_applies(x, w, p)) return conv2d_onednn_fwd(x, w, bias, p, y, epilogue);
   }
+  if (conv2d_im2col_takes(x, w, p)) return conv2d_im2col_relu_fwd(x, w, bias, p, residual, y);
   conv2d_fwd(x, w, bias, p, y);
   if (y.dtype() == DType::kFloat64)
     add_relu_pass<double>(y, residual);

@@ -1,9 +1,12 @@
-// CPU kernels of max_pool2d (engine/ops/max_pool2d.h); twin: cuda/max_pool2d.cu.
-// One (n, c) plane per task. The backward is a gather (each input element sums the gradients of the
-// windows that chose it, in row-major output order, in double), the same scheme as the CUDA kernel.
+// CPU kernels of max_pool2d (engine/ops/max_pool2d.h); twin: cuda/max_pool2d.cu; tests:
+// tests/ops/test_max_pool2d.cpp. One (n, c) plane per task. The backward is a gather (each input element sums
+// the gradients of the windows that chose it, in row-major output order, in double), the same scheme as the
+// CUDA kernel. Without an argmax to save (no gradient to come), the forward takes each window row's maximum
+// first, then the maximum of those rows (plane_maxima).
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "cpu/float_types.h"
 #include "engine/parallel.h"
@@ -11,12 +14,75 @@
 
 namespace pleura::cpu {
 
+namespace {
+
+// The running maximum's step, PyTorch's rule: b replaces a when strictly greater (the first maximum wins on
+// ties), or NaN (a NaN anywhere makes the result NaN: the last one met).
+template <class T>
+inline T take_larger(T a, T b) {
+  return b > a || std::isnan(b) ? b : a;
+}
+
+// y_plane [P, Q] = the window maxima of x_plane [H, W], with no argmax: the maximum of each input row's part of
+// every column window (row_max [H, Q]), then of the window's rows. Folding row by row in row-major order gives
+// the row-major scan's result to the bit (the first maximum, or the last NaN), and the second pass runs along
+// contiguous rows, which the compiler vectorises.
+template <class T>
+void plane_maxima(const T* xp, int64_t H, int64_t W, int64_t P, int64_t Q, const MaxPool2dParams& p, T* yp,
+                  std::vector<T>& row_max) {
+  row_max.resize(static_cast<size_t>(H * Q));
+  constexpr T lowest = -std::numeric_limits<T>::infinity();
+  // Windows [first_inside, end_inside) lie wholly inside the row: no clipping (starting from the window's first
+  // element instead of -infinity gives the same bits: -infinity > -infinity is false, and NaN replaces it).
+  const int64_t sw = p.stride_w, pw = p.pad_w, kw = p.kernel_w;
+  const int64_t first_inside = std::min(Q, (pw + sw - 1) / sw);
+  const int64_t end_inside = std::clamp<int64_t>(W - kw + pw >= 0 ? (W - kw + pw) / sw + 1 : 0, first_inside, Q);
+  for (int64_t h = 0; h < H; ++h) {
+    const T* row = xp + h * W;
+    T* out = row_max.data() + h * Q;
+    auto clipped = [&](int64_t ow) {
+      const int64_t w0 = std::max<int64_t>(ow * sw - pw, 0), w1 = std::min(ow * sw - pw + kw, W);
+      T best = lowest;
+      for (int64_t w = w0; w < w1; ++w) best = take_larger(best, row[w]);
+      out[ow] = best;
+    };
+    for (int64_t ow = 0; ow < first_inside; ++ow) clipped(ow);
+    for (int64_t ow = first_inside; ow < end_inside; ++ow) {
+      const T* window = row + ow * sw - pw;
+      T best = window[0];
+      for (int64_t s = 1; s < kw; ++s) best = take_larger(best, window[s]);
+      out[ow] = best;
+    }
+    for (int64_t ow = end_inside; ow < Q; ++ow) clipped(ow);
+  }
+  for (int64_t oh = 0; oh < P; ++oh) {
+    const int64_t h0 = std::max<int64_t>(oh * p.stride_h - p.pad_h, 0);
+    const int64_t h1 = std::min(oh * p.stride_h - p.pad_h + p.kernel_h, H);
+    T* out = yp + oh * Q;
+    std::fill(out, out + Q, lowest);
+    for (int64_t h = h0; h < h1; ++h) {
+      const T* in = row_max.data() + h * Q;
+      for (int64_t ow = 0; ow < Q; ++ow) out[ow] = take_larger(out[ow], in[ow]);
+    }
+  }
+}
+
+}  // namespace
+
 void max_pool2d_fwd(const Tensor& x, const MaxPool2dParams& p, Tensor& y, Tensor& argmax) {
   with_float_type(x.dtype(), "max_pool2d", [&](auto tag) {
     using T = decltype(tag);
     const int64_t H = x.size(2), W = x.size(3), P = y.size(2), Q = y.size(3);
     const T* px = x.data<T>();
     T* py = y.data<T>();
+    if (!argmax.defined()) {
+      parallel_for(x.size(0) * x.size(1), 1, [&](int64_t plane0, int64_t plane1) {
+        std::vector<T> row_max;
+        for (int64_t plane = plane0; plane < plane1; ++plane)
+          plane_maxima(px + plane * H * W, H, W, P, Q, p, py + plane * P * Q, row_max);
+      });
+      return;
+    }
     int64_t* pa = argmax.data<int64_t>();
     parallel_for(x.size(0) * x.size(1), 1, [&](int64_t plane0, int64_t plane1) {
       for (int64_t plane = plane0; plane < plane1; ++plane) {

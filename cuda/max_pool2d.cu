@@ -50,7 +50,7 @@ __global__ void max_pool2d_fwd_kernel(const float* x, float* y, int64_t* argmax,
       }
     }
     y[i] = best;
-    argmax[i] = best_idx;
+    if (argmax != nullptr) argmax[i] = best_idx;  // null: no backward to come
   }
 }
 
@@ -89,15 +89,16 @@ void max_pool2d_fwd(const Tensor& x, const MaxPool2dParams& p, Tensor& y, Tensor
   DeviceGuard guard(dev);
   const unsigned blocks = grid_for(total);
   cudaStream_t s = stream(dev);
+  int64_t* argmax_out = argmax.defined() ? argmax.data<int64_t>() : nullptr;
   // The input is larger than the output only by the window's stride: both must fit the narrow index.
   if (narrow_indices_fit(total) && narrow_indices_fit(x.numel())) {
     max_pool2d_fwd_kernel<int32_t><<<blocks, kBlockThreads, 0, s>>>(
-        x.data<float>(), y.data<float>(), argmax.data<int64_t>(), static_cast<int32_t>(total),
+        x.data<float>(), y.data<float>(), argmax_out, static_cast<int32_t>(total),
         static_cast<int32_t>(x.size(2)), static_cast<int32_t>(x.size(3)), static_cast<int32_t>(y.size(2)),
         static_cast<int32_t>(y.size(3)), window_of<int32_t>(p));
   } else {
     max_pool2d_fwd_kernel<int64_t><<<blocks, kBlockThreads, 0, s>>>(
-        x.data<float>(), y.data<float>(), argmax.data<int64_t>(), total, x.size(2), x.size(3), y.size(2), y.size(3),
+        x.data<float>(), y.data<float>(), argmax_out, total, x.size(2), x.size(3), y.size(2), y.size(3),
         window_of<int64_t>(p));
   }
   PLEURA_CUDA_LAUNCH_CHECK();

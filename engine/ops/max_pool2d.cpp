@@ -66,7 +66,8 @@ Tensor max_pool2d(const Tensor& x, const MaxPool2dParams& p) {
                describe(x), " is too small for ", describe_params(p));
   Shape y_shape{x.size(0), x.size(1), P, Q};
   Tensor y = Tensor::empty(y_shape, x.dtype(), x.device());
-  Tensor argmax = Tensor::empty(y_shape, DType::kInt64, x.device());
+  // The argmax only where a backward will read it (inference skips it, and the kernels a faster path).
+  Tensor argmax = needs_recording({&x}) ? Tensor::empty(y_shape, DType::kInt64, x.device()) : Tensor();
   if (y.numel() > 0) PLEURA_DISPATCH(x.device(), "max_pool2d", max_pool2d_fwd(x, p, y, argmax));
   record(y, {&x}, [&] { return std::make_shared<MaxPool2dBackward>(argmax, x.shape(), p); });
   return y;

@@ -28,7 +28,7 @@ Tensor max_pool2d(const Tensor& x, const MaxPool2dParams& p);
 
 namespace cpu {
 // y [N, C, P, Q] gets the window maxima; argmax [N, C, P, Q] int64 gets, per output, the flat index
-// h * W + w of the chosen element within its (n, c) plane of x.
+// h * W + w of the chosen element within its (n, c) plane of x, unless it is undefined (no backward to come).
 void max_pool2d_fwd(const Tensor& x, const MaxPool2dParams& p, Tensor& y, Tensor& argmax);
 // grad_x [N, C, H, W] (fully written): each element sums, in row-major output order, grad_y over the
 // windows that contain it and chose it as their argmax (a gather: deterministic, no atomics).

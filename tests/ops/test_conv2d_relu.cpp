@@ -48,6 +48,14 @@ std::vector<Case> cases() {
       {"1x1 (im2col), residual", {2, 24, 9, 11}, {40, 24, 1, 1}, {}, false, true},
       {"3x3 stride 2 (im2col), bias", {2, 8, 15, 13}, {16, 8, 3, 3}, {.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1}, true, false},
       {"3x3 groups 4 (im2col), residual", {1, 8, 10, 10}, {12, 2, 3, 3}, {.pad_h = 1, .pad_w = 1, .groups = 4}, true, true},
+      // The epilogue on im2col's product tiles: a product of 96 x 1600 in 4 tiles of C (cpu/blas.cpp's split);
+      // 3 bands of 18 output rows (a 576-row column matrix of 100 columns per output row, in 4 MiB bands);
+      // two groups of 40 channels (too many for the direct grouped kernels).
+      {"1x1 (im2col), several product tiles, bias + residual", {1, 64, 40, 40}, {96, 64, 1, 1}, {}, true, true},
+      {"3x3 stride 2 (im2col), 3 row bands, bias + residual", {1, 64, 100, 200}, {16, 64, 3, 3},
+       {.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1}, true, true},
+      {"3x3, 2 groups of 40 channels (im2col), bias + residual", {1, 80, 12, 12}, {16, 40, 3, 3},
+       {.pad_h = 1, .pad_w = 1, .groups = 2}, true, true},
   };
 }
 

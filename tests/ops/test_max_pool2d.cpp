@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "engine/autograd.h"
@@ -192,6 +193,44 @@ TEST_CASE("max_pool2d: ties pick the first maximum, NaN propagates") {
   CHECK(n.grad().to_vector() == std::vector<double>{0, 1, 0, 0, 0, 0, 1, 0});
 }
 
+TEST_CASE("max_pool2d: without a backward to come, the same bits (ties of +0 and -0, NaN, -infinity)") {
+  // Inference skips the argmax and takes another path (cpu/max_pool2d.cpp, plane_maxima): every output must
+  // be the very element the argmax path picks, the sign of a zero and which NaN included.
+  const MaxPool2dParams configs[] = {kResNetPool, kSeResNeXtPool, kAlbuNetPool, {3, 2, 1, 2, 1, 1, true}, {3, 3, 1, 1}};
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  uint64_t seed = 51;
+  for (DType dt : {DType::kFloat32, DType::kFloat64}) {
+    for (const auto& p : configs) {
+      Tensor x = random_tensor({2, 3, 9, 11}, seed++, dt);
+      // Small integers and zeros of both signs make many ties; a few NaNs (one negative) and -infinities.
+      std::vector<double> v = x.to_vector();
+      for (size_t i = 0; i < v.size(); ++i) {
+        v[i] = std::round(v[i] * 2);
+        if (v[i] == 0) v[i] = i % 2 == 0 ? 0.0 : -0.0;
+      }
+      v[5] = nan, v[40] = -nan, v[41] = nan, v[77] = -inf, v[150] = -inf, v[151] = -inf;
+      x = Tensor::from_vector(v, x.shape(), dt);
+      Tensor with_argmax;
+      {
+        Tensor leaf = x.clone().set_requires_grad(true);
+        with_argmax = max_pool2d(leaf, p).detach();
+      }
+      Tensor without;
+      {
+        NoGradGuard no_grad;
+        without = max_pool2d(x, p);
+      }
+      REQUIRE(without.shape() == with_argmax.shape());
+      // As doubles (the conversion keeps a zero's sign and a NaN's sign and payload), byte for byte.
+      const std::vector<double> a = without.to_vector(), b = with_argmax.to_vector();
+      CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0);
+      int64_t negative_zeros = 0;
+      for (double value : a) negative_zeros += value == 0 && std::signbit(value);
+      CHECK(negative_zeros > 0);  // the ties of zeros really were there
+    }
+  }
+}
+
 TEST_CASE("max_pool2d: float64 gradient check") {
   const MaxPool2dParams configs[] = {kResNetPool, kSeResNeXtPool, kAlbuNetPool, {3, 2, 1, 2, 1, 1, true}};
   const Shape shapes[] = {{2, 3, 9, 11}, {2, 2, 8, 8}, {1, 2, 7, 7}};
@@ -236,9 +275,11 @@ TEST_CASE("max_pool2d: CPU vs CUDA" * doctest::test_suite("gpu")) {
     const WideIndicesScope indices(wide);
     for (int k = 0; k < 4; ++k) {
       for (const Shape& s : shapes) {
-        check_cuda_parity([p = configs[k]](const std::vector<Tensor>& in) { return max_pool2d(in[0], p); },
-                          {random_tensor(s, seed++, DType::kFloat32)},
+        const Tensor x = random_tensor(s, seed++, DType::kFloat32);
+        check_cuda_parity([p = configs[k]](const std::vector<Tensor>& in) { return max_pool2d(in[0], p); }, {x},
                           cat("max_pool2d ", names[k], " ", s.str(), wide ? " (64-bit indices)" : ""));
+        NoGradGuard no_grad;  // the forward without an argmax
+        CHECK(max_abs_diff(max_pool2d(x.to(Device::cuda()), configs[k]).to(Device::cpu()), max_pool2d(x, configs[k])) == 0);
       }
     }
   }
