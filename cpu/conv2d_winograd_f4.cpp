@@ -116,40 +116,42 @@ PLEURA_AVX2 inline void kernel_transform_3(__m256 v0, __m256 v1, __m256 v2, __m2
   out[5] = v2;
 }
 
-// U [36][k_blocks][C][kr] = G g G^T for each kernel g [3][3] of w [K][C][3][3], output channels [k0, k1), 8 input
-// channels at a time (gathered, the last group masked), in float; zero for the output channels past K. Each
-// point's slice of a product kernel's kr output channels is packed channel-major, U (c, r) at c * kr + r, so
-// that the kernel reads it in one run.
-PLEURA_AVX2 void transform_weights_range(const float* w, const Geometry& g, int64_t k0, int64_t k1, float* U) {
+// U [36][k_blocks][C][kr] = G g G^T for each kernel g [3][3] of w [K][C][3][3], in float, zero for the output
+// channels past K, for the product blocks [kb0, kb1). Each point's slice of a block (its kr output channels) is
+// packed channel-major, U (c, r) at c * kr + r, so that the product kernel reads it in one run; here the lanes
+// are 8 of those kr output channels of one input channel (their kernels gathered), each point's 8 values one
+// store.
+PLEURA_AVX2 void transform_weights_range(const float* w, const Geometry& g, int64_t kb0, int64_t kb1, float* U) {
   const int64_t point_stride = g.k_padded * g.C;
-  const __m256i offsets = _mm256_setr_epi32(0, 9, 18, 27, 36, 45, 54, 63);
-  for (int64_t k = k0; k < k1; ++k)
-    for (int64_t c = 0; c < g.C; c += kLanes) {
-      const int lanes = static_cast<int>(std::min<int64_t>(kLanes, g.C - c));
-      const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-      float* u = U + ((k / g.kr) * g.C + c) * g.kr + k % g.kr;  // lane j at u[j * kr]
-      alignas(32) float points[kPoints][kLanes] = {};
-      if (k < g.K) {
-        const float* kernel = w + (k * g.C + c) * 9;
-        __m256 tap[9];  // tap[r * 3 + s]: that tap of the 8 kernels
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i offsets = _mm256_mullo_epi32(lane, _mm256_set1_epi32(static_cast<int32_t>(9 * g.C)));
+  for (int64_t kb = kb0; kb < kb1; ++kb)
+    for (int64_t c = 0; c < g.C; ++c)
+      for (int64_t r0 = 0; r0 < g.kr; r0 += kLanes) {
+        const int64_t k = kb * g.kr + r0;
+        const int lanes = static_cast<int>(std::min<int64_t>(kLanes, g.kr - r0));
+        const int real = static_cast<int>(std::clamp<int64_t>(g.K - k, 0, lanes));  // lanes below K
+        const __m256i store_mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes), lane);
+        const __m256 real_mask = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(real), lane));
+        __m256 tap[9];  // tap[r * 3 + s]: that tap of the 8 kernels (zero past K)
         for (int i = 0; i < 9; ++i)
-          tap[i] = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), kernel + i, offsets, _mm256_castsi256_ps(mask), 4);
+          tap[i] = real == 0 ? _mm256_setzero_ps()
+                             : _mm256_mask_i32gather_ps(_mm256_setzero_ps(), w + (k * g.C + c) * 9 + i, offsets,
+                                                        real_mask, 4);
         __m256 columns[3][6];  // G g, column s
         for (int s = 0; s < 3; ++s) kernel_transform_3(tap[s], tap[3 + s], tap[6 + s], columns[s]);
+        float* u = U + (kb * g.C + c) * g.kr + r0;
         for (int a = 0; a < 6; ++a) {
           __m256 row[6];  // row a of (G g) G^T
           kernel_transform_3(columns[0][a], columns[1][a], columns[2][a], row);
-          for (int b = 0; b < 6; ++b) _mm256_store_ps(points[a * 6 + b], row[b]);
+          for (int b = 0; b < 6; ++b) _mm256_maskstore_ps(u + (a * 6 + b) * point_stride, store_mask, row[b]);
         }
       }
-      for (int xi = 0; xi < kPoints; ++xi)
-        for (int j = 0; j < lanes; ++j) u[xi * point_stride + j * g.kr] = points[xi][j];
-    }
 }
 
 void transform_weights(const float* w, const Geometry& g, float* U) {
-  parallel_for(g.k_padded, grain_for_elements(g.C * kPoints),
-               [&](int64_t k0, int64_t k1) { transform_weights_range(w, g, k0, k1, U); });
+  parallel_for(g.k_blocks, grain_for_elements(g.C * g.kr * kPoints),
+               [&](int64_t kb0, int64_t kb1) { transform_weights_range(w, g, kb0, kb1, U); });
 }
 
 // Lane j of each vector of a block holds tile kLaneTile[j] of its 8: the order in which two 4x4 transposes

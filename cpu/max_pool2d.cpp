@@ -23,6 +23,21 @@ inline T take_larger(T a, T b) {
   return b > a || std::isnan(b) ? b : a;
 }
 
+// out[ow] = the maximum of row[ow * sw - pw ...] over kw elements, for windows [first, end) that lie wholly
+// inside the row (starting from the window's first element instead of -infinity gives the same bits:
+// -infinity > -infinity is false, and a NaN replaces it). kw fixed at compile time for the UNets' 2 and 3.
+template <class T, int KW>
+void inside_windows(const T* __restrict row, T* __restrict out, int64_t first, int64_t end, int64_t sw, int64_t pw,
+                    int64_t kw) {
+  const int64_t width = KW > 0 ? KW : kw;
+  for (int64_t ow = first; ow < end; ++ow) {
+    const T* window = row + ow * sw - pw;
+    T best = window[0];
+    for (int64_t s = 1; s < width; ++s) best = take_larger(best, window[s]);
+    out[ow] = best;
+  }
+}
+
 // y_plane [P, Q] = the window maxima of x_plane [H, W], with no argmax: the maximum of each input row's part of
 // every column window (row_max [H, Q]), then of the window's rows. Folding row by row in row-major order gives
 // the row-major scan's result to the bit (the first maximum, or the last NaN), and the second pass runs along
@@ -32,8 +47,7 @@ void plane_maxima(const T* xp, int64_t H, int64_t W, int64_t P, int64_t Q, const
                   std::vector<T>& row_max) {
   row_max.resize(static_cast<size_t>(H * Q));
   constexpr T lowest = -std::numeric_limits<T>::infinity();
-  // Windows [first_inside, end_inside) lie wholly inside the row: no clipping (starting from the window's first
-  // element instead of -infinity gives the same bits: -infinity > -infinity is false, and NaN replaces it).
+  // Windows [first_inside, end_inside) lie wholly inside the row: no clipping.
   const int64_t sw = p.stride_w, pw = p.pad_w, kw = p.kernel_w;
   const int64_t first_inside = std::min(Q, (pw + sw - 1) / sw);
   const int64_t end_inside = std::clamp<int64_t>(W - kw + pw >= 0 ? (W - kw + pw) / sw + 1 : 0, first_inside, Q);
@@ -47,12 +61,12 @@ void plane_maxima(const T* xp, int64_t H, int64_t W, int64_t P, int64_t Q, const
       out[ow] = best;
     };
     for (int64_t ow = 0; ow < first_inside; ++ow) clipped(ow);
-    for (int64_t ow = first_inside; ow < end_inside; ++ow) {
-      const T* window = row + ow * sw - pw;
-      T best = window[0];
-      for (int64_t s = 1; s < kw; ++s) best = take_larger(best, window[s]);
-      out[ow] = best;
-    }
+    if (kw == 3)
+      inside_windows<T, 3>(row, out, first_inside, end_inside, sw, pw, kw);
+    else if (kw == 2)
+      inside_windows<T, 2>(row, out, first_inside, end_inside, sw, pw, kw);
+    else
+      inside_windows<T, 0>(row, out, first_inside, end_inside, sw, pw, kw);
     for (int64_t ow = end_inside; ow < Q; ++ow) clipped(ow);
   }
   for (int64_t oh = 0; oh < P; ++oh) {

@@ -4,6 +4,7 @@
 // read it, accumulating in double. One (n, c) plane per task; the planes of the larger tensor may be a
 // channel range of it (upsample2x_of_concat).
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "cpu/float_types.h"
@@ -121,6 +122,14 @@ void bilinear_bwd(const T* g, T* gx, int64_t planes, int64_t H, int64_t W, Plane
 
 }  // namespace
 
+namespace {
+// out [2 W] = each of in [W] twice.
+template <class T>
+void nearest_row(const T* __restrict in, int64_t W, T* __restrict out) {
+  for (int64_t c = 0; c < W; ++c) out[2 * c] = out[2 * c + 1] = in[c];
+}
+}  // namespace
+
 void upsample2x_fwd(const Tensor& x, UpsampleMode mode, Tensor& y, int64_t y_channel_offset) {
   with_float_type(x.dtype(), "upsample2x", [&](auto tag) {
     using T = decltype(tag);
@@ -135,8 +144,10 @@ void upsample2x_fwd(const Tensor& x, UpsampleMode mode, Tensor& y, int64_t y_cha
     parallel_for(planes, 1, [&](int64_t p0, int64_t p1) {
       for (int64_t pl = p0; pl < p1; ++pl) {
         T* yp = py + map.big_plane(pl) * 4 * H * W;
-        for (int64_t r = 0; r < 2 * H; ++r)
-          for (int64_t c = 0; c < 2 * W; ++c) yp[r * 2 * W + c] = px[(pl * H + r / 2) * W + c / 2];
+        for (int64_t r = 0; r < H; ++r) {  // output row 2r: each element twice; row 2r + 1: a copy of it
+          nearest_row(px + (pl * H + r) * W, W, yp + 2 * r * 2 * W);
+          std::memcpy(yp + (2 * r + 1) * 2 * W, yp + 2 * r * 2 * W, sizeof(T) * 2 * W);
+        }
       }
     });
   });
