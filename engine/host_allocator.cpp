@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -39,6 +40,8 @@ struct Cache {
   HostCachePolicy policy = HostCachePolicy::kKeepAll;
   size_t live = 0;       // bytes of cacheable blocks handed out and not freed
   size_t live_peak = 0;  // the most `live` has been
+  // Blocks handed out for a smaller request than their size class (take_larger_block), by address: their class.
+  std::unordered_map<void*, size_t> larger_blocks;
 };
 
 Cache& cache() {
@@ -121,6 +124,26 @@ std::vector<void*> take_for_release(Cache& c, size_t bytes) {
   return taken;
 }
 
+// Under kWithinLivePeak, a request of size class `rounded` that has no block of its own may take a cached one
+// of up to twice its class: it is already resident and counted in the footprint, where a fresh block would be
+// page-faulted in and add to it (an inference walks through many sizes, each forward pass the same ones).
+// The smallest such block, or null. Called with the cache locked.
+void* take_larger_block(Cache& c, size_t rounded) {
+  for (auto it = c.free_blocks.upper_bound(rounded); it != c.free_blocks.end() && it->first <= 2 * rounded; ++it) {
+    if (it->second.empty()) continue;
+    void* p = it->second.back();
+    it->second.pop_back();
+    c.stats.bytes_cached -= it->first;
+    ++c.stats.cache_hits;
+    ++c.stats.larger_hits;
+    c.live += it->first;
+    c.live_peak = std::max(c.live_peak, c.live);
+    c.larger_blocks.emplace(p, it->first);
+    return p;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 void* host_alloc(size_t bytes) {
@@ -140,6 +163,8 @@ void* host_alloc(size_t bytes) {
       c.live_peak = std::max(c.live_peak, c.live);
       return p;
     }
+    if (c.policy == HostCachePolicy::kWithinLivePeak)
+      if (void* p = take_larger_block(c, rounded)) return p;
     ++c.stats.cache_misses;
     c.live += rounded;
     c.live_peak = std::max(c.live_peak, c.live);
@@ -166,6 +191,10 @@ void host_free(void* ptr, size_t bytes) {
     return;
   }
   std::lock_guard<std::mutex> lock(c.mutex);
+  if (auto it = c.larger_blocks.find(ptr); it != c.larger_blocks.end()) {
+    rounded = it->second;  // back to its own class
+    c.larger_blocks.erase(it);
+  }
   c.free_blocks[rounded].push_back(ptr);
   c.stats.bytes_cached += rounded;
   c.live -= rounded;

@@ -2,6 +2,8 @@
 // out-of-memory path (an injected failure).
 #include "engine/host_allocator.h"
 
+#include <cstring>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -98,14 +100,15 @@ TEST_CASE("host allocator: within the live peak, a miss gives back cached blocks
   HostMemoryStats s = host_memory_stats();
   CHECK(s.bytes_cached == 2 * mib);
   CHECK(s.bytes_released - before.bytes_released == 7 * mib);
-  // 1 MiB misses: live 6 + cached 2 = 8 <= 9: nothing goes back.
-  void* e = host_alloc(1 * mib);
+  // 512 KiB misses (the 2 MiB block is more than twice its class): live 5.5 + cached 2 = 7.5 <= 9: nothing
+  // goes back.
+  void* e = host_alloc(mib / 2);
   CHECK(host_memory_stats().bytes_cached == 2 * mib);
-  // 4 MiB misses: live 10 + cached 2 > 10 (the new peak), 2 MiB over: the 2 MiB block covers it.
+  // 4 MiB misses: live 9.5 + cached 2 > 9.5 (the new peak), 2 MiB over: the 2 MiB block covers it.
   void* f = host_alloc(4 * mib);
   CHECK(host_memory_stats().bytes_cached == 0);
   host_free(d, 5 * mib);
-  host_free(e, 1 * mib);
+  host_free(e, mib / 2);
   host_free(f, 4 * mib);
   // Under kKeepAll nothing is given back by a miss.
   set_host_cache_policy(HostCachePolicy::kKeepAll);
@@ -113,5 +116,48 @@ TEST_CASE("host allocator: within the live peak, a miss gives back cached blocks
   void* g = host_alloc(7 * mib);
   CHECK(host_memory_stats().bytes_cached == cached);
   host_free(g, 7 * mib);
+  host_empty_cache();
+}
+
+TEST_CASE("host allocator: within the live peak, a request takes a free block of up to twice its class") {
+  if (!host_memory_stats().caching) return;  // PLEURA_CPU_NO_CACHE: nothing is cached
+  host_empty_cache();
+  const size_t mib = size_t(1) << 20;
+  struct Restore {
+    ~Restore() { set_host_cache_policy(HostCachePolicy::kKeepAll); }
+  } restore;
+  set_host_cache_policy(HostCachePolicy::kWithinLivePeak);
+  // A live peak of 20 MiB, so that no miss below gives cached blocks back.
+  void* room = host_alloc(20 * mib);
+  host_free(room, 20 * mib);
+  host_empty_cache();
+  void* big = host_alloc(8 * mib);
+  host_free(big, 8 * mib);
+  const HostMemoryStats before = host_memory_stats();
+  // 3 MiB: the 8 MiB block is more than twice its class: a new block.
+  void* small = host_alloc(3 * mib);
+  CHECK(small != big);
+  CHECK(host_memory_stats().cache_misses == before.cache_misses + 1);
+  // 5 MiB: the 8 MiB block, a hit on a larger block; nothing else cached meanwhile.
+  void* middle = host_alloc(5 * mib);
+  CHECK(middle == big);
+  HostMemoryStats s = host_memory_stats();
+  CHECK(s.larger_hits == before.larger_hits + 1);
+  CHECK(s.cache_hits == before.cache_hits + 1);
+  CHECK(s.bytes_cached == 0);
+  std::memset(middle, 0x5a, 5 * mib);  // the memory is the caller's
+  // Freed, it goes back to its own class: an 8 MiB request finds it exactly, another 5 MiB one too.
+  host_free(middle, 5 * mib);
+  CHECK(host_memory_stats().bytes_cached == 8 * mib);
+  void* again = host_alloc(8 * mib);
+  CHECK(again == big);
+  CHECK(host_memory_stats().larger_hits == before.larger_hits + 1);
+  host_free(again, 8 * mib);
+  host_free(small, 3 * mib);
+  // Under kKeepAll a request takes only its own class.
+  set_host_cache_policy(HostCachePolicy::kKeepAll);
+  void* keep_all = host_alloc(5 * mib);
+  CHECK(keep_all != big);
+  host_free(keep_all, 5 * mib);
   host_empty_cache();
 }
