@@ -11,7 +11,9 @@
 // its 6x6 patches are gathered, 8 tiles to a vector's lanes, and transformed into V [36][C][16] (for 128
 // channels 288 KiB, in the core's L2); the 36 products read V_xi [C][16] (8 KiB, in L1) against U_xi, 6
 // output channels by 16 tiles in 12 registers; the output transform reads M [36][K][16] back and writes the
-// 4x4 tiles with bias, residual and ReLU. The sum over c runs in one fixed order for every output, so the
+// 4x4 tiles with bias, residual and ReLU. On AVX-512 CPUs the products take 16 output channels by 16 tiles
+// in 16 registers, and a block whose 16 tiles lie along one tile row is transformed in and out 16 tiles at a
+// time, in the same lane order (the same bits; conv2d_winograd_f4.h). The sum over c runs in one fixed order for every output, so the
 // results do not depend on the thread count.
 //
 // B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1],
@@ -513,38 +515,134 @@ PLEURA_AVX2 inline void output_transform_6(const __m256* in, int is, __m256* out
   out[3 * os] = _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(8.0f), u, q), m5);  // m1 - m2 + 8 (m3 - m4) + m5
 }
 
+// Vector v (8 tiles) of block b's output channel k from M's block src (M [36][k_padded][16] of the block):
+// transformed, bias added, written to y_k with the epilogue, by the row-run path (fast) or the general one.
+PLEURA_AVX2 inline void output_vector(const float* src, int64_t point_stride, const float* bias, int64_t k,
+                                      const Geometry& g, const BlockTiles& bt, int v, bool fast,
+                                      const ConvEpilogue& epilogue, const float* residual_k, float* y_k) {
+  __m256 m[kPoints], t[24], o[16];
+  for (int i = 0; i < kPoints; ++i) m[i] = _mm256_loadu_ps(src + v * kLanes + i * point_stride);
+  for (int j = 0; j < 6; ++j) output_transform_6(m + j, 6, t + j, 6);        // A^T m: t [4][6]
+  for (int i = 0; i < 4; ++i) output_transform_6(t + i * 6, 1, o + i * 4, 1);  // (A^T m) A: o [4][4]
+  if (bias != nullptr)
+    for (int i = 0; i < 16; ++i) o[i] = _mm256_add_ps(o[i], _mm256_set1_ps(bias[k]));
+  if (fast) {
+    store_row_run(o, g, bt.out_row[v * kLanes], bt.out_col[v * kLanes], epilogue, residual_k, y_k);
+    return;
+  }
+  alignas(32) float out[16][kLanes];
+  for (int i = 0; i < 16; ++i) _mm256_store_ps(out[i], o[i]);
+  scatter_tiles(out, g, bt, v, epilogue, residual_k, y_k);
+}
+
+// Which of the `count` blocks' vectors the row-run output path takes (fast), and which blocks the 16-tile one
+// does (fast_block, AVX-512 only: the two runs one, and all 64 output columns inside y).
+struct OutputPaths {
+  bool fast[kMaxSuperblock][kTileVectors];
+  bool fast_block[kMaxSuperblock];
+};
+
+OutputPaths output_paths(const Geometry& g, const BlockTiles* bts, int64_t count) {
+  OutputPaths paths{};
+  for (int64_t b = 0; b < count; ++b) {
+    const BlockTiles& bt = bts[b];
+    for (int v = 0; v < kTileVectors; ++v) paths.fast[b][v] = bt.row_run[v] && bt.out_col[v * kLanes] + 32 <= g.Q;
+    paths.fast_block[b] = g.avx512 && paths.fast[b][0] && paths.fast[b][1] &&
+                          bt.out_row[kLanes] == bt.out_row[0] && bt.out_col[kLanes] == bt.out_col[0] + 32;
+  }
+  return paths;
+}
+
 // y_n's tiles of the `count` blocks `bts`, output channels [k0, k1), from M [blocks][36][k_padded][16], one
 // output channel at a time across all the blocks (each output row written in one run).
 PLEURA_AVX2 __attribute__((noinline)) void transform_output(const float* M, const float* bias, const Geometry& g,
                                                             const BlockTiles* bts, int64_t count, int64_t k0,
-                                                            int64_t k1,
-                                                            const ConvEpilogue& epilogue, const float* residual_n,
-                                                            float* y_n) {
+                                                            int64_t k1, const ConvEpilogue& epilogue,
+                                                            const float* residual_n, float* y_n) {
   const int64_t point_stride = g.k_padded * kBlockTiles, m_block = kPoints * point_stride, plane = g.P * g.Q;
-  bool fast[kMaxSuperblock][kTileVectors];
-  for (int64_t b = 0; b < count; ++b)
-    for (int v = 0; v < kTileVectors; ++v) fast[b][v] = bts[b].row_run[v] && bts[b].out_col[v * kLanes] + 32 <= g.Q;
+  const OutputPaths paths = output_paths(g, bts, count);
   for (int64_t k = k0; k < k1; ++k) {
-    const __m256 bias_k = _mm256_set1_ps(bias != nullptr ? bias[k] : 0.0f);
     const float* residual_k = residual_n != nullptr ? residual_n + k * plane : nullptr;
     for (int64_t b = 0; b < count; ++b)
-      for (int v = 0; v < kTileVectors; ++v) {
-        const float* src = M + b * m_block + k * kBlockTiles + v * kLanes;
-        __m256 m[kPoints], t[24], o[16];
-        for (int i = 0; i < kPoints; ++i) m[i] = _mm256_loadu_ps(src + i * point_stride);
-        for (int j = 0; j < 6; ++j) output_transform_6(m + j, 6, t + j, 6);        // A^T m: t [4][6]
-        for (int i = 0; i < 4; ++i) output_transform_6(t + i * 6, 1, o + i * 4, 1);  // (A^T m) A: o [4][4]
-        if (bias != nullptr)
-          for (int i = 0; i < 16; ++i) o[i] = _mm256_add_ps(o[i], bias_k);
-        const BlockTiles& bt = bts[b];
-        if (fast[b][v]) {
-          store_row_run(o, g, bt.out_row[v * kLanes], bt.out_col[v * kLanes], epilogue, residual_k, y_n + k * plane);
-          continue;
-        }
-        alignas(32) float out[16][kLanes];
-        for (int i = 0; i < 16; ++i) _mm256_store_ps(out[i], o[i]);
-        scatter_tiles(out, g, bt, v, epilogue, residual_k, y_n + k * plane);
+      for (int v = 0; v < kTileVectors; ++v)
+        output_vector(M + b * m_block + k * kBlockTiles, point_stride, bias, k, g, bts[b], v, paths.fast[b][v],
+                      epilogue, residual_k, y_n + k * plane);
+  }
+}
+
+// output_transform_6 on 16 lanes: the same operations, so the same bits.
+PLEURA_AVX512 inline void output_transform_6x16(const __m512* in, int is, __m512* out, int os) {
+  const __m512 m0 = in[0], m1 = in[is], m2 = in[2 * is], m3 = in[3 * is], m4 = in[4 * is], m5 = in[5 * is];
+  const __m512 p = _mm512_add_ps(m1, m2), q = _mm512_sub_ps(m1, m2);
+  const __m512 s = _mm512_add_ps(m3, m4), u = _mm512_sub_ps(m3, m4);
+  out[0] = _mm512_add_ps(_mm512_add_ps(m0, p), s);
+  out[os] = _mm512_fmadd_ps(_mm512_set1_ps(2.0f), u, q);
+  out[2 * os] = _mm512_fmadd_ps(_mm512_set1_ps(4.0f), s, p);
+  out[3 * os] = _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(8.0f), u, q), m5);
+}
+
+// The 16 tiles of a block that is one run along a tile row with its 64 output columns inside y (row, col: the
+// first one's first output pixel): o[i * 4 + j] holds column j of output row i of the tiles, in the block's lane
+// order. Each output row's 64 values are put back in order in two rounds of permutex2var (columns 0-1 and 2-3
+// of 8 tiles side by side, then 4 tiles' 16 values) and written as 4 vectors with the epilogue of store_row_run.
+PLEURA_AVX512 inline void store_block_run(const __m512 o[16], const Geometry& g, int64_t row, int64_t col,
+                                          const ConvEpilogue& epilogue, const float* residual_k, float* y_k) {
+  int lane_of[kBlockTiles];  // the lane holding tile t of the block
+  for (int j = 0; j < kLanes; ++j) lane_of[kLaneTile[j]] = j, lane_of[kLanes + kLaneTile[j]] = kLanes + j;
+  alignas(64) int32_t pair_index[2][16], row_index[16];
+  for (int half = 0; half < 2; ++half)  // element 2 t + c: column c of tile 8 half + t (of the pair's two)
+    for (int e = 0; e < 16; ++e) pair_index[half][e] = (e % 2) * 16 + lane_of[8 * half + e / 2];
+  for (int e = 0; e < 16; ++e) {  // element 4 t + j of a vector of 4 tiles, out of (columns 0-1, columns 2-3)
+    const int t = e / 4, j = e % 4;
+    row_index[e] = j < 2 ? 2 * t + j : 16 + 2 * t + j - 2;
+  }
+  const __m512i lo = _mm512_load_si512(pair_index[0]), hi = _mm512_load_si512(pair_index[1]);
+  const __m512i first4 = _mm512_load_si512(row_index);
+  const __m512i next4 = _mm512_add_epi32(first4, _mm512_set1_epi32(8));  // tiles 4-7 of the 8
+  const __m512 zero = _mm512_setzero_ps();
+  for (int i = 0; i < 4 && row + i < g.P; ++i) {
+    const __m512 c01[2] = {_mm512_permutex2var_ps(o[i * 4], lo, o[i * 4 + 1]),
+                           _mm512_permutex2var_ps(o[i * 4], hi, o[i * 4 + 1])};
+    const __m512 c23[2] = {_mm512_permutex2var_ps(o[i * 4 + 2], lo, o[i * 4 + 3]),
+                           _mm512_permutex2var_ps(o[i * 4 + 2], hi, o[i * 4 + 3])};
+    const int64_t offset = (row + i) * g.Q + col;
+    for (int part = 0; part < 4; ++part) {
+      __m512 value = _mm512_permutex2var_ps(c01[part / 2], part % 2 == 0 ? first4 : next4, c23[part / 2]);
+      if (epilogue.relu) {
+        if (residual_k != nullptr) value = _mm512_add_ps(value, _mm512_loadu_ps(residual_k + offset + 16 * part));
+        value = _mm512_maskz_max_ps(0xFFFF, zero, value);  // max_ps; this form spares GCC 12 a false warning
       }
+      _mm512_storeu_ps(y_k + offset + 16 * part, value);
+    }
+  }
+}
+
+// transform_output with the 16-tile path where a block takes it (the same bits).
+PLEURA_AVX512 __attribute__((noinline)) void transform_output_avx512(const float* M, const float* bias,
+                                                                     const Geometry& g, const BlockTiles* bts,
+                                                                     int64_t count, int64_t k0, int64_t k1,
+                                                                     const ConvEpilogue& epilogue,
+                                                                     const float* residual_n, float* y_n) {
+  const int64_t point_stride = g.k_padded * kBlockTiles, m_block = kPoints * point_stride, plane = g.P * g.Q;
+  const OutputPaths paths = output_paths(g, bts, count);
+  for (int64_t k = k0; k < k1; ++k) {
+    const float* residual_k = residual_n != nullptr ? residual_n + k * plane : nullptr;
+    for (int64_t b = 0; b < count; ++b) {
+      const float* src = M + b * m_block + k * kBlockTiles;
+      if (!paths.fast_block[b]) {
+        for (int v = 0; v < kTileVectors; ++v)
+          output_vector(src, point_stride, bias, k, g, bts[b], v, paths.fast[b][v], epilogue, residual_k,
+                        y_n + k * plane);
+        continue;
+      }
+      __m512 m[kPoints], t[24], o[16];
+      for (int i = 0; i < kPoints; ++i) m[i] = _mm512_loadu_ps(src + i * point_stride);
+      for (int j = 0; j < 6; ++j) output_transform_6x16(m + j, 6, t + j, 6);
+      for (int i = 0; i < 4; ++i) output_transform_6x16(t + i * 6, 1, o + i * 4, 1);
+      if (bias != nullptr)
+        for (int i = 0; i < 16; ++i) o[i] = _mm512_add_ps(o[i], _mm512_set1_ps(bias[k]));
+      store_block_run(o, g, bts[b].out_row[0], bts[b].out_col[0], epilogue, residual_k, y_n + k * plane);
+    }
   }
 }
 
@@ -568,7 +666,8 @@ PLEURA_AVX2 void run_unit(const float* x, const float* U, const float* bias, con
   }
   const int64_t image = g.K * g.P * g.Q;
   const float* residual_n = epilogue.residual != nullptr ? epilogue.residual + n * image : nullptr;
-  transform_output(M, bias, g, bts, count, kb0 * g.kr, std::min(g.K, kb1 * g.kr), epilogue, residual_n, y + n * image);
+  (g.avx512 ? transform_output_avx512 : transform_output)(M, bias, g, bts, count, kb0 * g.kr,
+                                                         std::min(g.K, kb1 * g.kr), epilogue, residual_n, y + n * image);
 }
 
 // Into how many ranges of product blocks each superblock's output channels are cut: 1 when there are enough

@@ -21,10 +21,11 @@ namespace pleura::cpu {
 // 0.72x (AlbuNet) and 0.87-0.93x (the other two) of oneDNN's time with them (README, "Speed on the CPU").
 bool winograd_f4_supported();
 
-// The products of the transformed tiles, 90% of the multiply-adds, run in one of two kernels that give the
-// same bits (one FMA per term, summed in the same order): AVX2's, 6 output channels by 16 tiles, or
-// AVX-512's, 16 by 16, taken by default where the CPU has AVX-512F. The transforms stay AVX2. Setting the
-// kernel is for tests and benchmarks; asking for AVX-512 on a CPU without it throws.
+// Two sets of kernels that give the same bits (the same operations on every value, one FMA per product term,
+// summed in the same order): AVX2's, products of 6 output channels by 16 tiles and transforms of 8 tiles at a
+// time, and AVX-512's, products of 16 by 16 and transforms of a whole block of 16 tiles where it lies along
+// one row, taken by default where the CPU has AVX-512F. Setting the kernel is for tests and benchmarks; asking
+// for AVX-512 on a CPU without it throws.
 enum class WinogradF4Kernel { kAvx2, kAvx512 };
 bool winograd_f4_avx512_supported();
 WinogradF4Kernel winograd_f4_kernel();
