@@ -341,15 +341,16 @@ PLEURA_AVX512 inline void transform_block_run(const float* plane, const Geometry
   }
 }
 
-// Which of the `count` blocks' vectors the row-run path takes (fast), and which blocks the 16-tile one does
-// (fast_block, AVX-512 only).
-struct InputPaths {
+// Which of a superblock's vectors (8 tiles) a transform takes by its row-run path (fast), and which blocks
+// (16 tiles) by its 16-tile one (fast_block, AVX-512 only); the general paths take the rest.
+struct BlockPaths {
   bool fast[kMaxSuperblock][kTileVectors];
   bool fast_block[kMaxSuperblock];
 };
 
-InputPaths input_paths(const Geometry& g, const BlockTiles* bts, int64_t count) {
-  InputPaths paths{};
+// The input transform's paths for the `count` blocks `bts`.
+BlockPaths input_paths(const Geometry& g, const BlockTiles* bts, int64_t count) {
+  BlockPaths paths{};
   for (int64_t b = 0; b < count; ++b) {
     const BlockTiles& bt = bts[b];
     for (int v = 0; v < kTileVectors; ++v) {
@@ -381,7 +382,7 @@ PLEURA_AVX2 inline void transform_vector(const float* plane, const Geometry& g, 
 PLEURA_AVX2 __attribute__((noinline)) void transform_input(const float* x_n, const Geometry& g, const BlockTiles* bts,
                                                            int64_t count, float* V) {
   const int64_t point_stride = g.C * kBlockTiles, v_block = kPoints * point_stride;
-  const InputPaths paths = input_paths(g, bts, count);
+  const BlockPaths paths = input_paths(g, bts, count);
   for (int64_t c = 0; c < g.C; ++c) {
     const float* plane = x_n + c * g.H * g.W;
     for (int64_t b = 0; b < count; ++b)
@@ -394,7 +395,7 @@ PLEURA_AVX2 __attribute__((noinline)) void transform_input(const float* x_n, con
 PLEURA_AVX512 __attribute__((noinline)) void transform_input_avx512(const float* x_n, const Geometry& g,
                                                                     const BlockTiles* bts, int64_t count, float* V) {
   const int64_t point_stride = g.C * kBlockTiles, v_block = kPoints * point_stride;
-  const InputPaths paths = input_paths(g, bts, count);
+  const BlockPaths paths = input_paths(g, bts, count);
   for (int64_t c = 0; c < g.C; ++c) {
     const float* plane = x_n + c * g.H * g.W;
     for (int64_t b = 0; b < count; ++b) {
@@ -535,15 +536,10 @@ PLEURA_AVX2 inline void output_vector(const float* src, int64_t point_stride, co
   scatter_tiles(out, g, bt, v, epilogue, residual_k, y_k);
 }
 
-// Which of the `count` blocks' vectors the row-run output path takes (fast), and which blocks the 16-tile one
-// does (fast_block, AVX-512 only: the two runs one, and all 64 output columns inside y).
-struct OutputPaths {
-  bool fast[kMaxSuperblock][kTileVectors];
-  bool fast_block[kMaxSuperblock];
-};
-
-OutputPaths output_paths(const Geometry& g, const BlockTiles* bts, int64_t count) {
-  OutputPaths paths{};
+// The output transform's paths for the `count` blocks `bts`: a row run's output columns inside y, and for
+// the 16-tile path the two runs one.
+BlockPaths output_paths(const Geometry& g, const BlockTiles* bts, int64_t count) {
+  BlockPaths paths{};
   for (int64_t b = 0; b < count; ++b) {
     const BlockTiles& bt = bts[b];
     for (int v = 0; v < kTileVectors; ++v) paths.fast[b][v] = bt.row_run[v] && bt.out_col[v * kLanes] + 32 <= g.Q;
@@ -560,7 +556,7 @@ PLEURA_AVX2 __attribute__((noinline)) void transform_output(const float* M, cons
                                                             int64_t k1, const ConvEpilogue& epilogue,
                                                             const float* residual_n, float* y_n) {
   const int64_t point_stride = g.k_padded * kBlockTiles, m_block = kPoints * point_stride, plane = g.P * g.Q;
-  const OutputPaths paths = output_paths(g, bts, count);
+  const BlockPaths paths = output_paths(g, bts, count);
   for (int64_t k = k0; k < k1; ++k) {
     const float* residual_k = residual_n != nullptr ? residual_n + k * plane : nullptr;
     for (int64_t b = 0; b < count; ++b)
@@ -624,7 +620,7 @@ PLEURA_AVX512 __attribute__((noinline)) void transform_output_avx512(const float
                                                                      const ConvEpilogue& epilogue,
                                                                      const float* residual_n, float* y_n) {
   const int64_t point_stride = g.k_padded * kBlockTiles, m_block = kPoints * point_stride, plane = g.P * g.Q;
-  const OutputPaths paths = output_paths(g, bts, count);
+  const BlockPaths paths = output_paths(g, bts, count);
   for (int64_t k = k0; k < k1; ++k) {
     const float* residual_k = residual_n != nullptr ? residual_n + k * plane : nullptr;
     for (int64_t b = 0; b < count; ++b) {

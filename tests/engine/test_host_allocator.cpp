@@ -77,14 +77,22 @@ TEST_CASE("host allocator: out of memory gives the cache back, then names the re
   host_empty_cache();
 }
 
+namespace {
+constexpr size_t mib = size_t(1) << 20;
+
+// An empty cache under kWithinLivePeak for the enclosing scope, kKeepAll again after it.
+struct WithinLivePeak {
+  WithinLivePeak() {
+    host_empty_cache();
+    set_host_cache_policy(HostCachePolicy::kWithinLivePeak);
+  }
+  ~WithinLivePeak() { set_host_cache_policy(HostCachePolicy::kKeepAll); }
+};
+}  // namespace
+
 TEST_CASE("host allocator: within the live peak, a miss gives back cached blocks worth what it asks") {
   if (!host_memory_stats().caching) return;  // PLEURA_CPU_NO_CACHE: nothing is cached
-  host_empty_cache();
-  const size_t mib = size_t(1) << 20;
-  struct Restore {
-    ~Restore() { set_host_cache_policy(HostCachePolicy::kKeepAll); }
-  } restore;
-  set_host_cache_policy(HostCachePolicy::kWithinLivePeak);
+  const WithinLivePeak policy;
   // Live peak 2 + 3 + 4 = 9 MiB; all three freed: 9 MiB cached, nothing live.
   void* a = host_alloc(2 * mib);
   void* b = host_alloc(3 * mib);
@@ -121,12 +129,7 @@ TEST_CASE("host allocator: within the live peak, a miss gives back cached blocks
 
 TEST_CASE("host allocator: within the live peak, a request takes a free block of up to twice its class") {
   if (!host_memory_stats().caching) return;  // PLEURA_CPU_NO_CACHE: nothing is cached
-  host_empty_cache();
-  const size_t mib = size_t(1) << 20;
-  struct Restore {
-    ~Restore() { set_host_cache_policy(HostCachePolicy::kKeepAll); }
-  } restore;
-  set_host_cache_policy(HostCachePolicy::kWithinLivePeak);
+  const WithinLivePeak policy;
   // A live peak of 20 MiB, so that no miss below gives cached blocks back.
   void* room = host_alloc(20 * mib);
   host_free(room, 20 * mib);
