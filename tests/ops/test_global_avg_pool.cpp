@@ -2,7 +2,11 @@
 // CPU-vs-CUDA parity, bad input.
 #include "engine/ops/global_avg_pool.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "engine/autograd.h"
+#include "engine/parallel.h"
 #include "engine/ops/mul.h"
 #include "engine/ops/reduce.h"
 #include "tests/gradcheck.h"
@@ -24,6 +28,25 @@ TEST_CASE("global_avg_pool: worked example, forward and backward") {
   sum(mul(y, Tensor::from_vector({1, -2, 4, 0}, {2, 2, 1, 1}))).backward();
   CHECK(x.grad().to_vector() ==
         std::vector<double>{0.25, 0.25, 0.25, 0.25, -0.5, -0.5, -0.5, -0.5, 1, 1, 1, 1, 0, 0, 0, 0});
+}
+
+TEST_CASE("global_avg_pool: large planes match the float64 mean, the same bits at any thread count") {
+  // 37 x 41 = 1517 values per plane: 189 rounds of the 8 lane sums and a tail of 5 (cpu/global_avg_pool.cpp).
+  const Tensor x = random_tensor({2, 3, 37, 41}, 43, DType::kFloat32);
+  const int threads = num_threads();
+  set_num_threads(1);
+  const Tensor one = global_avg_pool(x);
+  set_num_threads(3);
+  const Tensor three = global_avg_pool(x);
+  set_num_threads(threads);
+  CHECK(one.to_vector() == three.to_vector());
+  const std::vector<double> v = x.to_vector(), y = one.to_vector();
+  for (int64_t plane = 0; plane < 6; ++plane) {
+    long double sum = 0;
+    for (int64_t i = 0; i < 1517; ++i) sum += v[plane * 1517 + i];
+    const double mean = static_cast<double>(sum / 1517);
+    CHECK(std::abs(y[plane] - mean) <= 1e-7 * std::max(1.0, std::abs(mean)));  // float32's rounding of it
+  }
 }
 
 TEST_CASE("global_avg_pool: float64 gradient check") {
