@@ -305,21 +305,27 @@ void bwd_impl(const Tensor& x, const Tensor& w, const Tensor& grad_y, const Geom
 
 }  // namespace
 
+ConvForwardPath conv2d_forward_path(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
+  if (grouped_direct_applies(w, p)) return ConvForwardPath::kGrouped;
+  if (winograd_f4_applies(x, w, p)) return ConvForwardPath::kWinogradF4;
+  if (onednn_applies(x, w, p)) return ConvForwardPath::kOneDnn;
+  if (winograd_applies(x, w, p)) return ConvForwardPath::kWinograd;
+  return ConvForwardPath::kIm2col;
+}
+
 void conv2d_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y) {
-  if (grouped_direct_applies(w, p)) return conv2d_grouped_fwd(x, w, bias, p, y);
-  if (winograd_f4_applies(x, w, p)) return conv2d_winograd_f4_fwd(x, w, bias, p, y);
-  if (onednn_applies(x, w, p)) return conv2d_onednn_fwd(x, w, bias, p, y);
-  if (winograd_applies(x, w, p)) return conv2d_winograd_fwd(x, w, bias, p, y);
+  switch (conv2d_forward_path(x, w, p)) {
+    case ConvForwardPath::kGrouped: return conv2d_grouped_fwd(x, w, bias, p, y);
+    case ConvForwardPath::kWinogradF4: return conv2d_winograd_f4_fwd(x, w, bias, p, y);
+    case ConvForwardPath::kOneDnn: return conv2d_onednn_fwd(x, w, bias, p, y);
+    case ConvForwardPath::kWinograd: return conv2d_winograd_fwd(x, w, bias, p, y);
+    case ConvForwardPath::kIm2col: break;
+  }
   with_float_type(x.dtype(), "conv2d", [&](auto tag) {
     using T = decltype(tag);
     const TileEpilogue<T> epilogue{.bias = bias.defined() ? bias.data<T>() : nullptr};
     fwd_impl<T>(x, w, geom_of(x, w, p, sizeof(T)), epilogue, y);
   });
-}
-
-bool conv2d_im2col_takes(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
-  return !grouped_direct_applies(w, p) && !winograd_f4_applies(x, w, p) && !onednn_applies(x, w, p) &&
-         !winograd_applies(x, w, p);
 }
 
 void conv2d_im2col_relu_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p,

@@ -18,6 +18,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -197,11 +198,35 @@ const Plan& plan_for(const ShapeKey& key) {
   return *it->second;
 }
 
-// A primitive's scratch memory for one call on this thread: `scratch` (resized to fit) seen as `desc`.
-memory scratch_memory(const memory::desc& desc, Tensor& scratch) {
+// This thread's scratch buffers, one per use (Scratch), kept between calls and grown as needed. Not tensors from
+// the host cache: how many threads run a call's items at once varies with the machine's load, and scratch
+// tensors taken per item made the cache's misses vary with it (tests count them to check a training step's
+// steady state).
+enum Scratch { kPad, kX, kY, kGy, kGy2, kGx, kScratchSlots };
+
+struct FreeAligned {
+  void operator()(float* p) const { std::free(p); }
+};
+
+// 64-byte aligned, as the host allocator's blocks were (oneDNN's kernels load whole cache lines).
+float* thread_scratch(Scratch slot, int64_t floats) {
+  thread_local std::unique_ptr<float, FreeAligned> buffers[kScratchSlots];
+  thread_local int64_t capacity[kScratchSlots] = {};
+  if (floats > capacity[slot]) {
+    buffers[slot].reset();  // free first: never hold the old and the new buffer together
+    const size_t bytes = (static_cast<size_t>(floats) * sizeof(float) + 63) / 64 * 64;
+    float* p = static_cast<float*>(std::aligned_alloc(64, bytes));
+    PLEURA_CHECK(p != nullptr, "[conv2d onednn] out of memory for ", bytes, " bytes of scratch");
+    buffers[slot].reset(p);
+    capacity[slot] = floats;
+  }
+  return buffers[slot].get();
+}
+
+// A primitive's scratch memory for one call on this thread, seen as `desc`.
+memory scratch_memory(const memory::desc& desc) {
   const int64_t floats = static_cast<int64_t>((desc.get_size() + sizeof(float) - 1) / sizeof(float));
-  if (floats > 0 && (!scratch.defined() || scratch.numel() < floats)) scratch = Tensor::empty({floats});
-  return memory(desc, cpu_engine(), floats > 0 ? scratch.data<float>() : nullptr);
+  return memory(desc, cpu_engine(), floats > 0 ? thread_scratch(kPad, floats) : nullptr);
 }
 
 dnnl::stream& thread_stream() {
@@ -209,20 +234,18 @@ dnnl::stream& thread_stream() {
   return stream;
 }
 
-// A tensor's data in the layout `r` wants: the tensor itself when no reorder is needed, else `scratch`
-// (resized to fit) holding the reordered copy.
-const float* in_layout(const Reorder& r, const float* data, Tensor& scratch) {
+// A tensor's data in the layout `r` wants: the tensor itself when no reorder is needed, else this thread's
+// scratch `slot` holding the reordered copy.
+const float* in_layout(const Reorder& r, const float* data, Scratch slot) {
   if (!r.needed()) return data;
-  if (!scratch.defined() || scratch.numel() < r.to_floats()) scratch = Tensor::empty({r.to_floats()});
-  r.run(thread_stream(), data, scratch.data<float>());
-  return scratch.data<float>();
+  float* copy = thread_scratch(slot, r.to_floats());
+  r.run(thread_stream(), data, copy);
+  return copy;
 }
 
-// Where a primitive writes an output that `r` then takes to Pleura's layout: `dst` itself, or `scratch`.
-float* out_buffer(const Reorder& r, float* dst, Tensor& scratch) {
-  if (!r.needed()) return dst;
-  if (!scratch.defined() || scratch.numel() < r.from_floats()) scratch = Tensor::empty({r.from_floats()});
-  return scratch.data<float>();
+// Where a primitive writes an output that `r` then takes to Pleura's layout: `dst` itself, or scratch `slot`.
+float* out_buffer(const Reorder& r, float* dst, Scratch slot) {
+  return r.needed() ? thread_scratch(slot, r.from_floats()) : dst;
 }
 
 void finish_output(const Reorder& r, const float* produced, float* dst) {
@@ -384,20 +407,19 @@ void conv2d_onednn_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, con
       plan0.fwd_w.run(thread_stream(), w.data<float>() + c * w_chunk, w_blocked.data<float>() + c * wb_chunk);
   parallel_for(N * band_count * chunks, 1, [&](int64_t i0, int64_t i1) {
     keep_onednn_on_this_thread();
-    Tensor x_scratch, y_scratch, pad_scratch;
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t n = i / (band_count * chunks), c = i % chunks;
       const RowBand& band = bands[static_cast<size_t>(i / chunks % band_count)];
       const Plan& plan = plan_for(band.key);
-      const float* xb = in_layout(plan.fwd_x, x.data<float>() + n * x_image + band.first_input_row * W, x_scratch);
+      const float* xb = in_layout(plan.fwd_x, x.data<float>() + n * x_image + band.first_input_row * W, kX);
       // Channels [c * chunk, (c + 1) * chunk), the band's rows, of image n.
       float* y_out = y.data<float>() + n * y_image + c * chunk * P * Q + band.first_output_row * Q;
-      float* yb = out_buffer(plan.fwd_y, y_out, y_scratch);
+      float* yb = out_buffer(plan.fwd_y, y_out, kY);
       std::unordered_map<int, memory> args{
           {DNNL_ARG_SRC, memory(plan.fwd_x.to, cpu_engine(), const_cast<float*>(xb))},
           {DNNL_ARG_WEIGHTS, memory(plan.fwd_w.to, cpu_engine(), w_blocked.data<float>() + c * wb_chunk)},
           {DNNL_ARG_DST, memory(plan.fwd_y.from, cpu_engine(), yb)},
-          {DNNL_ARG_SCRATCHPAD, scratch_memory(plan.fwd_scratch, pad_scratch)}};
+          {DNNL_ARG_SCRATCHPAD, scratch_memory(plan.fwd_scratch)}};
       if (bias.defined())
         args.emplace(DNNL_ARG_BIAS, memory(plan.bias, cpu_engine(), const_cast<float*>(bias.data<float>()) + c * chunk));
       plan.fwd.execute(thread_stream(), args);
@@ -423,30 +445,30 @@ void conv2d_onednn_bwd(const Tensor& x, const Tensor& w, const Tensor& grad_y, c
   parallel_for(N, 1, [&](int64_t n0, int64_t n1) {
     keep_onednn_on_this_thread();
     // The blocked grad_x is taken to grad_x before the weight gradient starts: its buffer then holds x.
-    Tensor gy_scratch, gy2_scratch, gx_scratch, pad_scratch;
     dnnl::stream& s = thread_stream();
     for (int64_t n = n0; n < n1; ++n) {
       const float* gy_n = pgy + n * y_image;
+      const float* gy_for_data = nullptr;  // grad_y in the input gradient's layout
       if (grad_x) {
-        const float* gyb = in_layout(plan.bwd_gy, gy_n, gy_scratch);
+        const float* gyb = gy_for_data = in_layout(plan.bwd_gy, gy_n, kGy);
         float* gx_n = grad_x->data<float>() + n * x_image;
-        float* gxb = out_buffer(plan.bwd_gx, gx_n, gx_scratch);
+        float* gxb = out_buffer(plan.bwd_gx, gx_n, kGx);
         plan.bwd_data.execute(s, {{DNNL_ARG_DIFF_DST, memory(plan.bwd_gy.to, cpu_engine(), const_cast<float*>(gyb))},
                                   {DNNL_ARG_WEIGHTS, memory(plan.bwd_w.to, cpu_engine(), const_cast<float*>(w_blocked.data<float>()))},
                                   {DNNL_ARG_DIFF_SRC, memory(plan.bwd_gx.from, cpu_engine(), gxb)},
-                                  {DNNL_ARG_SCRATCHPAD, scratch_memory(plan.data_scratch, pad_scratch)}});
+                                  {DNNL_ARG_SCRATCHPAD, scratch_memory(plan.data_scratch)}});
         finish_output(plan.bwd_gx, gxb, gx_n);
       }
       if (grad_w) {
         // The input gradient's copy of grad_y serves here too when both want the same layout.
         const bool shared = grad_x && plan.wgt_gy.to == plan.bwd_gy.to && plan.bwd_gy.needed();
-        const float* gyb = shared ? gy_scratch.data<float>() : in_layout(plan.wgt_gy, gy_n, gy2_scratch);
-        const float* xb = in_layout(plan.wgt_x, px + n * x_image, gx_scratch);
+        const float* gyb = shared ? gy_for_data : in_layout(plan.wgt_gy, gy_n, kGy2);
+        const float* xb = in_layout(plan.wgt_x, px + n * x_image, kGx);
         plan.bwd_weights.execute(
             s, {{DNNL_ARG_SRC, memory(plan.wgt_x.to, cpu_engine(), const_cast<float*>(xb))},
                 {DNNL_ARG_DIFF_DST, memory(plan.wgt_gy.to, cpu_engine(), const_cast<float*>(gyb))},
                 {DNNL_ARG_DIFF_WEIGHTS, memory(plan.wgt_gw.from, cpu_engine(), partials.data<float>() + n * partial_floats)},
-                {DNNL_ARG_SCRATCHPAD, scratch_memory(plan.wgt_scratch, pad_scratch)}});
+                {DNNL_ARG_SCRATCHPAD, scratch_memory(plan.wgt_scratch)}});
       }
     }
   });

@@ -39,12 +39,13 @@ void add_relu_inplace(float* y, const float* residual, int64_t count) { add_relu
 
 void conv2d_relu_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p,
                      const Tensor& residual, Tensor& y) {
-  if (y.dtype() == DType::kFloat32) {
+  const ConvForwardPath path = conv2d_forward_path(x, w, p);
+  if (path == ConvForwardPath::kWinogradF4 || path == ConvForwardPath::kOneDnn) {  // float32 only
     const ConvEpilogue epilogue{.relu = true, .residual = residual.defined() ? residual.data<float>() : nullptr};
-    if (winograd_f4_applies(x, w, p)) return conv2d_winograd_f4_fwd(x, w, bias, p, y, epilogue);
-    if (onednn_applies(x, w, p)) return conv2d_onednn_fwd(x, w, bias, p, y, epilogue);
+    if (path == ConvForwardPath::kWinogradF4) return conv2d_winograd_f4_fwd(x, w, bias, p, y, epilogue);
+    return conv2d_onednn_fwd(x, w, bias, p, y, epilogue);
   }
-  if (conv2d_im2col_takes(x, w, p)) return conv2d_im2col_relu_fwd(x, w, bias, p, residual, y);
+  if (path == ConvForwardPath::kIm2col) return conv2d_im2col_relu_fwd(x, w, bias, p, residual, y);
   conv2d_fwd(x, w, bias, p, y);
   if (y.dtype() == DType::kFloat64)
     add_relu_pass<double>(y, residual);

@@ -37,8 +37,10 @@ namespace cpu {
 void conv2d_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y);
 void conv2d_bwd(const Tensor& x, const Tensor& w, const Tensor& grad_y, const Conv2dParams& p, Tensor* grad_x,
                 Tensor* grad_w, Tensor* grad_b);
-// True when conv2d_fwd takes its im2col + GEMM path (no faster algorithm takes the shape).
-bool conv2d_im2col_takes(const Tensor& x, const Tensor& w, const Conv2dParams& p);
+// The algorithm conv2d_fwd takes for these arguments (the rules are each algorithm's: cpu/conv2d.cpp's opening
+// comment), for ops built on the convolution that fuse their epilogue where that algorithm can.
+enum class ConvForwardPath { kGrouped, kWinogradF4, kOneDnn, kWinograd, kIm2col };
+ConvForwardPath conv2d_forward_path(const Tensor& x, const Tensor& w, const Conv2dParams& p);
 // That path with conv2d_relu's epilogue (engine/ops/conv2d_relu.h): y = relu(conv + bias + residual), residual
 // undefined or of y's shape, applied to each product tile as soon as it is written (for cpu::conv2d_relu_fwd).
 void conv2d_im2col_relu_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p,
