@@ -1,8 +1,6 @@
 // Residual blocks and stage builders (layers/blocks.h).
 #include "layers/blocks.h"
 
-#include "engine/ops/add.h"
-#include "engine/ops/relu.h"
 #include "layers/conv_bn.h"
 
 namespace pleura {
@@ -75,8 +73,9 @@ Tensor SEResNeXtBottleneck::forward(const Tensor& x) {
   const LayerScope scope = in_layer();
   Tensor out = conv_bn_relu(*conv1, *bn1, x);
   out = conv_bn_relu(*conv2, *bn2, out);
-  out = se_module->forward(bn3->forward(conv3->forward(out)));
-  return relu(add(std::move(out), residual_of(downsample, x)));
+  out = bn3->forward(conv3->forward(out));
+  // The residual after conv3, not while it runs (arguments' order is the compiler's), as before the fusion.
+  return se_module->forward_add_relu(std::move(out), residual_of(downsample, x));
 }
 
 std::shared_ptr<Sequential> make_res_layer(BlockKind kind, int64_t& inplanes, int64_t planes, int blocks,

@@ -3,6 +3,7 @@
 #include "layers/se.h"
 
 #include "engine/ops/excitation.h"
+#include "engine/ops/gated_residual_relu.h"
 #include "engine/ops/global_avg_pool.h"
 #include "engine/ops/mul.h"
 #include "engine/ops/scse.h"
@@ -38,6 +39,12 @@ Tensor SEModule::channel_gate(const Tensor& x) { return squeeze_excite(x, *fc1, 
 Tensor SEModule::forward(const Tensor& x) {
   const LayerScope scope = in_layer();
   return mul(x, channel_gate(x));
+}
+
+Tensor SEModule::forward_add_relu(Tensor x, const Tensor& residual) {
+  const LayerScope scope = in_layer();
+  const Tensor gate = channel_gate(x);
+  return gated_residual_relu(std::move(x), gate, residual);
 }
 
 SCSEModule::SCSEModule(int64_t channels, int64_t reduction) {

@@ -17,6 +17,9 @@ class SEModule : public Layer {
   SEModule(int64_t channels, int64_t reduction = 16);
   // x [N, C, H, W] -> same shape.
   Tensor forward(const Tensor& x) override;
+  // relu(forward(x) + residual), the end of an SE-ResNeXt bottleneck, with the gate, the sum and the ReLU in
+  // one pass (engine/ops/gated_residual_relu.h); in place on x when inference holds x alone.
+  Tensor forward_add_relu(Tensor x, const Tensor& residual);
   // sigmoid(fc2(relu(fc1(global_avg_pool(x))))): [N, C, 1, 1].
   Tensor channel_gate(const Tensor& x);
 

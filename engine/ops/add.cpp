@@ -33,7 +33,8 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor add(Tensor&& a, const Tensor& b) {
-  if (!can_overwrite(a)) return add(static_cast<const Tensor&>(a), b);
+  // b's gradient needs the recorded op too: a temporary a that needs none is not enough.
+  if (!can_overwrite(a) || needs_recording({&b})) return add(static_cast<const Tensor&>(a), b);
   const OpScope op_scope("add");
   check_add(a, b);
   PLEURA_DISPATCH(a.device(), "add", add_fwd(a, b, a));

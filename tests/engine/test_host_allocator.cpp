@@ -23,7 +23,8 @@ TEST_CASE("host allocator: aligned blocks; large ones are reused after a free") 
   HostMemoryStats after = host_memory_stats();
   if (after.caching) {
     CHECK(b == a);
-    CHECK(after.cache_hits == before.cache_hits + 1);
+    // At least: threads that earlier test cases of the same process left (loaders, writers) may allocate too.
+    CHECK(after.cache_hits >= before.cache_hits + 1);
   }
   host_free(b, (3 << 20) - 100);
   void* small = host_alloc(100);

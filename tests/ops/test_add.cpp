@@ -34,6 +34,16 @@ TEST_CASE("add: a temporary that nothing records is overwritten, a shared one is
   expect_error([&] { add(a.clone(), Tensor::zeros({2, 3}, DType::kFloat32)); }, {"[add]", "shape"});
 }
 
+TEST_CASE("add: a temporary without a gradient plus one that needs it records the op") {
+  Tensor b = random_tensor({2, 3}, 25, DType::kFloat32);
+  b.set_requires_grad(true);
+  Tensor sum_ab = add(random_tensor({2, 3}, 26, DType::kFloat32), b);
+  REQUIRE(sum_ab.requires_grad());
+  sum(sum_ab).backward();
+  REQUIRE(b.grad().defined());
+  CHECK(b.grad().to_vector() == std::vector<double>(6, 1.0));
+}
+
 TEST_CASE("add: float64 gradient check") {
   check_gradients([](const std::vector<Tensor>& in) { return add(in[0], in[1]); },
                   {random_tensor({2, 3, 4, 5}, 21), random_tensor({2, 3, 4, 5}, 22)});
