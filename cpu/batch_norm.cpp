@@ -1,5 +1,5 @@
 // CPU kernels of batch_norm2d (engine/ops/batch_norm.h); twin: cuda/batch_norm.cu.
-// Each channel belongs to one thread, which sums its N * H * W values serially in double: results
+// Each channel belongs to one thread, which sums its N * H * W values in double (in fixed lanes): results
 // never depend on the thread count. All per-element arithmetic is in double, rounded once to T.
 // Synchronised batch norm (BatchNormParams::sync) sums the per-channel sums over the ranks.
 #include "engine/ops/batch_norm.h"
@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cpu/float_types.h"
+#include "cpu/reduce.h"
 #include "engine/parallel.h"
 
 namespace pleura::cpu {
@@ -21,16 +22,18 @@ struct Dims {
 };
 Dims dims_of(const Tensor& x) { return {x.size(0), x.size(1), x.size(2) * x.size(3)}; }
 
-// Sum over the N * H * W elements i of channel c of term(a[i], b[i]) in double, in the order n, then
-// h * W + w. Pass the same pointer twice when the term reads one tensor.
+// Sum over the N * H * W elements i of channel c of term(a[i], b[i]) in double: each image's plane in turn,
+// in cpu/reduce.h's lanes (a serial chain made these sums latency-bound), the lanes added at the end. Pass
+// the same pointer twice when the term reads one tensor.
 template <class T, class Term>
 double channel_sum(const T* a, const T* b, Dims d, int64_t c, const Term& term) {
-  double s = 0.0;
+  LaneSum s;
   for (int64_t n = 0; n < d.n; ++n) {
-    int64_t base = (n * d.c + c) * d.hw;
-    for (int64_t i = base; i < base + d.hw; ++i) s += term(static_cast<double>(a[i]), static_cast<double>(b[i]));
+    const T* ap = a + (n * d.c + c) * d.hw;
+    const T* bp = b + (n * d.c + c) * d.hw;
+    s.add(d.hw, [&](int64_t i) { return term(static_cast<double>(ap[i]), static_cast<double>(bp[i])); });
   }
-  return s;
+  return s.total();
 }
 
 // y = ((x - mean) * invstd) * w + b per element, with per-channel double statistics; then the epilogue of

@@ -1,10 +1,13 @@
 // CPU kernels of gated_residual_relu (engine/ops/gated_residual_relu.h); twin: cuda/gated_residual_relu.cu,
 // tests: tests/ops/test_gated_residual_relu.cpp. One (n, c) plane per item: its gate is one factor, and the
-// gate's gradient is the plane's sum, serial in double as mul_bwd sums it, so the bits do not depend on the
-// thread count and equal those of mul, add and relu.
+// gate's gradient is the plane's sum in double in cpu/reduce.h's lanes, as mul_bwd sums it, so the bits do
+// not depend on the thread count and equal those of mul, add and relu.
 #include "engine/ops/gated_residual_relu.h"
 
+#include <vector>
+
 #include "cpu/float_types.h"
+#include "cpu/reduce.h"
 #include "engine/parallel.h"
 
 namespace pleura::cpu {
@@ -44,17 +47,23 @@ void gated_residual_relu_bwd(const Tensor& x, const Tensor& gate, const Tensor& 
     T* pgg = grad_gate ? grad_gate->data<T>() : nullptr;
     const int64_t hw = x.size(2) * x.size(3);
     parallel_for(x.size(0) * x.size(1), grain_for_elements(hw), [=](int64_t p0, int64_t p1) {
+      std::vector<T> scratch(pgs ? 0 : static_cast<size_t>(hw));  // the masked gradient, when not an output
       for (int64_t p = p0; p < p1; ++p) {
+        const T* yp = py + p * hw;
+        const T* gyp = pgy + p * hw;
+        T* gs = pgs ? pgs + p * hw : scratch.data();
+        // relu_bwd's rule, both loads unconditional so that the loop selects instead of branching (ReLU masks
+        // are close to random: a branch per element took 6.8% of an SCSE-UNet training step, mispredicted).
+        for (int64_t i = 0; i < hw; ++i) {
+          const T g = gyp[i];
+          gs[i] = yp[i] > T(0) ? g : T(0);
+        }
         const T g = pgate[p];
-        const int64_t end = (p + 1) * hw;
-        if (pgs)
-          for (int64_t i = p * hw; i < end; ++i) pgs[i] = py[i] > T(0) ? pgy[i] : T(0);
         if (pgx)
-          for (int64_t i = p * hw; i < end; ++i) pgx[i] = (py[i] > T(0) ? pgy[i] : T(0)) * g;
+          for (int64_t i = 0; i < hw; ++i) pgx[p * hw + i] = gs[i] * g;
         if (pgg) {
-          double sum = 0.0;
-          for (int64_t i = p * hw; i < end; ++i) sum += static_cast<double>(py[i] > T(0) ? pgy[i] : T(0)) * px[i];
-          pgg[p] = static_cast<T>(sum);
+          const T* xp = px + p * hw;
+          pgg[p] = static_cast<T>(lane_sum(hw, [gs, xp](int64_t i) { return static_cast<double>(gs[i]) * xp[i]; }));
         }
       }
     });

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "cpu/float_types.h"
+#include "cpu/reduce.h"
 #include "engine/parallel.h"
 
 namespace pleura::cpu {
@@ -15,21 +16,13 @@ void global_avg_pool_fwd(const Tensor& x, Tensor& y) {
     using T = decltype(tag);
     const T* px = x.data<T>();
     T* py = y.data<T>();
-    // One plane per task, summed in double into kLanes partial sums (element i to lane i % kLanes: one chain
-    // of dependent adds per lane instead of one for the plane, which made the SE blocks' pools latency-bound),
-    // added in lane order: the order depends on the shape alone, never on the thread count.
-    constexpr int kLanes = 8;
+    // One plane per task, summed in double in lanes (cpu/reduce.h's LaneSum; one chain of dependent adds per
+    // plane made the SE blocks' pools latency-bound): the order depends on the shape alone.
     int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / hw);
     parallel_for(planes, grain, [&](int64_t p0, int64_t p1) {
       for (int64_t p = p0; p < p1; ++p) {
         const T* plane = px + p * hw;
-        double lane[kLanes] = {};
-        int64_t i = 0;
-        for (; i + kLanes <= hw; i += kLanes)
-          for (int j = 0; j < kLanes; ++j) lane[j] += static_cast<double>(plane[i + j]);
-        for (; i < hw; ++i) lane[i % kLanes] += static_cast<double>(plane[i]);
-        double s = 0.0;
-        for (double v : lane) s += v;
+        const double s = lane_sum(hw, [plane](int64_t i) { return plane[i]; });
         py[p] = static_cast<T>(s / static_cast<double>(hw));
       }
     });

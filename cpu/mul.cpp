@@ -1,8 +1,10 @@
 // CPU kernels of mul (engine/ops/mul.h); twin: cuda/mul.cu. The broadcast gradient sums each factor's
-// terms serially, in a fixed order, so results do not depend on the thread count.
+// terms in double in a fixed order (the channel gate's in cpu/reduce.h's lanes), so results do not depend on
+// the thread count.
 #include "engine/ops/mul.h"
 
 #include "cpu/float_types.h"
+#include "cpu/reduce.h"
 #include "engine/parallel.h"
 
 namespace pleura::cpu {
@@ -62,9 +64,9 @@ void mul_bwd(const Tensor& x, const Tensor& y, MulBroadcast mode, const Tensor& 
     } else if (mode == MulBroadcast::kChannel) {
       parallel_for(d.n * d.c, 1, [&](int64_t p0, int64_t p1) {
         for (int64_t p = p0; p < p1; ++p) {
-          double s = 0.0;
-          for (int64_t i = p * d.hw; i < (p + 1) * d.hw; ++i) s += static_cast<double>(pg[i]) * px[i];
-          pgy[p] = static_cast<T>(s);
+          const T* g = pg + p * d.hw;
+          const T* xp = px + p * d.hw;
+          pgy[p] = static_cast<T>(lane_sum(d.hw, [g, xp](int64_t i) { return static_cast<double>(g[i]) * xp[i]; }));
         }
       });
     } else {

@@ -1,11 +1,12 @@
 // CPU kernel of squared_norm (engine/ops/squared_norm.h); twin: cuda/squared_norm.cu. The tensors are
 // cut into chunks of kChunk elements (a chunk never spans two tensors, as in the CUDA kernel); threads
-// take whole chunks, each chunk's sum of squares is a float64 partial, and the partials are added in
-// order: the same bits for any thread count.
+// take whole chunks, each chunk's sum of squares is a float64 partial (in cpu/reduce.h's lanes), and the
+// partials are added in order: the same bits for any thread count.
 #include <algorithm>
 #include <vector>
 
 #include "cpu/float_types.h"
+#include "cpu/reduce.h"
 #include "engine/ops/squared_norm.h"
 #include "engine/parallel.h"
 
@@ -39,9 +40,10 @@ void squared_norm(const std::vector<Tensor>& tensors, Tensor& out) {
       for (int64_t c = c0; c < c1; ++c) {
         const Chunk& k = chunks[static_cast<size_t>(c)];
         const T* x = tensors[k.tensor].data<T>();
-        double s = 0.0;
-        for (int64_t i = k.begin; i < k.end; ++i) s += static_cast<double>(x[i]) * static_cast<double>(x[i]);
-        partial[static_cast<size_t>(c)] = s;
+        const T* v = x + k.begin;
+        partial[static_cast<size_t>(c)] = lane_sum(k.end - k.begin, [v](int64_t i) {
+          return static_cast<double>(v[i]) * static_cast<double>(v[i]);
+        });
       }
     });
   });
