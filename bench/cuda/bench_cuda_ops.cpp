@@ -18,6 +18,7 @@
 #include "engine/ops/concat.h"
 #include "engine/ops/conv2d.h"
 #include "engine/ops/flip.h"
+#include "engine/ops/gated_residual_relu.h"
 #include "engine/ops/global_avg_pool.h"
 #include "engine/ops/max_pool2d.h"
 #include "engine/ops/maximum.h"
@@ -81,6 +82,10 @@ void bench_pointwise(int64_t n, int64_t c, int64_t h, int64_t w) {
   Tensor gate = Tensor::empty({n, 1, h, w}, DType::kFloat32, Device::cuda());
   mem_row("scse_maxout fwd", 2 * e + e / c, [&] { cuda::scse_maxout_fwd(x, cg, sw, out, gate); });
   mem_row("scse_maxout bwd", 3 * e + e / c, [&] { cuda::scse_maxout_bwd(x, cg, sw, gate, g, &gx, &cgg, &swg); });
+  // SE-ResNeXt's block end relu(x * gate + residual): x and the residual read, y written (forward); y, grad_y
+  // and x read, the residual's and x's gradients written (backward). The gate is negligible.
+  mem_row("gated_residual_relu fwd", 3 * e, [&] { cuda::gated_residual_relu_fwd(x, cg, y, out); });
+  mem_row("gated_residual_relu bwd", 5 * e, [&] { cuda::gated_residual_relu_bwd(x, cg, y, g, &gy, &gx, &cgg); });
   Tensor scalar = Tensor::empty(Shape{}, DType::kFloat32, Device::cuda());
   mem_row("sum fwd", e, [&] { cuda::sum_fwd(x, 1.0, scalar); });
   mem_row("global_avg_pool fwd", e, [&] { cuda::global_avg_pool_fwd(x, cgg); });
