@@ -74,7 +74,8 @@ Tensor SEResNeXtBottleneck::forward(const Tensor& x) {
   Tensor out = conv_bn_relu(*conv1, *bn1, x);
   out = conv_bn_relu(*conv2, *bn2, out);
   out = bn3->forward(conv3->forward(out));
-  // The residual after conv3, not while it runs (arguments' order is the compiler's), as before the fusion.
+  // conv3 and bn3 before the downsample of the residual, as before the fusion (in one call expression the
+  // compiler may evaluate the arguments in either order).
   return se_module->forward_add_relu(std::move(out), residual_of(downsample, x));
 }
 

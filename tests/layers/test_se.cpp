@@ -1,12 +1,16 @@
 // Tests of SEModule and SCSEModule (layers/se.h): worked examples with every branch exercised, the
-// parameter names of the reference, agreement with the composed engine ops, float64 gradient checks.
+// parameter names of the reference, agreement with the composed engine ops (and of SEModule's fused block end
+// with its composition), float64 gradient checks.
 #include "layers/se.h"
 
 #include <cmath>
 
+#include "engine/autograd.h"
+#include "engine/ops/add.h"
 #include "engine/ops/global_avg_pool.h"
 #include "engine/ops/maximum.h"
 #include "engine/ops/mul.h"
+#include "engine/ops/reduce.h"
 #include "engine/ops/relu.h"
 #include "engine/ops/sigmoid.h"
 #include "tests/layers/layer_checks.h"
@@ -78,6 +82,38 @@ TEST_CASE("SCSEModule: equals the composition of engine ops on random data") {
   Tensor gate = sigmoid(scse.fc2->forward(relu(scse.fc1->forward(global_avg_pool(x)))));
   Tensor spatial = sigmoid(conv2d(x, scse.spatial_conv->weight(), Tensor()));
   expect_close(scse.forward(x), maximum(mul(x, gate), mul(x, spatial)), 1e-13, 1e-15, "SCSE vs ops");
+}
+
+TEST_CASE("SEModule::forward_add_relu: relu(forward(x) + residual) to the bit, forward and backward") {
+  SEModule se(16, 4);
+  Rng rng(46);
+  se.fc1->reset_parameters(rng);
+  se.fc2->reset_parameters(rng);
+  const Tensor x0 = random_tensor({2, 16, 5, 7}, 47, DType::kFloat32);
+  const Tensor r0 = random_tensor({2, 16, 5, 7}, 48, DType::kFloat32);
+  const Tensor weights = random_tensor({2, 16, 5, 7}, 49, DType::kFloat32);
+  std::vector<std::vector<double>> grads[2];
+  for (int fused = 0; fused < 2; ++fused) {
+    se.zero_grad();
+    Tensor x = x0.clone(), r = r0.clone();
+    x.set_requires_grad(true);
+    r.set_requires_grad(true);
+    const Tensor y = fused ? se.forward_add_relu(x, r) : relu(add(se.forward(x), r));
+    sum(mul(y, weights)).backward();
+    grads[fused] = {y.to_vector(), x.grad().to_vector(), r.grad().to_vector(), se.fc1->weight().grad().to_vector(),
+                    se.fc2->bias().grad().to_vector()};
+  }
+  for (size_t k = 0; k < grads[0].size(); ++k) {
+    CAPTURE(k);  // 0: output; then the gradients of x, the residual, fc1's weight, fc2's bias
+    CHECK(grads[1][k] == grads[0][k]);
+  }
+  // In inference it writes into x's buffer.
+  const NoGradGuard no_grad;
+  Tensor x = x0.clone();
+  const void* buffer = x.raw();
+  const Tensor y = se.forward_add_relu(std::move(x), r0);
+  CHECK(y.raw() == buffer);
+  CHECK(y.to_vector() == relu(add(se.forward(x0), r0)).to_vector());
 }
 
 TEST_CASE("SEModule and SCSEModule: float64 gradient checks of input and parameters") {
