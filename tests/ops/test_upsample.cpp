@@ -125,6 +125,26 @@ TEST_CASE("upsample2x: float64 gradient check") {
   }
 }
 
+TEST_CASE("upsample2x: bilinear backward in float32 is the float64 backward rounded once") {
+  // The kernel sums exact double products in double and rounds at the end, so from the same (float) gradient
+  // the float32 and float64 kernels do the same double arithmetic: float32 = float(float64), bit for bit.
+  for (const Shape& s : {Shape{2, 3, 17, 12}, Shape{1, 2, 1, 5}, Shape{1, 1, 64, 64}}) {
+    CAPTURE(s.str());
+    const Shape out{s[0], s[1], 2 * s[2], 2 * s[3]};
+    const Tensor grad_y = random_tensor(out, 71, DType::kFloat32);
+    std::vector<std::vector<double>> grads;
+    for (DType dt : {DType::kFloat32, DType::kFloat64}) {
+      Tensor x = random_tensor(s, 72, dt);
+      x.set_requires_grad(true);
+      sum(mul(upsample2x(x, UpsampleMode::kBilinear), grad_y.to(dt))).backward();
+      grads.push_back(x.grad().to_vector());
+    }
+    std::vector<double> rounded = grads[1];
+    for (double& v : rounded) v = static_cast<float>(v);
+    CHECK(grads[0] == rounded);
+  }
+}
+
 TEST_CASE("upsample2x: bad input") {
   expect_error([] { upsample2x(Tensor::zeros({3, 4, 4}), UpsampleMode::kBilinear); },
                {"[upsample2x]", "3 dims", "expected 4", "[3, 4, 4]"});
