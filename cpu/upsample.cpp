@@ -1,8 +1,8 @@
 // CPU kernels of upsample2x (engine/ops/upsample.h); twin: cuda/upsample.cu.
 // Bilinear weights are PyTorch's align_corners=False rule for scale 2, computed per row and per column
 // once; the backward gathers, for each input element, from the (at most 4 x 4) output positions that
-// read it, accumulating in double, separably (across the columns, then down the rows). One (n, c) plane per task; the planes of the larger tensor may be a
-// channel range of it (upsample2x_of_concat).
+// read it, accumulating in double, separably (across the columns, then down the rows). One (n, c) plane
+// per task; the planes of the larger tensor may be a channel range of it (upsample2x_of_concat).
 #include <algorithm>
 #include <cstring>
 #include <vector>
