@@ -380,7 +380,6 @@ void print_json(std::ostream& out, const UnetBenchOptions& o, const UnetBenchRes
   j["cuda_graphs"] = o.cuda_graphs;
   j["peak_rss_mib"] = mib(r.peak_rss_bytes);
   j["host_cache"] = {{"hits", r.host_cache.cache_hits},
-                     {"larger_hits", r.host_cache.larger_hits},
                      {"misses", r.host_cache.cache_misses},
                      {"released_mib", mib(static_cast<int64_t>(r.host_cache.bytes_released))}};
   j["train_step_ms"] = ms(r.train_step.median);
@@ -439,9 +438,9 @@ void print_table(std::ostream& out, const UnetBenchOptions& o, const UnetBenchRe
   out << "  inference (batch " << r.infer_batch << (o.flip ? ", flip TTA" : "") << "): " << ms(r.infer.median)
       << " ms, " << r.infer_images_per_s() << " images/s, " << r.infer_tflops() << " TFLOP/s\n"
       << "  peak resident memory of the process: " << mib(r.peak_rss_bytes) << " MiB; host cache: "
-      << r.host_cache.cache_hits << " hits (" << r.host_cache.larger_hits << " on larger blocks), "
+      << r.host_cache.cache_hits << " hits, "
       << r.host_cache.cache_misses << " misses, "
-      << mib(static_cast<int64_t>(r.host_cache.bytes_released)) << " MiB given back by misses\n";
+      << mib(static_cast<int64_t>(r.host_cache.bytes_released)) << " MiB given back to make room\n";
   if (o.device.is_cuda() && !o.infer_only)
     out << "  peak tensor memory in training: " << mib(r.peak_bytes) << " MiB, reserved "
         << mib(r.peak_reserved_bytes) << " MiB\n";

@@ -61,11 +61,11 @@ int64_t min_tiles() { return winograd_f4_avx512_supported() ? 256 : 64; }
 constexpr int64_t kSuperblockSliceBytes = int64_t{128} << 10;
 constexpr int64_t kMaxSuperblock = 8;
 
-// This thread's buffer number `slot` (0: U, 1: V, 2: M), of at least `floats` floats, kept between calls: a
+// This thread's buffer number `slot` (0: V, 1: M), of at least `floats` floats, kept between calls: a
 // fresh multi-megabyte allocation per call would be page-faulted in every time. It only grows.
 float* thread_buffer(int slot, int64_t floats) {
-  thread_local std::unique_ptr<float[]> buffers[3];
-  thread_local int64_t capacity[3] = {0, 0, 0};
+  thread_local std::unique_ptr<float[]> buffers[2];
+  thread_local int64_t capacity[2] = {0, 0};
   if (floats > capacity[slot]) {
     buffers[slot].reset();  // free first: never hold the old and the new buffer together
     buffers[slot].reset(new float[floats]);
@@ -725,15 +725,18 @@ void conv2d_winograd_f4_fwd(const Tensor& x, const Tensor& w, const Tensor& bias
   PLEURA_CHECK(x.dtype() == DType::kFloat32, "[conv2d winograd F(4x4,3x3)] expected float32 input, got ", describe(x));
   PLEURA_CHECK(winograd_f4_supported(), "[conv2d winograd F(4x4,3x3)] this CPU lacks AVX2 or FMA");
   const Geometry g = geometry_of(x, w, y, p);
-  float* U = thread_buffer(0, kPoints * g.k_padded * g.C);
+  // U from the host allocator, not a buffer kept by the thread: the widest layer's (2048 to 256 channels,
+  // 72 MiB) would stay resident through the whole inference.
+  Tensor u_tensor = Tensor::empty({kPoints * g.k_padded * g.C});
+  float* U = u_tensor.data<float>();
   transform_weights(w.data<float>(), g, U);
   const float* px = x.data<float>();
   const float* pb = bias.defined() ? bias.data<float>() : nullptr;
   float* py = y.data<float>();
   const int64_t splits = channel_splits(g), units = g.N * g.superblocks * splits;
   parallel_for(units, 1, [&](int64_t u0, int64_t u1) {
-    float* V = thread_buffer(1, g.superblock * kPoints * g.C * kBlockTiles);
-    float* M = thread_buffer(2, g.superblock * kPoints * g.k_padded * kBlockTiles);
+    float* V = thread_buffer(0, g.superblock * kPoints * g.C * kBlockTiles);
+    float* M = thread_buffer(1, g.superblock * kPoints * g.k_padded * kBlockTiles);
     for (int64_t unit = u0; unit < u1; ++unit) {
       const int64_t split = unit % splits, superblock = unit / splits;
       const int64_t n = superblock / g.superblocks, b0 = (superblock % g.superblocks) * g.superblock;

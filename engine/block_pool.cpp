@@ -3,6 +3,8 @@
 // best fit is one lower_bound.
 #include "engine/block_pool.h"
 
+#include <algorithm>
+
 #include "engine/alloc_context.h"
 
 namespace pleura {
@@ -59,6 +61,8 @@ BlockPool::Block* BlockPool::find_free(size_t size, StreamId stream, bool small)
 
 BlockPool::Block* BlockPool::new_segment(size_t size, StreamId stream, bool small) {
   const size_t bytes = small ? kSmallSegment : round_up(size, kLargeRound);
+  const size_t peak = std::max(stats_.peak_bytes_in_use, stats_.bytes_in_use + size);
+  if (reserve_within_peak_ && !private_open_ && stats_.bytes_reserved + bytes > peak) release_cached();
   void* base = heap_.allocate(bytes);
   if (base == nullptr && !private_open_) {  // a capture must not free device memory
     release_cached();
@@ -176,6 +180,7 @@ size_t BlockPool::release_free_segments(const std::function<bool(StreamId)>& kee
     free_list(head->small).erase(head);
     heap_.release(head->ptr, head->size);
     released += head->size;
+    stats_.bytes_released += head->size;
     stats_.bytes_reserved -= head->size;
     --stats_.segments;
     ++stats_.heap_frees;

@@ -1,6 +1,7 @@
 // A caching pool of device memory that splits and coalesces blocks: the policy behind the CUDA
 // backend's allocator (cuda/allocator.cu), written without CUDA so that it is tested on the host with a
-// fake heap (tests/engine/test_block_pool.cpp).
+// fake heap (tests/engine/test_block_pool.cpp); the host's inference uses it too (engine/host_allocator.cpp,
+// over mapped segments, its reserve kept within the peak in use).
 //
 // Memory comes from the heap in segments: requests up to 1 MiB share 2 MiB segments (the small pool),
 // larger ones get segments rounded up to 2 MiB (the large pool). A request takes the smallest free block
@@ -47,6 +48,7 @@ struct BlockPoolStats {
   size_t heap_frees = 0;
   size_t allocs = 0;
   size_t cache_hits = 0;  // requests served without asking the heap
+  size_t bytes_released = 0;  // given back to the heap
   size_t splits = 0;
   size_t merges = 0;
 };
@@ -91,6 +93,12 @@ class BlockPool {
   size_t release_private(StreamId pool);  // the bytes returned
   bool private_open() const { return private_open_; }
   BlockPoolStats stats() const { return stats_; }
+  // Whether ptr is a block this pool handed out and that is not freed yet.
+  bool holds(const void* ptr) const { return live_.count(const_cast<void*>(ptr)) > 0; }
+  // When on, a request that needs a new segment first gives the fully free segments back if the new one would
+  // take the reserved bytes past the most ever in use (this request included), so that the pool holds about
+  // what its blocks need, not the sum of every size it has seen (the host's inference, engine/host_allocator.h).
+  void set_reserve_within_peak(bool on) { reserve_within_peak_ = on; }
   void reset_peak();
   // The size a request is served with: a multiple of kMinBlock, at least kMinBlock.
   static size_t round_size(size_t bytes);
@@ -116,6 +124,7 @@ class BlockPool {
   SegmentHeap& heap_;
   std::string label_;
   bool private_open_ = false;
+  bool reserve_within_peak_ = false;
   StreamId private_stream_ = 0, private_pool_ = 0;
   size_t foreign_frees_ = 0;  // frees of other pools' blocks while the private pool is open
   std::set<StreamId> held_pools_;  // private pools whose graphs may still replay

@@ -1,20 +1,21 @@
 // The host allocator of host_allocator.h.
 #include "engine/host_allocator.h"
 
-#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include <sys/mman.h>
+
 #include "engine/alloc_context.h"
+#include "engine/block_pool.h"
 #include "engine/error.h"
 
 namespace pleura {
@@ -32,16 +33,30 @@ size_t rounded_size(size_t bytes) {
   return (bytes + step - 1) / step * step;
 }
 
+std::pair<size_t, size_t> available_and_total();
+bool injected_failure(size_t rounded);
+
+// kWithinLivePeak's segments: anonymous mappings of their own, so that a segment given back leaves the
+// process's resident memory at once.
+class MappedHeap : public SegmentHeap {
+ public:
+  void* allocate(size_t bytes) override {
+    if (injected_failure(bytes)) return nullptr;
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? nullptr : p;
+  }
+  void release(void* base, size_t bytes) override { munmap(base, bytes); }
+  std::pair<size_t, size_t> free_and_total() const override { return available_and_total(); }
+};
+
 struct Cache {
   std::mutex mutex;
-  std::map<size_t, std::vector<void*>> free_blocks;  // by rounded size
+  std::map<size_t, std::vector<void*>> free_blocks;  // kKeepAll's, by rounded size
   HostMemoryStats stats;
   bool caching = caching_from_env();
   HostCachePolicy policy = HostCachePolicy::kKeepAll;
-  size_t live = 0;       // bytes of cacheable blocks handed out and not freed
-  size_t live_peak = 0;  // the most `live` has been
-  // Blocks handed out for a smaller request than their size class (take_larger_block), by address: their class.
-  std::unordered_map<void*, size_t> larger_blocks;
+  MappedHeap heap;
+  std::unique_ptr<BlockPool> pool;  // kWithinLivePeak's, made at the first switch to it
 };
 
 Cache& cache() {
@@ -60,9 +75,13 @@ std::atomic<size_t>& failure_threshold() {
   return threshold;
 }
 
-void* try_c_alloc(size_t rounded) {
+bool injected_failure(size_t rounded) {
   const size_t fail_at = failure_threshold().load(std::memory_order_relaxed);
-  if (fail_at != 0 && rounded >= fail_at) return nullptr;
+  return fail_at != 0 && rounded >= fail_at;
+}
+
+void* try_c_alloc(size_t rounded) {
+  if (injected_failure(rounded)) return nullptr;
   return std::aligned_alloc(kHostAlignment, rounded == 0 ? kHostAlignment : rounded);
 }
 
@@ -93,126 +112,94 @@ void* c_alloc(size_t bytes, size_t rounded) {
           mib_text(cached), " was given back first)")));
 }
 
-// Takes cached blocks worth at least `bytes` off the free lists (fewer if the cache holds less), for the
-// caller to give back: one block of the smallest size class that covers `bytes` if there is one, else the
-// largest blocks first. Called with the cache locked.
-std::vector<void*> take_for_release(Cache& c, size_t bytes) {
-  std::vector<void*> taken;
-  auto pop = [&](std::map<size_t, std::vector<void*>>::iterator it) {
-    taken.push_back(it->second.back());
-    it->second.pop_back();
-    c.stats.bytes_cached -= it->first;
-    c.stats.bytes_released += it->first;
-    const size_t size = it->first;
-    if (it->second.empty()) c.free_blocks.erase(it);
-    return size;
-  };
-  for (auto it = c.free_blocks.lower_bound(bytes); it != c.free_blocks.end(); ++it)
-    if (!it->second.empty()) {
-      pop(it);
-      return taken;
-    }
-  size_t released = 0;
-  while (released < bytes && !c.free_blocks.empty()) {
-    auto it = std::prev(c.free_blocks.end());
-    if (it->second.empty()) {
-      c.free_blocks.erase(it);
-      continue;
-    }
-    released += pop(it);
-  }
-  return taken;
+// A request under kWithinLivePeak, from the pool, counted as a hit unless it took a new segment. Called with
+// the cache locked.
+void* pool_alloc(Cache& c, size_t bytes) {
+  const BlockPoolStats before = c.pool->stats();
+  void* p = c.pool->allocate(bytes, 0);
+  const BlockPoolStats after = c.pool->stats();
+  ++(after.heap_allocs > before.heap_allocs ? c.stats.cache_misses : c.stats.cache_hits);
+  c.stats.bytes_released += after.bytes_released - before.bytes_released;
+  return p;
 }
 
-// Under kWithinLivePeak, a request of size class `rounded` that has no block of its own may take a cached one
-// of up to twice its class: it is already resident and counted in the footprint, where a fresh block would be
-// page-faulted in and add to it (an inference walks through many sizes, each forward pass the same ones).
-// The smallest such block, or null. Called with the cache locked.
-void* take_larger_block(Cache& c, size_t rounded) {
-  for (auto it = c.free_blocks.upper_bound(rounded); it != c.free_blocks.end() && it->first <= 2 * rounded; ++it) {
-    if (it->second.empty()) continue;
-    void* p = it->second.back();
-    it->second.pop_back();
-    c.stats.bytes_cached -= it->first;
-    ++c.stats.cache_hits;
-    ++c.stats.larger_hits;
-    c.live += it->first;
-    c.live_peak = std::max(c.live_peak, c.live);
-    c.larger_blocks.emplace(p, it->first);
-    return p;
-  }
-  return nullptr;
+// Takes every block off kKeepAll's free lists, for the caller to give back. Called with the cache locked.
+std::vector<void*> take_free_lists(Cache& c) {
+  std::vector<void*> taken;
+  for (auto& [size, blocks] : c.free_blocks) taken.insert(taken.end(), blocks.begin(), blocks.end());
+  c.free_blocks.clear();
+  c.stats.bytes_cached = 0;
+  return taken;
 }
 
 }  // namespace
 
 void* host_alloc(size_t bytes) {
-  size_t rounded = rounded_size(bytes);
+  const size_t rounded = rounded_size(bytes);
   Cache& c = cache();
   if (rounded < kCachedMin || !c.caching) return c_alloc(bytes, rounded);
-  std::vector<void*> release;
   {
     std::lock_guard<std::mutex> lock(c.mutex);
+    if (c.policy == HostCachePolicy::kWithinLivePeak) return pool_alloc(c, bytes);
     auto it = c.free_blocks.find(rounded);
     if (it != c.free_blocks.end() && !it->second.empty()) {
       void* p = it->second.back();
       it->second.pop_back();
       c.stats.bytes_cached -= rounded;
       ++c.stats.cache_hits;
-      c.live += rounded;
-      c.live_peak = std::max(c.live_peak, c.live);
       return p;
     }
-    if (c.policy == HostCachePolicy::kWithinLivePeak)
-      if (void* p = take_larger_block(c, rounded)) return p;
     ++c.stats.cache_misses;
-    c.live += rounded;
-    c.live_peak = std::max(c.live_peak, c.live);
-    const size_t footprint = c.live + c.stats.bytes_cached;
-    if (c.policy == HostCachePolicy::kWithinLivePeak && footprint > c.live_peak)
-      release = take_for_release(c, footprint - c.live_peak);
   }
-  for (void* p : release) std::free(p);
-  try {
-    return c_alloc(bytes, rounded);
-  } catch (...) {
-    std::lock_guard<std::mutex> lock(c.mutex);
-    c.live -= rounded;
-    throw;
-  }
+  return c_alloc(bytes, rounded);
 }
 
 void host_free(void* ptr, size_t bytes) {
   if (ptr == nullptr) return;
-  size_t rounded = rounded_size(bytes);
+  const size_t rounded = rounded_size(bytes);
   Cache& c = cache();
-  if (rounded < kCachedMin || !c.caching) {
-    std::free(ptr);
-    return;
+  if (rounded >= kCachedMin && c.caching) {
+    std::lock_guard<std::mutex> lock(c.mutex);
+    if (c.pool && c.pool->holds(ptr)) {
+      c.pool->free(ptr);
+      return;
+    }
+    if (c.policy == HostCachePolicy::kKeepAll) {
+      c.free_blocks[rounded].push_back(ptr);
+      c.stats.bytes_cached += rounded;
+      return;
+    }
   }
-  std::lock_guard<std::mutex> lock(c.mutex);
-  if (auto it = c.larger_blocks.find(ptr); it != c.larger_blocks.end()) {
-    rounded = it->second;  // back to its own class
-    c.larger_blocks.erase(it);
-  }
-  c.free_blocks[rounded].push_back(ptr);
-  c.stats.bytes_cached += rounded;
-  c.live -= rounded;
+  std::free(ptr);  // small, uncached, or from before the switch to kWithinLivePeak
 }
 
 HostMemoryStats host_memory_stats() {
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mutex);
   HostMemoryStats s = c.stats;
+  if (c.pool) s.bytes_cached += c.pool->stats().bytes_reserved - c.pool->stats().bytes_in_use;
   s.caching = c.caching;
   return s;
 }
 
 void set_host_cache_policy(HostCachePolicy policy) {
   Cache& c = cache();
-  std::lock_guard<std::mutex> lock(c.mutex);
-  c.policy = policy;
-  c.live_peak = c.live;  // the peak counts from here
+  std::vector<void*> release;
+  {
+    std::lock_guard<std::mutex> lock(c.mutex);
+    c.policy = policy;
+    if (policy == HostCachePolicy::kWithinLivePeak) {
+      if (!c.pool) {
+        c.pool = std::make_unique<BlockPool>(c.heap, "cpu");
+        c.pool->set_reserve_within_peak(true);
+      }
+      c.pool->reset_peak();         // the peak counts from here
+      release = take_free_lists(c);  // the pool never takes them
+    } else if (c.pool) {
+      c.pool->release_cached();  // its blocks still in use come back to it when freed
+    }
+  }
+  for (void* p : release) std::free(p);
 }
 
 void set_host_alloc_failure_for_tests(size_t bytes) {
@@ -222,11 +209,13 @@ void set_host_alloc_failure_for_tests(size_t bytes) {
 
 void host_empty_cache() {
   Cache& c = cache();
-  std::lock_guard<std::mutex> lock(c.mutex);
-  for (auto& [size, blocks] : c.free_blocks)
-    for (void* p : blocks) std::free(p);
-  c.free_blocks.clear();
-  c.stats.bytes_cached = 0;
+  std::vector<void*> release;
+  {
+    std::lock_guard<std::mutex> lock(c.mutex);
+    release = take_free_lists(c);
+    if (c.pool) c.pool->release_cached();
+  }
+  for (void* p : release) std::free(p);
 }
 
 }  // namespace pleura

@@ -1,11 +1,11 @@
 // Host memory for CPU tensors: 64-byte aligned, with a cache of large blocks. A training step allocates
 // the same large activation buffers every time; handing freed ones back out avoids the page faults and
 // zeroing a fresh mapping costs (about 6% of an AlbuNet step on the CPU, measured with perf).
-// Blocks of at least kCachedMin bytes are rounded to size classes (64 KiB steps up to 1 MiB, 1 MiB steps
-// above) and kept on free lists by class; smaller ones go straight to the C library. How much the cache
-// keeps is a policy (set_host_cache_policy). Caching is off with PLEURA_CPU_NO_CACHE=1 (for valgrind and
-// sanitizers). When the C library has no memory left, the
-// cache is given back and the request tried once more; then OutOfMemoryError (engine/alloc_context.h)
+// Blocks of at least kCachedMin bytes are cached, smaller ones go straight to the C library. How the cache
+// keeps them is a policy (set_host_cache_policy): free lists by size class (64 KiB steps up to 1 MiB, 1 MiB
+// steps above) for training, a splitting and coalescing pool for inference. Caching is off with
+// PLEURA_CPU_NO_CACHE=1 (for valgrind and sanitizers). When the system has no memory left, the cache is
+// given back and the request tried once more; then OutOfMemoryError (engine/alloc_context.h)
 // names the request, the machine's available memory, the op, the layer and the workload.
 // Tests: tests/engine/test_host_allocator.cpp.
 #pragma once
@@ -21,30 +21,30 @@ void* host_alloc(size_t bytes);
 void host_free(void* ptr, size_t bytes);
 
 struct HostMemoryStats {
-  size_t bytes_cached = 0;   // free blocks held for reuse
+  size_t bytes_cached = 0;   // free memory held for reuse
   size_t cache_hits = 0;     // large requests served from the cache
-  size_t larger_hits = 0;    // of which by a block of a larger size class (kWithinLivePeak)
-  size_t cache_misses = 0;   // large requests that went to the C library
-  size_t bytes_released = 0; // cached bytes given back to the C library by misses
+  size_t cache_misses = 0;   // large requests that took new memory from the system
+  size_t bytes_released = 0; // cached bytes given back to the system to make room (kWithinLivePeak)
   bool caching = true;
 };
 HostMemoryStats host_memory_stats();
 
-// kKeepAll (the default): every freed large block stays for reuse. Training repeats its step, so a step
-// finds all its blocks there (AlbuNet at 256x256: 271 misses in 3906 requests, all in the first step).
-// kWithinLivePeak: a request the cache cannot serve first gives back cached blocks (one that covers it,
-// else the largest) until live plus cached bytes are within the most the live blocks ever took, so the
-// cache never makes the process bigger than its tensors do. For inference, where a forward pass walks
-// through many sizes once: AlbuNet 1024x1024 with flip TTA peaked at 2988 MiB resident under kKeepAll,
-// 2203 MiB under kWithinLivePeak, the same as with no cache. Under kWithinLivePeak a request whose own class
-// has no free block takes a free one of up to twice its class before it goes to the C library: it is resident
-// already, where a new one would be page-faulted in (ResNet50-UNet, 1024x1024, flip TTA: about 2.5 GiB of
-// fresh pages per image before, on a Zen 5). (In training it costs hits and, through the C
-// library's heap, some memory: 2878 hits instead of 3635 and 1310 MiB instead of 1273.) The live peak
-// counts from the call.
+// kKeepAll (the default): every freed large block stays on its class's free list for reuse. Training
+// repeats its step, so a step finds all its blocks there (AlbuNet at 256x256: 271 misses in 3906 requests,
+// all in the first step).
+// kWithinLivePeak, for inference, where a forward pass walks through many sizes once: large requests come
+// from a pool that splits and coalesces blocks (engine/block_pool.h) over segments mapped for it, so a size
+// no freed block has is cut from a larger free block or served by free neighbours merged, where a free list
+// per class would map and page-fault in a new block; and when a new segment would take the pool past the
+// most its blocks were ever in use, its free segments are given back first, so it holds about what its
+// tensors need (plus what the splits leave unused). ResNet50-UNet, 1024x1024, flip TTA, on a 2-core Zen 5:
+// 0.82x the inference time of the free lists under the same bound (which page-faulted about 2.5 GiB in per
+// image), peak resident memory 1649 MiB against 1444; the pool held 1314 MiB for at most 1014 in use.
+// Blocks from before the switch go back to the C library when freed. The peak counts from the call;
+// switching back to kKeepAll gives the pool's free segments back.
 enum class HostCachePolicy { kKeepAll, kWithinLivePeak };
 void set_host_cache_policy(HostCachePolicy policy);
-// Returns every cached block to the C library.
+// Returns every cached block to the system.
 void host_empty_cache();
 
 // Tests only: requests of at least `bytes` that the cache cannot serve fail as if out of memory (0: off);

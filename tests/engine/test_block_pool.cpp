@@ -116,6 +116,34 @@ TEST_CASE("block pool: best fit takes the smallest block that fits") {
   CHECK(pool.allocate(3 * kMiB, 0) == s4);
 }
 
+TEST_CASE("block pool: within the peak in use, a new segment first gives the free ones back") {
+  for (const bool within_peak : {false, true}) {
+    CAPTURE(within_peak);
+    FakeHeap heap(64 * kMiB);
+    BlockPool pool(heap, "fake");
+    pool.set_reserve_within_peak(within_peak);
+    void* a = pool.allocate(4 * kMiB, 0);
+    void* b = pool.allocate(6 * kMiB, 0);
+    pool.free(a);  // in use 6 MiB, the peak 10, reserved 10
+    // 8 MiB fits no free block: in use would be 14, the new peak; reserved 18 without the policy, 14 with it
+    // (the free 4 MiB segment goes back first).
+    void* c = pool.allocate(8 * kMiB, 0);
+    const BlockPoolStats s = pool.stats();
+    CHECK(s.bytes_reserved == (within_peak ? 14 : 18) * kMiB);
+    CHECK(s.bytes_released == (within_peak ? 4 : 0) * kMiB);
+    CHECK(heap.releases == (within_peak ? 1 : 0));
+    CHECK(heap.used() == s.bytes_reserved);
+    // 2 MiB fits no free block either, but a new segment stays within the peak (14): nothing goes back.
+    pool.free(c);
+    void* d = pool.allocate(2 * kMiB, 0);
+    CHECK(d == (within_peak ? c : a));  // the best fit: a's 4 MiB block where it was kept, else c's 8 MiB, split
+    CHECK(pool.stats().bytes_released == s.bytes_released);
+    pool.free(b);
+    pool.free(d);
+    pool.check_invariants();
+  }
+}
+
 TEST_CASE("block pool: blocks are reused on their own stream only") {
   FakeHeap heap(64 * kMiB);
   BlockPool pool(heap, "fake");
