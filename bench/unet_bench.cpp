@@ -19,6 +19,7 @@
 #include "engine/autograd.h"
 #include "engine/captured_function.h"
 #include "engine/cuda_runtime.h"
+#include "engine/host_allocator.h"
 #include "engine/ops/combo_loss.h"
 #include "engine/parallel.h"
 #include "engine/random.h"
@@ -209,6 +210,7 @@ void time_inference(Bench& b, UnetBenchResult& r) {
   std::vector<double> seconds;
   for (int64_t i = 0; i < b.o.warmup + b.o.steps; ++i) {
     const double s = timed(b.o.device, [&] {
+      const HostPlannedPass pass;  // as CheckpointEnsemble::predict: the warm-up records, the steps replay
       const Tensor x = upload(b.infer_host, b.o.device);
       if (b.o.cuda_graphs) {
         infer::mean_on_host(graph({x}));
@@ -380,6 +382,7 @@ void print_json(std::ostream& out, const UnetBenchOptions& o, const UnetBenchRes
   j["cuda_graphs"] = o.cuda_graphs;
   j["peak_rss_mib"] = mib(r.peak_rss_bytes);
   j["host_cache"] = {{"hits", r.host_cache.cache_hits},
+                     {"planned_hits", r.host_cache.planned_hits},
                      {"misses", r.host_cache.cache_misses},
                      {"released_mib", mib(static_cast<int64_t>(r.host_cache.bytes_released))}};
   j["train_step_ms"] = ms(r.train_step.median);
@@ -438,7 +441,7 @@ void print_table(std::ostream& out, const UnetBenchOptions& o, const UnetBenchRe
   out << "  inference (batch " << r.infer_batch << (o.flip ? ", flip TTA" : "") << "): " << ms(r.infer.median)
       << " ms, " << r.infer_images_per_s() << " images/s, " << r.infer_tflops() << " TFLOP/s\n"
       << "  peak resident memory of the process: " << mib(r.peak_rss_bytes) << " MiB; host cache: "
-      << r.host_cache.cache_hits << " hits, "
+      << r.host_cache.cache_hits << " hits (" << r.host_cache.planned_hits << " planned), "
       << r.host_cache.cache_misses << " misses, "
       << mib(static_cast<int64_t>(r.host_cache.bytes_released)) << " MiB given back to make room\n";
   if (o.device.is_cuda() && !o.infer_only)

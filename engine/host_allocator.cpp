@@ -4,11 +4,15 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -17,6 +21,7 @@
 #include "engine/alloc_context.h"
 #include "engine/block_pool.h"
 #include "engine/error.h"
+#include "engine/pass_plan.h"
 
 namespace pleura {
 
@@ -57,6 +62,14 @@ struct Cache {
   HostCachePolicy policy = HostCachePolicy::kKeepAll;
   MappedHeap heap;
   std::unique_ptr<BlockPool> pool;  // kWithinLivePeak's, made at the first switch to it
+  // Planned passes (HostPlannedPass), under kWithinLivePeak: the plan, whether a pass is on, the blocks the
+  // recording pass mapped one by one (until freed: ptr -> size), and the replays' arena.
+  PassPlan plan;
+  bool in_pass = false;
+  std::thread::id pass_thread;  // the pass's own requests only: a loader thread's come in no fixed order
+  std::unordered_map<void*, size_t> mapped;
+  char* arena = nullptr;
+  size_t arena_bytes = 0;
 };
 
 Cache& cache() {
@@ -123,6 +136,51 @@ void* pool_alloc(Cache& c, size_t bytes) {
   return p;
 }
 
+// A request in a planned pass, from the thread that opened it: its place in the arena when replaying and the
+// plan has one; when recording, a mapping of its own (so that a freed block leaves the process at once: the
+// record pass holds only what is live), recorded. Null otherwise. Called with the cache locked.
+void* planned_alloc(Cache& c, size_t rounded) {
+  if (!c.in_pass || std::this_thread::get_id() != c.pass_thread) return nullptr;
+  if (c.plan.stage() == PassPlan::Stage::kReplaying) {
+    const std::optional<size_t> offset = c.arena != nullptr ? c.plan.next(rounded) : std::nullopt;
+    if (!offset) return nullptr;
+    ++c.stats.cache_hits;
+    ++c.stats.planned_hits;
+    return c.arena + *offset;
+  }
+  void* p = c.heap.allocate(rounded);
+  if (p == nullptr) return nullptr;
+  ++c.stats.cache_misses;
+  c.plan.record_alloc(p, rounded);
+  c.mapped.emplace(p, rounded);
+  return p;
+}
+
+// Frees ptr if it is the arena's or a recording pass's; false if it is neither. Called with the cache locked.
+bool planned_free(Cache& c, void* ptr) {
+  char* p = static_cast<char*>(ptr);
+  if (c.arena != nullptr && p >= c.arena && p < c.arena + c.arena_bytes) {
+    c.plan.release(static_cast<size_t>(p - c.arena));
+    return true;
+  }
+  auto it = c.mapped.find(ptr);
+  if (it == c.mapped.end()) return false;
+  c.plan.record_free(ptr);
+  c.heap.release(ptr, it->second);
+  c.mapped.erase(it);
+  return true;
+}
+
+// Gives the arena back and starts the plan afresh, unless a block of the arena is still in use. Called with
+// the cache locked.
+void reset_plan(Cache& c) {
+  if (c.plan.live_blocks() != 0) return;
+  if (c.arena != nullptr) c.heap.release(c.arena, c.arena_bytes);
+  c.arena = nullptr;
+  c.arena_bytes = 0;
+  c.plan = PassPlan();
+}
+
 // Takes every block off kKeepAll's free lists, for the caller to give back. Called with the cache locked.
 std::vector<void*> take_free_lists(Cache& c) {
   std::vector<void*> taken;
@@ -140,7 +198,10 @@ void* host_alloc(size_t bytes) {
   if (rounded < kCachedMin || !c.caching) return c_alloc(bytes, rounded);
   {
     std::lock_guard<std::mutex> lock(c.mutex);
-    if (c.policy == HostCachePolicy::kWithinLivePeak) return pool_alloc(c, bytes);
+    if (c.policy == HostCachePolicy::kWithinLivePeak) {
+      if (void* p = planned_alloc(c, rounded)) return p;
+      return pool_alloc(c, bytes);
+    }
     auto it = c.free_blocks.find(rounded);
     if (it != c.free_blocks.end() && !it->second.empty()) {
       void* p = it->second.back();
@@ -160,6 +221,7 @@ void host_free(void* ptr, size_t bytes) {
   Cache& c = cache();
   if (rounded >= kCachedMin && c.caching) {
     std::lock_guard<std::mutex> lock(c.mutex);
+    if (planned_free(c, ptr)) return;
     if (c.pool && c.pool->holds(ptr)) {
       c.pool->free(ptr);
       return;
@@ -188,6 +250,7 @@ void set_host_cache_policy(HostCachePolicy policy) {
   {
     std::lock_guard<std::mutex> lock(c.mutex);
     c.policy = policy;
+    c.in_pass = false;
     if (policy == HostCachePolicy::kWithinLivePeak) {
       if (!c.pool) {
         c.pool = std::make_unique<BlockPool>(c.heap, "cpu");
@@ -214,8 +277,36 @@ void host_empty_cache() {
     std::lock_guard<std::mutex> lock(c.mutex);
     release = take_free_lists(c);
     if (c.pool) c.pool->release_cached();
+    reset_plan(c);
   }
   for (void* p : release) std::free(p);
+}
+
+HostPlannedPass::HostPlannedPass() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  if (c.policy != HostCachePolicy::kWithinLivePeak || !c.caching || c.in_pass) return;
+  c.in_pass = true;
+  c.pass_thread = std::this_thread::get_id();
+  owner_ = true;
+  if (c.plan.stage() == PassPlan::Stage::kReplaying) c.plan.restart();
+}
+
+HostPlannedPass::~HostPlannedPass() {
+  if (!owner_) return;
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  if (!c.in_pass) return;  // the policy changed meanwhile
+  c.in_pass = false;
+  if (c.plan.stage() != PassPlan::Stage::kRecording) return;
+  if (std::uncaught_exceptions() > 0) {  // an unfinished pass is no record
+    c.plan.discard_recording();
+    return;
+  }
+  const size_t bytes = c.plan.finish_recording();
+  if (bytes == 0) return;
+  c.arena = static_cast<char*>(c.heap.allocate(bytes));
+  c.arena_bytes = c.arena != nullptr ? bytes : 0;  // unmapped: every replay request goes to the pool
 }
 
 }  // namespace pleura

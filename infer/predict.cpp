@@ -5,6 +5,7 @@
 
 #include "engine/autograd.h"
 #include "engine/error.h"
+#include "engine/host_allocator.h"
 #include "engine/ops/flip.h"
 #include "engine/ops/sigmoid.h"
 #include "layers/conv_bn.h"
@@ -88,6 +89,9 @@ Tensor CheckpointEnsemble::predict(const Tensor& x, bool flip) const {
   PLEURA_CHECK(x.ndim() == 4 && x.size(1) == 3 && x.dtype() == DType::kFloat32 && x.device().is_cpu(),
                "[CheckpointEnsemble::predict] expected a CPU float32 [N, 3, H, W] batch, got ", describe(x));
   const int64_t N = x.size(0), H = x.size(2), W = x.size(3);
+  // Every batch of one shape allocates the same blocks: the first records them, the next take planned places
+  // (engine/host_allocator.h).
+  const HostPlannedPass pass;
   const Tensor x_dev = x.to(device_);
   Tensor mean = Tensor::empty({N, H, W}, DType::kFloat32);
   for (size_t i = 0; i < models_.size(); ++i) {
