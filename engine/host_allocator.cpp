@@ -45,13 +45,18 @@ bool injected_failure(size_t rounded);
 // process's resident memory at once.
 class MappedHeap : public SegmentHeap {
  public:
-  void* allocate(size_t bytes) override {
-    if (injected_failure(bytes)) return nullptr;
-    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? nullptr : p;
-  }
+  void* allocate(size_t bytes) override { return map(bytes, 0); }
+  // The same, its pages faulted in now (in one call, cheaper than one fault per page when first written).
+  void* allocate_populated(size_t bytes) { return map(bytes, MAP_POPULATE); }
   void release(void* base, size_t bytes) override { munmap(base, bytes); }
   std::pair<size_t, size_t> free_and_total() const override { return available_and_total(); }
+
+ private:
+  static void* map(size_t bytes, int flags) {
+    if (injected_failure(bytes)) return nullptr;
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
+    return p == MAP_FAILED ? nullptr : p;
+  }
 };
 
 struct Cache {
@@ -305,7 +310,8 @@ HostPlannedPass::~HostPlannedPass() {
   }
   const size_t bytes = c.plan.finish_recording();
   if (bytes == 0) return;
-  c.arena = static_cast<char*>(c.heap.allocate(bytes));
+  // Faulted in here, at the end of the record pass, rather than by the first replay.
+  c.arena = static_cast<char*>(c.heap.allocate_populated(bytes));
   c.arena_bytes = c.arena != nullptr ? bytes : 0;  // unmapped: every replay request goes to the pool
 }
 
