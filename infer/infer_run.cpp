@@ -80,8 +80,9 @@ InferSummary run_inference(const InferOptions& o, std::ostream& log, bool termin
   PLEURA_CHECK(!o.cuda_graphs || o.device.is_cuda(), "cuda_graphs (--cuda-graphs) needs a CUDA device, the device is ",
                o.device.str());
   check_model_and_size(o.model, o.size);
-  // A forward pass walks through many tensor sizes once per image: the host cache may not hold more than
-  // the live tensors ever took (engine/host_allocator.h; AlbuNet 1024x1024 flip TTA: 2203 MiB, not 2988).
+  // A forward pass walks through many tensor sizes once per image: the host cache's inference policy, a pool
+  // held within the live tensors' peak and, batch after batch, the plan of the first (CheckpointEnsemble::predict;
+  // engine/host_allocator.h).
   set_host_cache_policy(HostCachePolicy::kWithinLivePeak);
   InferSummary summary;
   const InputSet inputs = find_inputs(o.input, o.output);  // an --output inside --input holds no input
