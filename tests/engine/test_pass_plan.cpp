@@ -3,6 +3,8 @@
 #include "engine/pass_plan.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "engine/random.h"
