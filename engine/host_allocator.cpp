@@ -38,8 +38,33 @@ size_t rounded_size(size_t bytes) {
   return (bytes + step - 1) / step * step;
 }
 
-std::pair<size_t, size_t> available_and_total();
-bool injected_failure(size_t rounded);
+// Tests only: requests of at least this many bytes fail as if the machine were out of memory
+// (PLEURA_FAULT_HOST_ALLOC=<bytes>, or set_host_alloc_failure_for_tests). 0: off.
+std::atomic<size_t>& failure_threshold() {
+  static std::atomic<size_t> threshold{[] {
+    const char* env = std::getenv("PLEURA_FAULT_HOST_ALLOC");
+    return env != nullptr ? static_cast<size_t>(std::strtoull(env, nullptr, 10)) : size_t{0};
+  }()};
+  return threshold;
+}
+
+bool injected_failure(size_t rounded) {
+  const size_t fail_at = failure_threshold().load(std::memory_order_relaxed);
+  return fail_at != 0 && rounded >= fail_at;
+}
+
+// MemAvailable and MemTotal of /proc/meminfo, in bytes (0, 0 when unreadable).
+std::pair<size_t, size_t> available_and_total() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  size_t kib = 0, available = 0, total = 0;
+  while (in >> key >> kib) {
+    if (key == "MemAvailable:") available = kib << 10;
+    if (key == "MemTotal:") total = kib << 10;
+    in.ignore(64, '\n');
+  }
+  return {available, total};
+}
 
 // kWithinLivePeak's segments: anonymous mappings of their own, so that a segment given back leaves the
 // process's resident memory at once.
@@ -83,37 +108,9 @@ Cache& cache() {
   return *c;
 }
 
-// Tests only: requests of at least this many bytes fail as if the machine were out of memory
-// (PLEURA_FAULT_HOST_ALLOC=<bytes>, or set_host_alloc_failure_for_tests). 0: off.
-std::atomic<size_t>& failure_threshold() {
-  static std::atomic<size_t> threshold{[] {
-    const char* env = std::getenv("PLEURA_FAULT_HOST_ALLOC");
-    return env != nullptr ? static_cast<size_t>(std::strtoull(env, nullptr, 10)) : size_t{0};
-  }()};
-  return threshold;
-}
-
-bool injected_failure(size_t rounded) {
-  const size_t fail_at = failure_threshold().load(std::memory_order_relaxed);
-  return fail_at != 0 && rounded >= fail_at;
-}
-
 void* try_c_alloc(size_t rounded) {
   if (injected_failure(rounded)) return nullptr;
   return std::aligned_alloc(kHostAlignment, rounded == 0 ? kHostAlignment : rounded);
-}
-
-// MemAvailable and MemTotal of /proc/meminfo, in bytes (0, 0 when unreadable).
-std::pair<size_t, size_t> available_and_total() {
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  size_t kib = 0, available = 0, total = 0;
-  while (in >> key >> kib) {
-    if (key == "MemAvailable:") available = kib << 10;
-    if (key == "MemTotal:") total = kib << 10;
-    in.ignore(64, '\n');
-  }
-  return {available, total};
 }
 
 // From the C library; when it has nothing, the cache goes back to it and the request is tried once more,
