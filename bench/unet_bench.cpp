@@ -260,6 +260,7 @@ UnetBenchResult run_unet_bench(const UnetBenchOptions& o) {
                o.batch, ", steps ", o.steps, ", warmup ", o.warmup, " and infer batch ", o.infer_batch,
                " must be >= 1, >= 1, >= 0 and >= 0");
   const PrecisionScope precision_scope(o.precision);
+  const ConvAlgorithmChoiceScope algorithm_scope(o.cudnn_algorithms);
   UnetBenchResult r;
   r.infer_batch = o.infer_batch > 0 ? o.infer_batch : o.batch;
   count_flops(o, r);  // first: it also checks the model name and that the size suits it
@@ -311,6 +312,7 @@ struct BenchArgs {
   UnetBenchOptions options;
   std::string device = "cpu";
   std::string precision = "fp32";
+  std::string cudnn_algorithms = "measured";
   int threads = 0;  // 0: the pool's default
   bool json = false;
   bool state_dict = false;
@@ -346,6 +348,10 @@ void declare(CLI::App& app, BenchArgs& a) {
       ->check(int_in(1, 1000000));
   app.add_option("--device", a.device, "cpu, cuda or cuda:N (default cpu)")->type_name("DEV");
   app.add_option("--precision", a.precision, "fp32 (default) or bf16: convolutions in bfloat16")->type_name("P");
+  app.add_option("--cudnn-algorithms", a.cudnn_algorithms,
+                 "measured (default: cuDNN's algorithms timed in the warm-up, as cudnn.benchmark) or reproducible "
+                 "(cuDNN's ranking), as train_unet's [run] cudnn_algorithms")
+      ->type_name("C");
   app.add_option("--threads", a.threads, "CPU threads (default: all cores)")->type_name("T")->check(int_in(1, 1024));
   app.add_option("--winograd-kernel", a.winograd_kernel,
                  "avx2 or avx512: the Winograd F(4x4,3x3) product kernel of CPU inference (default: the widest "
@@ -380,6 +386,7 @@ void print_json(std::ostream& out, const UnetBenchOptions& o, const UnetBenchRes
   j["fold_bn"] = o.fold_bn;
   j["exact_convolutions"] = o.exact_convolutions;
   j["cuda_graphs"] = o.cuda_graphs;
+  j["cudnn_algorithms"] = conv_algorithm_choice_name(o.cudnn_algorithms);
   j["peak_rss_mib"] = mib(r.peak_rss_bytes);
   j["host_cache"] = {{"hits", r.host_cache.cache_hits},
                      {"planned_hits", r.host_cache.planned_hits},
@@ -457,6 +464,8 @@ void run(const BenchArgs& a, const tools::ToolContext& context) {
   UnetBenchOptions o = a.options;
   o.device = tools::as_usage([&] { return Device::parse(a.device); });
   o.precision = tools::as_usage([&] { return parse_precision(a.precision, "--precision"); });
+  o.cudnn_algorithms =
+      tools::as_usage([&] { return parse_conv_algorithm_choice(a.cudnn_algorithms, "--cudnn-algorithms"); });
   if (o.cuda_graphs && !o.device.is_cuda()) throw tools::UsageError("--cuda-graphs needs --device cuda (or cuda:N)");
   if (a.threads > 0) set_num_threads(a.threads);
   if (!a.winograd_kernel.empty())

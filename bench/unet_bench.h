@@ -13,6 +13,7 @@
 
 #include "engine/counters.h"
 #include "engine/device.h"
+#include "engine/conv_algorithm_choice.h"
 #include "engine/precision.h"
 #include "engine/host_allocator.h"
 #include "tools/runner.h"
@@ -38,6 +39,8 @@ struct UnetBenchOptions {
                             // 0: its default for the device
   Device device = Device::cpu();
   Precision precision = Precision::kFloat32;  // bf16: convolutions in bfloat16 (engine/precision.h)
+  // cuDNN's algorithms timed at first use, in the warm-up steps (measured), or its ranking (reproducible)
+  ConvAlgorithmChoice cudnn_algorithms = ConvAlgorithmChoice::kMeasured;
 };
 
 // Median, fastest and slowest of a set of timings, in seconds.

@@ -9,7 +9,9 @@
 // float32 passes run on the rounded values, as before.
 #include <cuda_bf16.h>
 
+#include <functional>
 #include <optional>
+#include <utility>
 
 #include "cuda/block_reduce.cuh"
 #include "cuda/conv2d_cudnn.h"
@@ -84,36 +86,44 @@ void count_bf16_call() {
   count(Counter::kBf16LibraryCall);
 }
 
-// Workspace from the caching allocator (stream-ordered, so it may be reused as soon as this op returns).
-Tensor workspace(const ConvAlgo& a, Device device) {
-  if (a.workspace_bytes == 0) return Tensor();
-  return Tensor::empty(Shape{static_cast<int64_t>(a.workspace_bytes)}, DType::kUInt8, device);
-}
-void* workspace_ptr(const Tensor& ws) { return ws.defined() ? ws.raw() : nullptr; }
+// A tensor made on first use and kept for the rest of the op: the bfloat16 copies and outputs a pass
+// needs, both for the algorithm choice's trial runs (when it times candidates) and for the real call.
+class Lazy {
+ public:
+  explicit Lazy(std::function<Tensor()> make) : make_(std::move(make)) {}
+  const Tensor& get() {
+    if (!t_.defined()) t_ = make_();
+    return t_;
+  }
+
+ private:
+  std::function<Tensor()> make_;
+  Tensor t_;
+};
 
 // The forward on bfloat16 copies; false (nothing done) when cuDNN has no bfloat16 algorithm for it.
 bool conv2d_fwd_bf16(cudnnHandle_t h, int dev, const Tensor& x, const Tensor& w, const Tensor& bias,
                      const Conv2dParams& p, Tensor& y) {
   ConvDescriptors d = make_conv_descriptors(x, w, p, ConvStorage::kBFloat16);
-  const std::optional<ConvAlgo> a = conv_algo_bf16(h, dev, ConvPass::kForward, x, w, p, d);
-  if (!a) return false;
   cudaStream_t s = stream(dev);
-  const Tensor x16 = as_bf16(x, s), w16 = as_bf16(w, s);
-  Tensor y16 = Tensor::empty(y.shape(), DType::kBFloat16, y.device());
+  Lazy x16([&] { return as_bf16(x, s); }), w16([&] { return as_bf16(w, s); });
+  Lazy y16([&] { return Tensor::empty(y.shape(), DType::kBFloat16, y.device()); });
+  auto operands = [&] { return PassOperands{x16.get().raw(), w16.get().raw(), y16.get().raw()}; };
+  const std::optional<ConvAlgo> a = conv_algo_bf16(h, dev, ConvPass::kForward, x, w, p, d, operands);
+  if (!a) return false;
+  const PassOperands o = operands();
   float beta = 0.f;
   if (bias.defined() && y.numel() > 0) {
     const int64_t total = y.numel(), K = y.size(1), pq = y.size(2) * y.size(3);
-    fill_bias_bf16_kernel<<<grid_for(total), kBlockThreads, 0, s>>>(bias.data<float>(), bf16_data(y16), total, K, pq);
+    fill_bias_bf16_kernel<<<grid_for(total), kBlockThreads, 0, s>>>(bias.data<float>(), bf16_data(y16.get()), total,
+                                                                     K, pq);
     PLEURA_CUDA_LAUNCH_CHECK();
     beta = 1.f;
   }
-  Tensor ws = workspace(*a, x.device());
-  const float one = 1.f;
-  PLEURA_CUDNN_CHECK(cudnnConvolutionForward(h, &one, d.x.get(), x16.raw(), d.w.get(), w16.raw(), d.conv.get(),
-                                             static_cast<cudnnConvolutionFwdAlgo_t>(a->algo), workspace_ptr(ws),
-                                             a->workspace_bytes, &beta, d.y.get(), y16.raw()));
+  Tensor ws = conv_workspace(*a, x.device());
+  PLEURA_CUDNN_CHECK(run_conv_pass(h, ConvPass::kForward, d, *a, conv_workspace_ptr(ws), o, beta));
   count_bf16_call();
-  widen_into(y16, y, s);
+  widen_into(y16.get(), y, s);
   return true;
 }
 
@@ -122,35 +132,33 @@ bool conv2d_fwd_bf16(cudnnHandle_t h, int dev, const Tensor& x, const Tensor& w,
 bool conv2d_bwd_bf16(cudnnHandle_t h, int dev, const Tensor& x, const Tensor& w, const Tensor& grad_y,
                      const Conv2dParams& p, Tensor* grad_x, Tensor* grad_w) {
   ConvDescriptors d = make_conv_descriptors(x, w, p, ConvStorage::kBFloat16);
-  std::optional<ConvAlgo> data_algo, filter_algo;
-  if (grad_x && !(data_algo = conv_algo_bf16(h, dev, ConvPass::kBackwardData, x, w, p, d))) return false;
-  if (grad_w && !(filter_algo = conv_algo_bf16(h, dev, ConvPass::kBackwardFilter, x, w, p, d))) return false;
   cudaStream_t s = stream(dev);
-  const Tensor g16 = as_bf16(grad_y, s);
-  const float one = 1.f, zero = 0.f;
+  Lazy x16([&] { return as_bf16(x, s); }), w16([&] { return as_bf16(w, s); }), g16([&] { return as_bf16(grad_y, s); });
+  Lazy gx16([&] { return Tensor::empty(x.shape(), DType::kBFloat16, x.device()); });
+  Lazy gw16([&] { return Tensor::empty(w.shape(), DType::kBFloat16, w.device()); });
+  auto data_operands = [&] { return PassOperands{w16.get().raw(), g16.get().raw(), gx16.get().raw()}; };
+  auto filter_operands = [&] { return PassOperands{x16.get().raw(), g16.get().raw(), gw16.get().raw()}; };
+  std::optional<ConvAlgo> data_algo, filter_algo;
+  if (grad_x && !(data_algo = conv_algo_bf16(h, dev, ConvPass::kBackwardData, x, w, p, d, data_operands)))
+    return false;
+  if (grad_w && !(filter_algo = conv_algo_bf16(h, dev, ConvPass::kBackwardFilter, x, w, p, d, filter_operands)))
+    return false;
   if (grad_x) {
-    const Tensor w16 = as_bf16(w, s);
-    Tensor gx16 = Tensor::empty(x.shape(), DType::kBFloat16, x.device());
-    Tensor ws = workspace(*data_algo, x.device());
+    // beta = 0: cuDNN overwrites every element of the output.
+    Tensor ws = conv_workspace(*data_algo, x.device());
     PLEURA_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), data_algo->math));
-    PLEURA_CUDNN_CHECK(cudnnConvolutionBackwardData(
-        h, &one, d.w.get(), w16.raw(), d.y.get(), g16.raw(), d.conv.get(),
-        static_cast<cudnnConvolutionBwdDataAlgo_t>(data_algo->algo), workspace_ptr(ws), data_algo->workspace_bytes,
-        &zero, d.x.get(), gx16.raw()));
+    PLEURA_CUDNN_CHECK(
+        run_conv_pass(h, ConvPass::kBackwardData, d, *data_algo, conv_workspace_ptr(ws), data_operands(), 0.f));
     count_bf16_call();
-    widen_into(gx16, *grad_x, s);
+    widen_into(gx16.get(), *grad_x, s);
   }
   if (grad_w) {
-    const Tensor x16 = as_bf16(x, s);
-    Tensor gw16 = Tensor::empty(w.shape(), DType::kBFloat16, w.device());
-    Tensor ws = workspace(*filter_algo, x.device());
+    Tensor ws = conv_workspace(*filter_algo, x.device());
     PLEURA_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), filter_algo->math));
-    PLEURA_CUDNN_CHECK(cudnnConvolutionBackwardFilter(
-        h, &one, d.x.get(), x16.raw(), d.y.get(), g16.raw(), d.conv.get(),
-        static_cast<cudnnConvolutionBwdFilterAlgo_t>(filter_algo->algo), workspace_ptr(ws),
-        filter_algo->workspace_bytes, &zero, d.w.get(), gw16.raw()));
+    PLEURA_CUDNN_CHECK(
+        run_conv_pass(h, ConvPass::kBackwardFilter, d, *filter_algo, conv_workspace_ptr(ws), filter_operands(), 0.f));
     count_bf16_call();
-    widen_into(gw16, *grad_w, s);
+    widen_into(gw16.get(), *grad_w, s);
   }
   return true;
 }
@@ -164,12 +172,10 @@ bool conv2d_fwd_bias_deferred(const Tensor& x, const Tensor& w, const Tensor& bi
   cudnnHandle_t h = cudnn(dev);  // bound to stream(dev)
   if (bf16_policy(x) && conv2d_fwd_bf16(h, dev, x, w, bias, p, y)) return true;
   ConvDescriptors d = make_conv_descriptors(x, w, p);
-  ConvAlgo a = conv_algo(h, dev, ConvPass::kForward, x, w, p, d);
-  Tensor ws = workspace(a, x.device());
-  const float one = 1.f, zero = 0.f;
-  PLEURA_CUDNN_CHECK(cudnnConvolutionForward(h, &one, d.x.get(), x.data<float>(), d.w.get(), w.data<float>(),
-                                             d.conv.get(), static_cast<cudnnConvolutionFwdAlgo_t>(a.algo),
-                                             workspace_ptr(ws), a.workspace_bytes, &zero, d.y.get(), y.data<float>()));
+  const PassOperands o{x.data<float>(), w.data<float>(), y.data<float>()};
+  ConvAlgo a = conv_algo(h, dev, ConvPass::kForward, x, w, p, d, [&] { return o; });
+  Tensor ws = conv_workspace(a, x.device());
+  PLEURA_CUDNN_CHECK(run_conv_pass(h, ConvPass::kForward, d, a, conv_workspace_ptr(ws), o, 0.f));
   count(Counter::kLibraryCall);
   return false;
 }
@@ -189,7 +195,6 @@ void conv2d_bwd(const Tensor& x, const Tensor& w, const Tensor& grad_y, const Co
   int dev = x.device().index;
   DeviceGuard guard(dev);
   cudnnHandle_t h = cudnn(dev);
-  const float one = 1.f, zero = 0.f;
   if (grad_b) {
     int64_t N = grad_y.size(0), K = grad_y.size(1), pq = grad_y.size(2) * grad_y.size(3);
     // K blocks: K >= 1 is checked by conv2d() and fits a grid dimension (cuDNN limits K to an int).
@@ -200,23 +205,19 @@ void conv2d_bwd(const Tensor& x, const Tensor& w, const Tensor& grad_y, const Co
   if (!grad_x && !grad_w) return;
   if (bf16_policy(x) && conv2d_bwd_bf16(h, dev, x, w, grad_y, p, grad_x, grad_w)) return;
   ConvDescriptors d = make_conv_descriptors(x, w, p);
+  // beta = 0: cuDNN overwrites every element of grad_x and grad_w (the trial runs of a measured choice too).
   if (grad_x) {
-    // beta = 0: cuDNN overwrites every element of grad_x.
-    ConvAlgo a = conv_algo(h, dev, ConvPass::kBackwardData, x, w, p, d);
-    Tensor ws = workspace(a, x.device());
-    PLEURA_CUDNN_CHECK(
-        cudnnConvolutionBackwardData(h, &one, d.w.get(), w.data<float>(), d.y.get(), grad_y.data<float>(), d.conv.get(),
-                                     static_cast<cudnnConvolutionBwdDataAlgo_t>(a.algo), workspace_ptr(ws),
-                                     a.workspace_bytes, &zero, d.x.get(), grad_x->data<float>()));
+    const PassOperands o{w.data<float>(), grad_y.data<float>(), grad_x->data<float>()};
+    ConvAlgo a = conv_algo(h, dev, ConvPass::kBackwardData, x, w, p, d, [&] { return o; });
+    Tensor ws = conv_workspace(a, x.device());
+    PLEURA_CUDNN_CHECK(run_conv_pass(h, ConvPass::kBackwardData, d, a, conv_workspace_ptr(ws), o, 0.f));
     count(Counter::kLibraryCall);
   }
   if (grad_w) {
-    ConvAlgo a = conv_algo(h, dev, ConvPass::kBackwardFilter, x, w, p, d);
-    Tensor ws = workspace(a, x.device());
-    PLEURA_CUDNN_CHECK(
-        cudnnConvolutionBackwardFilter(h, &one, d.x.get(), x.data<float>(), d.y.get(), grad_y.data<float>(),
-                                       d.conv.get(), static_cast<cudnnConvolutionBwdFilterAlgo_t>(a.algo),
-                                       workspace_ptr(ws), a.workspace_bytes, &zero, d.w.get(), grad_w->data<float>()));
+    const PassOperands o{x.data<float>(), grad_y.data<float>(), grad_w->data<float>()};
+    ConvAlgo a = conv_algo(h, dev, ConvPass::kBackwardFilter, x, w, p, d, [&] { return o; });
+    Tensor ws = conv_workspace(a, x.device());
+    PLEURA_CUDNN_CHECK(run_conv_pass(h, ConvPass::kBackwardFilter, d, a, conv_workspace_ptr(ws), o, 0.f));
     count(Counter::kLibraryCall);
   }
 }

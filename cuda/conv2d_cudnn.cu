@@ -1,9 +1,11 @@
 // cuDNN descriptors and the conv2d algorithm cache (declared in cuda/conv2d_cudnn.h, used by cuda/conv2d.cu;
 // CPU twin of the op: cpu/conv2d.cpp; tests: tests/ops/test_conv2d.cpp, gpu suite).
 //
-// Choice: cuDNN's heuristics (cudnnGet*_v7) ranked list, then a fixed fallback list; the first candidate
-// that cuDNN accepts for these descriptors (its workspace query succeeds) with a workspace under 1 GiB wins,
-// deterministic candidates before non-deterministic ones. Math modes:
+// Candidates: cuDNN's heuristics (cudnnGet*_v7) ranked list, then a fixed fallback list, those that cuDNN
+// accepts for these descriptors (its workspace query succeeds) with a workspace under 1 GiB. Choice
+// (engine/conv_algorithm_choice.h): measured, each candidate run on the pass's operands and timed, the
+// fastest kept (engine/algorithm_race.h); or reproducible, the first deterministic candidate, else the
+// first. Math modes:
 // - TF32 allowed: CUDNN_DEFAULT_MATH on the descriptor (TF32 tensor cores on Ampere and later, as PyTorch
 //   does). CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION is never used: it may down-convert float32 data to fp16.
 // - strict FP32: CUDNN_FMA_MATH, and only algorithms that sum the products directly (implicit/explicit
@@ -12,6 +14,7 @@
 // - bfloat16 storage (the bf16 policy): tensor-core math (CUDNN_TENSOR_OP_MATH, or the default), float32
 //   accumulation, and again only algorithms that sum the products directly. When cuDNN offers none (an old
 //   GPU, an odd shape), the choice says so and conv2d runs the float32 pass on the bf16-rounded values.
+#include <algorithm>
 #include <array>
 #include <climits>
 #include <map>
@@ -21,6 +24,9 @@
 
 #include "cuda/context.h"
 #include "cuda/conv2d_cudnn.h"
+#include "engine/algorithm_race.h"
+#include "engine/conv_algorithm_choice.h"
+#include "engine/counters.h"
 #include "engine/error.h"
 
 namespace pleura::cuda {
@@ -140,36 +146,136 @@ bool acceptable(const Candidate& c, ConvPass pass, ConvMath math) {
   return false;
 }
 
-// The first acceptable candidate cuDNN accepts for these descriptors (deterministic ones first); nullopt
-// when there is none.
-std::optional<ConvAlgo> choose(cudnnHandle_t h, ConvPass pass, ConvMath math, ConvDescriptors& d) {
+// A candidate cuDNN accepts for these descriptors, with its workspace.
+struct Usable {
+  ConvAlgo algo;
+  bool deterministic;
+};
+
+// The candidates `math` allows that cuDNN accepts for these descriptors (its workspace query succeeds) with
+// a workspace under the limit, in the heuristics' ranking and then the fallbacks', each (algorithm, math
+// type) once.
+std::vector<Usable> usable_candidates(cudnnHandle_t h, ConvPass pass, ConvMath math, ConvDescriptors& d) {
   const cudnnMathType_t base = math == ConvMath::kStrictFP32 ? CUDNN_FMA_MATH
                                : math == ConvMath::kBF16     ? CUDNN_TENSOR_OP_MATH
                                                              : CUDNN_DEFAULT_MATH;
   PLEURA_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), base));
   std::vector<Candidate> cands = heuristic_candidates(h, pass, d);
   for (const Candidate& c : fallback_candidates(pass, base)) cands.push_back(c);
-  for (bool want_deterministic : {true, false}) {
-    for (const Candidate& c : cands) {
-      if (want_deterministic && !c.deterministic) continue;
-      if (!acceptable(c, pass, math)) continue;
-      PLEURA_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), c.math));
-      size_t bytes = 0;
-      if (workspace_size(h, pass, d, c.algo, &bytes) != CUDNN_STATUS_SUCCESS || bytes > kMaxWorkspaceBytes) continue;
-      return ConvAlgo{c.algo, c.math, bytes};
-    }
+  std::vector<Usable> out;
+  for (const Candidate& c : cands) {
+    if (!acceptable(c, pass, math)) continue;
+    const bool seen = std::any_of(out.begin(), out.end(),
+                                  [&](const Usable& u) { return u.algo.algo == c.algo && u.algo.math == c.math; });
+    if (seen) continue;
+    PLEURA_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), c.math));
+    size_t bytes = 0;
+    if (workspace_size(h, pass, d, c.algo, &bytes) != CUDNN_STATUS_SUCCESS || bytes > kMaxWorkspaceBytes) continue;
+    out.push_back({ConvAlgo{c.algo, c.math, bytes}, c.deterministic});
   }
-  return std::nullopt;
+  return out;
 }
 
-// Everything that changes the choice: device, pass, math mode, shapes, convolution parameters.
-using AlgoKey = std::array<int64_t, 18>;
+// The reproducible choice: the first deterministic candidate, else the first; nullopt when there is none.
+std::optional<ConvAlgo> choose_reproducible(const std::vector<Usable>& usable) {
+  for (const Usable& u : usable)
+    if (u.deterministic) return u.algo;
+  if (usable.empty()) return std::nullopt;
+  return usable.front().algo;
+}
+
+// A pair of events timing work on a stream; destroyed (with a logged failure) on every path.
+class EventTimer {
+ public:
+  EventTimer() {
+    PLEURA_CUDA_CHECK(cudaEventCreate(&start_));
+    PLEURA_CUDA_CHECK(cudaEventCreate(&stop_));
+  }
+  ~EventTimer() {
+    PLEURA_CUDA_CHECK_LOG(cudaEventDestroy(start_));
+    PLEURA_CUDA_CHECK_LOG(cudaEventDestroy(stop_));
+  }
+  EventTimer(const EventTimer&) = delete;
+  EventTimer& operator=(const EventTimer&) = delete;
+
+  void start(cudaStream_t s) { PLEURA_CUDA_CHECK(cudaEventRecord(start_, s)); }
+  // Waits for the stream's work up to now (a host synchronisation, counted) and returns the milliseconds
+  // since start().
+  double stop_ms(cudaStream_t s) {
+    PLEURA_CUDA_CHECK(cudaEventRecord(stop_, s));
+    PLEURA_CUDA_CHECK(cudaEventSynchronize(stop_));
+    count(Counter::kSynchronization);
+    float ms = 0.f;
+    PLEURA_CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
+    return ms;
+  }
+
+ private:
+  cudaEvent_t start_ = nullptr, stop_ = nullptr;
+};
+
+// Runs candidate `i` of the race: a warm-up, then the timed runs the race asks for. A candidate cuDNN
+// refuses at run time, or whose workspace cannot be had, fails.
+void race_candidate(cudnnHandle_t h, int device, ConvPass pass, ConvDescriptors& d, const ConvAlgo& a,
+                    const PassOperands& o, size_t i, AlgorithmRace& race, EventTimer& timer) {
+  PLEURA_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), a.math));
+  Tensor ws;
+  try {
+    ws = conv_workspace(a, Device::cuda(device));
+  } catch (const Error&) {
+    race.failed(i);  // out of memory for this candidate's workspace: the others may need less
+    return;
+  }
+  const cudaStream_t s = stream(device);
+  count(Counter::kLibraryCall);
+  if (run_conv_pass(h, pass, d, a, conv_workspace_ptr(ws), o, 0.f) != CUDNN_STATUS_SUCCESS) {
+    race.failed(i);
+    return;
+  }
+  while (race.wants_another_run(i)) {
+    timer.start(s);
+    count(Counter::kLibraryCall);
+    const cudnnStatus_t status = run_conv_pass(h, pass, d, a, conv_workspace_ptr(ws), o, 0.f);
+    const double ms = timer.stop_ms(s);
+    if (status != CUDNN_STATUS_SUCCESS) {
+      race.failed(i);
+      return;
+    }
+    race.record(i, ms);
+  }
+}
+
+// The measured choice: every usable candidate run on the pass's own operands and timed, the fastest kept
+// (engine/algorithm_race.h); nullopt when none runs.
+std::optional<ConvAlgo> choose_measured(cudnnHandle_t h, int device, ConvPass pass, ConvDescriptors& d,
+                                        const std::vector<Usable>& usable, const PassOperandsFn& operands) {
+  if (usable.size() <= 1) return choose_reproducible(usable);
+  const PassOperands o = operands();
+  EventTimer timer;
+  AlgorithmRace race(usable.size());
+  for (size_t i = 0; i < usable.size(); ++i) race_candidate(h, device, pass, d, usable[i].algo, o, i, race, timer);
+  const std::optional<size_t> best = race.winner();
+  if (!best) return std::nullopt;
+  return usable[*best].algo;
+}
+
+// Whether work on the device's stream is being captured into a CUDA graph (where nothing may wait).
+bool capturing(int device) {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  PLEURA_CUDA_CHECK(cudaStreamIsCapturing(stream(device), &status));
+  return status != cudaStreamCaptureStatusNone;
+}
+
+// Everything that changes the choice: device, pass, math mode, policy, shapes, convolution parameters.
+using AlgoKey = std::array<int64_t, 19>;
 
 std::mutex g_cache_mutex;
 std::map<AlgoKey, std::optional<ConvAlgo>> g_cache;  // nullopt: cuDNN offers no algorithm
 
-AlgoKey key_of(int device, ConvPass pass, ConvMath math, const Tensor& x, const Tensor& w, const Conv2dParams& p) {
-  return {device,       static_cast<int64_t>(pass),
+AlgoKey key_of(int device, ConvPass pass, ConvMath math, ConvAlgorithmChoice policy, const Tensor& x,
+               const Tensor& w, const Conv2dParams& p) {
+  return {static_cast<int64_t>(policy),
+          device,       static_cast<int64_t>(pass),
           static_cast<int64_t>(math), x.size(0),
           x.size(1),    x.size(2),
           x.size(3),    w.size(0),
@@ -180,12 +286,25 @@ AlgoKey key_of(int device, ConvPass pass, ConvMath math, const Tensor& x, const 
           p.groups,     w.size(1)};
 }
 
-// The cached choice for this key, made now when new; d.conv is left set to its math type.
-std::optional<ConvAlgo> cached_choice(cudnnHandle_t handle, const AlgoKey& key, ConvPass pass, ConvMath math,
-                                      ConvDescriptors& d) {
+// The cached choice for this pass, made now when new; d.conv is left set to its math type. Inside a CUDA
+// graph capture nothing can be timed: a measured choice not yet made is taken reproducibly there.
+std::optional<ConvAlgo> cached_choice(cudnnHandle_t handle, int device, ConvPass pass, ConvMath math,
+                                      const Tensor& x, const Tensor& w, const Conv2dParams& p, ConvDescriptors& d,
+                                      const PassOperandsFn& operands) {
+  ConvAlgorithmChoice policy = conv_algorithm_choice();
   std::lock_guard<std::mutex> lock(g_cache_mutex);
-  auto it = g_cache.find(key);
-  if (it == g_cache.end()) it = g_cache.emplace(key, choose(handle, pass, math, d)).first;
+  auto it = g_cache.find(key_of(device, pass, math, policy, x, w, p));
+  if (it == g_cache.end() && policy == ConvAlgorithmChoice::kMeasured && capturing(device)) {
+    policy = ConvAlgorithmChoice::kReproducible;
+    it = g_cache.find(key_of(device, pass, math, policy, x, w, p));
+  }
+  if (it == g_cache.end()) {
+    const std::vector<Usable> usable = usable_candidates(handle, pass, math, d);
+    std::optional<ConvAlgo> choice = policy == ConvAlgorithmChoice::kMeasured
+                                         ? choose_measured(handle, device, pass, d, usable, operands)
+                                         : choose_reproducible(usable);
+    it = g_cache.emplace(key_of(device, pass, math, policy, x, w, p), choice).first;
+  }
   if (it->second) PLEURA_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), it->second->math));
   return it->second;
 }
@@ -225,10 +344,35 @@ ConvDescriptors make_conv_descriptors(const Tensor& x, const Tensor& w, const Co
   return d;
 }
 
+cudnnStatus_t run_conv_pass(cudnnHandle_t h, ConvPass pass, const ConvDescriptors& d, const ConvAlgo& a,
+                            void* workspace, const PassOperands& o, float beta) {
+  const float one = 1.f;
+  switch (pass) {
+    case ConvPass::kForward:
+      return cudnnConvolutionForward(h, &one, d.x.get(), o.a, d.w.get(), o.b, d.conv.get(),
+                                     static_cast<cudnnConvolutionFwdAlgo_t>(a.algo), workspace, a.workspace_bytes,
+                                     &beta, d.y.get(), o.out);
+    case ConvPass::kBackwardData:
+      return cudnnConvolutionBackwardData(h, &one, d.w.get(), o.a, d.y.get(), o.b, d.conv.get(),
+                                          static_cast<cudnnConvolutionBwdDataAlgo_t>(a.algo), workspace,
+                                          a.workspace_bytes, &beta, d.x.get(), o.out);
+    default:
+      return cudnnConvolutionBackwardFilter(h, &one, d.x.get(), o.a, d.y.get(), o.b, d.conv.get(),
+                                            static_cast<cudnnConvolutionBwdFilterAlgo_t>(a.algo), workspace,
+                                            a.workspace_bytes, &beta, d.w.get(), o.out);
+  }
+}
+
+Tensor conv_workspace(const ConvAlgo& a, Device device) {
+  if (a.workspace_bytes == 0) return Tensor();
+  return Tensor::empty(Shape{static_cast<int64_t>(a.workspace_bytes)}, DType::kUInt8, device);
+}
+void* conv_workspace_ptr(const Tensor& ws) { return ws.defined() ? ws.raw() : nullptr; }
+
 ConvAlgo conv_algo(cudnnHandle_t handle, int device, ConvPass pass, const Tensor& x, const Tensor& w,
-                   const Conv2dParams& p, ConvDescriptors& d) {
+                   const Conv2dParams& p, ConvDescriptors& d, const PassOperandsFn& operands) {
   const ConvMath math = tf32_allowed() ? ConvMath::kTF32 : ConvMath::kStrictFP32;
-  std::optional<ConvAlgo> a = cached_choice(handle, key_of(device, pass, math, x, w, p), pass, math, d);
+  std::optional<ConvAlgo> a = cached_choice(handle, device, pass, math, x, w, p, d, operands);
   if (!a)
     throw_error(cat("[conv2d] cuDNN offers no usable ", pass_name(pass), " algorithm (", math_name(math),
                     ", workspace <= 1 GiB) for input ", describe(x), ", weight ", describe(w)));
@@ -236,8 +380,9 @@ ConvAlgo conv_algo(cudnnHandle_t handle, int device, ConvPass pass, const Tensor
 }
 
 std::optional<ConvAlgo> conv_algo_bf16(cudnnHandle_t handle, int device, ConvPass pass, const Tensor& x,
-                                       const Tensor& w, const Conv2dParams& p, ConvDescriptors& d) {
-  return cached_choice(handle, key_of(device, pass, ConvMath::kBF16, x, w, p), pass, ConvMath::kBF16, d);
+                                       const Tensor& w, const Conv2dParams& p, ConvDescriptors& d,
+                                       const PassOperandsFn& operands) {
+  return cached_choice(handle, device, pass, ConvMath::kBF16, x, w, p, d, operands);
 }
 
 }  // namespace pleura::cuda

@@ -1,10 +1,11 @@
 // cuDNN plumbing for conv2d (used by cuda/conv2d.cu; CPU twin of the op: cpu/conv2d.cpp): move-only owners
-// of the legacy descriptors, and the choice of algorithm, made once per shape/params/math mode/storage/pass
-// and cached.
+// of the legacy descriptors, the choice of algorithm (made once per shape/params/math mode/storage/pass and
+// policy, and cached) and the call of each pass.
 // Implemented in cuda/conv2d_cudnn.cu; exercised by the gpu suite of tests/ops/test_conv2d.cpp.
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <utility>
 
@@ -69,17 +70,40 @@ struct ConvAlgo {
   size_t workspace_bytes = 0;
 };
 
-// The algorithm for this pass of float32 descriptors, from the cache or chosen now (deterministic first; in
-// strict FP32 only FMA-math algorithms that sum products directly). Leaves d.conv set to the chosen math
-// type. Throws when cuDNN offers none.
+// The data of one pass, in cuDNN's order: forward x, w -> y; backward data w, grad_y -> grad_x; backward
+// filter x, grad_y -> grad_w (device pointers of the descriptors' storage type).
+struct PassOperands {
+  const void* a = nullptr;
+  const void* b = nullptr;
+  void* out = nullptr;
+};
+// Gives the pass's operands when the measured choice needs them to time candidates (not called when the
+// choice is cached or reproducible). The candidates write `out` with beta = 0: the real call comes after.
+using PassOperandsFn = std::function<PassOperands()>;
+
+// out = conv_pass(a, b) + beta * out with algorithm `a` (whose math type the caller has set on d.conv, as
+// conv_algo leaves it) and a workspace of a.workspace_bytes. Returns cuDNN's status (not thrown).
+cudnnStatus_t run_conv_pass(cudnnHandle_t handle, ConvPass pass, const ConvDescriptors& d, const ConvAlgo& algo,
+                            void* workspace, const PassOperands& o, float beta);
+
+// A workspace of a.workspace_bytes from the caching allocator (stream-ordered, so it may be reused as soon
+// as the op returns); undefined when none is needed. conv_workspace_ptr: its pointer, or null.
+Tensor conv_workspace(const ConvAlgo& a, Device device);
+void* conv_workspace_ptr(const Tensor& ws);
+
+// The algorithm for this pass of float32 descriptors, from the cache or chosen now by the
+// ConvAlgorithmChoice (engine/conv_algorithm_choice.h: timed on `operands`, or cuDNN's ranking with
+// deterministic algorithms first); in strict FP32 only FMA-math algorithms that sum products directly.
+// Leaves d.conv set to the chosen math type. Throws when cuDNN offers none.
 ConvAlgo conv_algo(cudnnHandle_t handle, int device, ConvPass pass, const Tensor& x, const Tensor& w,
-                   const Conv2dParams& p, ConvDescriptors& d);
+                   const Conv2dParams& p, ConvDescriptors& d, const PassOperandsFn& operands);
 
 // The same for bfloat16 descriptors (tensor-core math, algorithms that sum products directly); nullopt
 // when cuDNN offers none for this shape on this device (then conv2d keeps the float32 pass). Remembered
 // either way.
 std::optional<ConvAlgo> conv_algo_bf16(cudnnHandle_t handle, int device, ConvPass pass, const Tensor& x,
-                                       const Tensor& w, const Conv2dParams& p, ConvDescriptors& d);
+                                       const Tensor& w, const Conv2dParams& p, ConvDescriptors& d,
+                                       const PassOperandsFn& operands);
 
 // conv2d_fwd for a caller with an epilogue of its own (cuda/conv2d_relu.cu): y = conv(x, w) and false, the
 // bias left for the caller to add (float32: the sum first, then + bias, as the CPU); or true when y already

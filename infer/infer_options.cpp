@@ -77,6 +77,8 @@ InferOptions load_infer_config(const std::string& path, const std::vector<std::s
   o.precision = parse_precision(ini.get_string("run", "precision", "fp32"), ini.where("run", "precision"));
   o.exact_convolutions = ini.get_bool("run", "exact_convolutions", false);
   o.cuda_graphs = ini.get_bool("run", "cuda_graphs", false);
+  o.cudnn_algorithms = parse_conv_algorithm_choice(ini.get_string("run", "cudnn_algorithms", "measured"),
+                                                   ini.where("run", "cudnn_algorithms"));
   o.batch = positive("run", "batch_size", 2, 4096);
   o.workers = static_cast<int>(positive("run", "workers", data::default_job_threads(), 1024));
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/device.h"
+#include "engine/conv_algorithm_choice.h"
 #include "engine/precision.h"
 #include "data/augment/normalize.h"
 #include "infer/checkpoints.h"
@@ -39,6 +40,9 @@ struct InferOptions {
   // (engine/captured_function.h: the same bits, fewer launches; each checkpoint's graph keeps its own
   // activation memory). A CPU device refuses it.
   bool cuda_graphs = false;
+  // On a GPU, cuDNN's convolution algorithms timed at first use (measured) or taken from its ranking, the
+  // same bits in every run (reproducible); engine/conv_algorithm_choice.h.
+  ConvAlgorithmChoice cudnn_algorithms = ConvAlgorithmChoice::kMeasured;
 };
 
 // Options from an INI file with "section.key=value" overrides applied first. Unknown sections or keys,

@@ -90,6 +90,7 @@ InferSummary run_inference(const InferOptions& o, std::ostream& log, bool termin
   const std::vector<std::string> checkpoints = resolve_checkpoints(o);
   summary.checkpoints = checkpoints.size();
   const PrecisionScope precision_scope(o.precision);
+  const ConvAlgorithmChoiceScope algorithm_scope(o.cudnn_algorithms);
   const FastInferenceConvolutionsScope winograd_scope(!o.exact_convolutions);
   const std::string settings = settings_text(o, checkpoints);
   const FolderLock lock(o.output, "infer_unet");  // one run per output folder (engine/folder_lock.h)

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 
+#include "engine/conv_algorithm_choice.h"
 #include "engine/cuda_runtime.h"
 #include "engine/tensor.h"
 #include "tests/testing.h"
@@ -37,6 +38,9 @@ REGISTER_LISTENER("case_counter", 1, CaseCounter);
 int main(int argc, char** argv) {
   pleura::set_poison_empty_tensors(true);
   pleura::cuda::set_math_mode(pleura::cuda::MathMode::kStrictFP32);
+  // The same cuDNN algorithms in every run, so a GPU failure can be reproduced (the measured choice has
+  // its own cases in tests/ops/test_conv2d.cpp).
+  pleura::set_conv_algorithm_choice(pleura::ConvAlgorithmChoice::kReproducible);
   doctest::Context context(argc, argv);
   int result = context.run();
   if (context.shouldExit()) return result;

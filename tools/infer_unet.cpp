@@ -156,6 +156,10 @@ void declare_infer_flags(CLI::App& app, InferFlags& f) {
                "on the CPU, no Winograd F(4x4,3x3) for the 3x3 convolutions (about twice as slow, exact)");
   app.add_flag("--cuda-graphs", f.cuda_graphs,
                "on a GPU, each checkpoint's forward passes as one CUDA graph per batch shape (the same maps)");
+  app.add_option("--cudnn-algorithms", f.cudnn_algorithms,
+                 "on a GPU, measured (default: cuDNN's algorithms timed at first use, the fastest kept) or "
+                 "reproducible (cuDNN's ranking: the same bits in every run)")
+      ->type_name("C");
   app.add_option("--batch", f.batch, "images per forward pass (default 2)")->type_name("N")->check(int_in(1, 4096));
   app.add_option("--workers", f.workers, "threads reading images and writing maps (default: all hardware threads)")
       ->type_name("N")
@@ -225,6 +229,7 @@ infer::InferOptions infer_options_from_flags(const InferFlags& f, const CLI::App
   o.precision = as_usage([&] { return parse_precision(f.precision, "--precision"); });
   o.exact_convolutions = f.exact_convolutions;
   o.cuda_graphs = f.cuda_graphs;
+  o.cudnn_algorithms = as_usage([&] { return parse_conv_algorithm_choice(f.cudnn_algorithms, "--cudnn-algorithms"); });
   if (o.cuda_graphs && !o.device.is_cuda()) throw UsageError("--cuda-graphs needs --device cuda (or cuda:N)");
   o.batch = f.batch;
   o.workers = f.workers;

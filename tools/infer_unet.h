@@ -25,7 +25,7 @@ struct InferFlags {
   bool best = false, flip = false, resume = false, exact_convolutions = false, cuda_graphs = false;
   int64_t top_k = 0, size = 0, batch = 2;
   int workers = 1;
-  std::string norm = "unit", format = "npy", device = "cpu", precision = "fp32";
+  std::string norm = "unit", format = "npy", device = "cpu", precision = "fp32", cudnn_algorithms = "measured";
 };
 
 // Declares the flags (and nothing else) on `app`, bound to `flags`.

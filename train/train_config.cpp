@@ -61,6 +61,8 @@ void read_run(const ConfigReader& r, TrainConfig& c) {
   c.workers = static_cast<int>(r.int_in("run", "workers", c.workers, 0, 256));
   c.log_every = r.int_in("run", "log_every", c.log_every, 0, 1000000);
   c.cuda_graphs = r.ini.get_bool("run", "cuda_graphs", false);
+  c.cudnn_algorithms = parse_conv_algorithm_choice(r.ini.get_string("run", "cudnn_algorithms", "measured"),
+                                                   r.where("run", "cudnn_algorithms"));
   PLEURA_CHECK(!c.cuda_graphs || c.device.is_cuda(), r.where("run", "cuda_graphs"),
                ": CUDA graphs need device = cuda (the device is ", c.device.str(), ")");
 }

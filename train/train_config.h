@@ -23,6 +23,10 @@
 //                                first as it is, the second captured, the rest replayed: one launch instead
 //                                of thousands, the same kernels in the same order, so the same results).
 //                                Needs a cuda device and grad_accum = 1; one process (not with mpirun)
+//   cudnn_algorithms = measured  (Pleura) measured: cuDNN's convolution algorithms timed at first use of
+//                                each shape, the fastest kept (cudnn.benchmark); reproducible: cuDNN's
+//                                ranking, deterministic ones first, the same bits in every run
+//                                (engine/conv_algorithm_choice.h). No effect on the CPU
 // [data] either a prepared cache or a DICOM tree with labels:
 //   cache = dataset1024          (DATA_DIRECTORY) tools/prepare_data's output: images/, masks/, manifest.csv
 //   images = dicom-images-train  a SIIM tree of DICOM (or PNG) files, decoded per item, and
@@ -91,6 +95,7 @@
 #include <vector>
 
 #include "engine/device.h"
+#include "engine/conv_algorithm_choice.h"
 #include "engine/precision.h"
 #include "engine/ops/combo_loss.h"
 #include "engine/ops/triplet_mask.h"
@@ -114,6 +119,7 @@ struct TrainConfig {
   int workers = 2;
   int64_t log_every = 0;            // 0: log_interval's default for the device
   bool cuda_graphs = false;
+  ConvAlgorithmChoice cudnn_algorithms = ConvAlgorithmChoice::kMeasured;
   // [data]
   std::string cache;                // set: the prepared cache; empty: images + labels
   std::string images, labels;

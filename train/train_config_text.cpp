@@ -102,10 +102,15 @@ std::string result_settings(const TrainConfig& c) {
 }  // namespace
 
 std::string config_text(const TrainConfig& c) {
-  // max_nonfinite_steps only decides when a failing run gives up, so a resume may change it.
-  return result_settings(c) + "run.output = " + c.output + "\nrun.log_dir = " + c.log_dir + "\nrun.device = " +
-         c.device.str() + "\nrun.workers = " + std::to_string(c.workers) + "\nrun.log_every = " + std::to_string(log_interval(c)) +
-         (c.cuda_graphs ? "\nrun.cuda_graphs = true" : "") + "\ntrain.max_nonfinite_steps = " + std::to_string(c.max_nonfinite_steps) + "\n";
+  // max_nonfinite_steps only decides when a failing run gives up, so a resume may change it; nor do the
+  // run settings below change what the run computes (cudnn_algorithms only its last bits).
+  std::string s = result_settings(c) + "run.output = " + c.output + "\nrun.log_dir = " + c.log_dir +
+                  "\nrun.device = " + c.device.str() + "\nrun.workers = " + std::to_string(c.workers) +
+                  "\nrun.log_every = " + std::to_string(log_interval(c));
+  if (c.cuda_graphs) s += "\nrun.cuda_graphs = true";
+  if (c.cudnn_algorithms != ConvAlgorithmChoice::kMeasured)
+    s += cat("\nrun.cudnn_algorithms = ", conv_algorithm_choice_name(c.cudnn_algorithms));
+  return s + "\ntrain.max_nonfinite_steps = " + std::to_string(c.max_nonfinite_steps) + "\n";
 }
 
 std::string config_hash(const TrainConfig& c) { return fnv1a_hex(result_settings(c)); }

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "engine/alloc_context.h"
+#include "engine/conv_algorithm_choice.h"
 #include "engine/cuda_runtime.h"
 #include "engine/error.h"
 #include "engine/file_io.h"
@@ -488,6 +489,7 @@ TrainOutcome run_training(const TrainConfig& config, const TrainOptions& options
   Communicator& world = options.world ? *options.world : single_process();
   const TrainConfig c = with_rank_device(config, world);
   const PrecisionScope precision_scope(c.precision);  // bf16: convolutions round as tensor cores would
+  const ConvAlgorithmChoiceScope algorithm_scope(c.cudnn_algorithms);
   // Several ranks on GPUs: NCCL sums the CUDA tensors (without it they go through the host).
   std::unique_ptr<Communicator> gpu;
   if (world.size() > 1 && c.device.is_cuda() && nccl_built()) gpu = make_gpu_communicator(world, c.device.index);

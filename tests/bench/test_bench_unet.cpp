@@ -87,6 +87,23 @@ TEST_CASE("bench_unet: --precision bf16 runs the step with bfloat16 convolutions
   CHECK(graphs_on_cpu.err.find("--cuda-graphs needs --device cuda") != std::string::npos);
 }
 
+TEST_CASE("bench_unet: --cudnn-algorithms is measured by default, reproducible on request, nothing else") {
+  // No effect on the CPU's convolutions; the choice is recorded with the figures it gave.
+  const ToolRun measured = run_tool(bench_unet_tool(), {"--size", "64", "--steps", "1", "--warmup", "0", "--infer-only",
+                                                        "--json"});
+  REQUIRE_MESSAGE(measured.code == 0, measured.err);
+  CHECK(last_json_line(measured.out).at("cudnn_algorithms") == "measured");
+  const ToolRun reproducible = run_tool(bench_unet_tool(), {"--size", "64", "--steps", "1", "--warmup", "0",
+                                                            "--infer-only", "--cudnn-algorithms", "reproducible",
+                                                            "--json"});
+  REQUIRE_MESSAGE(reproducible.code == 0, reproducible.err);
+  CHECK(last_json_line(reproducible.out).at("cudnn_algorithms") == "reproducible");
+  const ToolRun bad = run_tool(bench_unet_tool(), {"--cudnn-algorithms", "fastest"});
+  CHECK(bad.code == 2);
+  CHECK(bad.err.find("--cudnn-algorithms: cuDNN algorithm choice 'fastest' is not measured or reproducible") !=
+        std::string::npos);
+}
+
 TEST_CASE("bench_unet: a CUDA training step after warm-up makes no host sync and no device malloc" *
           doctest::test_suite("gpu")) {
   PLEURA_REQUIRE_GPU();

@@ -57,6 +57,11 @@ TEST_CASE("infer options: an INI file, with --set overrides") {
   o = load_infer_config(path, {"output.resume=true", "run.device=cpu", "tta.flip=false"});
   CHECK(o.resume);
   CHECK(load_infer_config(path, {"run.cuda_graphs=true"}).cuda_graphs);
+  CHECK(o.cudnn_algorithms == ConvAlgorithmChoice::kMeasured);
+  CHECK(load_infer_config(path, {"run.cudnn_algorithms=reproducible"}).cudnn_algorithms ==
+        ConvAlgorithmChoice::kReproducible);
+  expect_error([&] { load_infer_config(path, {"run.cudnn_algorithms=fast"}); },
+               {"cudnn_algorithms", "'fast'", "measured or reproducible"});
   CHECK(o.device == Device::cpu());
   CHECK(!o.flip);
 

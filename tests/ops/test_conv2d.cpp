@@ -13,6 +13,7 @@
 #include "engine/parallel.h"
 #include "engine/autograd.h"
 #include "engine/counters.h"
+#include "engine/conv_algorithm_choice.h"
 #include "engine/cuda_runtime.h"
 #include "engine/ops/conv2d.h"
 #include "engine/ops/mul.h"
@@ -583,4 +584,39 @@ TEST_CASE("conv2d: CUDA with TF32 allowed stays close to the CPU" * doctest::tes
     REQUIRE(gpu_in[k].grad().defined());
     CHECK(normalized_error(gpu_in[k].grad(), cpu_in[k].grad()) <= 5e-3);
   }
+}
+
+TEST_CASE("conv2d: CUDA with measured algorithms stays close to the CPU and times each shape once" *
+          doctest::test_suite("gpu")) {
+  PLEURA_REQUIRE_GPU();
+  // The measured choice (engine/conv_algorithm_choice.h) runs and times every usable algorithm on the pass's
+  // own operands at a shape's first use. Strict FP32 still admits only algorithms that sum the products
+  // directly, so the bound of "CPU vs CUDA" holds; the trial runs write the real outputs before the real
+  // call, so nothing of theirs may be left. Shapes no other case uses: their choices are made here.
+  const ConvAlgorithmChoiceScope measured(ConvAlgorithmChoice::kMeasured);
+  ParityOptions opt;
+  opt.tolerance = 1e-4;
+  opt.measure = ParityMeasure::kTermMagnitude;
+  const Conv2dParams p = params(1, 1);
+  const std::vector<Tensor> in{random_tensor({3, 24, 17, 19}, 611), random_tensor({40, 24, 3, 3}, 612),
+                               random_tensor({40}, 613)};
+  auto fn = [p](const std::vector<Tensor>& t) { return run_conv(t, p); };
+  const EngineCounters before = engine_counters();
+  check_cuda_parity(fn, in, "measured, first use", opt);
+  const EngineCounters first = counters_between(before, engine_counters());
+  const EngineCounters middle = engine_counters();
+  check_cuda_parity(fn, in, "measured, chosen", opt);
+  const EngineCounters again = counters_between(middle, engine_counters());
+  CHECK(first.synchronizations > again.synchronizations);  // the timing waits for the device, once per shape
+  CHECK(first.library_calls > again.library_calls);        // the trial runs
+
+  if (gpu_major_version() < 8) return;  // no bfloat16 convolutions before Ampere
+  // On bfloat16 copies: the forward's bias enters cuDNN's sum (beta = 1) only after the trials.
+  const PrecisionScope bf16(Precision::kBFloat16);
+  const Tensor x = random_tensor({2, 24, 11, 13}, 621, DType::kFloat32);
+  const Tensor w = random_tensor({40, 24, 3, 3}, 622, DType::kFloat32);
+  const Tensor b = random_tensor({40}, 623, DType::kFloat32);
+  const ConvRun cpu = conv_with_gradients(x, w, b, p, 624, false);
+  const Device gpu = Device::cuda();
+  check_within_bf16_step(cpu, conv_with_gradients(x.to(gpu), w.to(gpu), b.to(gpu), p, 624, false));
 }

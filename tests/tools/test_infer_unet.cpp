@@ -109,6 +109,11 @@ TEST_CASE("infer_unet: --precision bf16 computes the maps in bf16, records it, a
                            c.dir.file("out2"), "--size", "64", "--precision", "fp16"});
   CHECK(bad.code == 2);
   CHECK(bad.err.find("--precision: precision 'fp16' is not fp32 or bf16") != std::string::npos);
+  const ToolRun bad_choice = run({"--model", "albunet", "--weights", c.w1, "--input", c.dir.file("png"), "--output",
+                                  c.dir.file("out3"), "--size", "64", "--cudnn-algorithms", "benchmark"});
+  CHECK(bad_choice.code == 2);
+  CHECK(bad_choice.err.find("--cudnn-algorithms: cuDNN algorithm choice 'benchmark' is not measured or "
+                            "reproducible") != std::string::npos);
 }
 
 TEST_CASE("infer_unet: --exact-convolutions keeps every convolution exact, records it, and INI mode has it too") {

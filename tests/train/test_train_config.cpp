@@ -319,6 +319,19 @@ TEST_CASE("train config: cuda_graphs needs a cuda device and grad_accum = 1, and
   expect_error([&] { parse_train_config(p.ini(), "f.ini", {"run.cuda_graphs=maybe"}); }, {"cuda_graphs", "maybe"});
 }
 
+TEST_CASE("train config: cudnn_algorithms is measured or reproducible, and leaves the hash alone") {
+  Paths p;
+  const TrainConfig measured = parse_train_config(p.ini(), "a.ini");
+  CHECK(measured.cudnn_algorithms == ConvAlgorithmChoice::kMeasured);
+  CHECK(config_text(measured).find("cudnn_algorithms") == std::string::npos);
+  const TrainConfig reproducible = parse_train_config(p.ini(), "b.ini", {"run.cudnn_algorithms=reproducible"});
+  CHECK(reproducible.cudnn_algorithms == ConvAlgorithmChoice::kReproducible);
+  CHECK(config_text(reproducible).find("run.cudnn_algorithms = reproducible\n") != std::string::npos);
+  CHECK(config_hash(reproducible) == config_hash(measured));
+  expect_error([&] { parse_train_config(p.ini(), "c.ini", {"run.cudnn_algorithms=benchmark"}); },
+               {"run.cudnn_algorithms", "'benchmark'", "measured or reproducible"});
+}
+
 TEST_CASE("train config: the hash ignores where a run goes and what runs it, not what it does") {
   Paths p;
   const std::string h = config_hash(parse_train_config(p.ini(), "a.ini"));
