@@ -2,13 +2,14 @@
 // The convolution passes are cuDNN's (descriptors and algorithm cache in cuda/conv2d_cudnn.{h,cu}); the
 // bias is added and reduced by our own kernels, the reduction without atomics (deterministic).
 // Under the bf16 policy (engine/precision.h; the engine has already rounded x, w, the bias and grad_y to
-// bfloat16 values) the passes run on bfloat16 copies on the tensor cores with float32 accumulation, and
-// their outputs, bfloat16 themselves, are widened back to float32 exactly. The forward's bias goes into
-// cuDNN's accumulation (the output prefilled with it, beta = 1), so y is rounded once, after the bias, as
-// the policy and the CPU round it. Where cuDNN has no bfloat16 algorithm for a shape (an old GPU), the
-// float32 passes run on the rounded values, as before.
+// bfloat16 values) the passes run on bfloat16 copies, channels last, on the tensor cores with float32
+// accumulation, and their outputs, bfloat16 themselves, are widened back to float32 NCHW exactly. The
+// forward's bias goes into cuDNN's accumulation (the output prefilled with it, beta = 1), so y is rounded
+// once, after the bias, as the policy and the CPU round it. Where cuDNN has no bfloat16 algorithm for a
+// shape (an old GPU), the float32 passes run on the rounded values, as before.
 #include <cuda_bf16.h>
 
+#include <algorithm>
 #include <functional>
 #include <optional>
 #include <utility>
@@ -43,39 +44,98 @@ __global__ void conv2d_bias_bwd_kernel(const float* grad_y, float* grad_b, int64
   if (threadIdx.x == 0) grad_b[k] = static_cast<float>(s);
 }
 
-// float32 -> bfloat16, rounding to nearest even (exact for the bf16-rounded values the policy passes).
-__global__ void to_bf16_kernel(const float* src, __nv_bfloat16* dst, int64_t n) {
-  PLEURA_KERNEL_LOOP(i, n) { dst[i] = __float2bfloat16_rn(src[i]); }
+// The bfloat16 passes run in channels-last order (NHWC activations, KRSC weights): cuDNN's tensor-core
+// kernels take that order natively, where for NCHW data they transpose the input and the output around
+// each call. The transposes happen here instead, inside the conversions to bfloat16 and back that the
+// policy needs anyway, so they cost no pass of their own. A [N, C, H, W] tensor is seen as N planes of
+// [C, S], S = H * W (a weight [K, C, R, S] as K planes of [C, R*S]), each transposed to [S, C] by 32 x 32
+// tiles through shared memory: reads along S and writes along C both coalesced.
+constexpr int kTile = 32;
+constexpr int kTileRows = 8;  // threads per block: kTile x kTileRows, each moving kTile / kTileRows values
+
+// One plane's tile at (c0, s0) for every plane n (grid z strides over the planes).
+dim3 transpose_grid(int64_t planes, int64_t C, int64_t S) {
+  const int64_t max_z = 65535;
+  return dim3(static_cast<unsigned>((S + kTile - 1) / kTile), static_cast<unsigned>((C + kTile - 1) / kTile),
+              static_cast<unsigned>(std::min(planes, max_z)));
 }
 
-// bfloat16 -> float32, exact.
-__global__ void from_bf16_kernel(const __nv_bfloat16* src, float* dst, int64_t n) {
-  PLEURA_KERNEL_LOOP(i, n) { dst[i] = __bfloat162float(src[i]); }
+// dst[n][s][c] = bfloat16(src[n][c][s]), rounding to nearest even (exact for the bf16-rounded values the
+// policy passes).
+__global__ void to_bf16_channels_last_kernel(const float* src, __nv_bfloat16* dst, int64_t planes, int64_t C,
+                                             int64_t S) {
+  __shared__ float tile[kTile][kTile + 1];  // +1: the column reads hit 32 different banks
+  const int64_t c0 = static_cast<int64_t>(blockIdx.y) * kTile, s0 = static_cast<int64_t>(blockIdx.x) * kTile;
+  for (int64_t n = blockIdx.z; n < planes; n += gridDim.z) {
+    const float* in = src + n * C * S;
+    __nv_bfloat16* out = dst + n * C * S;
+    for (int r = threadIdx.y; r < kTile; r += kTileRows) {
+      const int64_t c = c0 + r, s = s0 + threadIdx.x;
+      if (c < C && s < S) tile[r][threadIdx.x] = in[c * S + s];
+    }
+    __syncthreads();
+    for (int r = threadIdx.y; r < kTile; r += kTileRows) {
+      const int64_t s = s0 + r, c = c0 + threadIdx.x;
+      if (c < C && s < S) out[s * C + c] = __float2bfloat16_rn(tile[threadIdx.x][r]);
+    }
+    __syncthreads();  // the tile is refilled for the next plane
+  }
 }
 
-// y [N, K, P*Q] = bias[k] in bfloat16 (exact: the policy rounded the bias), for cuDNN to add the
-// convolution to (beta = 1) before its one rounding of the sum.
-__global__ void fill_bias_bf16_kernel(const float* bias, __nv_bfloat16* y, int64_t total, int64_t K, int64_t pq) {
-  PLEURA_KERNEL_LOOP(i, total) { y[i] = __float2bfloat16_rn(bias[(i / pq) % K]); }
+// dst[n][c][s] = float(src[n][s][c]), exact.
+__global__ void from_bf16_channels_last_kernel(const __nv_bfloat16* src, float* dst, int64_t planes, int64_t C,
+                                               int64_t S) {
+  __shared__ float tile[kTile][kTile + 1];
+  const int64_t c0 = static_cast<int64_t>(blockIdx.y) * kTile, s0 = static_cast<int64_t>(blockIdx.x) * kTile;
+  for (int64_t n = blockIdx.z; n < planes; n += gridDim.z) {
+    const __nv_bfloat16* in = src + n * C * S;
+    float* out = dst + n * C * S;
+    for (int r = threadIdx.y; r < kTile; r += kTileRows) {
+      const int64_t s = s0 + r, c = c0 + threadIdx.x;
+      if (c < C && s < S) tile[r][threadIdx.x] = __bfloat162float(in[s * C + c]);
+    }
+    __syncthreads();
+    for (int r = threadIdx.y; r < kTile; r += kTileRows) {
+      const int64_t c = c0 + r, s = s0 + threadIdx.x;
+      if (c < C && s < S) out[c * S + s] = tile[threadIdx.x][r];
+    }
+    __syncthreads();
+  }
+}
+
+// y [N, P*Q, K] (channels last) = bias[k] in bfloat16 (exact: the policy rounded the bias), for cuDNN to
+// add the convolution to (beta = 1) before its one rounding of the sum.
+__global__ void fill_bias_bf16_kernel(const float* bias, __nv_bfloat16* y, int64_t total, int64_t K) {
+  PLEURA_KERNEL_LOOP(i, total) { y[i] = __float2bfloat16_rn(bias[i % K]); }
 }
 
 __nv_bfloat16* bf16_data(const Tensor& t) { return static_cast<__nv_bfloat16*>(t.raw()); }
 
-// A float32 tensor's values as a bfloat16 tensor on its device (scratch from the caching allocator).
-Tensor as_bf16(const Tensor& t, cudaStream_t s) {
+// A 4-D tensor's planes and their two sides, as the transposes see them: [dim 0, dim 1, dims 2 * 3].
+struct Planes {
+  int64_t n, c, s;
+};
+Planes planes_of(const Tensor& t) { return {t.size(0), t.size(1), t.size(2) * t.size(3)}; }
+
+// A float32 4-D tensor's values as bfloat16 in channels-last order, in a tensor of the same (NCHW) shape
+// whose memory is read as NHWC (scratch from the caching allocator, seen only by the cuDNN descriptors of
+// make_conv_descriptors' bfloat16 storage).
+Tensor as_bf16_channels_last(const Tensor& t, cudaStream_t s) {
   Tensor out = Tensor::empty(t.shape(), DType::kBFloat16, t.device());
-  const int64_t n = t.numel();
-  if (n == 0) return out;
-  to_bf16_kernel<<<grid_for(n), kBlockThreads, 0, s>>>(t.data<float>(), bf16_data(out), n);
+  if (t.numel() == 0) return out;
+  const Planes p = planes_of(t);
+  to_bf16_channels_last_kernel<<<transpose_grid(p.n, p.c, p.s), dim3(kTile, kTileRows), 0, s>>>(
+      t.data<float>(), bf16_data(out), p.n, p.c, p.s);
   PLEURA_CUDA_LAUNCH_CHECK();
   return out;
 }
 
-// dst (float32) = src (bfloat16), same element count.
-void widen_into(const Tensor& src, Tensor& dst, cudaStream_t s) {
-  const int64_t n = dst.numel();
-  if (n == 0) return;
-  from_bf16_kernel<<<grid_for(n), kBlockThreads, 0, s>>>(bf16_data(src), dst.data<float>(), n);
+// dst (float32, NCHW) = src (bfloat16, channels last), of the same shape.
+void widen_from_channels_last(const Tensor& src, Tensor& dst, cudaStream_t s) {
+  if (dst.numel() == 0) return;
+  const Planes p = planes_of(dst);
+  from_bf16_channels_last_kernel<<<transpose_grid(p.n, p.c, p.s), dim3(kTile, kTileRows), 0, s>>>(
+      bf16_data(src), dst.data<float>(), p.n, p.c, p.s);
   PLEURA_CUDA_LAUNCH_CHECK();
 }
 
@@ -101,12 +161,17 @@ class Lazy {
   Tensor t_;
 };
 
+// How a Lazy makes the bfloat16 channels-last copy of t (which outlives the Lazy: an argument of the op).
+std::function<Tensor()> bf16_copy_of(const Tensor& t, cudaStream_t s) {
+  return [&t, s] { return as_bf16_channels_last(t, s); };
+}
+
 // The forward on bfloat16 copies; false (nothing done) when cuDNN has no bfloat16 algorithm for it.
 bool conv2d_fwd_bf16(cudnnHandle_t h, int dev, const Tensor& x, const Tensor& w, const Tensor& bias,
                      const Conv2dParams& p, Tensor& y) {
   ConvDescriptors d = make_conv_descriptors(x, w, p, ConvStorage::kBFloat16);
   cudaStream_t s = stream(dev);
-  Lazy x16([&] { return as_bf16(x, s); }), w16([&] { return as_bf16(w, s); });
+  Lazy x16(bf16_copy_of(x, s)), w16(bf16_copy_of(w, s));
   Lazy y16([&] { return Tensor::empty(y.shape(), DType::kBFloat16, y.device()); });
   auto operands = [&] { return PassOperands{x16.get().raw(), w16.get().raw(), y16.get().raw()}; };
   const std::optional<ConvAlgo> a = conv_algo_bf16(h, dev, ConvPass::kForward, x, w, p, d, operands);
@@ -114,16 +179,16 @@ bool conv2d_fwd_bf16(cudnnHandle_t h, int dev, const Tensor& x, const Tensor& w,
   const PassOperands o = operands();
   float beta = 0.f;
   if (bias.defined() && y.numel() > 0) {
-    const int64_t total = y.numel(), K = y.size(1), pq = y.size(2) * y.size(3);
+    const int64_t total = y.numel();
     fill_bias_bf16_kernel<<<grid_for(total), kBlockThreads, 0, s>>>(bias.data<float>(), bf16_data(y16.get()), total,
-                                                                     K, pq);
+                                                                     y.size(1));
     PLEURA_CUDA_LAUNCH_CHECK();
     beta = 1.f;
   }
   Tensor ws = conv_workspace(*a, x.device());
   PLEURA_CUDNN_CHECK(run_conv_pass(h, ConvPass::kForward, d, *a, conv_workspace_ptr(ws), o, beta));
   count_bf16_call();
-  widen_into(y16.get(), y, s);
+  widen_from_channels_last(y16.get(), y, s);
   return true;
 }
 
@@ -133,7 +198,7 @@ bool conv2d_bwd_bf16(cudnnHandle_t h, int dev, const Tensor& x, const Tensor& w,
                      const Conv2dParams& p, Tensor* grad_x, Tensor* grad_w) {
   ConvDescriptors d = make_conv_descriptors(x, w, p, ConvStorage::kBFloat16);
   cudaStream_t s = stream(dev);
-  Lazy x16([&] { return as_bf16(x, s); }), w16([&] { return as_bf16(w, s); }), g16([&] { return as_bf16(grad_y, s); });
+  Lazy x16(bf16_copy_of(x, s)), w16(bf16_copy_of(w, s)), g16(bf16_copy_of(grad_y, s));
   Lazy gx16([&] { return Tensor::empty(x.shape(), DType::kBFloat16, x.device()); });
   Lazy gw16([&] { return Tensor::empty(w.shape(), DType::kBFloat16, w.device()); });
   auto data_operands = [&] { return PassOperands{w16.get().raw(), g16.get().raw(), gx16.get().raw()}; };
@@ -150,7 +215,7 @@ bool conv2d_bwd_bf16(cudnnHandle_t h, int dev, const Tensor& x, const Tensor& w,
     PLEURA_CUDNN_CHECK(
         run_conv_pass(h, ConvPass::kBackwardData, d, *data_algo, conv_workspace_ptr(ws), data_operands(), 0.f));
     count_bf16_call();
-    widen_into(gx16.get(), *grad_x, s);
+    widen_from_channels_last(gx16.get(), *grad_x, s);
   }
   if (grad_w) {
     Tensor ws = conv_workspace(*filter_algo, x.device());
@@ -158,7 +223,7 @@ bool conv2d_bwd_bf16(cudnnHandle_t h, int dev, const Tensor& x, const Tensor& w,
     PLEURA_CUDNN_CHECK(
         run_conv_pass(h, ConvPass::kBackwardFilter, d, *filter_algo, conv_workspace_ptr(ws), filter_operands(), 0.f));
     count_bf16_call();
-    widen_into(gw16.get(), *grad_w, s);
+    widen_from_channels_last(gw16.get(), *grad_w, s);
   }
   return true;
 }

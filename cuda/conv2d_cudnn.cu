@@ -11,8 +11,8 @@
 // - strict FP32: CUDNN_FMA_MATH, and only algorithms that sum the products directly (implicit/explicit
 //   GEMM, direct); FFT and Winograd transforms add rounding error that scales with the largest output,
 //   which would break the CPU parity bound on small outputs.
-// - bfloat16 storage (the bf16 policy): tensor-core math (CUDNN_TENSOR_OP_MATH, or the default), float32
-//   accumulation, and again only algorithms that sum the products directly. When cuDNN offers none (an old
+// - bfloat16 storage (the bf16 policy; channels-last copies): tensor-core math (CUDNN_TENSOR_OP_MATH, or
+//   the default), float32 accumulation, and again only algorithms that sum the products directly. When cuDNN offers none (an old
 //   GPU, an odd shape), the choice says so and conv2d runs the float32 pass on the bf16-rounded values.
 #include <algorithm>
 #include <array>
@@ -314,13 +314,15 @@ std::optional<ConvAlgo> cached_choice(cudnnHandle_t handle, int device, ConvPass
 ConvDescriptors make_conv_descriptors(const Tensor& x, const Tensor& w, const Conv2dParams& p, ConvStorage storage) {
   to_int(x.numel(), "input element count", x);
   const cudnnDataType_t type = storage == ConvStorage::kBFloat16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
+  // bfloat16 copies are channels last (cuda/conv2d.cu makes them so): NHWC activations, KRSC weights.
+  const cudnnTensorFormat_t format = storage == ConvStorage::kBFloat16 ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
   ConvDescriptors d;
   PLEURA_CUDNN_CHECK(cudnnCreateTensorDescriptor(d.x.out()));
-  PLEURA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d.x.get(), CUDNN_TENSOR_NCHW, type,
+  PLEURA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d.x.get(), format, type,
                                                 to_int(x.size(0), "N", x), to_int(x.size(1), "C", x),
                                                 to_int(x.size(2), "H", x), to_int(x.size(3), "W", x)));
   PLEURA_CUDNN_CHECK(cudnnCreateFilterDescriptor(d.w.out()));
-  PLEURA_CUDNN_CHECK(cudnnSetFilter4dDescriptor(d.w.get(), type, CUDNN_TENSOR_NCHW,
+  PLEURA_CUDNN_CHECK(cudnnSetFilter4dDescriptor(d.w.get(), type, format,
                                                 to_int(w.size(0), "K", w), to_int(w.size(1), "C / groups", w),
                                                 to_int(w.size(2), "R", w), to_int(w.size(3), "S", w)));
   PLEURA_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(d.conv.out()));
@@ -340,7 +342,7 @@ ConvDescriptors make_conv_descriptors(const Tensor& x, const Tensor& w, const Co
                ", weight ", describe(w), ")");
   to_int(x.size(0) * w.size(0) * P * Q, "output element count", x);
   PLEURA_CUDNN_CHECK(cudnnCreateTensorDescriptor(d.y.out()));
-  PLEURA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d.y.get(), CUDNN_TENSOR_NCHW, type, n, k, oh, ow));
+  PLEURA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d.y.get(), format, type, n, k, oh, ow));
   return d;
 }
 

@@ -53,12 +53,13 @@ struct ConvDescriptors {
   FilterDescriptor w;
   ConvolutionDescriptor conv;
 };
-// The element type of x, w and y in cuDNN's pass (the convolution accumulates in float32 either way):
-// float32, or bfloat16 (engine/precision.h's bf16 policy: tensor cores, with float32 accumulation).
+// The element type and order of x, w and y in cuDNN's pass (the convolution accumulates in float32 either
+// way): float32 NCHW, or bfloat16 channels last (engine/precision.h's bf16 policy: NHWC activations and
+// KRSC weights, the order of the tensor cores' kernels, with float32 accumulation).
 enum class ConvStorage { kFloat32, kBFloat16 };
 
-// NCHW descriptors for x [N,C,H,W] and w [K,C/groups,R,S] of that storage; y is [N,K,P,Q] (checked
-// against cuDNN).
+// Descriptors for x [N,C,H,W] and w [K,C/groups,R,S] of that storage; y is [N,K,P,Q] (checked against
+// cuDNN).
 ConvDescriptors make_conv_descriptors(const Tensor& x, const Tensor& w, const Conv2dParams& p,
                                       ConvStorage storage = ConvStorage::kFloat32);
 

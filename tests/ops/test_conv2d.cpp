@@ -526,6 +526,9 @@ TEST_CASE("conv2d: in bf16, CUDA runs bfloat16 tensor-core passes within one bfl
       {"1x1 stride 2", {2, 32, 14, 10}, {16, 32, 1, 1}, {.stride_h = 2, .stride_w = 2}},
       {"3x3 groups 4", {2, 32, 9, 9}, {32, 8, 3, 3}, {.pad_h = 1, .pad_w = 1, .groups = 4}},
       {"7x7 stride 2 pad 3", {1, 3, 31, 29}, {16, 3, 7, 7}, {.stride_h = 2, .stride_w = 2, .pad_h = 3, .pad_w = 3}},
+      // Channels and planes over one 32 x 32 transpose tile and not a multiple of it (the copies to
+      // channels last and back, cuda/conv2d.cu), three images.
+      {"3x3 pad 1, 40 -> 72 channels, 33x35", {3, 40, 33, 35}, {72, 40, 3, 3}, {.pad_h = 1, .pad_w = 1}},
   };
   uint64_t seed = 91;
   for (const Case& k : cases) {
