@@ -17,6 +17,7 @@
 #include "cuda/block_reduce.cuh"
 #include "cuda/conv2d_cudnn.h"
 #include "cuda/launch.h"
+#include "engine/ops/round_bf16.h"
 #include "engine/precision.h"
 
 namespace pleura::cuda {
@@ -31,14 +32,16 @@ __global__ void conv2d_bias_fwd_kernel(const float* bias, float* y, int64_t tota
   PLEURA_KERNEL_LOOP(i, total) { y[i] += bias[(i / pq) % K]; }
 }
 
-// grad_b[k] = sum over n, p, q of grad_y[n, k, p, q]: one block per channel, every thread strides over the
-// P*Q plane of each image (coalesced), partial sums in double, combined by block_sum in a fixed order.
-__global__ void conv2d_bias_bwd_kernel(const float* grad_y, float* grad_b, int64_t N, int64_t K, int64_t pq) {
+// grad_b[k] = sum over n, p, q of grad_y[n, k, p, q] (each term rounded to bfloat16 first under the bf16
+// policy): one block per channel, every thread strides over the P*Q plane of each image (coalesced), partial
+// sums in double, combined by block_sum in a fixed order.
+__global__ void conv2d_bias_bwd_kernel(const float* grad_y, float* grad_b, int64_t N, int64_t K, int64_t pq,
+                                       bool round_terms) {
   int64_t k = blockIdx.x;
   double s = 0.0;
   for (int64_t n = 0; n < N; ++n) {
     const float* plane = grad_y + (n * K + k) * pq;
-    for (int64_t i = threadIdx.x; i < pq; i += blockDim.x) s += plane[i];
+    for (int64_t i = threadIdx.x; i < pq; i += blockDim.x) s += round_terms ? round_to_bf16(plane[i]) : plane[i];
   }
   s = block_sum(s);
   if (threadIdx.x == 0) grad_b[k] = static_cast<float>(s);
@@ -230,45 +233,32 @@ bool conv2d_bwd_bf16(cudnnHandle_t h, int dev, const Tensor& x, const Tensor& w,
 
 }  // namespace
 
-bool conv2d_fwd_bias_deferred(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p,
-                              Tensor& y) {
+void conv2d_fwd_bias_deferred(const Tensor& x, const Tensor& w, const Conv2dParams& p, Tensor& y) {
   int dev = x.device().index;
   DeviceGuard guard(dev);
   cudnnHandle_t h = cudnn(dev);  // bound to stream(dev)
-  if (bf16_policy(x) && conv2d_fwd_bf16(h, dev, x, w, bias, p, y)) return true;
   ConvDescriptors d = make_conv_descriptors(x, w, p);
   const PassOperands o{x.data<float>(), w.data<float>(), y.data<float>()};
   ConvAlgo a = conv_algo(h, dev, ConvPass::kForward, x, w, p, d, [&] { return o; });
   Tensor ws = conv_workspace(a, x.device());
   PLEURA_CUDNN_CHECK(run_conv_pass(h, ConvPass::kForward, d, a, conv_workspace_ptr(ws), o, 0.f));
   count(Counter::kLibraryCall);
-  return false;
 }
 
-void conv2d_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y) {
-  if (conv2d_fwd_bias_deferred(x, w, bias, p, y) || !bias.defined()) return;
-  const int dev = x.device().index;
-  DeviceGuard guard(dev);
-  int64_t total = y.numel(), K = y.size(1), pq = y.size(2) * y.size(3);
-  conv2d_bias_fwd_kernel<<<grid_for(total), kBlockThreads, 0, stream(dev)>>>(bias.data<float>(), y.data<float>(),
-                                                                             total, K, pq);
+namespace {
+
+// y += bias[k] (float32: the sum first, then + bias, as the CPU).
+void add_bias(const Tensor& bias, Tensor& y) {
+  const int64_t total = y.numel(), K = y.size(1), pq = y.size(2) * y.size(3);
+  if (total == 0) return;
+  conv2d_bias_fwd_kernel<<<grid_for(total), kBlockThreads, 0, stream(y.device().index)>>>(
+      bias.data<float>(), y.data<float>(), total, K, pq);
   PLEURA_CUDA_LAUNCH_CHECK();
 }
 
-void conv2d_bwd(const Tensor& x, const Tensor& w, const Tensor& grad_y, const Conv2dParams& p, Tensor* grad_x,
-                Tensor* grad_w, Tensor* grad_b) {
-  int dev = x.device().index;
-  DeviceGuard guard(dev);
-  cudnnHandle_t h = cudnn(dev);
-  if (grad_b) {
-    int64_t N = grad_y.size(0), K = grad_y.size(1), pq = grad_y.size(2) * grad_y.size(3);
-    // K blocks: K >= 1 is checked by conv2d() and fits a grid dimension (cuDNN limits K to an int).
-    conv2d_bias_bwd_kernel<<<static_cast<unsigned>(K), kBiasGradThreads, 0, stream(dev)>>>(
-        grad_y.data<float>(), grad_b->data<float>(), N, K, pq);
-    PLEURA_CUDA_LAUNCH_CHECK();
-  }
-  if (!grad_x && !grad_w) return;
-  if (bf16_policy(x) && conv2d_bwd_bf16(h, dev, x, w, grad_y, p, grad_x, grad_w)) return;
+// The input and weight gradients in float32 passes.
+void conv2d_bwd_float32(cudnnHandle_t h, int dev, const Tensor& x, const Tensor& w, const Tensor& grad_y,
+                        const Conv2dParams& p, Tensor* grad_x, Tensor* grad_w) {
   ConvDescriptors d = make_conv_descriptors(x, w, p);
   // beta = 0: cuDNN overwrites every element of grad_x and grad_w (the trial runs of a measured choice too).
   if (grad_x) {
@@ -285,6 +275,48 @@ void conv2d_bwd(const Tensor& x, const Tensor& w, const Tensor& grad_y, const Co
     PLEURA_CUDNN_CHECK(run_conv_pass(h, ConvPass::kBackwardFilter, d, a, conv_workspace_ptr(ws), o, 0.f));
     count(Counter::kLibraryCall);
   }
+}
+
+}  // namespace
+
+void conv2d_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y) {
+  const int dev = x.device().index;
+  DeviceGuard guard(dev);
+  if (bf16_policy(x)) {
+    // The bf16 policy, rounding done here (engine/ops/conv2d.h): the bfloat16 pass rounds as it converts;
+    // where cuDNN has none, the float32 pass on rounded copies, its output rounded after the bias.
+    if (conv2d_fwd_bf16(cudnn(dev), dev, x, w, bias, p, y)) return;
+    const Tensor xr = round_bf16(x), wr = round_bf16(w);
+    conv2d_fwd_bias_deferred(xr, wr, p, y);
+    if (bias.defined()) add_bias(round_bf16(bias), y);
+    round_bf16_inplace(y);
+    return;
+  }
+  conv2d_fwd_bias_deferred(x, w, p, y);
+  if (bias.defined()) add_bias(bias, y);
+}
+
+void conv2d_bwd(const Tensor& x, const Tensor& w, const Tensor& grad_y, const Conv2dParams& p, Tensor* grad_x,
+                Tensor* grad_w, Tensor* grad_b) {
+  int dev = x.device().index;
+  DeviceGuard guard(dev);
+  cudnnHandle_t h = cudnn(dev);
+  const bool bf16 = bf16_policy(x);
+  if (grad_b) {
+    int64_t N = grad_y.size(0), K = grad_y.size(1), pq = grad_y.size(2) * grad_y.size(3);
+    // K blocks: K >= 1 is checked by conv2d() and fits a grid dimension (cuDNN limits K to an int).
+    conv2d_bias_bwd_kernel<<<static_cast<unsigned>(K), kBiasGradThreads, 0, stream(dev)>>>(
+        grad_y.data<float>(), grad_b->data<float>(), N, K, pq, bf16);
+    PLEURA_CUDA_LAUNCH_CHECK();
+    if (bf16) round_bf16_inplace(*grad_b);
+  }
+  if (!grad_x && !grad_w) return;
+  if (!bf16) return conv2d_bwd_float32(h, dev, x, w, grad_y, p, grad_x, grad_w);
+  if (conv2d_bwd_bf16(h, dev, x, w, grad_y, p, grad_x, grad_w)) return;
+  // No bfloat16 algorithm: the float32 passes on rounded copies, their outputs rounded.
+  conv2d_bwd_float32(h, dev, round_bf16(x), round_bf16(w), round_bf16(grad_y), p, grad_x, grad_w);
+  for (Tensor* t : {grad_x, grad_w})
+    if (t) round_bf16_inplace(*t);
 }
 
 }  // namespace pleura::cuda

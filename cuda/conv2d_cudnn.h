@@ -106,10 +106,9 @@ std::optional<ConvAlgo> conv_algo_bf16(cudnnHandle_t handle, int device, ConvPas
                                        const Tensor& w, const Conv2dParams& p, ConvDescriptors& d,
                                        const PassOperandsFn& operands);
 
-// conv2d_fwd for a caller with an epilogue of its own (cuda/conv2d_relu.cu): y = conv(x, w) and false, the
-// bias left for the caller to add (float32: the sum first, then + bias, as the CPU); or true when y already
-// holds the bias (the bf16 pass puts it inside its one rounding).
-bool conv2d_fwd_bias_deferred(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p,
-                              Tensor& y);
+// conv2d_fwd's float32 pass, for a caller with an epilogue of its own (cuda/conv2d_relu.cu): y = conv(x, w),
+// the bias left for the caller to add (the sum first, then + bias, as the CPU). Not under the bf16 policy,
+// where the engine composes conv2d_relu (engine/ops/conv2d_relu.h).
+void conv2d_fwd_bias_deferred(const Tensor& x, const Tensor& w, const Conv2dParams& p, Tensor& y);
 
 }  // namespace pleura::cuda

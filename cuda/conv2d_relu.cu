@@ -24,12 +24,12 @@ __global__ void bias_add_relu_kernel(float* y, const float* bias, const float* r
 
 void conv2d_relu_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p,
                      const Tensor& residual, Tensor& y) {
-  const bool biased = conv2d_fwd_bias_deferred(x, w, bias, p, y);
+  conv2d_fwd_bias_deferred(x, w, p, y);
   const int64_t n = y.numel();
   if (n == 0) return;
   const int dev = y.device().index;
   DeviceGuard guard(dev);
-  const float* b = bias.defined() && !biased ? bias.data<float>() : nullptr;
+  const float* b = bias.defined() ? bias.data<float>() : nullptr;
   bias_add_relu_kernel<<<grid_for(n), kBlockThreads, 0, stream(dev)>>>(
       y.data<float>(), b, residual.defined() ? residual.data<float>() : nullptr, n, y.size(1), y.size(2) * y.size(3));
   PLEURA_CUDA_LAUNCH_CHECK();

@@ -13,12 +13,18 @@ namespace pleura {
 
 namespace {
 
-// In bf16 (engine/precision.h) the saved input and weight are the bf16-rounded ones the forward used, the
-// incoming gradient is rounded too, and so are the gradients given back (float32 accumulation inside).
+// Whether conv2d rounds for the bf16 policy itself: on the CPU; the CUDA kernels round as they convert to
+// their bfloat16 copies (engine/ops/conv2d.h).
+bool rounds_here(bool bf16, const Tensor& x) { return bf16 && !x.device().is_cuda(); }
+
+// In bf16 (engine/precision.h) the backward pass computes with the bf16-rounded input and weight the forward
+// used (saved rounded on the CPU, rounded again by the CUDA kernels), the incoming gradient is rounded too,
+// and so are the gradients given back (float32 accumulation inside).
 class Conv2dBackward : public Node {
  public:
   Conv2dBackward(Tensor x, Tensor w, bool has_bias, const Conv2dParams& p, bool bf16)
-      : x_(std::move(x)), w_(std::move(w)), has_bias_(has_bias), p_(p), bf16_(bf16) {}
+      : x_(std::move(x)), w_(std::move(w)), has_bias_(has_bias), p_(p), bf16_(bf16),
+        round_here_(rounds_here(bf16, x_)) {}
 
   std::vector<Tensor> apply(const Tensor& grad_y) override {
     Tensor grad_x, grad_w, grad_b;
@@ -26,7 +32,7 @@ class Conv2dBackward : public Node {
     if (needs_grad(1)) grad_w = Tensor::empty_like(w_);
     if (has_bias_ && needs_grad(2)) grad_b = Tensor::empty(Shape{w_.size(0)}, w_.dtype(), w_.device());
     if (grad_x.defined() || grad_w.defined() || grad_b.defined()) {
-      const Tensor g = bf16_ ? round_bf16(grad_y) : grad_y;
+      const Tensor g = round_here_ ? round_bf16(grad_y) : grad_y;
       // The kernels see the forward's policy (the CUDA backend then runs bfloat16 passes), whatever the
       // policy is when backward runs.
       const PrecisionScope policy(bf16_ ? Precision::kBFloat16 : Precision::kFloat32);
@@ -34,7 +40,7 @@ class Conv2dBackward : public Node {
                       conv2d_bwd(x_, w_, g, p_, grad_x.defined() ? &grad_x : nullptr,
                                  grad_w.defined() ? &grad_w : nullptr, grad_b.defined() ? &grad_b : nullptr));
     }
-    if (bf16_)
+    if (round_here_)
       for (Tensor* t : {&grad_x, &grad_w, &grad_b})
         if (t->defined()) round_bf16_inplace(*t);
     return {grad_x, grad_w, grad_b};
@@ -50,6 +56,7 @@ class Conv2dBackward : public Node {
   bool has_bias_;
   Conv2dParams p_;
   bool bf16_;
+  bool round_here_;
 };
 
 // "input float32[2, 3, 5, 5] on cpu, weight float32[4, 3, 3, 3] on cpu"
@@ -105,14 +112,16 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
   const OpScope op_scope("conv2d");  // names the op in out-of-memory messages (engine/alloc_context.h)
   const Shape y_shape = conv2d_output_shape(x, weight, bias, p);
 
-  // bf16: the inputs, weight and bias rounded to bfloat16, the output too (float32 accumulation inside).
+  // bf16: the inputs, weight and bias rounded to bfloat16, the output too (float32 accumulation inside);
+  // here on the CPU, by the kernels on CUDA.
   const bool bf16 = precision() == Precision::kBFloat16 && x.dtype() == DType::kFloat32;
-  const Tensor xs = bf16 ? round_bf16(x) : x.detach();
-  const Tensor ws = bf16 ? round_bf16(weight) : weight.detach();
-  const Tensor bs = bf16 && bias.defined() ? round_bf16(bias) : bias;
+  const bool round_here = rounds_here(bf16, x);
+  const Tensor xs = round_here ? round_bf16(x) : x.detach();
+  const Tensor ws = round_here ? round_bf16(weight) : weight.detach();
+  const Tensor bs = round_here && bias.defined() ? round_bf16(bias) : bias;
   Tensor y = Tensor::empty(y_shape, x.dtype(), x.device());
   PLEURA_DISPATCH(x.device(), "conv2d", conv2d_fwd(xs, ws, bs, p, y));
-  if (bf16) round_bf16_inplace(y);
+  if (round_here) round_bf16_inplace(y);
   record(y, {&x, &weight, &bias},
          [&] { return std::make_shared<Conv2dBackward>(xs, ws, bias.defined(), p, bf16); });
   return y;

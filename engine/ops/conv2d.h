@@ -33,6 +33,11 @@ Shape conv2d_output_shape(const Tensor& x, const Tensor& weight, const Tensor& b
 // Kernels. Arguments are checked by conv2d(); outputs are preallocated with their final shapes and
 // every element is overwritten. bias may be undefined (no bias). In conv2d_bwd a null pointer means that
 // gradient is not wanted; grad_x has x's shape, grad_w weight's shape, grad_b [K].
+// Under the bf16 policy (engine/precision.h) the CPU kernels compute on the values they are given (conv2d
+// rounds x, w, the bias and grad_y to bfloat16 before them and their outputs after), while the CUDA kernels
+// round for themselves: their passes run on bfloat16 copies whose conversion rounds, the same
+// round-to-nearest-even, and give bfloat16-exact outputs and gradients. So on a GPU the policy costs no
+// rounding pass and no rounded copy of x kept for the backward pass.
 namespace cpu {
 void conv2d_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y);
 void conv2d_bwd(const Tensor& x, const Tensor& w, const Tensor& grad_y, const Conv2dParams& p, Tensor* grad_x,

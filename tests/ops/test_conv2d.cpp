@@ -510,6 +510,18 @@ void check_within_bf16_step(const ConvRun& cpu, const ConvRun& gpu) {
   }
 }
 
+// The CUDA kernels round for the bf16 policy themselves (engine/ops/conv2d.h): every output and gradient
+// they give is a bfloat16 value.
+void check_bf16_exact(const ConvRun& r) {
+  for (const auto& [v, what] : {std::pair{&r.y, "y"}, std::pair{&r.grad_x, "grad_x"}, std::pair{&r.grad_w, "grad_w"},
+                                std::pair{&r.grad_b, "grad_b"}}) {
+    CAPTURE(what);
+    int inexact = 0;
+    for (double d : *v) inexact += round_to_bf16(static_cast<float>(d)) != static_cast<float>(d);
+    CHECK(inexact == 0);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("conv2d: in bf16, CUDA runs bfloat16 tensor-core passes within one bfloat16 step of the CPU" *
@@ -542,6 +554,7 @@ TEST_CASE("conv2d: in bf16, CUDA runs bfloat16 tensor-core passes within one bfl
     const ConvRun on_gpu = conv_with_gradients(x.to(gpu), w.to(gpu), b.to(gpu), k.p, seed++, false);
     const EngineCounters d = counters_between(before, engine_counters());
     check_within_bf16_step(cpu, on_gpu);
+    check_bf16_exact(on_gpu);
     // Forward, input gradient and weight gradient on bfloat16 data, where the GPU has bf16 tensor cores
     // (compute capability 8 and later); before that cuDNN has no bfloat16 convolutions.
     if (gpu_major_version() >= 8) CHECK(d.bf16_library_calls == 3);
@@ -621,5 +634,7 @@ TEST_CASE("conv2d: CUDA with measured algorithms stays close to the CPU and time
   const Tensor b = random_tensor({40}, 623, DType::kFloat32);
   const ConvRun cpu = conv_with_gradients(x, w, b, p, 624, false);
   const Device gpu = Device::cuda();
-  check_within_bf16_step(cpu, conv_with_gradients(x.to(gpu), w.to(gpu), b.to(gpu), p, 624, false));
+  const ConvRun on_gpu = conv_with_gradients(x.to(gpu), w.to(gpu), b.to(gpu), p, 624, false);
+  check_within_bf16_step(cpu, on_gpu);
+  check_bf16_exact(on_gpu);
 }
