@@ -85,9 +85,10 @@ __global__ void to_bf16_channels_last_kernel(const float* src, __nv_bfloat16* ds
   }
 }
 
-// dst[n][c][s] = float(src[n][s][c]), exact.
+// dst[n][c][s] = float(src[n][s][c]), exact; with conv2d_relu's epilogue, relu(that + residual[n][c][s])
+// (residual null: relu alone), the expressions of cuda/add.cu and cuda/relu.cu, so the bits of those ops.
 __global__ void from_bf16_channels_last_kernel(const __nv_bfloat16* src, float* dst, int64_t planes, int64_t C,
-                                               int64_t S) {
+                                               int64_t S, const float* residual, bool relu) {
   __shared__ float tile[kTile][kTile + 1];
   const int64_t c0 = static_cast<int64_t>(blockIdx.y) * kTile, s0 = static_cast<int64_t>(blockIdx.x) * kTile;
   for (int64_t n = blockIdx.z; n < planes; n += gridDim.z) {
@@ -100,7 +101,11 @@ __global__ void from_bf16_channels_last_kernel(const __nv_bfloat16* src, float* 
     __syncthreads();
     for (int r = threadIdx.y; r < kTile; r += kTileRows) {
       const int64_t c = c0 + r, s = s0 + threadIdx.x;
-      if (c < C && s < S) out[c * S + s] = tile[threadIdx.x][r];
+      if (c >= C || s >= S) continue;
+      float v = tile[threadIdx.x][r];
+      if (residual != nullptr) v = v + residual[n * C * S + c * S + s];
+      if (relu) v = v < 0.f ? 0.f : v;
+      out[c * S + s] = v;
     }
     __syncthreads();
   }
@@ -133,12 +138,20 @@ Tensor as_bf16_channels_last(const Tensor& t, cudaStream_t s) {
   return out;
 }
 
-// dst (float32, NCHW) = src (bfloat16, channels last), of the same shape.
-void widen_from_channels_last(const Tensor& src, Tensor& dst, cudaStream_t s) {
+// What the widening of a forward's output applies besides: conv2d_relu's sum with a residual (of the
+// output's shape; undefined: none) and ReLU.
+struct WidenEpilogue {
+  const Tensor* residual = nullptr;
+  bool relu = false;
+};
+
+// dst (float32, NCHW) = src (bfloat16, channels last), of the same shape, with the epilogue.
+void widen_from_channels_last(const Tensor& src, Tensor& dst, cudaStream_t s, const WidenEpilogue& e = {}) {
   if (dst.numel() == 0) return;
   const Planes p = planes_of(dst);
+  const float* residual = e.residual != nullptr && e.residual->defined() ? e.residual->data<float>() : nullptr;
   from_bf16_channels_last_kernel<<<transpose_grid(p.n, p.c, p.s), dim3(kTile, kTileRows), 0, s>>>(
-      bf16_data(src), dst.data<float>(), p.n, p.c, p.s);
+      bf16_data(src), dst.data<float>(), p.n, p.c, p.s, residual, e.relu);
   PLEURA_CUDA_LAUNCH_CHECK();
 }
 
@@ -171,7 +184,7 @@ std::function<Tensor()> bf16_copy_of(const Tensor& t, cudaStream_t s) {
 
 // The forward on bfloat16 copies; false (nothing done) when cuDNN has no bfloat16 algorithm for it.
 bool conv2d_fwd_bf16(cudnnHandle_t h, int dev, const Tensor& x, const Tensor& w, const Tensor& bias,
-                     const Conv2dParams& p, Tensor& y) {
+                     const Conv2dParams& p, Tensor& y, const WidenEpilogue& epilogue = {}) {
   ConvDescriptors d = make_conv_descriptors(x, w, p, ConvStorage::kBFloat16);
   cudaStream_t s = stream(dev);
   Lazy x16(bf16_copy_of(x, s)), w16(bf16_copy_of(w, s));
@@ -191,7 +204,7 @@ bool conv2d_fwd_bf16(cudnnHandle_t h, int dev, const Tensor& x, const Tensor& w,
   Tensor ws = conv_workspace(*a, x.device());
   PLEURA_CUDNN_CHECK(run_conv_pass(h, ConvPass::kForward, d, *a, conv_workspace_ptr(ws), o, beta));
   count_bf16_call();
-  widen_from_channels_last(y16.get(), y, s);
+  widen_from_channels_last(y16.get(), y, s, epilogue);
   return true;
 }
 
@@ -232,6 +245,13 @@ bool conv2d_bwd_bf16(cudnnHandle_t h, int dev, const Tensor& x, const Tensor& w,
 }
 
 }  // namespace
+
+bool conv2d_relu_fwd_bf16(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p,
+                          const Tensor& residual, Tensor& y) {
+  const int dev = x.device().index;
+  DeviceGuard guard(dev);
+  return conv2d_fwd_bf16(cudnn(dev), dev, x, w, bias, p, y, WidenEpilogue{&residual, true});
+}
 
 void conv2d_fwd_bias_deferred(const Tensor& x, const Tensor& w, const Conv2dParams& p, Tensor& y) {
   int dev = x.device().index;

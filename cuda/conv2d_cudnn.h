@@ -107,8 +107,13 @@ std::optional<ConvAlgo> conv_algo_bf16(cudnnHandle_t handle, int device, ConvPas
                                        const PassOperandsFn& operands);
 
 // conv2d_fwd's float32 pass, for a caller with an epilogue of its own (cuda/conv2d_relu.cu): y = conv(x, w),
-// the bias left for the caller to add (the sum first, then + bias, as the CPU). Not under the bf16 policy,
-// where the engine composes conv2d_relu (engine/ops/conv2d_relu.h).
+// the bias left for the caller to add (the sum first, then + bias, as the CPU).
 void conv2d_fwd_bias_deferred(const Tensor& x, const Tensor& w, const Conv2dParams& p, Tensor& y);
+
+// conv2d_relu's forward under the bf16 policy: the bfloat16 pass (its output rounded after the bias), then
+// relu(that + residual) as it is widened to float32 (residual undefined: relu alone); false, with nothing
+// done, where cuDNN has no bfloat16 algorithm for it.
+bool conv2d_relu_fwd_bf16(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p,
+                          const Tensor& residual, Tensor& y);
 
 }  // namespace pleura::cuda

@@ -1,6 +1,7 @@
 // conv2d_relu entry point (engine/ops/conv2d_relu.h): the convolution's checks, the residual's, the fused kernels,
 // and one backward node: the ReLU's backward on the saved output, then the convolution's (what the nodes of
-// conv2d, add and relu would do, in the same order: the same bits). In bf16 it is those three ops composed.
+// conv2d, add and relu would do, in the same order: the same bits). In bf16 on the CPU it is those three ops
+// composed; the CUDA kernels fuse it in bf16 too (the convolution's rounded output, then the sum and the ReLU).
 #include "engine/ops/conv2d_relu.h"
 
 #include "engine/autograd.h"
@@ -18,8 +19,8 @@ namespace {
 // gradient needs only its output y, the convolution's only x and the weight.
 class Conv2dReluBackward : public Node {
  public:
-  Conv2dReluBackward(Tensor x, Tensor w, Tensor y, bool has_bias, const Conv2dParams& p)
-      : x_(std::move(x)), w_(std::move(w)), y_(std::move(y)), has_bias_(has_bias), p_(p) {}
+  Conv2dReluBackward(Tensor x, Tensor w, Tensor y, bool has_bias, const Conv2dParams& p, bool bf16)
+      : x_(std::move(x)), w_(std::move(w)), y_(std::move(y)), has_bias_(has_bias), p_(p), bf16_(bf16) {}
 
   std::vector<Tensor> apply(const Tensor& grad_y) override {
     Tensor grad_z = Tensor::empty_like(y_);  // the gradient at the convolution's output (and the residual)
@@ -28,10 +29,13 @@ class Conv2dReluBackward : public Node {
     if (needs_grad(0)) grad_x = Tensor::empty_like(x_);
     if (needs_grad(1)) grad_w = Tensor::empty_like(w_);
     if (has_bias_ && needs_grad(2)) grad_b = Tensor::empty(Shape{w_.size(0)}, w_.dtype(), w_.device());
-    if (grad_x.defined() || grad_w.defined() || grad_b.defined())
+    if (grad_x.defined() || grad_w.defined() || grad_b.defined()) {
+      // The forward's policy (bf16 fuses on CUDA only, whose kernels round for themselves: conv2d.h).
+      const PrecisionScope policy(bf16_ ? Precision::kBFloat16 : Precision::kFloat32);
       PLEURA_DISPATCH(x_.device(), "conv2d_relu",
                       conv2d_bwd(x_, w_, grad_z, p_, grad_x.defined() ? &grad_x : nullptr,
                                  grad_w.defined() ? &grad_w : nullptr, grad_b.defined() ? &grad_b : nullptr));
+    }
     return {grad_x, grad_w, grad_b, needs_grad(3) ? grad_z : Tensor()};
   }
   void release_saved() override {
@@ -45,13 +49,16 @@ class Conv2dReluBackward : public Node {
   Tensor x_, w_, y_;
   bool has_bias_;
   Conv2dParams p_;
+  bool bf16_;
 };
 
 }  // namespace
 
-bool conv2d_relu_fuses(const Tensor& x) {
-  return !(precision() == Precision::kBFloat16 && x.dtype() == DType::kFloat32);
-}
+namespace {
+bool bf16_policy(const Tensor& x) { return precision() == Precision::kBFloat16 && x.dtype() == DType::kFloat32; }
+}  // namespace
+
+bool conv2d_relu_fuses(const Tensor& x) { return !bf16_policy(x) || x.device().is_cuda(); }
 
 Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p,
                    const Tensor& residual) {
@@ -70,7 +77,8 @@ Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, co
   Tensor y = Tensor::empty(y_shape, x.dtype(), x.device());
   PLEURA_DISPATCH(x.device(), "conv2d_relu", conv2d_relu_fwd(x.detach(), weight.detach(), bias, p, residual, y));
   record(y, {&x, &weight, &bias, &residual}, [&] {
-    return std::make_shared<Conv2dReluBackward>(x.detach(), weight.detach(), y.detach(), bias.defined(), p);
+    return std::make_shared<Conv2dReluBackward>(x.detach(), weight.detach(), y.detach(), bias.defined(), p,
+                                                bf16_policy(x));
   });
   return y;
 }

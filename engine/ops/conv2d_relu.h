@@ -1,8 +1,9 @@
 // conv2d_relu: y = relu(conv2d(x, weight, bias) + residual), the residual optional: a convolution with its
 // ReLU (and a residual block's sum) applied while each part of the output is still in the cache, instead of
 // one more pass over the whole activation per elementwise op, and one backward node that keeps the output alone
-// (the convolution's output before the ReLU is never stored). In bf16 precision it is the three ops composed
-// (the convolution rounds its output to bf16 before the sum). CPU kernel in
+// (the convolution's output before the ReLU is never stored). In bf16 precision the convolution rounds its
+// output to bf16 before the sum: on the CPU the three ops composed, on CUDA fused all the same (the sum and
+// the ReLU applied as the output is widened from bfloat16, cuda/conv2d.cu). CPU kernel in
 // cpu/conv2d_relu.cpp (the epilogue inside oneDNN's row bands, cpu/conv2d_onednn.cpp), CUDA kernel in
 // cuda/conv2d_relu.cu, tests in tests/ops/test_conv2d_relu.cpp.
 #pragma once
@@ -17,7 +18,7 @@ namespace pleura {
 Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p,
                    const Tensor& residual = Tensor());
 
-// True when conv2d_relu takes the fused kernels for this input: anything but a float32 input in bf16
+// True when conv2d_relu takes the fused kernels for this input: anything but a float32 CPU input in bf16
 // precision. For tests.
 bool conv2d_relu_fuses(const Tensor& x);
 
