@@ -30,7 +30,7 @@ plan_limit=480
 
 # name:timeout_s, in order of value. The sum (with the setup allowance) must stay within plan_limit.
 setup_s=20
-steps=(gpu-ops:70 models:40 tools:45 bench-unet:75 pytorch:115 bench-ops:25 memcheck:50 racecheck:30)
+steps=(gpu-ops:70 models:40 tools:45 bench-unet:120 pytorch:105 bench-ops:25 memcheck:35 racecheck:20)
 
 dry_run=0
 only=""
@@ -206,21 +206,26 @@ step_tools() {
   [ "$(find "$work/maps" -name '*.npy' | wc -l)" -eq 8 ]
 }
 
-step_bench_unet() {
-  local m rc=0
-  for m in albunet resnet50_unet scse_unet; do
-    "$bin/bench_unet" --model "$m" --size 1024 --batch 4 --infer-batch 8 --flip --steps 5 --warmup 2 \
-      --device cuda --json >"$out/bench_unet.part" 2>&1 || rc=1
-    cat "$out/bench_unet.part"
-    grep -E '^\{' "$out/bench_unet.part" >>"$out/bench_unet.jsonl"
-  done
-  # AlbuNet again with CUDA graphs (train_unet's [run] cuda_graphs, infer_unet --cuda-graphs): the training
-  # step and the inference replayed after 2 warm-ups.
-  "$bin/bench_unet" --model albunet --size 1024 --batch 4 --infer-batch 8 --flip --cuda-graphs --steps 5 \
-    --warmup 2 --device cuda --json >"$out/bench_unet.part" 2>&1 || rc=1
+# One bench_unet run at 1024x1024 (training batch 4, flip-TTA inference batch 8, 2 warm-up steps, where
+# cuDNN's algorithms are timed), its JSON line kept in bench_unet.jsonl.
+bench_unet_run() {
+  "$bin/bench_unet" --size 1024 --batch 4 --infer-batch 8 --flip --steps 5 --warmup 2 --device cuda --json "$@" \
+    >"$out/bench_unet.part" 2>&1
+  local rc=$?
   cat "$out/bench_unet.part"
   grep -E '^\{' "$out/bench_unet.part" >>"$out/bench_unet.jsonl"
   rm -f "$out/bench_unet.part"
+  return $rc
+}
+
+step_bench_unet() {
+  local m rc=0
+  # float32 (TF32 allowed, as PyTorch's default), then the bf16 policy (the target's mode).
+  for m in albunet resnet50_unet scse_unet; do bench_unet_run --model "$m" || rc=1; done
+  for m in albunet resnet50_unet scse_unet; do bench_unet_run --model "$m" --precision bf16 || rc=1; done
+  # AlbuNet in bf16 with CUDA graphs (train_unet's [run] cuda_graphs, infer_unet --cuda-graphs): the
+  # training step and the inference replayed after the 2 warm-ups.
+  bench_unet_run --model albunet --precision bf16 --cuda-graphs || rc=1
   return $rc
 }
 
@@ -239,7 +244,7 @@ selected gpu-ops && run_step gpu-ops "$(timeout_of gpu-ops)" \
   bash -c '"$0" -ts=gpu -tce="$1,$2" 2>&1 | tee -a "$3"' "$bin/pleura_tests" "$models" "$tools" "$out/tests.log"
 selected models && run_step models "$(timeout_of models)" \
   bash -c '"$0" -ts=gpu -tc="$1" 2>&1 | tee -a "$2"' "$bin/pleura_tests" "$models" "$out/tests.log"
-export -f step_tools step_bench_unet step_sanitizer
+export -f step_tools bench_unet_run step_bench_unet step_sanitizer
 export bin root out tools sanitizer
 selected tools && run_step tools "$(timeout_of tools)" bash -c 'step_tools 2>&1 | tee -a "$out/tests.log"; exit ${PIPESTATUS[0]}'
 selected bench-unet && run_step bench-unet "$(timeout_of bench-unet)" bash -c step_bench_unet

@@ -74,13 +74,20 @@ def pytorch_records(doc):
     return out
 
 
+def row_label(row):
+    """A bench_unet row's name: the model, its precision when not fp32, and whether CUDA graphs ran."""
+    precision = row.get("precision", "fp32")
+    return (row.get("model", "?") + ("" if precision == "fp32" else " " + precision)
+            + (" cuda_graphs" if row.get("cuda_graphs") else ""))
+
+
 def ratios(pleura_rows, torch_records):
     """Pleura's training-step time over PyTorch's, and PyTorch's images/s over Pleura's, per model and mode
     (below 1: Pleura is faster)."""
     table = {}
     for row in pleura_rows:
         model = row.get("model")
-        label = model + (" cuda_graphs" if row.get("cuda_graphs") else "")
+        label = row_label(row)
         for mode in PYTORCH_MODES:
             entry = {}
             train = torch_records.get((model, mode, "train"))
@@ -129,15 +136,15 @@ def print_table(s):
     for line in s["sanitizers"]:
         print(line)
     for row in s["bench_unet"]:
-        label = row.get('model', '?') + (" graphs" if row.get("cuda_graphs") else "")
-        print(f"pleura {label:<14} train {fmt(row.get('train_step_ms'), '.1f')} ms "
+        label = row_label(row)
+        print(f"pleura {label:<24} train {fmt(row.get('train_step_ms'), '.1f')} ms "
               f"({fmt(row.get('train_tflops'), '.0f')} TFLOP/s), infer {fmt(row.get('infer_images_per_s'), '.1f')} img/s, "
               f"peak {fmt(row.get('peak_mib'), '.0f')} MiB, syncs/step {row.get('host_syncs_per_step', '-')}, "
               f"launches/step {row.get('device_operations_per_step', '-')}")
     for model, modes in s["ratios_to_pytorch"].items():
         cells = ", ".join(f"{mode} {fmt(r.get('train_time_ratio'), '.2f')}/{fmt(r.get('infer_time_ratio'), '.2f')}"
                           for mode, r in modes.items())
-        print(f"pleura/pytorch time {model:<14} (train/infer): {cells}")
+        print(f"pleura/pytorch time {model:<24} (train/infer): {cells}")
 
 
 def main():

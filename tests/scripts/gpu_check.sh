@@ -19,7 +19,7 @@ for step in setup gpu-ops models tools bench-unet pytorch bench-ops memcheck rac
   echo "$plan" | grep -q "^  $step " || fail "plan lacks step $step"
 done
 only=$(PLEURA_DRY_RUN_NO_BUNDLE=1 "$check" --dry-run --only tools,memcheck)
-[ "$(echo "$only" | awk '$1 == "total" {print $2}')" -eq $((20 + 45 + 50)) ] || fail "--only total wrong: $only"
+[ "$(echo "$only" | awk '$1 == "total" {print $2}')" -eq $((20 + 45 + 35)) ] || fail "--only total wrong: $only"
 echo "$only" | grep -q "^  gpu-ops " && fail "--only kept gpu-ops"
 if "$check" --only nonsense >/dev/null 2>"$work/err"; then fail "an unknown step was accepted"; fi
 grep -q "unknown step 'nonsense'" "$work/err" || fail "no message naming the unknown step"
@@ -51,7 +51,8 @@ printf '[doctest] test cases:  30 |  29 passed |  1 failed |  0 skipped\n' >"$ou
 printf '========= ERROR SUMMARY: 0 errors\n' >"$out/sanitizer.log"
 {
   echo '{"model": "albunet", "train_step_ms": 60.0, "train_tflops": 200.0, "infer_images_per_s": 30.0, "peak_mib": 7000}'
-  echo '{"model": "albunet", "cuda_graphs": true, "infer_images_per_s": 40.0}'
+  echo '{"model": "albunet", "precision": "bf16", "train_step_ms": 30.0, "infer_images_per_s": 90.0}'
+  echo '{"model": "albunet", "precision": "bf16", "cuda_graphs": true, "infer_images_per_s": 40.0}'
 } >"$out/bench_unet.jsonl"
 cat >"$out/pytorch.json" <<'JSON'
 {"header": {"torch": "2.11.0"}, "complete": true, "records": [
@@ -73,8 +74,10 @@ assert abs(r["train_time_ratio"] - 1.5) < 1e-12, r      # 60 ms against 40 ms
 assert abs(r["infer_time_ratio"] - 2.0) < 1e-12, r      # PyTorch 60 img/s against 30
 assert abs(r["train_memory_ratio"] - 0.7) < 1e-12, r
 assert "bf16_cl_compile" not in s["ratios_to_pytorch"]["albunet"]
-# The CUDA-graph inference row has its own entry; it does not replace the model's.
-g = s["ratios_to_pytorch"]["albunet cuda_graphs"]["bf16_cl"]
+# The bf16 and CUDA-graph rows have entries of their own; they do not replace the model's.
+b = s["ratios_to_pytorch"]["albunet bf16"]["bf16_cl"]
+assert abs(b["train_time_ratio"] - 0.75) < 1e-12 and abs(b["infer_time_ratio"] - 60 / 90) < 1e-12, b
+g = s["ratios_to_pytorch"]["albunet bf16 cuda_graphs"]["bf16_cl"]
 assert abs(g["infer_time_ratio"] - 1.5) < 1e-12 and "train_time_ratio" not in g, g
 assert abs(s["bench_unet"][0]["train_fraction_of_tf32_gemm"] - 0.5) < 1e-12
 assert s["sanitizers"] == ["========= ERROR SUMMARY: 0 errors"]
