@@ -13,6 +13,8 @@
 
 #include <string>
 
+#include "engine/scoped_setting.h"
+
 namespace pleura {
 
 enum class ConvAlgorithmChoice { kMeasured, kReproducible };
@@ -25,17 +27,7 @@ const char* conv_algorithm_choice_name(ConvAlgorithmChoice choice);
 ConvAlgorithmChoice parse_conv_algorithm_choice(const std::string& text, const std::string& where);
 
 // Sets the choice for its scope (tools, tests), restoring the previous one after.
-class ConvAlgorithmChoiceScope {
- public:
-  explicit ConvAlgorithmChoiceScope(ConvAlgorithmChoice c) : previous_(conv_algorithm_choice()) {
-    set_conv_algorithm_choice(c);
-  }
-  ~ConvAlgorithmChoiceScope() { set_conv_algorithm_choice(previous_); }
-  ConvAlgorithmChoiceScope(const ConvAlgorithmChoiceScope&) = delete;
-  ConvAlgorithmChoiceScope& operator=(const ConvAlgorithmChoiceScope&) = delete;
-
- private:
-  ConvAlgorithmChoice previous_;
-};
+using ConvAlgorithmChoiceScope =
+    ScopedSetting<ConvAlgorithmChoice, conv_algorithm_choice, set_conv_algorithm_choice>;
 
 }  // namespace pleura

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "engine/device.h"
+#include "engine/scoped_setting.h"
 
 namespace pleura {
 
@@ -15,18 +16,8 @@ void set_fast_inference_convolutions(bool on);
 bool fast_inference_convolutions();
 
 // Sets the policy for its scope, restoring the previous one after.
-class FastInferenceConvolutionsScope {
- public:
-  explicit FastInferenceConvolutionsScope(bool on) : previous_(fast_inference_convolutions()) {
-    set_fast_inference_convolutions(on);
-  }
-  ~FastInferenceConvolutionsScope() { set_fast_inference_convolutions(previous_); }
-  FastInferenceConvolutionsScope(const FastInferenceConvolutionsScope&) = delete;
-  FastInferenceConvolutionsScope& operator=(const FastInferenceConvolutionsScope&) = delete;
-
- private:
-  bool previous_;
-};
+using FastInferenceConvolutionsScope =
+    ScopedSetting<bool, fast_inference_convolutions, set_fast_inference_convolutions>;
 
 // True when, with the policy on, convolutions on `device` take a fast algorithm on this machine (for logs
 // and tests): the CPU's when cpu::fast_inference_convolutions_available(), never CUDA's (yet).

@@ -8,6 +8,8 @@
 
 #include <string>
 
+#include "engine/scoped_setting.h"
+
 namespace pleura {
 
 enum class Precision { kFloat32, kBFloat16 };
@@ -20,15 +22,6 @@ const char* precision_name(Precision p);
 Precision parse_precision(const std::string& text, const std::string& where);
 
 // Sets a precision for its scope (tests, tools), restoring the previous one after.
-class PrecisionScope {
- public:
-  explicit PrecisionScope(Precision p) : previous_(precision()) { set_precision(p); }
-  ~PrecisionScope() { set_precision(previous_); }
-  PrecisionScope(const PrecisionScope&) = delete;
-  PrecisionScope& operator=(const PrecisionScope&) = delete;
-
- private:
-  Precision previous_;
-};
+using PrecisionScope = ScopedSetting<Precision, precision, set_precision>;
 
 }  // namespace pleura
