@@ -1,12 +1,13 @@
 // CUDA kernels of conv2d (engine/ops/conv2d.h); twin: cpu/conv2d.cpp; tests: tests/ops/test_conv2d.cpp (gpu).
 // The convolution passes are cuDNN's (descriptors and algorithm cache in cuda/conv2d_cudnn.{h,cu}); the
 // bias is added and reduced by our own kernels, the reduction without atomics (deterministic).
-// Under the bf16 policy (engine/precision.h; the engine has already rounded x, w, the bias and grad_y to
-// bfloat16 values) the passes run on bfloat16 copies, channels last, on the tensor cores with float32
-// accumulation, and their outputs, bfloat16 themselves, are widened back to float32 NCHW exactly. The
-// forward's bias goes into cuDNN's accumulation (the output prefilled with it, beta = 1), so y is rounded
-// once, after the bias, as the policy and the CPU round it. Where cuDNN has no bfloat16 algorithm for a
-// shape (an old GPU), the float32 passes run on the rounded values, as before.
+// Under the bf16 policy (engine/precision.h) these kernels do the policy's rounding themselves (engine/
+// ops/conv2d.h): the passes run on bfloat16 copies of x, w and grad_y, channels last, made by rounding to
+// nearest even (what round_bf16 gives), on the tensor cores with float32 accumulation, and their outputs,
+// bfloat16 themselves, are widened back to float32 NCHW exactly. The forward's bias, rounded, goes into
+// cuDNN's accumulation (the output prefilled with it, beta = 1), so y is rounded once, after the bias, as
+// the CPU rounds it. Where cuDNN has no bfloat16 algorithm for a shape (an old GPU), the float32 passes run
+// on rounded copies and their outputs are rounded after.
 #include <cuda_bf16.h>
 
 #include <algorithm>
@@ -63,8 +64,7 @@ dim3 transpose_grid(int64_t planes, int64_t C, int64_t S) {
               static_cast<unsigned>(std::min(planes, max_z)));
 }
 
-// dst[n][s][c] = bfloat16(src[n][c][s]), rounding to nearest even (exact for the bf16-rounded values the
-// policy passes).
+// dst[n][s][c] = bfloat16(src[n][c][s]), rounding to nearest even: the policy's rounding, done here.
 __global__ void to_bf16_channels_last_kernel(const float* src, __nv_bfloat16* dst, int64_t planes, int64_t C,
                                              int64_t S) {
   __shared__ float tile[kTile][kTile + 1];  // +1: the column reads hit 32 different banks
@@ -111,8 +111,8 @@ __global__ void from_bf16_channels_last_kernel(const __nv_bfloat16* src, float* 
   }
 }
 
-// y [N, P*Q, K] (channels last) = bias[k] in bfloat16 (exact: the policy rounded the bias), for cuDNN to
-// add the convolution to (beta = 1) before its one rounding of the sum.
+// y [N, P*Q, K] (channels last) = bias[k] rounded to bfloat16, for cuDNN to add the convolution to (beta = 1)
+// before its one rounding of the sum.
 __global__ void fill_bias_bf16_kernel(const float* bias, __nv_bfloat16* y, int64_t total, int64_t K) {
   PLEURA_KERNEL_LOOP(i, total) { y[i] = __float2bfloat16_rn(bias[i % K]); }
 }

@@ -246,7 +246,7 @@ void race_candidate(cudnnHandle_t h, int device, ConvPass pass, ConvDescriptors&
 }
 
 // The measured choice: every usable candidate run on the pass's own operands and timed, the fastest kept
-// (engine/algorithm_race.h); nullopt when none runs.
+// (engine/algorithm_race.h); nullopt when there is no usable candidate.
 std::optional<ConvAlgo> choose_measured(cudnnHandle_t h, int device, ConvPass pass, ConvDescriptors& d,
                                         const std::vector<Usable>& usable, const PassOperandsFn& operands) {
   if (usable.size() <= 1) return choose_reproducible(usable);
@@ -255,7 +255,8 @@ std::optional<ConvAlgo> choose_measured(cudnnHandle_t h, int device, ConvPass pa
   AlgorithmRace race(usable.size());
   for (size_t i = 0; i < usable.size(); ++i) race_candidate(h, device, pass, d, usable[i].algo, o, i, race, timer);
   const std::optional<size_t> best = race.winner();
-  if (!best) return std::nullopt;
+  // None ran (every workspace out of memory, say): the ranking's choice, whose call will say what fails.
+  if (!best) return choose_reproducible(usable);
   return usable[*best].algo;
 }
 
