@@ -12,8 +12,9 @@
 //   GEMM, direct); FFT and Winograd transforms add rounding error that scales with the largest output,
 //   which would break the CPU parity bound on small outputs.
 // - bfloat16 storage (the bf16 policy; channels-last copies): tensor-core math (CUDNN_TENSOR_OP_MATH, or
-//   the default), float32 accumulation, and again only algorithms that sum the products directly. When cuDNN offers none (an old
-//   GPU, an odd shape), the choice says so and conv2d runs the float32 pass on the bf16-rounded values.
+//   the default), float32 accumulation, and again only algorithms that sum the products directly. When
+//   cuDNN offers none (an old GPU, an odd shape), the choice says so and conv2d runs the float32 pass on
+//   bf16-rounded copies.
 #include <algorithm>
 #include <array>
 #include <climits>
