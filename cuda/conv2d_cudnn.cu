@@ -25,6 +25,7 @@
 
 #include "cuda/context.h"
 #include "cuda/conv2d_cudnn.h"
+#include "cuda/event_timer.h"
 #include "engine/algorithm_race.h"
 #include "engine/conv_algorithm_choice.h"
 #include "engine/counters.h"
@@ -184,36 +185,6 @@ std::optional<ConvAlgo> choose_reproducible(const std::vector<Usable>& usable) {
   if (usable.empty()) return std::nullopt;
   return usable.front().algo;
 }
-
-// A pair of events timing work on a stream; destroyed (with a logged failure) on every path.
-class EventTimer {
- public:
-  EventTimer() {
-    PLEURA_CUDA_CHECK(cudaEventCreate(&start_));
-    PLEURA_CUDA_CHECK(cudaEventCreate(&stop_));
-  }
-  ~EventTimer() {
-    PLEURA_CUDA_CHECK_LOG(cudaEventDestroy(start_));
-    PLEURA_CUDA_CHECK_LOG(cudaEventDestroy(stop_));
-  }
-  EventTimer(const EventTimer&) = delete;
-  EventTimer& operator=(const EventTimer&) = delete;
-
-  void start(cudaStream_t s) { PLEURA_CUDA_CHECK(cudaEventRecord(start_, s)); }
-  // Waits for the stream's work up to now (a host synchronisation, counted) and returns the milliseconds
-  // since start().
-  double stop_ms(cudaStream_t s) {
-    PLEURA_CUDA_CHECK(cudaEventRecord(stop_, s));
-    PLEURA_CUDA_CHECK(cudaEventSynchronize(stop_));
-    count(Counter::kSynchronization);
-    float ms = 0.f;
-    PLEURA_CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
-    return ms;
-  }
-
- private:
-  cudaEvent_t start_ = nullptr, stop_ = nullptr;
-};
 
 // Runs candidate `i` of the race: a warm-up, then the timed runs the race asks for. A candidate cuDNN
 // refuses at run time, or whose workspace cannot be had, fails.

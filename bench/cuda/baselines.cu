@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cuda/context.h"
+#include "cuda/event_timer.h"
 #include "engine/random.h"
 #include "engine/tensor.h"
 
@@ -20,21 +21,13 @@ double median(std::vector<double> v) {
 double time_ms(const std::function<void()>& fn, int warmup, int iters) {
   cudaStream_t s = cuda::stream(0);
   for (int i = 0; i < warmup; ++i) fn();
-  cudaEvent_t a, b;
-  PLEURA_CUDA_CHECK(cudaEventCreate(&a));
-  PLEURA_CUDA_CHECK(cudaEventCreate(&b));
+  cuda::EventTimer timer;
   std::vector<double> times;
   for (int i = 0; i < iters; ++i) {
-    PLEURA_CUDA_CHECK(cudaEventRecord(a, s));
+    timer.start(s);
     fn();
-    PLEURA_CUDA_CHECK(cudaEventRecord(b, s));
-    PLEURA_CUDA_CHECK(cudaEventSynchronize(b));
-    float ms = 0;
-    PLEURA_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
-    times.push_back(ms);
+    times.push_back(timer.stop_ms(s));
   }
-  PLEURA_CUDA_CHECK(cudaEventDestroy(a));
-  PLEURA_CUDA_CHECK(cudaEventDestroy(b));
   return median(times);
 }
 
