@@ -23,6 +23,7 @@
 #include "engine/ops/combo_loss.h"
 #include "engine/parallel.h"
 #include "engine/random.h"
+#include "engine/tensor_memory.h"
 #include "infer/predict.h"
 #include "layers/conv_bn.h"
 #include "models/registry.h"
@@ -268,13 +269,19 @@ UnetBenchResult run_unet_bench(const UnetBenchOptions& o) {
   set_up(b, r.infer_batch);
   r.parameters = b.model->num_parameters();
   const int cuda = o.device.is_cuda() ? o.device.index : -1;
-  if (cuda >= 0) cuda::reset_peak_memory(cuda);
+  if (cuda >= 0) {
+    cuda::reset_peak_memory(cuda);
+  } else {
+    reset_cpu_tensor_peak();
+  }
 
   if (!o.infer_only) time_training(b, r);
   if (cuda >= 0) {
     const cuda::MemoryStats m = cuda::memory_stats(cuda);
     r.peak_bytes = static_cast<int64_t>(m.peak_bytes_in_use);
     r.peak_reserved_bytes = static_cast<int64_t>(m.peak_bytes_reserved);
+  } else {
+    r.peak_bytes = static_cast<int64_t>(cpu_tensor_memory().peak_bytes_in_use);
   }
 
   set_workload(workload(o, o.flip ? "flip-TTA inference of" : "inference of", r.infer_batch));
@@ -416,10 +423,8 @@ void print_json(std::ostream& out, const UnetBenchOptions& o, const UnetBenchRes
   j["device_operations_per_step"] = r.per_step.device_operations;
   j["device_mallocs_per_step"] = r.per_step.device_mallocs;
   j["graph_launches_per_step"] = r.per_step.graph_launches;
-  if (o.device.is_cuda()) {
-    j["peak_mib"] = mib(r.peak_bytes);
-    j["reserved_mib"] = mib(r.peak_reserved_bytes);
-  }
+  if (!o.infer_only) j["peak_mib"] = mib(r.peak_bytes);
+  if (o.device.is_cuda()) j["reserved_mib"] = mib(r.peak_reserved_bytes);
   out << j.dump() << "\n";
 }
 
@@ -451,9 +456,11 @@ void print_table(std::ostream& out, const UnetBenchOptions& o, const UnetBenchRe
       << r.host_cache.cache_hits << " hits (" << r.host_cache.planned_hits << " planned), "
       << r.host_cache.cache_misses << " misses, "
       << mib(static_cast<int64_t>(r.host_cache.bytes_released)) << " MiB given back to make room\n";
-  if (o.device.is_cuda() && !o.infer_only)
-    out << "  peak tensor memory in training: " << mib(r.peak_bytes) << " MiB, reserved "
-        << mib(r.peak_reserved_bytes) << " MiB\n";
+  if (!o.infer_only) {
+    out << "  peak tensor memory in training: " << mib(r.peak_bytes) << " MiB";
+    if (o.device.is_cuda()) out << ", reserved " << mib(r.peak_reserved_bytes) << " MiB";
+    out << "\n";
+  }
 }
 
 void run(const BenchArgs& a, const tools::ToolContext& context) {

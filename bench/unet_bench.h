@@ -81,7 +81,8 @@ struct UnetBenchResult {
   int64_t infer_batch = 0;
   double mean_loss = 0;  // the mean loss of every training step run (a sanity check: finite)
   int64_t parameters = 0;
-  // CUDA only: peak bytes held by tensors and peak bytes reserved from the driver (caching allocator).
+  // Training's peak bytes held by tensors (CUDA: the caching allocator's count; CPU: engine/tensor_memory.h's),
+  // and, CUDA only, the peak bytes reserved from the driver.
   int64_t peak_bytes = 0;
   int64_t peak_reserved_bytes = 0;
   int64_t peak_rss_bytes = 0;  // the process's peak resident memory (getrusage) at the end of the run

@@ -8,6 +8,7 @@
 #include "engine/alloc_context.h"
 #include "engine/dispatch.h"
 #include "engine/ops/add.h"
+#include "engine/saved_activation.h"
 
 namespace pleura {
 
@@ -48,7 +49,7 @@ NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
 
 bool can_overwrite(const Tensor& t) {
   return t.defined() && !needs_recording({&t}) && t.impl_ptr().use_count() == 1 &&
-         t.impl().storage.use_count() == 1;
+         t.impl().storage.use_count() == 1 && !has_saved_bf16_copy(t);
 }
 
 bool needs_recording(const std::vector<const Tensor*>& inputs) {

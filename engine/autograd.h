@@ -62,8 +62,9 @@ class NoGradGuard {
 // True when an op on these inputs must be recorded.
 bool needs_recording(const std::vector<const Tensor*>& inputs);
 // True when an op may write its output over `t`: no graph will record the op, and `t` is the only handle on
-// its data (no other Tensor, view or saved tensor shares it). Elementwise ops take rvalues and use this, so
-// that inference (no grad) reuses a temporary's buffer instead of allocating another of the same size.
+// its data (no other Tensor, view or saved tensor shares it, nor a saved bfloat16 copy of it:
+// engine/saved_activation.h). Elementwise ops take rvalues and use this, so that inference (no grad) reuses a
+// temporary's buffer instead of allocating another of the same size.
 bool can_overwrite(const Tensor& t);
 // Links `node` to the inputs and makes it output's grad_fn (output then requires a gradient).
 void attach_node(Tensor& output, const std::vector<const Tensor*>& inputs, std::shared_ptr<Node> node);

@@ -1,6 +1,8 @@
-// Tensor and Storage: allocation, copies between devices, dtype conversion, autograd accessors.
+// Tensor and Storage: allocation (with engine/tensor_memory.h's count of CPU bytes), copies between devices,
+// dtype conversion, autograd accessors.
 #include "engine/tensor.h"
 
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -11,6 +13,7 @@
 #include "engine/counters.h"
 #include "engine/cuda_runtime.h"
 #include "engine/host_allocator.h"
+#include "engine/tensor_memory.h"
 
 namespace pleura {
 
@@ -31,9 +34,24 @@ void visit_dtype(DType dtype, const char* what, Fn&& fn) {
 
 }  // namespace
 
+namespace {
+std::atomic<size_t> g_cpu_bytes{0}, g_cpu_peak{0};
+
+void count_cpu_alloc(size_t bytes) {
+  const size_t now = g_cpu_bytes.fetch_add(bytes) + bytes;
+  size_t peak = g_cpu_peak.load();
+  while (now > peak && !g_cpu_peak.compare_exchange_weak(peak, now)) {
+  }
+}
+}  // namespace
+
+CpuTensorMemory cpu_tensor_memory() { return CpuTensorMemory{g_cpu_bytes.load(), g_cpu_peak.load()}; }
+void reset_cpu_tensor_peak() { g_cpu_peak = g_cpu_bytes.load(); }
+
 Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
   if (device.is_cpu()) {
     data_ = host_alloc(bytes);
+    count_cpu_alloc(bytes);
   } else {
     cuda::require_device(device.index);
     data_ = cuda::alloc(bytes, device.index);
@@ -43,6 +61,7 @@ Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
 Storage::~Storage() {
   if (device_.is_cpu()) {
     host_free(data_, bytes_);
+    g_cpu_bytes -= bytes_;
   } else if (data_ != nullptr) {
     cuda::free(data_, bytes_, device_.index);
   }
@@ -122,6 +141,7 @@ void Tensor::copy_from(const Tensor& src) {
                " does not match destination ", describe(*this));
   size_t bytes = nbytes();
   if (bytes == 0 || raw() == src.raw()) return;
+  impl().bf16_values = false;
   Device d = device(), s = src.device();
   if (d.is_cpu() && s.is_cpu()) {
     std::memcpy(raw(), src.raw(), bytes);
@@ -181,6 +201,7 @@ Tensor Tensor::view(const Shape& new_shape) const {
   impl->shape = new_shape;
   impl->dtype = dtype();
   impl->storage = impl_->storage;
+  impl->bf16_values = impl_->bf16_values;
   return Tensor(std::move(impl));
 }
 
@@ -220,6 +241,7 @@ Tensor Tensor::detach() const {
   impl->shape = shape();
   impl->dtype = dtype();
   impl->storage = impl_->storage;
+  impl->bf16_values = impl_->bf16_values;
   return Tensor(std::move(impl));
 }
 

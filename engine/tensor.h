@@ -37,6 +37,11 @@ struct TensorImpl {
   Shape shape;
   DType dtype = DType::kFloat32;
   std::shared_ptr<Storage> storage;
+  // Every element is a bfloat16 value (a float32 whose lower 16 bits are zero, or a NaN or infinity): set by
+  // the convolutions that round their outputs under the bf16 policy, so that a node keeping the tensor may keep
+  // it as bfloat16 losing nothing (engine/saved_activation.h); views and detach() inherit it; the ops that
+  // write over their input clear it.
+  bool bf16_values = false;
   // Autograd state.
   bool requires_grad = false;
   std::shared_ptr<TensorImpl> grad;    // leaves only: accumulated gradient

@@ -38,6 +38,7 @@ Tensor add(Tensor&& a, const Tensor& b) {
   const OpScope op_scope("add");
   check_add(a, b);
   PLEURA_DISPATCH(a.device(), "add", add_fwd(a, b, a));
+  a.impl().bf16_values = false;  // the values are those of another op now (engine/tensor.h)
   return std::move(a);
 }
 

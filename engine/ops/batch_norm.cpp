@@ -1,12 +1,15 @@
 // batch_norm2d and batch_norm2d_relu entry points: checks, dispatch to the training or eval kernels,
 // backward node (saves x, weight, the per-channel mean and invstd the forward used, and the fused op's
-// output for its ReLU mask).
+// output for its ReLU mask; x and the output as bfloat16 under the bf16 policy where that loses nothing:
+// engine/saved_activation.h).
 #include "engine/ops/batch_norm.h"
 
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "engine/op_checks.h"
 #include "engine/ops/relu.h"
+#include "engine/precision.h"
+#include "engine/saved_activation.h"
 
 namespace pleura {
 
@@ -18,29 +21,30 @@ constexpr const char* kOp = "batch_norm2d";
 // incoming gradient is first masked where the output is not positive (relu_bwd), which is also the residual's.
 class BatchNormBackward : public Node {
  public:
-  BatchNormBackward(Tensor x, Tensor weight, Tensor save_mean, Tensor save_invstd, bool training, Communicator* sync,
-                    Tensor relu_output, bool has_residual)
-      : x_(std::move(x)),
+  BatchNormBackward(SavedActivation x, Tensor weight, Tensor save_mean, Tensor save_invstd, bool training,
+                    Communicator* sync, SavedActivation relu_output, bool has_residual)
+      : saved_x_(std::move(x)),
         weight_(std::move(weight)),
         save_mean_(std::move(save_mean)),
         save_invstd_(std::move(save_invstd)),
-        relu_output_(std::move(relu_output)),
+        saved_relu_output_(std::move(relu_output)),
         training_(training),
         has_residual_(has_residual),
         sync_(sync) {}
   std::vector<Tensor> apply(const Tensor& grad_out) override {
+    const Tensor x = saved_x_.get();
     Tensor grad_y = grad_out;
-    if (relu_output_.defined()) {
+    if (saved_relu_output_.defined()) {
       grad_y = Tensor::empty_like(grad_out);
-      PLEURA_DISPATCH(x_.device(), kOp, relu_bwd(relu_output_, grad_out, grad_y));
+      PLEURA_DISPATCH(x.device(), kOp, relu_bwd(saved_relu_output_.get(), grad_out, grad_y));
     }
     Tensor grad_x, grad_weight, grad_bias;
-    if (needs_grad(0)) grad_x = Tensor::empty_like(x_);
+    if (needs_grad(0)) grad_x = Tensor::empty_like(x);
     if (needs_grad(1)) grad_weight = Tensor::empty_like(weight_);
     if (needs_grad(2)) grad_bias = Tensor::empty_like(weight_);
     if (grad_x.defined() || grad_weight.defined() || grad_bias.defined()) {
-      PLEURA_DISPATCH(x_.device(), kOp,
-                      batch_norm_bwd(x_, weight_, save_mean_, save_invstd_, training_, sync_, grad_y,
+      PLEURA_DISPATCH(x.device(), kOp,
+                      batch_norm_bwd(x, weight_, save_mean_, save_invstd_, training_, sync_, grad_y,
                                      grad_x.defined() ? &grad_x : nullptr,
                                      grad_weight.defined() ? &grad_weight : nullptr,
                                      grad_bias.defined() ? &grad_bias : nullptr));
@@ -50,16 +54,19 @@ class BatchNormBackward : public Node {
     return grads;
   }
   void release_saved() override {
-    x_ = Tensor();
+    saved_x_.reset();
     weight_ = Tensor();
     save_mean_ = Tensor();
     save_invstd_ = Tensor();
-    relu_output_ = Tensor();
+    saved_relu_output_.reset();
   }
-  const char* name() const override { return relu_output_.defined() ? "batch_norm2d_relu" : kOp; }
+  const char* name() const override { return has_relu_ ? "batch_norm2d_relu" : kOp; }
 
  private:
-  Tensor x_, weight_, save_mean_, save_invstd_, relu_output_;
+  SavedActivation saved_x_;
+  Tensor weight_, save_mean_, save_invstd_;
+  SavedActivation saved_relu_output_;
+  bool has_relu_ = saved_relu_output_.defined();
   bool training_, has_residual_;
   Communicator* sync_;
 };
@@ -112,9 +119,11 @@ Tensor batch_norm_op(const Tensor& x, const Tensor& weight, const Tensor& bias, 
   std::vector<const Tensor*> inputs = {&x, &weight, &bias};
   if (p.residual != nullptr) inputs.push_back(p.residual);
   record(y, inputs, [&] {
-    return std::make_shared<BatchNormBackward>(x.detach(), weight.defined() ? weight.detach() : Tensor(), save_mean,
-                                               save_invstd, p.training, p.training ? p.sync : nullptr,
-                                               p.relu ? y.detach() : Tensor(), p.residual != nullptr);
+    const bool bf16 = precision() == Precision::kBFloat16;
+    return std::make_shared<BatchNormBackward>(
+        SavedActivation(x, SavedUse::kValues, bf16), weight.defined() ? weight.detach() : Tensor(), save_mean,
+        save_invstd, p.training, p.training ? p.sync : nullptr,
+        p.relu ? SavedActivation(y, SavedUse::kSign, bf16) : SavedActivation(), p.residual != nullptr);
   });
   return y;
 }

@@ -8,6 +8,7 @@
 #include "engine/op_checks.h"
 #include "engine/ops/round_bf16.h"
 #include "engine/precision.h"
+#include "engine/saved_activation.h"
 
 namespace pleura {
 
@@ -18,17 +19,19 @@ namespace {
 bool rounds_here(bool bf16, const Tensor& x) { return bf16 && !x.device().is_cuda(); }
 
 // In bf16 (engine/precision.h) the backward pass computes with the bf16-rounded input and weight the forward
-// used (saved rounded on the CPU, rounded again by the CUDA kernels), the incoming gradient is rounded too,
-// and so are the gradients given back (float32 accumulation inside).
+// used (the input kept as bfloat16, engine/saved_activation.h, or rounded on the CPU and rounded again by the
+// CUDA kernels), the incoming gradient is rounded too, and so are the gradients given back (float32
+// accumulation inside).
 class Conv2dBackward : public Node {
  public:
-  Conv2dBackward(Tensor x, Tensor w, bool has_bias, const Conv2dParams& p, bool bf16)
-      : x_(std::move(x)), w_(std::move(w)), has_bias_(has_bias), p_(p), bf16_(bf16),
-        round_here_(rounds_here(bf16, x_)) {}
+  Conv2dBackward(SavedActivation x, Tensor w, bool has_bias, const Conv2dParams& p, bool bf16)
+      : saved_x_(std::move(x)), w_(std::move(w)), has_bias_(has_bias), p_(p), bf16_(bf16),
+        round_here_(rounds_here(bf16, saved_x_.kept())) {}
 
   std::vector<Tensor> apply(const Tensor& grad_y) override {
+    const Tensor x = saved_x_.get();
     Tensor grad_x, grad_w, grad_b;
-    if (needs_grad(0)) grad_x = Tensor::empty_like(x_);
+    if (needs_grad(0)) grad_x = Tensor::empty_like(x);
     if (needs_grad(1)) grad_w = Tensor::empty_like(w_);
     if (has_bias_ && needs_grad(2)) grad_b = Tensor::empty(Shape{w_.size(0)}, w_.dtype(), w_.device());
     if (grad_x.defined() || grad_w.defined() || grad_b.defined()) {
@@ -36,8 +39,8 @@ class Conv2dBackward : public Node {
       // The kernels see the forward's policy (the CUDA backend then runs bfloat16 passes), whatever the
       // policy is when backward runs.
       const PrecisionScope policy(bf16_ ? Precision::kBFloat16 : Precision::kFloat32);
-      PLEURA_DISPATCH(x_.device(), "conv2d",
-                      conv2d_bwd(x_, w_, g, p_, grad_x.defined() ? &grad_x : nullptr,
+      PLEURA_DISPATCH(x.device(), "conv2d",
+                      conv2d_bwd(x, w_, g, p_, grad_x.defined() ? &grad_x : nullptr,
                                  grad_w.defined() ? &grad_w : nullptr, grad_b.defined() ? &grad_b : nullptr));
     }
     if (round_here_)
@@ -46,13 +49,14 @@ class Conv2dBackward : public Node {
     return {grad_x, grad_w, grad_b};
   }
   void release_saved() override {
-    x_ = Tensor();
+    saved_x_.reset();
     w_ = Tensor();
   }
   const char* name() const override { return "conv2d"; }
 
  private:
-  Tensor x_, w_;
+  SavedActivation saved_x_;
+  Tensor w_;
   bool has_bias_;
   Conv2dParams p_;
   bool bf16_;
@@ -122,8 +126,14 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
   Tensor y = Tensor::empty(y_shape, x.dtype(), x.device());
   PLEURA_DISPATCH(x.device(), "conv2d", conv2d_fwd(xs, ws, bs, p, y));
   if (round_here) round_bf16_inplace(y);
-  record(y, {&x, &weight, &bias},
-         [&] { return std::make_shared<Conv2dBackward>(xs, ws, bias.defined(), p, bf16); });
+  y.impl().bf16_values = bf16;  // rounded here or by the CUDA kernels
+  record(y, {&x, &weight, &bias}, [&] {
+    // Kept as bfloat16, x's copy is the rounded input (and shared with other nodes keeping x); otherwise the
+    // input the kernels saw.
+    const bool compact = SavedActivation::compacts(x, SavedUse::kConvolutionInput, bf16);
+    return std::make_shared<Conv2dBackward>(SavedActivation(compact ? x : xs, SavedUse::kConvolutionInput, bf16),
+                                            ws, bias.defined(), p, bf16);
+  });
   return y;
 }
 

@@ -10,43 +10,50 @@
 #include "engine/ops/add.h"
 #include "engine/ops/relu.h"
 #include "engine/precision.h"
+#include "engine/saved_activation.h"
 
 namespace pleura {
 
 namespace {
 
 // Inputs x, weight, bias, residual. The convolution's output before the ReLU is never kept: the ReLU's
-// gradient needs only its output y, the convolution's only x and the weight.
+// gradient needs only its output y, the convolution's only x and the weight (both kept as bfloat16 under the
+// bf16 policy: engine/saved_activation.h).
 class Conv2dReluBackward : public Node {
  public:
-  Conv2dReluBackward(Tensor x, Tensor w, Tensor y, bool has_bias, const Conv2dParams& p, bool bf16)
-      : x_(std::move(x)), w_(std::move(w)), y_(std::move(y)), has_bias_(has_bias), p_(p), bf16_(bf16) {}
+  Conv2dReluBackward(const Tensor& x, Tensor w, const Tensor& y, bool has_bias, const Conv2dParams& p, bool bf16)
+      : saved_x_(x, SavedUse::kConvolutionInput, bf16), w_(std::move(w)), saved_y_(y, SavedUse::kSign, bf16),
+        has_bias_(has_bias), p_(p), bf16_(bf16) {}
 
   std::vector<Tensor> apply(const Tensor& grad_y) override {
-    Tensor grad_z = Tensor::empty_like(y_);  // the gradient at the convolution's output (and the residual)
-    PLEURA_DISPATCH(y_.device(), "conv2d_relu", relu_bwd(y_, grad_y, grad_z));
+    const Tensor y = saved_y_.get();
+    Tensor grad_z = Tensor::empty_like(y);  // the gradient at the convolution's output (and the residual)
+    PLEURA_DISPATCH(y.device(), "conv2d_relu", relu_bwd(y, grad_y, grad_z));
+    const Tensor x = saved_x_.get();
     Tensor grad_x, grad_w, grad_b;
-    if (needs_grad(0)) grad_x = Tensor::empty_like(x_);
+    if (needs_grad(0)) grad_x = Tensor::empty_like(x);
     if (needs_grad(1)) grad_w = Tensor::empty_like(w_);
     if (has_bias_ && needs_grad(2)) grad_b = Tensor::empty(Shape{w_.size(0)}, w_.dtype(), w_.device());
     if (grad_x.defined() || grad_w.defined() || grad_b.defined()) {
       // The forward's policy (bf16 fuses on CUDA only, whose kernels round for themselves: conv2d.h).
       const PrecisionScope policy(bf16_ ? Precision::kBFloat16 : Precision::kFloat32);
-      PLEURA_DISPATCH(x_.device(), "conv2d_relu",
-                      conv2d_bwd(x_, w_, grad_z, p_, grad_x.defined() ? &grad_x : nullptr,
+      PLEURA_DISPATCH(x.device(), "conv2d_relu",
+                      conv2d_bwd(x, w_, grad_z, p_, grad_x.defined() ? &grad_x : nullptr,
                                  grad_w.defined() ? &grad_w : nullptr, grad_b.defined() ? &grad_b : nullptr));
     }
     return {grad_x, grad_w, grad_b, needs_grad(3) ? grad_z : Tensor()};
   }
   void release_saved() override {
-    x_ = Tensor();
+    saved_x_.reset();
     w_ = Tensor();
-    y_ = Tensor();
+    saved_y_.reset();
   }
   const char* name() const override { return "conv2d_relu"; }
 
  private:
-  Tensor x_, w_, y_;
+  SavedActivation saved_x_;
+  Tensor w_;
+  SavedActivation saved_y_;
   bool has_bias_;
   Conv2dParams p_;
   bool bf16_;
@@ -77,8 +84,7 @@ Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, co
   Tensor y = Tensor::empty(y_shape, x.dtype(), x.device());
   PLEURA_DISPATCH(x.device(), "conv2d_relu", conv2d_relu_fwd(x.detach(), weight.detach(), bias, p, residual, y));
   record(y, {&x, &weight, &bias, &residual}, [&] {
-    return std::make_shared<Conv2dReluBackward>(x.detach(), weight.detach(), y.detach(), bias.defined(), p,
-                                                bf16_policy(x));
+    return std::make_shared<Conv2dReluBackward>(x, weight.detach(), y, bias.defined(), p, bf16_policy(x));
   });
   return y;
 }

@@ -1,10 +1,13 @@
 // gated_residual_relu entry points (engine/ops/gated_residual_relu.h): checks, dispatch, the backward node
-// (saves x, the gate and the output; the sum before the ReLU is never stored).
+// (saves x, the gate and the output, the output as bfloat16 under the bf16 policy, engine/saved_activation.h,
+// since only its sign is read; the sum before the ReLU is never stored).
 #include "engine/ops/gated_residual_relu.h"
 
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "engine/op_checks.h"
+#include "engine/precision.h"
+#include "engine/saved_activation.h"
 
 namespace pleura {
 
@@ -26,27 +29,32 @@ void check_inputs(const Tensor& x, const Tensor& gate, const Tensor& residual) {
 
 class GatedResidualReluBackward : public Node {
  public:
-  GatedResidualReluBackward(Tensor x, Tensor gate, Tensor y)
-      : x_(std::move(x)), gate_(std::move(gate)), y_(std::move(y)) {}
+  GatedResidualReluBackward(const Tensor& x, Tensor gate, const Tensor& y)
+      : saved_x_(x, SavedUse::kValues, precision() == Precision::kBFloat16),
+        gate_(std::move(gate)),
+        saved_y_(y, SavedUse::kSign, precision() == Precision::kBFloat16) {}
   std::vector<Tensor> apply(const Tensor& grad_y) override {
+    const Tensor x = saved_x_.get(), y = saved_y_.get();
     Tensor grad_x, grad_gate, grad_residual;
-    if (needs_grad(0)) grad_x = Tensor::empty_like(x_);
+    if (needs_grad(0)) grad_x = Tensor::empty_like(x);
     if (needs_grad(1)) grad_gate = Tensor::empty_like(gate_);
-    if (needs_grad(2)) grad_residual = Tensor::empty_like(x_);
+    if (needs_grad(2)) grad_residual = Tensor::empty_like(x);
     auto ptr = [](Tensor& t) { return t.defined() ? &t : nullptr; };
-    PLEURA_DISPATCH(x_.device(), kOp,
-                    gated_residual_relu_bwd(x_, gate_, y_, grad_y, ptr(grad_residual), ptr(grad_x), ptr(grad_gate)));
+    PLEURA_DISPATCH(x.device(), kOp,
+                    gated_residual_relu_bwd(x, gate_, y, grad_y, ptr(grad_residual), ptr(grad_x), ptr(grad_gate)));
     return {grad_x, grad_gate, grad_residual};
   }
   void release_saved() override {
-    x_ = Tensor();
+    saved_x_.reset();
     gate_ = Tensor();
-    y_ = Tensor();
+    saved_y_.reset();
   }
   const char* name() const override { return kOp; }
 
  private:
-  Tensor x_, gate_, y_;
+  SavedActivation saved_x_;
+  Tensor gate_;
+  SavedActivation saved_y_;
 };
 
 }  // namespace
@@ -57,7 +65,7 @@ Tensor gated_residual_relu(const Tensor& x, const Tensor& gate, const Tensor& re
   Tensor y = Tensor::empty_like(x);
   PLEURA_DISPATCH(x.device(), kOp, gated_residual_relu_fwd(x, gate, residual, y));
   record(y, {&x, &gate, &residual}, [&] {
-    return std::make_shared<GatedResidualReluBackward>(x.detach(), gate.detach(), y.detach());
+    return std::make_shared<GatedResidualReluBackward>(x, gate.detach(), y);
   });
   return y;
 }
@@ -68,6 +76,7 @@ Tensor gated_residual_relu(Tensor&& x, const Tensor& gate, const Tensor& residua
   const OpScope op_scope(kOp);
   check_inputs(x, gate, residual);
   PLEURA_DISPATCH(x.device(), kOp, gated_residual_relu_fwd(x, gate, residual, x));
+  x.impl().bf16_values = false;  // the values are those of another op now (engine/tensor.h)
   return std::move(x);
 }
 

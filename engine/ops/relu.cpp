@@ -1,27 +1,31 @@
-// relu entry point: checks, dispatch, backward node (saves the output, not the input); in place on a
-// temporary that nothing records.
+// relu entry point: checks, dispatch, backward node (saves the output, not the input, as bfloat16 under the
+// bf16 policy: engine/saved_activation.h); in place on a temporary that nothing records.
 #include "engine/ops/relu.h"
 
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "engine/op_checks.h"
+#include "engine/precision.h"
+#include "engine/saved_activation.h"
 
 namespace pleura {
 
 namespace {
 class ReluBackward : public Node {
  public:
-  explicit ReluBackward(Tensor y) : y_(std::move(y)) {}
+  explicit ReluBackward(const Tensor& y)
+      : saved_y_(y, SavedUse::kSign, precision() == Precision::kBFloat16) {}
   std::vector<Tensor> apply(const Tensor& grad_y) override {
-    Tensor grad_x = Tensor::empty_like(y_);
-    PLEURA_DISPATCH(y_.device(), "relu", relu_bwd(y_, grad_y, grad_x));
+    const Tensor y = saved_y_.get();
+    Tensor grad_x = Tensor::empty_like(y);
+    PLEURA_DISPATCH(y.device(), "relu", relu_bwd(y, grad_y, grad_x));
     return {grad_x};
   }
-  void release_saved() override { y_ = Tensor(); }
+  void release_saved() override { saved_y_.reset(); }
   const char* name() const override { return "relu"; }
 
  private:
-  Tensor y_;
+  SavedActivation saved_y_;
 };
 }  // namespace
 
@@ -30,7 +34,7 @@ Tensor relu(const Tensor& x) {
   check_float(x, "relu", "input");
   Tensor y = Tensor::empty_like(x);
   PLEURA_DISPATCH(x.device(), "relu", relu_fwd(x, y));
-  record(y, {&x}, [&] { return std::make_shared<ReluBackward>(y.detach()); });
+  record(y, {&x}, [&] { return std::make_shared<ReluBackward>(y); });
   return y;
 }
 
@@ -39,6 +43,7 @@ Tensor relu(Tensor&& x) {
   const OpScope op_scope("relu");
   check_float(x, "relu", "input");
   PLEURA_DISPATCH(x.device(), "relu", relu_fwd(x, x));
+  x.impl().bf16_values = false;  // the values are those of another op now (engine/tensor.h)
   return std::move(x);
 }
 

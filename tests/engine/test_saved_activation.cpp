@@ -1,0 +1,160 @@
+// Tests of SavedActivation (engine/saved_activation.h): when the bf16 policy keeps a bfloat16 copy and what it
+// gives back, the copy shared between the nodes that keep one tensor and freed with the last of them, in-place
+// ops kept off a tensor with a live copy, and a chain of convolutions, batch norms and ReLUs whose bf16
+// gradients are the same bits with the copies as without them while the forward pass leaves about half the
+// bytes for backward to hold.
+#include "engine/saved_activation.h"
+
+#include <cstring>
+
+#include "engine/autograd.h"
+#include "engine/ops/batch_norm.h"
+#include "engine/ops/conv2d.h"
+#include "engine/ops/conv2d_relu.h"
+#include "engine/ops/gated_residual_relu.h"
+#include "engine/ops/mul.h"
+#include "engine/ops/reduce.h"
+#include "engine/ops/relu.h"
+#include "engine/ops/round_bf16.h"
+#include "engine/precision.h"
+#include "engine/tensor_memory.h"
+#include "tests/testing.h"
+
+using namespace pleura;
+using namespace pleura::testing;
+
+namespace {
+
+Tensor random_f32(const Shape& shape, uint64_t seed) { return random_tensor(shape, seed, DType::kFloat32); }
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && a.dtype() == b.dtype() && std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("saved activation: float32 policy keeps the tensor itself") {
+  const Tensor x = random_f32({2, 3, 4, 5}, 91);
+  for (SavedUse use : {SavedUse::kConvolutionInput, SavedUse::kSign, SavedUse::kValues}) {
+    const SavedActivation s(x, use, /*bf16=*/false);
+    CHECK_FALSE(s.compact());
+    CHECK(s.kept().same_data(x));
+    CHECK(s.get().same_data(x));
+  }
+  CHECK_FALSE(SavedActivation(Tensor(), SavedUse::kSign, true).defined());
+  const Tensor d = Tensor::from_vector({1.5, -2.0}, {2}, DType::kFloat64);  // only float32 is ever compacted
+  CHECK(SavedActivation(d, SavedUse::kConvolutionInput, true).kept().same_data(d));
+}
+
+TEST_CASE("saved activation: bf16 keeps a convolution's input and a ReLU's output as their bfloat16 rounding") {
+  const Tensor x = random_f32({2, 3, 4, 5}, 92);
+  for (SavedUse use : {SavedUse::kConvolutionInput, SavedUse::kSign}) {
+    const SavedActivation s(x, use, /*bf16=*/true);
+    REQUIRE(s.compact());
+    CHECK(s.kept().dtype() == DType::kBFloat16);
+    CHECK(s.kept().nbytes() * 2 == x.nbytes());
+    const Tensor back = s.get();
+    CHECK(back.dtype() == DType::kFloat32);
+    CHECK(same_bits(back, round_bf16(x)));
+    for (int64_t i = 0; i < x.numel(); ++i) CHECK((back.data<float>()[i] > 0) == (x.data<float>()[i] > 0));
+  }
+  const CompactSavedActivationsScope off(false);
+  CHECK_FALSE(SavedActivation(x, SavedUse::kConvolutionInput, true).compact());
+}
+
+TEST_CASE("saved activation: bf16 keeps exact values as bfloat16 only when they are bfloat16 values already") {
+  const Tensor x = random_f32({3, 7}, 93);
+  CHECK_FALSE(SavedActivation(x, SavedUse::kValues, true).compact());
+  Tensor r = round_bf16(x);
+  r.impl().bf16_values = true;
+  const SavedActivation s(r, SavedUse::kValues, true);
+  REQUIRE(s.compact());
+  CHECK(same_bits(s.get(), r));
+  CHECK(r.detach().impl().bf16_values);  // detach and view keep the mark
+  CHECK(r.view({21}).impl().bf16_values);
+}
+
+TEST_CASE("saved activation: nodes keeping one tensor share one copy, freed with the last of them") {
+  const Tensor x = random_f32({4, 8, 8}, 94);
+  auto a = std::make_unique<SavedActivation>(x, SavedUse::kSign, true);
+  auto b = std::make_unique<SavedActivation>(x.detach(), SavedUse::kConvolutionInput, true);
+  const SavedActivation view(x.view({4, 64}), SavedUse::kSign, false);  // float32: the tensor itself
+  CHECK(a->kept().same_data(b->kept()));
+  CHECK(has_saved_bf16_copy(x));
+  const Tensor other = x.clone();
+  const SavedActivation c(other, SavedUse::kSign, true);
+  CHECK_FALSE(c.kept().same_data(a->kept()));
+  a.reset();
+  CHECK(has_saved_bf16_copy(x));
+  b.reset();
+  CHECK_FALSE(has_saved_bf16_copy(x));
+  CHECK(has_saved_bf16_copy(other));
+}
+
+TEST_CASE("saved activation: an op does not write over a tensor whose bfloat16 copy is kept") {
+  Tensor x = random_f32({2, 16}, 95);
+  const SavedActivation s(x, SavedUse::kConvolutionInput, true);
+  const Tensor copy_before = s.get();
+  const NoGradGuard no_grad;
+  const void* x_data = x.raw();
+  const Tensor y = relu(std::move(x));
+  CHECK(y.raw() != x_data);  // a new tensor: x's data (and its copy) unchanged
+  CHECK(same_bits(s.get(), copy_before));
+  Tensor z = random_f32({2, 16}, 96);
+  const void* z_data = z.raw();
+  CHECK(relu(std::move(z)).raw() == z_data);  // no copy kept: written over
+}
+
+namespace {
+
+// What backward would give and what the forward left it to hold.
+struct ChainRun {
+  std::vector<Tensor> grads;
+  size_t bytes_held = 0;
+};
+
+// conv, batch norm + ReLU, conv (its input the ReLU's output), batch norm + residual + ReLU, conv + ReLU, batch
+// norm (whose output is no bfloat16 value), SE-style gated residual + ReLU, conv, ReLU; loss = sum(out * r). Run
+// under bf16 with or without the copies.
+ChainRun run_chain(bool compact) {
+  const PrecisionScope bf16(Precision::kBFloat16);
+  const CompactSavedActivationsScope copies(compact);
+  const int64_t c = 4;
+  Tensor x = random_f32({2, c, 24, 24}, 101);
+  std::vector<Tensor> params;
+  for (int i = 0; i < 4; ++i) params.push_back(random_f32({c, c, 3, 3}, 110 + i).set_requires_grad(true));
+  Tensor gamma = random_f32({c}, 120).set_requires_grad(true), beta = random_f32({c}, 121).set_requires_grad(true);
+  Tensor gate = random_tensor({2, c, 1, 1}, 122, DType::kFloat32, 0.1, 1.0).set_requires_grad(true);
+  Tensor rm = Tensor::zeros({c}), rv = Tensor::ones({c}), rm2 = Tensor::zeros({c}), rv2 = Tensor::ones({c});
+  Tensor rm3 = Tensor::zeros({c}), rv3 = Tensor::ones({c});
+  const Tensor r = random_f32({2, c, 24, 24}, 123);
+  const Conv2dParams same{.pad_h = 1, .pad_w = 1};
+  const size_t before = cpu_tensor_memory().bytes_in_use;
+  Tensor loss;
+  {
+    const Tensor y1 = batch_norm2d_relu(conv2d(x, params[0], Tensor(), same), gamma, beta, rm, rv, {});
+    const Tensor y2 = batch_norm2d_relu(conv2d(y1, params[1], Tensor(), same), gamma, beta, rm2, rv2, {}, y1);
+    const Tensor y3 = conv2d_relu(y2, params[2], Tensor(), same, Tensor());
+    const Tensor y4 = gated_residual_relu(batch_norm2d(y3, gamma, beta, rm3, rv3, {}), gate, y2);
+    loss = sum(mul(relu(conv2d(y4, params[3], Tensor(), same)), r));
+  }
+  ChainRun run;
+  run.bytes_held = cpu_tensor_memory().bytes_in_use - before;
+  loss.backward();
+  for (const Tensor* t : {&params[0], &params[1], &params[2], &params[3], &gamma, &beta, &gate})
+    run.grads.push_back(t->grad());
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("saved activation: a bf16 chain's gradients are the same bits with the bfloat16 copies, in half the bytes") {
+  const ChainRun plain = run_chain(false), compact = run_chain(true);
+  REQUIRE(plain.grads.size() == compact.grads.size());
+  for (size_t i = 0; i < plain.grads.size(); ++i) {
+    CAPTURE(i);
+    CHECK(same_bits(plain.grads[i], compact.grads[i]));
+  }
+  MESSAGE("bytes held for backward: ", plain.bytes_held, " float32, ", compact.bytes_held, " with the copies");
+  CHECK(compact.bytes_held * 10 < plain.bytes_held * 6);
+}
