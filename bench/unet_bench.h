@@ -85,6 +85,7 @@ struct UnetBenchResult {
   // and, CUDA only, the peak bytes reserved from the driver.
   int64_t peak_bytes = 0;
   int64_t peak_reserved_bytes = 0;
+  int64_t forward_held_bytes = 0;  // what a training forward pass leaves held for backward (the logits included)
   int64_t peak_rss_bytes = 0;  // the process's peak resident memory (getrusage) at the end of the run
   HostMemoryStats host_cache;  // the host allocator's cache over the whole run (engine/host_allocator.h)
   // Floating-point operations (models/registry.h): one image's forward; a training step of the batch by

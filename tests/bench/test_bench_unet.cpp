@@ -59,6 +59,8 @@ TEST_CASE("bench_unet: a small run prints its timings, counts and FLOP rates as 
       CHECK(j.at(key).get<double>() == 0.0);
     CHECK(j.at("peak_mib").get<double>() * 1024 * 1024 > 4.0 * 4 * j.at("parameters").get<double>());
     CHECK_FALSE(j.contains("reserved_mib"));
+    CHECK(j.at("forward_held_mib").get<double>() > 0.0);
+    CHECK(j.at("forward_held_mib").get<double>() < j.at("peak_mib").get<double>());
     CHECK(j.at("peak_rss_mib").get<double>() > 1.0);
     CHECK(j.at("infer_only") == false);
   }

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "engine/autograd.h"
+#include "engine/cuda_runtime.h"
 #include "engine/ops/batch_norm.h"
 #include "engine/ops/conv2d.h"
 #include "engine/ops/conv2d_relu.h"
@@ -116,20 +117,25 @@ struct ChainRun {
 // conv, batch norm + ReLU, conv (its input the ReLU's output), batch norm + residual + ReLU, conv + ReLU, batch
 // norm (whose output is no bfloat16 value), SE-style gated residual + ReLU, conv, ReLU; loss = sum(out * r). Run
 // under bf16 with or without the copies.
-ChainRun run_chain(bool compact) {
+size_t bytes_in_use(Device d) {
+  return d.is_cuda() ? cuda::memory_stats(d.index).bytes_in_use : cpu_tensor_memory().bytes_in_use;
+}
+
+ChainRun run_chain(bool compact, Device d = Device::cpu()) {
   const PrecisionScope bf16(Precision::kBFloat16);
   const CompactSavedActivationsScope copies(compact);
   const int64_t c = 4;
-  Tensor x = random_f32({2, c, 24, 24}, 101);
+  auto leaf = [d](Tensor t) { return t.to(d).set_requires_grad(true); };
+  Tensor x = random_f32({2, c, 24, 24}, 101).to(d);
   std::vector<Tensor> params;
-  for (int i = 0; i < 4; ++i) params.push_back(random_f32({c, c, 3, 3}, 110 + i).set_requires_grad(true));
-  Tensor gamma = random_f32({c}, 120).set_requires_grad(true), beta = random_f32({c}, 121).set_requires_grad(true);
-  Tensor gate = random_tensor({2, c, 1, 1}, 122, DType::kFloat32, 0.1, 1.0).set_requires_grad(true);
-  Tensor rm = Tensor::zeros({c}), rv = Tensor::ones({c}), rm2 = Tensor::zeros({c}), rv2 = Tensor::ones({c});
-  Tensor rm3 = Tensor::zeros({c}), rv3 = Tensor::ones({c});
-  const Tensor r = random_f32({2, c, 24, 24}, 123);
+  for (int i = 0; i < 4; ++i) params.push_back(leaf(random_f32({c, c, 3, 3}, 110 + i)));
+  Tensor gamma = leaf(random_f32({c}, 120)), beta = leaf(random_f32({c}, 121));
+  Tensor gate = leaf(random_tensor({2, c, 1, 1}, 122, DType::kFloat32, 0.1, 1.0));
+  Tensor rm = Tensor::zeros({c}, DType::kFloat32, d), rv = Tensor::ones({c}, DType::kFloat32, d);
+  Tensor rm2 = rm.clone(), rv2 = rv.clone(), rm3 = rm.clone(), rv3 = rv.clone();
+  const Tensor r = random_f32({2, c, 24, 24}, 123).to(d);
   const Conv2dParams same{.pad_h = 1, .pad_w = 1};
-  const size_t before = cpu_tensor_memory().bytes_in_use;
+  const size_t before = bytes_in_use(d);
   Tensor loss;
   {
     const Tensor y1 = batch_norm2d_relu(conv2d(x, params[0], Tensor(), same), gamma, beta, rm, rv, {});
@@ -139,10 +145,10 @@ ChainRun run_chain(bool compact) {
     loss = sum(mul(relu(conv2d(y4, params[3], Tensor(), same)), r));
   }
   ChainRun run;
-  run.bytes_held = cpu_tensor_memory().bytes_in_use - before;
+  run.bytes_held = bytes_in_use(d) - before;
   loss.backward();
   for (const Tensor* t : {&params[0], &params[1], &params[2], &params[3], &gamma, &beta, &gate})
-    run.grads.push_back(t->grad());
+    run.grads.push_back(t->grad().to(Device::cpu()));
   return run;
 }
 
@@ -157,4 +163,16 @@ TEST_CASE("saved activation: a bf16 chain's gradients are the same bits with the
   }
   MESSAGE("bytes held for backward: ", plain.bytes_held, " float32, ", compact.bytes_held, " with the copies");
   CHECK(compact.bytes_held * 10 < plain.bytes_held * 6);
+}
+
+TEST_CASE("saved activation: on CUDA too, the same gradient bits with the bfloat16 copies, in fewer bytes" *
+          doctest::test_suite("gpu")) {
+  PLEURA_REQUIRE_GPU();
+  const ChainRun plain = run_chain(false, Device::cuda()), compact = run_chain(true, Device::cuda());
+  for (size_t i = 0; i < plain.grads.size(); ++i) {
+    CAPTURE(i);
+    CHECK(same_bits(plain.grads[i], compact.grads[i]));
+  }
+  MESSAGE("bytes held for backward on CUDA: ", plain.bytes_held, " float32, ", compact.bytes_held, " with the copies");
+  CHECK(compact.bytes_held * 10 < plain.bytes_held * 7);
 }
