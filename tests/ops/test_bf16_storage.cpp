@@ -24,7 +24,8 @@ std::vector<uint16_t> bits_of(const Tensor& stored) {
 Tensor spread_values(uint64_t seed, int n) {
   Rng rng(seed);
   std::vector<double> v;
-  for (int i = 0; i < n; ++i) v.push_back((rng.uniform() - 0.5) * std::ldexp(1.0, static_cast<int>(rng.below(250)) - 130));
+  for (int i = 0; i < n; ++i)
+    v.push_back((rng.uniform() - 0.5) * std::ldexp(1.0, static_cast<int>(rng.below(250)) - 130));
   return Tensor::from_vector(v, {static_cast<int64_t>(v.size())});
 }
 
@@ -32,7 +33,8 @@ Tensor spread_values(uint64_t seed, int n) {
 
 TEST_CASE("bf16_storage: worked bits") {
   const float inf = std::numeric_limits<float>::infinity();
-  const Tensor x = Tensor::from_vector({1.0, -2.5, 1.0 + 0x1p-8, 1.0 + 3 * 0x1p-8, 0x1.ff8p0, 3.4e38, -inf, 0.0}, {2, 4});
+  const Tensor x =
+      Tensor::from_vector({1.0, -2.5, 1.0 + 0x1p-8, 1.0 + 3 * 0x1p-8, 0x1.ff8p0, 3.4e38, -inf, 0.0}, {2, 4});
   const Tensor s = to_bf16_storage(x);
   CHECK(s.dtype() == DType::kBFloat16);
   CHECK(s.shape() == x.shape());
