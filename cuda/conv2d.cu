@@ -18,6 +18,7 @@
 #include "cuda/block_reduce.cuh"
 #include "cuda/conv2d_cudnn.h"
 #include "cuda/launch.h"
+#include "engine/ops/bf16_storage.h"
 #include "engine/ops/round_bf16.h"
 #include "engine/precision.h"
 
@@ -64,17 +65,22 @@ dim3 transpose_grid(int64_t planes, int64_t C, int64_t S) {
               static_cast<unsigned>(std::min(planes, max_z)));
 }
 
-// dst[n][s][c] = bfloat16(src[n][c][s]), rounding to nearest even: the policy's rounding, done here.
-__global__ void to_bf16_channels_last_kernel(const float* src, __nv_bfloat16* dst, int64_t planes, int64_t C,
+__device__ inline float widened(float v) { return v; }
+__device__ inline float widened(__nv_bfloat16 v) { return __bfloat162float(v); }
+
+// dst[n][s][c] = bfloat16(src[n][c][s]), rounding to nearest even: the policy's rounding, done here (a
+// bfloat16 source, the input backward keeps, is only transposed: its values round to themselves).
+template <class Src>
+__global__ void to_bf16_channels_last_kernel(const Src* src, __nv_bfloat16* dst, int64_t planes, int64_t C,
                                              int64_t S) {
   __shared__ float tile[kTile][kTile + 1];  // +1: the column reads hit 32 different banks
   const int64_t c0 = static_cast<int64_t>(blockIdx.y) * kTile, s0 = static_cast<int64_t>(blockIdx.x) * kTile;
   for (int64_t n = blockIdx.z; n < planes; n += gridDim.z) {
-    const float* in = src + n * C * S;
+    const Src* in = src + n * C * S;
     __nv_bfloat16* out = dst + n * C * S;
     for (int r = threadIdx.y; r < kTile; r += kTileRows) {
       const int64_t c = c0 + r, s = s0 + threadIdx.x;
-      if (c < C && s < S) tile[r][threadIdx.x] = in[c * S + s];
+      if (c < C && s < S) tile[r][threadIdx.x] = widened(in[c * S + s]);
     }
     __syncthreads();
     for (int r = threadIdx.y; r < kTile; r += kTileRows) {
@@ -125,15 +131,19 @@ struct Planes {
 };
 Planes planes_of(const Tensor& t) { return {t.size(0), t.size(1), t.size(2) * t.size(3)}; }
 
-// A float32 4-D tensor's values as bfloat16 in channels-last order, in a tensor of the same (NCHW) shape
-// whose memory is read as NHWC (scratch from the caching allocator, seen only by the cuDNN descriptors of
-// make_conv_descriptors' bfloat16 storage).
+// A float32 (or bfloat16) NCHW 4-D tensor's values as bfloat16 in channels-last order, in a tensor of the same
+// (NCHW) shape whose memory is read as NHWC (scratch from the caching allocator, seen only by the cuDNN
+// descriptors of make_conv_descriptors' bfloat16 storage).
 Tensor as_bf16_channels_last(const Tensor& t, cudaStream_t s) {
   Tensor out = Tensor::empty(t.shape(), DType::kBFloat16, t.device());
   if (t.numel() == 0) return out;
   const Planes p = planes_of(t);
-  to_bf16_channels_last_kernel<<<transpose_grid(p.n, p.c, p.s), dim3(kTile, kTileRows), 0, s>>>(
-      t.data<float>(), bf16_data(out), p.n, p.c, p.s);
+  const dim3 grid = transpose_grid(p.n, p.c, p.s), block(kTile, kTileRows);
+  if (t.dtype() == DType::kBFloat16) {
+    to_bf16_channels_last_kernel<<<grid, block, 0, s>>>(bf16_data(t), bf16_data(out), p.n, p.c, p.s);
+  } else {
+    to_bf16_channels_last_kernel<<<grid, block, 0, s>>>(t.data<float>(), bf16_data(out), p.n, p.c, p.s);
+  }
   PLEURA_CUDA_LAUNCH_CHECK();
   return out;
 }
@@ -321,7 +331,9 @@ void conv2d_bwd(const Tensor& x, const Tensor& w, const Tensor& grad_y, const Co
   int dev = x.device().index;
   DeviceGuard guard(dev);
   cudnnHandle_t h = cudnn(dev);
-  const bool bf16 = bf16_policy(x);
+  // x in bfloat16: the input backward kept (engine/saved_activation.h), which only the bf16 policy keeps.
+  const bool kept_bf16 = x.dtype() == DType::kBFloat16;
+  const bool bf16 = kept_bf16 || bf16_policy(x);
   if (grad_b) {
     int64_t N = grad_y.size(0), K = grad_y.size(1), pq = grad_y.size(2) * grad_y.size(3);
     // K blocks: K >= 1 is checked by conv2d() and fits a grid dimension (cuDNN limits K to an int).
@@ -334,7 +346,8 @@ void conv2d_bwd(const Tensor& x, const Tensor& w, const Tensor& grad_y, const Co
   if (!bf16) return conv2d_bwd_float32(h, dev, x, w, grad_y, p, grad_x, grad_w);
   if (conv2d_bwd_bf16(h, dev, x, w, grad_y, p, grad_x, grad_w)) return;
   // No bfloat16 algorithm: the float32 passes on rounded copies, their outputs rounded.
-  conv2d_bwd_float32(h, dev, round_bf16(x), round_bf16(w), round_bf16(grad_y), p, grad_x, grad_w);
+  const Tensor x_rounded = kept_bf16 ? from_bf16_storage(x) : round_bf16(x);
+  conv2d_bwd_float32(h, dev, x_rounded, round_bf16(w), round_bf16(grad_y), p, grad_x, grad_w);
   for (Tensor* t : {grad_x, grad_w})
     if (t) round_bf16_inplace(*t);
 }

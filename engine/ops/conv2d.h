@@ -37,7 +37,9 @@ Shape conv2d_output_shape(const Tensor& x, const Tensor& weight, const Tensor& b
 // rounds x, w, the bias and grad_y to bfloat16 before them and their outputs after), while the CUDA kernels
 // round for themselves: their passes run on bfloat16 copies whose conversion rounds, the same
 // round-to-nearest-even, and give bfloat16-exact outputs and gradients. So on a GPU the policy costs no
-// rounding pass and no rounded copy of x kept for the backward pass.
+// rounding pass and no rounded copy of x kept for the backward pass. cuda::conv2d_bwd also takes x as the
+// bfloat16 tensor that backward keeps (engine/saved_activation.h; grad_x float32 of x's shape), made into its
+// channels-last copy directly, without a widening to float32 first.
 namespace cpu {
 void conv2d_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y);
 void conv2d_bwd(const Tensor& x, const Tensor& w, const Tensor& grad_y, const Conv2dParams& p, Tensor* grad_x,

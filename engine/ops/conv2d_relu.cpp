@@ -29,9 +29,10 @@ class Conv2dReluBackward : public Node {
     const Tensor y = saved_y_.get();
     Tensor grad_z = Tensor::empty_like(y);  // the gradient at the convolution's output (and the residual)
     PLEURA_DISPATCH(y.device(), "conv2d_relu", relu_bwd(y, grad_y, grad_z));
-    const Tensor x = saved_x_.get();
+    // CUDA's kernels take the kept bfloat16 copy itself (engine/ops/conv2d.h); the CPU's, float32.
+    const Tensor x = saved_x_.kept().device().is_cuda() ? saved_x_.kept() : saved_x_.get();
     Tensor grad_x, grad_w, grad_b;
-    if (needs_grad(0)) grad_x = Tensor::empty_like(x);
+    if (needs_grad(0)) grad_x = Tensor::empty(x.shape(), w_.dtype(), x.device());  // x may be bfloat16
     if (needs_grad(1)) grad_w = Tensor::empty_like(w_);
     if (has_bias_ && needs_grad(2)) grad_b = Tensor::empty(Shape{w_.size(0)}, w_.dtype(), w_.device());
     if (grad_x.defined() || grad_w.defined() || grad_b.defined()) {
