@@ -1,6 +1,7 @@
 // CUDA kernels of relu (engine/ops/relu.h); twin: cpu/relu.cpp.
 #include "cuda/launch.h"
 #include "engine/ops/relu.h"
+#include "engine/ops/round_bf16.h"
 
 namespace pleura::cuda {
 
@@ -9,8 +10,13 @@ __global__ void relu_fwd_kernel(const float* x, float* y, int64_t n) {
   // x < 0 ? 0 : x lets NaN through, as PyTorch does.
   PLEURA_KERNEL_LOOP(i, n) { y[i] = x[i] < 0.f ? 0.f : x[i]; }
 }
-__global__ void relu_bwd_kernel(const float* y, const float* grad_y, float* grad_x, int64_t n) {
-  PLEURA_KERNEL_LOOP(i, n) { grad_x[i] = y[i] > 0.f ? grad_y[i] : 0.f; }
+__device__ inline float value_of(float v) { return v; }
+__device__ inline float value_of(uint16_t bf16) { return bf16_value(bf16); }
+
+// Y: float, or the bits of a bfloat16 output.
+template <class Y>
+__global__ void relu_bwd_kernel(const Y* y, const float* grad_y, float* grad_x, int64_t n) {
+  PLEURA_KERNEL_LOOP(i, n) { grad_x[i] = value_of(y[i]) > 0.f ? grad_y[i] : 0.f; }
 }
 }  // namespace
 
@@ -28,8 +34,13 @@ void relu_bwd(const Tensor& y, const Tensor& grad_y, Tensor& grad_x) {
   if (n == 0) return;
   int dev = y.device().index;
   DeviceGuard guard(dev);
-  relu_bwd_kernel<<<grid_for(n), kBlockThreads, 0, stream(dev)>>>(y.data<float>(), grad_y.data<float>(),
-                                                                  grad_x.data<float>(), n);
+  if (y.dtype() == DType::kBFloat16) {
+    relu_bwd_kernel<<<grid_for(n), kBlockThreads, 0, stream(dev)>>>(static_cast<const uint16_t*>(y.raw()),
+                                                                    grad_y.data<float>(), grad_x.data<float>(), n);
+  } else {
+    relu_bwd_kernel<<<grid_for(n), kBlockThreads, 0, stream(dev)>>>(y.data<float>(), grad_y.data<float>(),
+                                                                    grad_x.data<float>(), n);
+  }
   PLEURA_CUDA_LAUNCH_CHECK();
 }
 

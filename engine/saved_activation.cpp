@@ -13,13 +13,14 @@ namespace pleura {
 
 namespace {
 
-// PLEURA_SAVED_ACTIVATIONS=float32 in the environment starts it off (for measuring what the copies save).
-bool compact_by_default() {
-  const char* v = std::getenv("PLEURA_SAVED_ACTIVATIONS");
-  return v == nullptr || std::string(v) != "float32";
+// Read at the first use, so that a bad value is an error a tool reports.
+std::atomic<bool>& compact_slot() {
+  static std::atomic<bool> slot{[] {
+    const char* v = std::getenv("PLEURA_SAVED_ACTIVATIONS");
+    return parse_saved_activations(v == nullptr ? "" : v);
+  }()};
+  return slot;
 }
-
-std::atomic<bool> g_compact{compact_by_default()};
 
 // A storage's bfloat16 copy, while both are alive: the weak handles tell a live entry from a storage freed and
 // another allocated at the same address.
@@ -74,7 +75,7 @@ Tensor bf16_copy(const Tensor& t) {
 }  // namespace
 
 bool SavedActivation::compacts(const Tensor& t, SavedUse use, bool bf16) {
-  if (!bf16 || !g_compact.load() || !t.defined() || t.dtype() != DType::kFloat32) return false;
+  if (!bf16 || !compact_slot().load() || !t.defined() || t.dtype() != DType::kFloat32) return false;
   return use != SavedUse::kValues || t.impl().bf16_values;
 }
 
@@ -83,8 +84,14 @@ SavedActivation::SavedActivation(const Tensor& t, SavedUse use, bool bf16)
 
 Tensor SavedActivation::get() const { return compact() ? from_bf16_storage(kept_) : kept_; }
 
-void set_compact_saved_activations(bool on) { g_compact = on; }
-bool compact_saved_activations() { return g_compact.load(); }
+bool parse_saved_activations(const std::string& value) {
+  PLEURA_CHECK(value.empty() || value == "bf16" || value == "float32", "PLEURA_SAVED_ACTIVATIONS is '", value,
+               "', expected bf16 (the default: activations kept as bfloat16 under the bf16 policy) or float32");
+  return value != "float32";
+}
+
+void set_compact_saved_activations(bool on) { compact_slot() = on; }
+bool compact_saved_activations() { return compact_slot().load(); }
 
 bool has_saved_bf16_copy(const Tensor& t) {
   return t.defined() && shared_copies().find(t.impl().storage) != nullptr;

@@ -7,10 +7,12 @@
 // batch norm keeps). Nodes that keep one tensor share one bfloat16 copy of it (a ReLU's output is also the
 // next convolution's input), so the float32 activation is freed once the forward pass moves on, as PyTorch's
 // autocast keeps its activations. float32 policy: the tensor itself, as before.
-// compact_saved_activations(false), or PLEURA_SAVED_ACTIVATIONS=float32 in the environment, keeps float32 under
-// bf16 too (tests compare the two: the same gradients; bench_unet's peak_mib measures the difference).
+// compact_saved_activations(false), or PLEURA_SAVED_ACTIVATIONS=float32 in the environment (bf16, the default,
+// or float32; anything else is an error), keeps float32 under bf16 too (tests compare the two: the same gradients; bench_unet's peak_mib measures the difference).
 // Implementation engine/saved_activation.cpp; tests tests/engine/test_saved_activation.cpp.
 #pragma once
+
+#include <string>
 
 #include "engine/scoped_setting.h"
 #include "engine/tensor.h"
@@ -49,6 +51,9 @@ class SavedActivation {
 // Whether the bf16 policy keeps activations as bfloat16 (default true). Process-wide.
 void set_compact_saved_activations(bool on);
 bool compact_saved_activations();
+// What PLEURA_SAVED_ACTIVATIONS's value asks (read at the first use): "" or "bf16" true, "float32" false;
+// anything else throws, naming the variable and the values it takes.
+bool parse_saved_activations(const std::string& value);
 using CompactSavedActivationsScope =
     ScopedSetting<bool, compact_saved_activations, set_compact_saved_activations>;
 

@@ -36,7 +36,8 @@ class BatchNormBackward : public Node {
     Tensor grad_y = grad_out;
     if (saved_relu_output_.defined()) {
       grad_y = Tensor::empty_like(grad_out);
-      PLEURA_DISPATCH(x.device(), kOp, relu_bwd(saved_relu_output_.get(), grad_out, grad_y));
+      // The kernels read a bfloat16 copy as it is.
+      PLEURA_DISPATCH(x.device(), kOp, relu_bwd(saved_relu_output_.kept(), grad_out, grad_y));
     }
     Tensor grad_x, grad_weight, grad_bias;
     if (needs_grad(0)) grad_x = Tensor::empty_like(x);

@@ -26,8 +26,8 @@ class Conv2dReluBackward : public Node {
         has_bias_(has_bias), p_(p), bf16_(bf16) {}
 
   std::vector<Tensor> apply(const Tensor& grad_y) override {
-    const Tensor y = saved_y_.get();
-    Tensor grad_z = Tensor::empty_like(y);  // the gradient at the convolution's output (and the residual)
+    const Tensor& y = saved_y_.kept();  // the kernels read a bfloat16 copy as it is
+    Tensor grad_z = Tensor::empty_like(grad_y);  // the gradient at the convolution's output (and the residual)
     PLEURA_DISPATCH(y.device(), "conv2d_relu", relu_bwd(y, grad_y, grad_z));
     // CUDA's kernels take the kept bfloat16 copy itself (engine/ops/conv2d.h); the CPU's, float32.
     const Tensor x = saved_x_.kept().device().is_cuda() ? saved_x_.kept() : saved_x_.get();

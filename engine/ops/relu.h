@@ -13,7 +13,8 @@ Tensor relu(Tensor&& x);
 
 namespace cpu {
 void relu_fwd(const Tensor& x, Tensor& y);
-// grad_x = grad_y where y > 0, else 0.
+// grad_x = grad_y where y > 0, else 0. y may also be bfloat16, the output that backward keeps under the bf16
+// policy (engine/saved_activation.h), with grad_y and grad_x float32 (both backends).
 void relu_bwd(const Tensor& y, const Tensor& grad_y, Tensor& grad_x);
 }  // namespace cpu
 namespace cuda {

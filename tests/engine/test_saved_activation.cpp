@@ -63,6 +63,13 @@ TEST_CASE("saved activation: bf16 keeps a convolution's input and a ReLU's outpu
   CHECK_FALSE(SavedActivation(x, SavedUse::kConvolutionInput, true).compact());
 }
 
+TEST_CASE("saved activation: PLEURA_SAVED_ACTIVATIONS takes bf16 (the default) or float32") {
+  CHECK(parse_saved_activations(""));
+  CHECK(parse_saved_activations("bf16"));
+  CHECK_FALSE(parse_saved_activations("float32"));
+  expect_error([] { parse_saved_activations("fp32"); }, {"PLEURA_SAVED_ACTIVATIONS is 'fp32'", "bf16", "float32"});
+}
+
 TEST_CASE("saved activation: bf16 keeps exact values as bfloat16 only when they are bfloat16 values already") {
   const Tensor x = random_f32({3, 7}, 93);
   CHECK_FALSE(SavedActivation(x, SavedUse::kValues, true).compact());

@@ -1,9 +1,12 @@
-// Tests of relu (engine/ops/relu.h): worked example, float64 gradient check, CPU-vs-CUDA parity,
-// bad input.
+// Tests of relu (engine/ops/relu.h): worked example, float64 gradient check, the backward kernels on a
+// bfloat16 output, CPU-vs-CUDA parity, bad input.
 #include "engine/ops/relu.h"
+
+#include <limits>
 
 #include "engine/autograd.h"
 #include "engine/ops/add.h"
+#include "engine/ops/bf16_storage.h"
 #include "engine/ops/reduce.h"
 #include "tests/gradcheck.h"
 #include "tests/parity.h"
@@ -30,6 +33,40 @@ TEST_CASE("relu: float64 gradient check") {
   for (double& e : v) e = signs.uniform() < 0.5 ? -e : e;
   x = Tensor::from_vector(v, x.shape(), DType::kFloat64);
   check_gradients([](const std::vector<Tensor>& in) { return relu(in[0]); }, {x});
+}
+
+namespace {
+
+// relu_bwd's kernels on y's device: grad_x for this output and incoming gradient.
+Tensor masked(const Tensor& y, const Tensor& grad_y) {
+  Tensor grad_x = Tensor::empty_like(grad_y);
+  if (y.device().is_cuda()) {
+    cuda::relu_bwd(y, grad_y, grad_x);
+  } else {
+    cpu::relu_bwd(y, grad_y, grad_x);
+  }
+  return grad_x;
+}
+
+// Outputs with both zeros, NaNs of both signs, tiny and large values, and random ones; their gradient.
+std::pair<Tensor, Tensor> mask_inputs() {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  std::vector<double> y = {-1.0, 0.0, -0.0, 2.0, nan, -nan, 1e-30, -1e-30, 3e38};
+  const std::vector<double> r = random_tensor({1000}, 16, DType::kFloat64).to_vector();
+  y.insert(y.end(), r.begin(), r.end());
+  const auto n = static_cast<int64_t>(y.size());
+  return {Tensor::from_vector(y, {n}), random_tensor({n}, 17, DType::kFloat32)};
+}
+
+}  // namespace
+
+TEST_CASE("relu: the backward kernels read a bfloat16 output as its float32 value") {
+  const Tensor y = Tensor::from_vector({-1.0, 0.0, 2.0, std::numeric_limits<double>::quiet_NaN()}, {4});
+  const Tensor g = Tensor::from_vector({1.0, 2.0, 3.0, 4.0}, {4});
+  CHECK(masked(to_bf16_storage(y), g).to_vector() == std::vector<double>{0.0, 0.0, 3.0, 0.0});
+  const auto [y32, grad] = mask_inputs();
+  const Tensor y16 = to_bf16_storage(y32);
+  CHECK(masked(y16, grad).to_vector() == masked(from_bf16_storage(y16), grad).to_vector());
 }
 
 TEST_CASE("relu: a temporary that nothing records is overwritten, anything else is not") {
@@ -83,4 +120,11 @@ TEST_CASE("relu: in place on a CUDA temporary equals the CPU" * doctest::test_su
   Tensor y = relu(std::move(temporary));
   CHECK(y.raw() == buffer);
   CHECK(y.to_vector() == relu(x).to_vector());
+}
+
+TEST_CASE("relu: the backward kernels on a bfloat16 output, CPU vs CUDA" * doctest::test_suite("gpu")) {
+  PLEURA_REQUIRE_GPU();
+  const auto [y32, grad] = mask_inputs();
+  const Tensor y16 = to_bf16_storage(y32);
+  CHECK(masked(y16.to(Device::cuda()), grad.to(Device::cuda())).to_vector() == masked(y16, grad).to_vector());
 }
