@@ -8,7 +8,8 @@
 // next convolution's input), so the float32 activation is freed once the forward pass moves on, as PyTorch's
 // autocast keeps its activations. float32 policy: the tensor itself, as before.
 // compact_saved_activations(false), or PLEURA_SAVED_ACTIVATIONS=float32 in the environment (bf16, the default,
-// or float32; anything else is an error), keeps float32 under bf16 too (tests compare the two: the same gradients; bench_unet's peak_mib measures the difference).
+// or float32; anything else is an error), keeps float32 under bf16 too: tests compare the two (the same
+// gradients), bench_unet's forward_held_mib and peak_mib measure the difference.
 // Implementation engine/saved_activation.cpp; tests tests/engine/test_saved_activation.cpp.
 #pragma once
 

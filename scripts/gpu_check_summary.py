@@ -139,7 +139,8 @@ def print_table(s):
         label = row_label(row)
         print(f"pleura {label:<24} train {fmt(row.get('train_step_ms'), '.1f')} ms "
               f"({fmt(row.get('train_tflops'), '.0f')} TFLOP/s), infer {fmt(row.get('infer_images_per_s'), '.1f')} img/s, "
-              f"peak {fmt(row.get('peak_mib'), '.0f')} MiB (held for backward {fmt(row.get('forward_held_mib'), '.0f')}), "
+              f"peak {fmt(row.get('peak_mib'), '.0f')} MiB "
+              f"(held for backward {fmt(row.get('forward_held_mib'), '.0f')}), "
               f"syncs/step {row.get('host_syncs_per_step', '-')}, "
               f"launches/step {row.get('device_operations_per_step', '-')}")
     for model, modes in s["ratios_to_pytorch"].items():
