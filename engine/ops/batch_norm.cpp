@@ -28,6 +28,7 @@ class BatchNormBackward : public Node {
         save_mean_(std::move(save_mean)),
         save_invstd_(std::move(save_invstd)),
         saved_relu_output_(std::move(relu_output)),
+        has_relu_(saved_relu_output_.defined()),
         training_(training),
         has_residual_(has_residual),
         sync_(sync) {}
@@ -67,7 +68,7 @@ class BatchNormBackward : public Node {
   SavedActivation saved_x_;
   Tensor weight_, save_mean_, save_invstd_;
   SavedActivation saved_relu_output_;
-  bool has_relu_ = saved_relu_output_.defined();
+  bool has_relu_;  // kept for name() after release_saved()
   bool training_, has_residual_;
   Communicator* sync_;
 };
