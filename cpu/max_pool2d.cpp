@@ -5,6 +5,7 @@
 // first, then the maximum of those rows (plane_maxima).
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <vector>
 
@@ -81,6 +82,69 @@ void plane_maxima(const T* xp, int64_t H, int64_t W, int64_t P, int64_t Q, const
   }
 }
 
+// Calls f with a value of the saved offsets' element type (max_pool2d_offset_dtype).
+template <class F>
+void with_offset_type(DType dtype, F&& f) {
+  if (dtype == DType::kUInt8)
+    f(uint8_t{});
+  else
+    f(int64_t{});
+}
+
+// y_plane [P, Q] = the window maxima of x_plane [H, W], and offsets [P, Q] the chosen element's offset inside
+// each window (engine/ops/max_pool2d.h).
+template <class T, class Offset>
+void plane_maxima_with_offsets(const T* xp, int64_t H, int64_t W, int64_t P, int64_t Q, const MaxPool2dParams& p,
+                               T* yp, Offset* offsets) {
+  for (int64_t oh = 0; oh < P; ++oh) {
+    // Clip the window to the input: the padding is -infinity and can never win.
+    const int64_t top = oh * p.stride_h - p.pad_h;
+    const int64_t h0 = std::max<int64_t>(top, 0), h1 = std::min(top + p.kernel_h, H);
+    for (int64_t ow = 0; ow < Q; ++ow) {
+      const int64_t left = ow * p.stride_w - p.pad_w;
+      const int64_t w0 = std::max<int64_t>(left, 0), w1 = std::min(left + p.kernel_w, W);
+      T best = -std::numeric_limits<T>::infinity();
+      int64_t best_h = h0, best_w = w0;
+      for (int64_t h = h0; h < h1; ++h) {
+        for (int64_t w = w0; w < w1; ++w) {
+          const T v = xp[h * W + w];
+          // PyTorch's rule: strictly greater (first maximum wins on ties), or NaN.
+          if (v > best || std::isnan(v)) {
+            best = v;
+            best_h = h, best_w = w;
+          }
+        }
+      }
+      yp[oh * Q + ow] = best;
+      offsets[oh * Q + ow] = static_cast<Offset>((best_h - top) * p.kernel_w + (best_w - left));
+    }
+  }
+}
+
+// grad_x_plane [H, W]: each element sums, in row-major output order and in double, grad_y over the windows
+// whose saved offset points at it.
+template <class T, class Offset>
+void plane_gradient(const T* gp, const Offset* ap, int64_t H, int64_t W, int64_t P, int64_t Q,
+                    const MaxPool2dParams& p, T* gxp) {
+  for (int64_t h = 0; h < H; ++h) {
+    // Windows oh with oh*stride - pad <= h <= oh*stride - pad + kernel - 1.
+    const int64_t oh0 = h + p.pad_h < p.kernel_h ? 0 : (h + p.pad_h - p.kernel_h) / p.stride_h + 1;
+    const int64_t oh1 = std::min((h + p.pad_h) / p.stride_h + 1, P);
+    for (int64_t w = 0; w < W; ++w) {
+      const int64_t ow0 = w + p.pad_w < p.kernel_w ? 0 : (w + p.pad_w - p.kernel_w) / p.stride_w + 1;
+      const int64_t ow1 = std::min((w + p.pad_w) / p.stride_w + 1, Q);
+      double acc = 0.0;
+      for (int64_t oh = oh0; oh < oh1; ++oh) {
+        const int64_t row_offset = (h - (oh * p.stride_h - p.pad_h)) * p.kernel_w;
+        for (int64_t ow = ow0; ow < ow1; ++ow)
+          if (static_cast<int64_t>(ap[oh * Q + ow]) == row_offset + (w - (ow * p.stride_w - p.pad_w)))
+            acc += static_cast<double>(gp[oh * Q + ow]);
+      }
+      gxp[h * W + w] = static_cast<T>(acc);
+    }
+  }
+}
+
 }  // namespace
 
 void max_pool2d_fwd(const Tensor& x, const MaxPool2dParams& p, Tensor& y, Tensor& argmax) {
@@ -97,35 +161,13 @@ void max_pool2d_fwd(const Tensor& x, const MaxPool2dParams& p, Tensor& y, Tensor
       });
       return;
     }
-    int64_t* pa = argmax.data<int64_t>();
-    parallel_for(x.size(0) * x.size(1), 1, [&](int64_t plane0, int64_t plane1) {
-      for (int64_t plane = plane0; plane < plane1; ++plane) {
-        const T* xp = px + plane * H * W;
-        for (int64_t oh = 0; oh < P; ++oh) {
-          // Clip the window to the input: the padding is -infinity and can never win.
-          int64_t h0 = oh * p.stride_h - p.pad_h, h1 = std::min(h0 + p.kernel_h, H);
-          h0 = std::max<int64_t>(h0, 0);
-          for (int64_t ow = 0; ow < Q; ++ow) {
-            int64_t w0 = ow * p.stride_w - p.pad_w, w1 = std::min(w0 + p.kernel_w, W);
-            w0 = std::max<int64_t>(w0, 0);
-            T best = -std::numeric_limits<T>::infinity();
-            int64_t best_idx = h0 * W + w0;
-            for (int64_t h = h0; h < h1; ++h) {
-              for (int64_t w = w0; w < w1; ++w) {
-                T v = xp[h * W + w];
-                // PyTorch's rule: strictly greater (first maximum wins on ties), or NaN.
-                if (v > best || std::isnan(v)) {
-                  best = v;
-                  best_idx = h * W + w;
-                }
-              }
-            }
-            int64_t o = (plane * P + oh) * Q + ow;
-            py[o] = best;
-            pa[o] = best_idx;
-          }
-        }
-      }
+    with_offset_type(argmax.dtype(), [&](auto offset_tag) {
+      using Offset = decltype(offset_tag);
+      Offset* pa = argmax.data<Offset>();
+      parallel_for(x.size(0) * x.size(1), 1, [&](int64_t plane0, int64_t plane1) {
+        for (int64_t plane = plane0; plane < plane1; ++plane)
+          plane_maxima_with_offsets(px + plane * H * W, H, W, P, Q, p, py + plane * P * Q, pa + plane * P * Q);
+      });
     });
   });
 }
@@ -133,30 +175,16 @@ void max_pool2d_fwd(const Tensor& x, const MaxPool2dParams& p, Tensor& y, Tensor
 void max_pool2d_bwd(const Tensor& grad_y, const Tensor& argmax, const MaxPool2dParams& p, Tensor& grad_x) {
   with_float_type(grad_x.dtype(), "max_pool2d", [&](auto tag) {
     using T = decltype(tag);
-    const int64_t H = grad_x.size(2), W = grad_x.size(3), P = grad_y.size(2), Q = grad_y.size(3);
-    const T* pg = grad_y.data<T>();
-    const int64_t* pa = argmax.data<int64_t>();
-    T* pgx = grad_x.data<T>();
-    parallel_for(grad_x.size(0) * grad_x.size(1), 1, [&](int64_t plane0, int64_t plane1) {
-      for (int64_t plane = plane0; plane < plane1; ++plane) {
-        const T* gp = pg + plane * P * Q;
-        const int64_t* ap = pa + plane * P * Q;
-        for (int64_t h = 0; h < H; ++h) {
-          // Windows oh with oh*stride - pad <= h <= oh*stride - pad + kernel - 1.
-          int64_t oh0 = h + p.pad_h < p.kernel_h ? 0 : (h + p.pad_h - p.kernel_h) / p.stride_h + 1;
-          int64_t oh1 = std::min((h + p.pad_h) / p.stride_h + 1, P);
-          for (int64_t w = 0; w < W; ++w) {
-            int64_t ow0 = w + p.pad_w < p.kernel_w ? 0 : (w + p.pad_w - p.kernel_w) / p.stride_w + 1;
-            int64_t ow1 = std::min((w + p.pad_w) / p.stride_w + 1, Q);
-            const int64_t idx = h * W + w;
-            double acc = 0.0;
-            for (int64_t oh = oh0; oh < oh1; ++oh)
-              for (int64_t ow = ow0; ow < ow1; ++ow)
-                if (ap[oh * Q + ow] == idx) acc += static_cast<double>(gp[oh * Q + ow]);
-            pgx[plane * H * W + idx] = static_cast<T>(acc);
-          }
-        }
-      }
+    with_offset_type(argmax.dtype(), [&](auto offset_tag) {
+      using Offset = decltype(offset_tag);
+      const int64_t H = grad_x.size(2), W = grad_x.size(3), P = grad_y.size(2), Q = grad_y.size(3);
+      const T* pg = grad_y.data<T>();
+      const Offset* pa = argmax.data<Offset>();
+      T* pgx = grad_x.data<T>();
+      parallel_for(grad_x.size(0) * grad_x.size(1), 1, [&](int64_t plane0, int64_t plane1) {
+        for (int64_t plane = plane0; plane < plane1; ++plane)
+          plane_gradient(pg + plane * P * Q, pa + plane * P * Q, H, W, P, Q, p, pgx + plane * H * W);
+      });
     });
   });
 }

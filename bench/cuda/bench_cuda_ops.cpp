@@ -111,13 +111,13 @@ void bench_pointwise(int64_t n, int64_t c, int64_t h, int64_t w) {
   std::vector<int64_t> offsets = {0, c / 2, c};
   mem_row("concat bwd", 2 * e, [&] { cuda::concat_bwd(g, offsets, grads); });
 
-  // Max pooling, ResNet's 3/2/1: read x, write y and the int64 argmax (a quarter of x each).
+  // Max pooling, ResNet's 3/2/1: read x, write y (a quarter of x) and the argmax (one byte per output).
   MaxPool2dParams mp{.kernel_h = 3, .kernel_w = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1};
   Shape ps{n, c, h / 2, w / 2};
   Tensor py = Tensor::empty(ps, DType::kFloat32, Device::cuda()), pg = rnd(ps, 11);
-  Tensor am = Tensor::empty(ps, DType::kInt64, Device::cuda());
-  mem_row("max_pool2d 3/2/1 fwd", e + e / 4 + e / 2, [&] { cuda::max_pool2d_fwd(x, mp, py, am); });
-  mem_row("max_pool2d 3/2/1 bwd", e / 4 + e / 2 + e, [&] { cuda::max_pool2d_bwd(pg, am, mp, gx); });
+  Tensor am = Tensor::empty(ps, max_pool2d_offset_dtype(mp), Device::cuda());
+  mem_row("max_pool2d 3/2/1 fwd", e + e / 4 + e / 16, [&] { cuda::max_pool2d_fwd(x, mp, py, am); });
+  mem_row("max_pool2d 3/2/1 bwd", e / 4 + e / 16 + e, [&] { cuda::max_pool2d_bwd(pg, am, mp, gx); });
 
   // Upsample x2 of a quarter-size input to this shape: read e/4, write e.
   Tensor small = rnd(ps, 12), gsmall = Tensor::empty(ps, DType::kFloat32, Device::cuda());

@@ -47,6 +47,10 @@ class MaxPool2dBackward : public Node {
 
 }  // namespace
 
+DType max_pool2d_offset_dtype(const MaxPool2dParams& p) {
+  return p.kernel_h * p.kernel_w <= 256 ? DType::kUInt8 : DType::kInt64;
+}
+
 int64_t max_pool2d_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, bool ceil_mode) {
   int64_t num = in + 2 * pad - kernel + (ceil_mode ? stride - 1 : 0);
   // Floor division (num may be negative when the input is smaller than the kernel).
@@ -67,7 +71,7 @@ Tensor max_pool2d(const Tensor& x, const MaxPool2dParams& p) {
   Shape y_shape{x.size(0), x.size(1), P, Q};
   Tensor y = Tensor::empty(y_shape, x.dtype(), x.device());
   // The argmax only where a backward will read it (inference skips it, and the kernels a faster path).
-  Tensor argmax = needs_recording({&x}) ? Tensor::empty(y_shape, DType::kInt64, x.device()) : Tensor();
+  Tensor argmax = needs_recording({&x}) ? Tensor::empty(y_shape, max_pool2d_offset_dtype(p), x.device()) : Tensor();
   if (y.numel() > 0) PLEURA_DISPATCH(x.device(), "max_pool2d", max_pool2d_fwd(x, p, y, argmax));
   record(y, {&x}, [&] { return std::make_shared<MaxPool2dBackward>(argmax, x.shape(), p); });
   return y;

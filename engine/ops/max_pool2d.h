@@ -1,6 +1,6 @@
 // max_pool2d: 2-D max pooling with PyTorch's output size, padding and tie rules; the forward saves the
-// argmax of every window for the backward. CPU kernels in cpu/max_pool2d.cpp, CUDA kernels in
-// cuda/max_pool2d.cu, tests in tests/ops/test_max_pool2d.cpp.
+// argmax of every window for the backward, as its offset inside the window (one byte for the UNets' pools).
+// CPU kernels in cpu/max_pool2d.cpp, CUDA kernels in cuda/max_pool2d.cu, tests in tests/ops/test_max_pool2d.cpp.
 #pragma once
 
 #include <cstdint>
@@ -26,9 +26,15 @@ int64_t max_pool2d_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t 
 // (as PyTorch). The gradient goes to the argmax element only.
 Tensor max_pool2d(const Tensor& x, const MaxPool2dParams& p);
 
+// The element type of the saved argmax: uint8 when every offset inside a window fits a byte (kernel_h *
+// kernel_w <= 256: the UNets' 3x3 and 2x2 pools, an eighth of int64's bytes), else int64.
+DType max_pool2d_offset_dtype(const MaxPool2dParams& p);
+
 namespace cpu {
-// y [N, C, P, Q] gets the window maxima; argmax [N, C, P, Q] int64 gets, per output, the flat index
-// h * W + w of the chosen element within its (n, c) plane of x, unless it is undefined (no backward to come).
+// y [N, C, P, Q] gets the window maxima; argmax [N, C, P, Q] (of max_pool2d_offset_dtype(p)) gets, per
+// output, the chosen element's offset i * kernel_w + j inside its window, rows i and columns j counted from
+// the window's first row and column (oh * stride_h - pad_h, ow * stride_w - pad_w), padding included;
+// argmax undefined: no backward to come, nothing saved.
 void max_pool2d_fwd(const Tensor& x, const MaxPool2dParams& p, Tensor& y, Tensor& argmax);
 // grad_x [N, C, H, W] (fully written): each element sums, in row-major output order, grad_y over the
 // windows that contain it and chose it as their argmax (a gather: deterministic, no atomics).

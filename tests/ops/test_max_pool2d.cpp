@@ -109,6 +109,30 @@ TEST_CASE("max_pool2d: worked example, ResNet pool 3/2/1 with shared argmax") {
   CHECK(x.grad().to_vector() == std::vector<double>{1, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 1, 0, 0, 0});
 }
 
+TEST_CASE("max_pool2d: the saved argmax is each window's offset, one byte for the UNets' pools") {
+  CHECK(max_pool2d_offset_dtype(kResNetPool) == DType::kUInt8);
+  CHECK(max_pool2d_offset_dtype({16, 16, 1, 1}) == DType::kUInt8);  // offsets 0..255
+  CHECK(max_pool2d_offset_dtype({17, 16, 1, 1}) == DType::kInt64);  // 272 offsets
+  // The worked example above, its windows starting at row and column -1 or 1 (padding 1): the chosen
+  // elements (0,0), (1,2), (3,0), (1,2) sit at window rows and columns (1,1), (2,1), (2,1), (0,1), offsets
+  // 3 i + j = 4, 7, 7, 1.
+  Tensor x = Tensor::from_vector({-1, -5, -2, -8, -3, -4, 9, -6, -7, 0, -9, -2, 4, -1, -3, -5}, {1, 1, 4, 4},
+                                 DType::kFloat32);
+  Tensor y = Tensor::empty({1, 1, 2, 2}), argmax = Tensor::empty({1, 1, 2, 2}, DType::kUInt8);
+  cpu::max_pool2d_fwd(x, kResNetPool, y, argmax);
+  CHECK(y.to_vector() == std::vector<double>{-1, 9, 4, 9});
+  CHECK(argmax.to_vector() == std::vector<double>{4, 7, 7, 1});
+}
+
+TEST_CASE("max_pool2d: kernels of more than 256 elements save int64 offsets (naive reference, gradients)") {
+  const MaxPool2dParams big{17, 16, 3, 4, 8, 8, false};
+  Tensor x = random_tensor({2, 2, 20, 21}, 61, DType::kFloat64);
+  Tensor y = max_pool2d(x, big);
+  CHECK(y.to_vector() == naive_max_pool(x, big, y.size(2), y.size(3)));
+  check_gradients([big](const std::vector<Tensor>& in) { return max_pool2d(in[0], big); },
+                  {spaced_permutation({1, 2, 20, 21}, 62)});
+}
+
 TEST_CASE("max_pool2d: worked example, SE-ResNeXt pool 3/2/0 ceil_mode, 8x8 and 7x7") {
   // x[h][w] = 8h + w grows along rows and columns, so each window's max is its bottom-right element
   // inside the input. 8x8 -> 4x4 windows start at rows 0, 2, 4, 6; the last covers rows 6..8 and is
@@ -266,14 +290,15 @@ TEST_CASE("max_pool2d: bad input") {
 
 TEST_CASE("max_pool2d: CPU vs CUDA" * doctest::test_suite("gpu")) {
   PLEURA_REQUIRE_GPU();
-  const MaxPool2dParams configs[] = {kResNetPool, kSeResNeXtPool, kAlbuNetPool, {3, 2, 1, 2, 1, 1, true}};
-  const char* names[] = {"3/2/1", "3/2/0 ceil", "2/2/0", "3x2/1x2/1 ceil"};
+  const MaxPool2dParams configs[] = {kResNetPool, kSeResNeXtPool, kAlbuNetPool, {3, 2, 1, 2, 1, 1, true},
+                                     {17, 16, 3, 4, 8, 8, false}};
+  const char* names[] = {"3/2/1", "3/2/0 ceil", "2/2/0", "3x2/1x2/1 ceil", "17x16/3x4/8 (int64 offsets)"};
   // 8x8 and 9x11 put the ceil_mode windows over the bottom and right edges; 7x13 fits exactly in H.
   const Shape shapes[] = {{2, 3, 9, 11}, {2, 5, 8, 8}, {3, 4, 7, 13}, {2, 2, 64, 66}};
   uint64_t seed = 41;
   for (bool wide : {false, true}) {  // the kernels' 32- and 64-bit index arithmetic
     const WideIndicesScope indices(wide);
-    for (int k = 0; k < 4; ++k) {
+    for (int k = 0; k < 5; ++k) {
       for (const Shape& s : shapes) {
         const Tensor x = random_tensor(s, seed++, DType::kFloat32);
         check_cuda_parity([p = configs[k]](const std::vector<Tensor>& in) { return max_pool2d(in[0], p); }, {x},
