@@ -10,6 +10,7 @@
 
 #include "cpu/float_types.h"
 #include "cpu/reduce.h"
+#include "engine/ops/stored_value.h"
 #include "engine/parallel.h"
 
 namespace pleura::cpu {
@@ -24,17 +25,20 @@ Dims dims_of(const Tensor& x) { return {x.size(0), x.size(1), x.size(2) * x.size
 
 // Sum over the N * H * W elements i of channel c of term(a[i], b[i]) in double: each image's plane in turn,
 // in cpu/reduce.h's lanes (a serial chain made these sums latency-bound), the lanes added at the end. Pass
-// the same pointer twice when the term reads one tensor.
-template <class T, class Term>
-double channel_sum(const T* a, const T* b, Dims d, int64_t c, const Term& term) {
+// the same pointer twice when the term reads one tensor. B may be a bfloat16 copy's bits (stored_value).
+template <class A, class B, class Term>
+double channel_sum(const A* a, const B* b, Dims d, int64_t c, const Term& term) {
   LaneSum s;
   for (int64_t n = 0; n < d.n; ++n) {
-    const T* ap = a + (n * d.c + c) * d.hw;
-    const T* bp = b + (n * d.c + c) * d.hw;
-    s.add(d.hw, [&](int64_t i) { return term(static_cast<double>(ap[i]), static_cast<double>(bp[i])); });
+    const A* ap = a + (n * d.c + c) * d.hw;
+    const B* bp = b + (n * d.c + c) * d.hw;
+    s.add(d.hw, [&](int64_t i) {
+      return term(static_cast<double>(stored_value(ap[i])), static_cast<double>(stored_value(bp[i])));
+    });
   }
   return s.total();
 }
+
 
 // y = ((x - mean) * invstd) * w + b per element, with per-channel double statistics; then the epilogue of
 // BatchNormParams (relu(y + residual)) in T's arithmetic, as add and relu compute it.
@@ -66,6 +70,29 @@ void normalise(const T* x, const std::vector<double>& mean, const std::vector<do
 template <class T>
 const T* data_or_null(const Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
+}
+
+// grad_x = w * invstd * (g - mean_g - xhat * mean_gxh) in training, w * invstd * g in eval, in double, rounded
+// once; sums: [sum_g per channel, sum_gxh per channel, count].
+template <class X, class T>
+void input_gradient(const X* px, const T* pg, const T* pw, const T* sm, const T* si, const std::vector<double>& sums,
+                    bool training, Dims d, T* pgx) {
+  const double m = sums.back();
+  parallel_for(d.c, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      const double mu = static_cast<double>(sm[c]), is = static_cast<double>(si[c]);
+      const double k = (pw ? static_cast<double>(pw[c]) : 1.0) * is;
+      const double mean_g = sums[c] / m, mean_gxh = sums[d.c + c] / m;
+      for (int64_t n = 0; n < d.n; ++n) {
+        int64_t base = (n * d.c + c) * d.hw;
+        for (int64_t i = base; i < base + d.hw; ++i) {
+          double g = static_cast<double>(pg[i]);
+          if (training) g = g - mean_g - ((static_cast<double>(stored_value(px[i])) - mu) * is) * mean_gxh;
+          pgx[i] = static_cast<T>(k * g);
+        }
+      }
+    }
+  });
 }
 
 }  // namespace
@@ -146,50 +173,37 @@ void batch_norm_bwd(const Tensor& x, const Tensor& weight, const Tensor& save_me
                     Tensor* grad_bias) {
   Dims d = dims_of(x);
   if (sync != nullptr && sync->size() == 1) sync = nullptr;
-  with_float_type(x.dtype(), "batch_norm2d", [&](auto tag) {
+  with_float_type(grad_y.dtype(), "batch_norm2d", [&](auto tag) {
     using T = decltype(tag);
-    const T* px = x.data<T>();
-    const T* pg = grad_y.data<T>();
-    const T* pw = data_or_null<T>(weight);
-    const T* sm = save_mean.data<T>();
-    const T* si = save_invstd.data<T>();
-    T* pgx = grad_x ? grad_x->data<T>() : nullptr;
-    T* pgw = grad_weight ? grad_weight->data<T>() : nullptr;
-    T* pgb = grad_bias ? grad_bias->data<T>() : nullptr;
-    // The sums are needed for grad_weight, grad_bias, and for grad_x in training mode (the batch
-    // statistics depend on every x of the channel). Synchronised, grad_x needs them over every rank's
-    // values, while grad_weight and grad_bias stay this rank's share (the trainer sums those over ranks).
-    const bool need_sums = pgw || pgb || (pgx && training);
-    std::vector<double> sums(2 * static_cast<size_t>(d.c) + 1, 0.0);  // sum_g per channel, sum_gxh, count
-    if (need_sums) {
-      parallel_for(d.c, 1, [&](int64_t c0, int64_t c1) {
-        for (int64_t c = c0; c < c1; ++c) {
-          const double mu = static_cast<double>(sm[c]), is = static_cast<double>(si[c]);
-          sums[c] = channel_sum(pg, pg, d, c, [](double g, double) { return g; });
-          sums[d.c + c] = channel_sum(pg, px, d, c, [mu, is](double g, double v) { return g * ((v - mu) * is); });
-          if (pgb) pgb[c] = static_cast<T>(sums[c]);
-          if (pgw) pgw[c] = static_cast<T>(sums[d.c + c]);
-        }
-      });
-    }
-    if (!pgx) return;
-    sums.back() = static_cast<double>(d.m());
-    if (sync && training) sync->all_reduce_sum(sums);
-    const double m = sums.back();
-    parallel_for(d.c, 1, [&](int64_t c0, int64_t c1) {
-      for (int64_t c = c0; c < c1; ++c) {
-        const double mu = static_cast<double>(sm[c]), is = static_cast<double>(si[c]);
-        const double k = (pw ? static_cast<double>(pw[c]) : 1.0) * is;
-        const double mean_g = sums[c] / m, mean_gxh = sums[d.c + c] / m;
-        for (int64_t n = 0; n < d.n; ++n) {
-          int64_t base = (n * d.c + c) * d.hw;
-          for (int64_t i = base; i < base + d.hw; ++i) {
-            double g = static_cast<double>(pg[i]);
-            if (training) g = g - mean_g - ((static_cast<double>(px[i]) - mu) * is) * mean_gxh;
-            pgx[i] = static_cast<T>(k * g);
+    // x: T, or the bits of the bfloat16 copy backward keeps under the bf16 policy.
+    with_stored_data<T>(x, [&](const auto* px) {
+      const T* pg = grad_y.data<T>();
+      const T* pw = data_or_null<T>(weight);
+      const T* sm = save_mean.data<T>();
+      const T* si = save_invstd.data<T>();
+      T* pgx = grad_x ? grad_x->data<T>() : nullptr;
+      T* pgw = grad_weight ? grad_weight->data<T>() : nullptr;
+      T* pgb = grad_bias ? grad_bias->data<T>() : nullptr;
+      // The sums are needed for grad_weight, grad_bias, and for grad_x in training mode (the batch
+      // statistics depend on every x of the channel). Synchronised, grad_x needs them over every rank's
+      // values, while grad_weight and grad_bias stay this rank's share (the trainer sums those over ranks).
+      const bool need_sums = pgw || pgb || (pgx && training);
+      std::vector<double> sums(2 * static_cast<size_t>(d.c) + 1, 0.0);  // sum_g per channel, sum_gxh, count
+      if (need_sums) {
+        parallel_for(d.c, 1, [&](int64_t c0, int64_t c1) {
+          for (int64_t c = c0; c < c1; ++c) {
+            const double mu = static_cast<double>(sm[c]), is = static_cast<double>(si[c]);
+            sums[c] = channel_sum(pg, pg, d, c, [](double g, double) { return g; });
+            sums[d.c + c] = channel_sum(pg, px, d, c, [mu, is](double g, double v) { return g * ((v - mu) * is); });
+            if (pgb) pgb[c] = static_cast<T>(sums[c]);
+            if (pgw) pgw[c] = static_cast<T>(sums[d.c + c]);
           }
-        }
+        });
       }
+      if (!pgx) return;
+      sums.back() = static_cast<double>(d.m());
+      if (sync && training) sync->all_reduce_sum(sums);
+      input_gradient(px, pg, pw, sm, si, sums, training, d, pgx);
     });
   });
 }

@@ -1,9 +1,8 @@
 // CPU kernels of relu (engine/ops/relu.h); twin: cuda/relu.cu.
 #include "engine/ops/relu.h"
 
-#include "engine/ops/round_bf16.h"
-
 #include "cpu/float_types.h"
+#include "engine/ops/stored_value.h"
 #include "engine/parallel.h"
 
 namespace pleura::cpu {
@@ -22,12 +21,6 @@ void relu_fwd(const Tensor& x, Tensor& y) {
 
 namespace {
 
-float value_of(uint16_t bf16) { return bf16_value(bf16); }
-template <class T>
-T value_of(T v) {
-  return v;
-}
-
 // pgx = pg where the value of py is > 0, else 0. Y: float, double, or the bits of a bfloat16 output.
 template <class T, class Y>
 void masked_gradient(const Y* py, const T* pg, T* pgx, int64_t n) {
@@ -36,7 +29,7 @@ void masked_gradient(const Y* py, const T* pg, T* pgx, int64_t n) {
     // are close to random: the branchy loop was 4% of a ResNet50-UNet training step, most of it mispredicted).
     for (int64_t i = i0; i < i1; ++i) {
       const T g = pg[i];
-      pgx[i] = value_of(py[i]) > T(0) ? g : T(0);
+      pgx[i] = stored_value(py[i]) > T(0) ? g : T(0);
     }
   });
 }

@@ -14,6 +14,7 @@
 #include "cuda/block_reduce.cuh"
 #include "cuda/launch.h"
 #include "engine/ops/batch_norm.h"
+#include "engine/ops/stored_value.h"
 
 namespace pleura::cuda {
 
@@ -151,8 +152,10 @@ __global__ void batch_norm_fwd_kernel(const float* x, const double* stats, const
   }
 }
 
-// Block (c, p): sum of grad_y and of grad_y * xhat over part p of channel c.
-__global__ void batch_norm_bwd_partial_kernel(const float* x, const float* grad_y, const float* save_mean,
+// Block (c, p): sum of grad_y and of grad_y * xhat over part p of channel c. X: float, or the bits of the
+// bfloat16 copy backward keeps of x under the bf16 policy (engine/saved_activation.h).
+template <class X>
+__global__ void batch_norm_bwd_partial_kernel(const X* x, const float* grad_y, const float* save_mean,
                                               const float* save_invstd, int64_t C, int64_t hw, int64_t m,
                                               int64_t part_len, double* part_g, double* part_gxh) {
   int64_t c = blockIdx.x;
@@ -165,7 +168,7 @@ __global__ void batch_norm_bwd_partial_kernel(const float* x, const float* grad_
     int64_t i = channel_offset(j, c, C, hw);
     double g = grad_y[i];
     s += g;
-    q += g * ((static_cast<double>(x[i]) - mean) * invstd);
+    q += g * ((static_cast<double>(stored_value(x[i])) - mean) * invstd);
   }
   s = block_sum(s);
   q = block_sum(q);
@@ -196,8 +199,9 @@ __global__ void batch_norm_bwd_sums_kernel(const double* part_g, const double* p
 }
 
 // grad_x = w * invstd * (g - mean_g - xhat * mean_gxh) in training (means != nullptr), w * invstd * g
-// in eval; w == nullptr means w = 1.
-__global__ void batch_norm_bwd_kernel(const float* x, const float* grad_y, const float* w, const float* save_mean,
+// in eval; w == nullptr means w = 1. X as in batch_norm_bwd_partial_kernel.
+template <class X>
+__global__ void batch_norm_bwd_kernel(const X* x, const float* grad_y, const float* w, const float* save_mean,
                                       const float* save_invstd, const double* means, float* grad_x, int64_t total,
                                       int64_t C, int64_t hw) {
   PLEURA_KERNEL_LOOP(i, total) {
@@ -206,7 +210,7 @@ __global__ void batch_norm_bwd_kernel(const float* x, const float* grad_y, const
     double k = (w ? static_cast<double>(w[c]) : 1.0) * invstd;
     double g = grad_y[i];
     if (means) {
-      double xh = (static_cast<double>(x[i]) - static_cast<double>(save_mean[c])) * invstd;
+      double xh = (static_cast<double>(stored_value(x[i])) - static_cast<double>(save_mean[c])) * invstd;
       g = g - means[c] - xh * means[C + c];
     }
     grad_x[i] = static_cast<float>(k * g);
@@ -220,8 +224,8 @@ void launch_normalise(const Tensor& x, const Tensor& stats, const Tensor& weight
   int64_t total = x.numel();
   if (total == 0) return;
   batch_norm_fwd_kernel<<<grid_for(total), kBlockThreads, 0, s>>>(
-      x.data<float>(), stats.data<double>(), data_or_null(weight), data_or_null(bias), y.data<float>(), total, d.c, d.hw,
-      p.residual != nullptr ? p.residual->data<float>() : nullptr, p.relu);
+      x.data<float>(), stats.data<double>(), data_or_null(weight), data_or_null(bias), y.data<float>(), total, d.c,
+      d.hw, p.residual != nullptr ? p.residual->data<float>() : nullptr, p.relu);
   PLEURA_CUDA_LAUNCH_CHECK();
 }
 
@@ -309,8 +313,10 @@ void batch_norm_bwd(const Tensor& x, const Tensor& weight, const Tensor& save_me
     double* part_g = parts.data<double>();
     double* part_gxh = part_g + d.c * sp.parts;
     dim3 grid(static_cast<unsigned>(d.c), static_cast<unsigned>(sp.parts));
-    batch_norm_bwd_partial_kernel<<<grid, kStatsThreads, 0, s>>>(
-        x.data<float>(), grad_y.data<float>(), mean_dev, invstd_dev, d.c, d.hw, d.m(), sp.part_len, part_g, part_gxh);
+    with_stored_data<float>(x, [&](const auto* px) {
+      batch_norm_bwd_partial_kernel<<<grid, kStatsThreads, 0, s>>>(px, grad_y.data<float>(), mean_dev, invstd_dev, d.c,
+                                                                   d.hw, d.m(), sp.part_len, part_g, part_gxh);
+    });
     PLEURA_CUDA_LAUNCH_CHECK();
     batch_norm_bwd_sums_kernel<<<grid_for(d.c), kBlockThreads, 0, s>>>(
         part_g, part_gxh, sp.parts, d.c, static_cast<double>(d.m()), grad_weight ? grad_weight->data<float>() : nullptr,
@@ -327,9 +333,11 @@ void batch_norm_bwd(const Tensor& x, const Tensor& weight, const Tensor& save_me
   }
   int64_t total = x.numel();
   if (!grad_x || total == 0) return;
-  batch_norm_bwd_kernel<<<grid_for(total), kBlockThreads, 0, s>>>(
-      x.data<float>(), grad_y.data<float>(), data_or_null(weight), mean_dev, invstd_dev,
-      training ? means.data<double>() : nullptr, grad_x->data<float>(), total, d.c, d.hw);
+  with_stored_data<float>(x, [&](const auto* px) {
+    batch_norm_bwd_kernel<<<grid_for(total), kBlockThreads, 0, s>>>(
+        px, grad_y.data<float>(), data_or_null(weight), mean_dev, invstd_dev, training ? means.data<double>() : nullptr,
+        grad_x->data<float>(), total, d.c, d.hw);
+  });
   PLEURA_CUDA_LAUNCH_CHECK();
 }
 

@@ -7,6 +7,7 @@
 #include "cuda/block_reduce.cuh"
 #include "cuda/launch.h"
 #include "engine/ops/gated_residual_relu.h"
+#include "engine/ops/stored_value.h"
 
 namespace pleura::cuda {
 
@@ -21,18 +22,20 @@ __global__ void gated_residual_relu_fwd_kernel(const float* x, const float* gate
   }
 }
 
-// Block p: plane p of every tensor. A null output is skipped.
-__global__ void gated_residual_relu_bwd_kernel(const float* x, const float* gate, const float* y,
+// Block p: plane p of every tensor. A null output is skipped. X, Y: float, or the bits of the bfloat16
+// copies backward keeps under the bf16 policy (engine/saved_activation.h).
+template <class X, class Y>
+__global__ void gated_residual_relu_bwd_kernel(const X* x, const float* gate, const Y* y,
                                                const float* grad_y, float* grad_sum, float* grad_x,
                                                float* grad_gate, int64_t hw) {
   const int64_t base = static_cast<int64_t>(blockIdx.x) * hw;
   const float g = gate[blockIdx.x];
   float partial = 0.f;
   for (int64_t i = base + threadIdx.x; i < base + hw; i += blockDim.x) {
-    const float gs = y[i] > 0.f ? grad_y[i] : 0.f;
+    const float gs = stored_value(y[i]) > 0.f ? grad_y[i] : 0.f;
     if (grad_sum) grad_sum[i] = gs;
     if (grad_x) grad_x[i] = gs * g;
-    if (grad_gate) partial += gs * x[i];
+    if (grad_gate) partial += gs * stored_value(x[i]);
   }
   if (grad_gate == nullptr) return;  // uniform across the block: block_sum is reached by all or none
   partial = block_sum(partial);
@@ -65,9 +68,12 @@ void gated_residual_relu_bwd(const Tensor& x, const Tensor& gate, const Tensor& 
   const int dev = x.device().index;
   DeviceGuard guard(dev);
   auto out = [](Tensor* t) { return t ? t->data<float>() : nullptr; };
-  gated_residual_relu_bwd_kernel<<<static_cast<unsigned>(planes), kBlockThreads, 0, stream(dev)>>>(
-      x.data<float>(), gate.data<float>(), y.data<float>(), grad_y.data<float>(), out(grad_sum), out(grad_x),
-      out(grad_gate), hw);
+  with_stored_data<float>(x, [&](const auto* px) {
+    with_stored_data<float>(y, [&](const auto* py) {
+      gated_residual_relu_bwd_kernel<<<static_cast<unsigned>(planes), kBlockThreads, 0, stream(dev)>>>(
+          px, gate.data<float>(), py, grad_y.data<float>(), out(grad_sum), out(grad_x), out(grad_gate), hw);
+    });
+  });
   PLEURA_CUDA_LAUNCH_CHECK();
 }
 

@@ -1,7 +1,7 @@
 // CUDA kernels of relu (engine/ops/relu.h); twin: cpu/relu.cpp.
 #include "cuda/launch.h"
 #include "engine/ops/relu.h"
-#include "engine/ops/round_bf16.h"
+#include "engine/ops/stored_value.h"
 
 namespace pleura::cuda {
 
@@ -10,13 +10,11 @@ __global__ void relu_fwd_kernel(const float* x, float* y, int64_t n) {
   // x < 0 ? 0 : x lets NaN through, as PyTorch does.
   PLEURA_KERNEL_LOOP(i, n) { y[i] = x[i] < 0.f ? 0.f : x[i]; }
 }
-__device__ inline float value_of(float v) { return v; }
-__device__ inline float value_of(uint16_t bf16) { return bf16_value(bf16); }
 
 // Y: float, or the bits of a bfloat16 output.
 template <class Y>
 __global__ void relu_bwd_kernel(const Y* y, const float* grad_y, float* grad_x, int64_t n) {
-  PLEURA_KERNEL_LOOP(i, n) { grad_x[i] = value_of(y[i]) > 0.f ? grad_y[i] : 0.f; }
+  PLEURA_KERNEL_LOOP(i, n) { grad_x[i] = stored_value(y[i]) > 0.f ? grad_y[i] : 0.f; }
 }
 }  // namespace
 

@@ -33,15 +33,15 @@ class BatchNormBackward : public Node {
         has_residual_(has_residual),
         sync_(sync) {}
   std::vector<Tensor> apply(const Tensor& grad_out) override {
-    const Tensor x = saved_x_.get();
+    // The kernels read a bfloat16 copy as it is (no widened temporary).
+    const Tensor x = saved_x_.kept();
     Tensor grad_y = grad_out;
     if (saved_relu_output_.defined()) {
       grad_y = Tensor::empty_like(grad_out);
-      // The kernels read a bfloat16 copy as it is.
       PLEURA_DISPATCH(x.device(), kOp, relu_bwd(saved_relu_output_.kept(), grad_out, grad_y));
     }
     Tensor grad_x, grad_weight, grad_bias;
-    if (needs_grad(0)) grad_x = Tensor::empty_like(x);
+    if (needs_grad(0)) grad_x = Tensor::empty(x.shape(), grad_out.dtype(), x.device());
     if (needs_grad(1)) grad_weight = Tensor::empty_like(weight_);
     if (needs_grad(2)) grad_bias = Tensor::empty_like(weight_);
     if (grad_x.defined() || grad_weight.defined() || grad_bias.defined()) {

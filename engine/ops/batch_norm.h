@@ -58,7 +58,9 @@ void batch_norm_fwd_eval(const Tensor& x, const Tensor& weight, const Tensor& bi
 //   grad_bias = sum(grad_y), grad_weight = sum(grad_y * xhat) over N, H, W;
 //   training: grad_x = w * save_invstd * (grad_y - grad_bias / M - xhat * grad_weight / M);
 //   eval:     grad_x = grad_y * w * save_invstd.
-// A null pointer skips that gradient. `sync`: BatchNormParams::sync of the forward pass.
+// A null pointer skips that gradient. `sync`: BatchNormParams::sync of the forward pass. x may be the
+// bfloat16 copy of a float32 input that backward keeps under the bf16 policy (engine/saved_activation.h),
+// read as it is; the gradients have grad_y's dtype.
 void batch_norm_bwd(const Tensor& x, const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd,
                     bool training, Communicator* sync, const Tensor& grad_y, Tensor* grad_x, Tensor* grad_weight,
                     Tensor* grad_bias);

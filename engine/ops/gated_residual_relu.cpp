@@ -34,11 +34,12 @@ class GatedResidualReluBackward : public Node {
         gate_(std::move(gate)),
         saved_y_(y, SavedUse::kSign, precision() == Precision::kBFloat16) {}
   std::vector<Tensor> apply(const Tensor& grad_y) override {
-    const Tensor x = saved_x_.get(), y = saved_y_.get();
+    // The kernels read bfloat16 copies as they are (no widened temporaries).
+    const Tensor x = saved_x_.kept(), y = saved_y_.kept();
     Tensor grad_x, grad_gate, grad_residual;
-    if (needs_grad(0)) grad_x = Tensor::empty_like(x);
+    if (needs_grad(0)) grad_x = Tensor::empty(x.shape(), grad_y.dtype(), x.device());
     if (needs_grad(1)) grad_gate = Tensor::empty_like(gate_);
-    if (needs_grad(2)) grad_residual = Tensor::empty_like(x);
+    if (needs_grad(2)) grad_residual = Tensor::empty(x.shape(), grad_y.dtype(), x.device());
     auto ptr = [](Tensor& t) { return t.defined() ? &t : nullptr; };
     PLEURA_DISPATCH(x.device(), kOp,
                     gated_residual_relu_bwd(x, gate_, y, grad_y, ptr(grad_residual), ptr(grad_x), ptr(grad_gate)));

@@ -15,6 +15,7 @@
 #include "engine/parallel.h"
 #include "engine/autograd.h"
 #include "engine/ops/add.h"
+#include "engine/ops/bf16_storage.h"
 #include "engine/ops/mul.h"
 #include "engine/ops/reduce.h"
 #include "engine/ops/relu.h"
@@ -70,6 +71,32 @@ BatchNormRun run_batch_norm(const Tensor& x, const Tensor& w, const Tensor& b, c
   r.grad_w = wl.grad();
   r.grad_b = bl.grad();
   return r;
+}
+
+// The gradients batch_norm_bwd's kernels give on x's device, for x (float32, or a bfloat16 copy) and grad_y,
+// with random statistics and weight (fixed seeds): [grad_x, grad_weight, grad_bias].
+std::vector<Tensor> bwd_kernels(const Tensor& x, const Tensor& grad_y, bool training) {
+  const int64_t c = x.size(1);
+  const Device dev = x.device();
+  const Tensor w = random_tensor({c}, 81, DType::kFloat32, 0.5, 1.5).to(dev);
+  const Tensor mean = random_tensor({c}, 82, DType::kFloat32, -0.5, 0.5).to(dev);
+  const Tensor invstd = random_tensor({c}, 83, DType::kFloat32, 0.5, 2.0).to(dev);
+  Tensor gx = Tensor::empty(x.shape(), DType::kFloat32, dev), gw = Tensor::empty_like(w), gb = Tensor::empty_like(w);
+  if (dev.is_cuda())
+    cuda::batch_norm_bwd(x, w, mean, invstd, training, nullptr, grad_y, &gx, &gw, &gb);
+  else
+    cpu::batch_norm_bwd(x, w, mean, invstd, training, nullptr, grad_y, &gx, &gw, &gb);
+  return {gx, gw, gb};
+}
+
+// A float32 input whose values are bfloat16 values (what conv2d gives under the bf16 policy), its bfloat16
+// copy, and an incoming gradient.
+struct Bf16Input {
+  Tensor x32, x16, grad_y;
+};
+Bf16Input bf16_input() {
+  const Tensor x16 = to_bf16_storage(random_tensor({2, 3, 5, 7}, 84, DType::kFloat32, -3.0, 3.0));
+  return {from_bf16_storage(x16), x16, random_tensor({2, 3, 5, 7}, 85, DType::kFloat32)};
 }
 }  // namespace
 
@@ -281,6 +308,15 @@ TEST_CASE("batch_norm2d: the running stats get no gradient") {
   CHECK_FALSE(rv.grad().defined());
 }
 
+TEST_CASE("batch_norm2d: the backward kernels read a bfloat16 input as its float32 value") {
+  const Bf16Input in = bf16_input();
+  for (bool training : {true, false}) {
+    const std::vector<Tensor> from16 = bwd_kernels(in.x16, in.grad_y, training);
+    const std::vector<Tensor> from32 = bwd_kernels(in.x32, in.grad_y, training);
+    for (size_t k = 0; k < 3; ++k) CHECK(from16[k].to_vector() == from32[k].to_vector());
+  }
+}
+
 TEST_CASE("batch_norm2d: CPU results do not depend on the thread count") {
   // Each channel is summed serially by one thread, so 1 and 3 threads must give the same bits.
   Tensor x = random_tensor({2, 5, 33, 31}, 58, DType::kFloat32, -1.0, 2.0);
@@ -400,6 +436,18 @@ TEST_CASE("batch_norm2d_relu: on CUDA the bits of CUDA's batch_norm2d, add and r
       CHECK(parity_error(fused.y, on_cpu.y) < 1e-5);
       for (size_t k = 0; k < 3; ++k) CHECK(parity_error(fused.grads[k], on_cpu.grads[k]) < 1e-4);
     }
+  }
+}
+
+TEST_CASE("batch_norm2d: the backward kernels on a bfloat16 input, CUDA's bits for its float32 value" *
+          doctest::test_suite("gpu")) {
+  PLEURA_REQUIRE_GPU();
+  const Bf16Input in = bf16_input();
+  const Tensor g = in.grad_y.to(Device::cuda());
+  for (bool training : {true, false}) {
+    const std::vector<Tensor> from16 = bwd_kernels(in.x16.to(Device::cuda()), g, training);
+    const std::vector<Tensor> from32 = bwd_kernels(in.x32.to(Device::cuda()), g, training);
+    for (size_t k = 0; k < 3; ++k) CHECK(from16[k].to_vector() == from32[k].to_vector());
   }
 }
 

@@ -7,6 +7,7 @@
 
 #include "engine/autograd.h"
 #include "engine/ops/add.h"
+#include "engine/ops/bf16_storage.h"
 #include "engine/ops/mul.h"
 #include "engine/ops/reduce.h"
 #include "engine/ops/relu.h"
@@ -38,6 +39,34 @@ std::vector<Tensor> leaves(const std::vector<Tensor>& in, const std::vector<bool
   return out;
 }
 
+
+// The gradients gated_residual_relu_bwd's kernels give on x's device: [grad_sum, grad_x, grad_gate]. x and y
+// float32, or bfloat16 copies.
+std::vector<Tensor> bwd_kernels(const Tensor& x, const Tensor& gate, const Tensor& y, const Tensor& grad_y) {
+  Tensor gs = Tensor::empty_like(grad_y), gx = Tensor::empty_like(grad_y), gg = Tensor::empty_like(gate);
+  if (x.device().is_cuda())
+    cuda::gated_residual_relu_bwd(x, gate, y, grad_y, &gs, &gx, &gg);
+  else
+    cpu::gated_residual_relu_bwd(x, gate, y, grad_y, &gs, &gx, &gg);
+  return {gs, gx, gg};
+}
+
+// x and y as bfloat16 copies or not, in the four combinations, against both float32: the same bits.
+void check_bf16_copies_read_as_values(Device dev) {
+  const Shape shape{2, 3, 5, 7};
+  const Tensor x16 = to_bf16_storage(random_tensor(shape, 91, DType::kFloat32, -3.0, 3.0));
+  const Tensor y16 = to_bf16_storage(random_tensor(shape, 92, DType::kFloat32, -1.0, 2.0));  // both signs
+  const Tensor x32 = from_bf16_storage(x16), y32 = from_bf16_storage(y16);
+  const Tensor gate = random_tensor({2, 3, 1, 1}, 93, DType::kFloat32, -0.5, 2.0).to(dev);
+  const Tensor grad_y = random_tensor(shape, 94, DType::kFloat32).to(dev);
+  const std::vector<Tensor> want = bwd_kernels(x32.to(dev), gate, y32.to(dev), grad_y);
+  for (const Tensor& x : {x16, x32})
+    for (const Tensor& y : {y16, y32}) {
+      if (x.dtype() == DType::kFloat32 && y.dtype() == DType::kFloat32) continue;
+      const std::vector<Tensor> got = bwd_kernels(x.to(dev), gate, y.to(dev), grad_y);
+      for (size_t k = 0; k < 3; ++k) CHECK(got[k].to_vector() == want[k].to_vector());
+    }
+}
 }  // namespace
 
 TEST_CASE("gated_residual_relu: worked example and its gradients") {
@@ -133,6 +162,16 @@ TEST_CASE("gated_residual_relu: bad input") {
                {"[gated_residual_relu]", "residual", "float64"});
   expect_error([&] { fused(with(0, Tensor::zeros({2, 3, 16}))); }, {"[gated_residual_relu]", "x", "3 dims"});
   expect_error([&] { fused(with(0, Tensor::zeros({2, 3, 4, 4}, DType::kInt64))); }, {"[gated_residual_relu]", "int64"});
+}
+
+TEST_CASE("gated_residual_relu: the backward kernels read bfloat16 copies of x and y as their float32 values") {
+  check_bf16_copies_read_as_values(Device::cpu());
+}
+
+TEST_CASE("gated_residual_relu: the backward kernels on bfloat16 copies, CUDA's bits for their float32 values" *
+          doctest::test_suite("gpu")) {
+  PLEURA_REQUIRE_GPU();
+  check_bf16_copies_read_as_values(Device::cuda());
 }
 
 TEST_CASE("gated_residual_relu: CPU vs CUDA" * doctest::test_suite("gpu")) {
