@@ -7,7 +7,8 @@
 // bfloat16 themselves, are widened back to float32 NCHW exactly. The forward's bias, rounded, goes into
 // cuDNN's accumulation (the output prefilled with it, beta = 1), so y is rounded once, after the bias, as
 // the CPU rounds it. Where cuDNN has no bfloat16 algorithm for a shape (an old GPU), the float32 passes run
-// on rounded copies and their outputs are rounded after.
+// on rounded copies and their outputs are rounded after. A 1x1 convolution to one channel (the UNets' final
+// layer) runs direct kernels instead, in both policies (cuda/conv2d_single_output.h).
 #include <cuda_bf16.h>
 
 #include <algorithm>
@@ -17,6 +18,7 @@
 
 #include "cuda/block_reduce.cuh"
 #include "cuda/conv2d_cudnn.h"
+#include "cuda/conv2d_single_output.h"
 #include "cuda/launch.h"
 #include "engine/ops/bf16_storage.h"
 #include "engine/ops/round_bf16.h"
@@ -312,6 +314,8 @@ void conv2d_bwd_float32(cudnnHandle_t h, int dev, const Tensor& x, const Tensor&
 void conv2d_fwd(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, Tensor& y) {
   const int dev = x.device().index;
   DeviceGuard guard(dev);
+  // The final 1x1 layer to one channel: a direct kernel instead of cuDNN (cuda/conv2d_single_output.h).
+  if (single_output_pointwise(w, p)) return conv2d_single_output_fwd(x, w, bias, bf16_policy(x), y);
   if (bf16_policy(x)) {
     // The bf16 policy, rounding done here (engine/ops/conv2d.h): the bfloat16 pass rounds as it converts;
     // where cuDNN has none, the float32 pass on rounded copies, its output rounded after the bias.
@@ -343,6 +347,7 @@ void conv2d_bwd(const Tensor& x, const Tensor& w, const Tensor& grad_y, const Co
     if (bf16) round_bf16_inplace(*grad_b);
   }
   if (!grad_x && !grad_w) return;
+  if (single_output_pointwise(w, p)) return conv2d_single_output_bwd(x, w, grad_y, bf16, grad_x, grad_w);
   if (!bf16) return conv2d_bwd_float32(h, dev, x, w, grad_y, p, grad_x, grad_w);
   if (conv2d_bwd_bf16(h, dev, x, w, grad_y, p, grad_x, grad_w)) return;
   // No bfloat16 algorithm: the float32 passes on rounded copies, their outputs rounded.

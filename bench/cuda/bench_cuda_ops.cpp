@@ -86,6 +86,14 @@ void bench_pointwise(int64_t n, int64_t c, int64_t h, int64_t w) {
   // and x read, the residual's and x's gradients written (backward). The gate is negligible.
   mem_row("gated_residual_relu fwd", 3 * e, [&] { cuda::gated_residual_relu_fwd(x, cg, y, out); });
   mem_row("gated_residual_relu bwd", 5 * e, [&] { cuda::gated_residual_relu_bwd(x, cg, y, g, &gy, &gx, &cgg); });
+  // The UNets' final 1x1 convolution to one channel (direct kernels, cuda/conv2d_single_output.h): x read, the
+  // [N,1,H,W] logits written (forward); grad_x written, x read for the weight gradient and the logits'
+  // gradient read by both passes (backward).
+  Tensor head_w = rnd({1, c, 1, 1}, 14), head_b = rnd({1}, 15);
+  Tensor head_gw = Tensor::empty({1, c, 1, 1}, DType::kFloat32, Device::cuda());
+  mem_row("conv2d 1x1 -> 1 fwd", e + e / c, [&] { cuda::conv2d_fwd(x, head_w, head_b, Conv2dParams{}, sgg); });
+  mem_row("conv2d 1x1 -> 1 bwd", 2 * e + 2 * e / c,
+          [&] { cuda::conv2d_bwd(x, head_w, sg, Conv2dParams{}, &gx, &head_gw, nullptr); });
   Tensor scalar = Tensor::empty(Shape{}, DType::kFloat32, Device::cuda());
   mem_row("sum fwd", e, [&] { cuda::sum_fwd(x, 1.0, scalar); });
   mem_row("global_avg_pool fwd", e, [&] { cuda::global_avg_pool_fwd(x, cgg); });

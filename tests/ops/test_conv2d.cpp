@@ -562,6 +562,41 @@ TEST_CASE("conv2d: in bf16, CUDA runs bfloat16 tensor-core passes within one bfl
   }
 }
 
+TEST_CASE("conv2d: a 1x1 convolution to one channel runs direct kernels on CUDA, close to the CPU in both policies" *
+          doctest::test_suite("gpu")) {
+  PLEURA_REQUIRE_GPU();
+  // The UNets' final layer (32 channels in AlbuNet, more in the others), odd planes, one and three images;
+  // with and without bias; in float32 (parity within float32 sums' rounding) and under bf16 (within a
+  // bfloat16 step, outputs bfloat16 values); no cuDNN call either way.
+  const Shape shapes[] = {{3, 32, 13, 17}, {1, 48, 9, 7}};
+  uint64_t seed = 700;
+  for (const Shape& xs : shapes) {
+    CAPTURE(xs.str());
+    const Tensor x = random_tensor(xs, seed++, DType::kFloat32);
+    const Tensor w = random_tensor({1, xs[1], 1, 1}, seed++, DType::kFloat32);
+    const Tensor b = random_tensor({1}, seed++, DType::kFloat32);
+    ParityOptions opt;
+    opt.tolerance = 1e-5;  // a double sum rounded once against the CPU's float32 sums
+    opt.measure = ParityMeasure::kTermMagnitude;
+    for (bool with_bias : {true, false}) {
+      std::vector<Tensor> in{x, w};
+      if (with_bias) in.push_back(b);
+      const EngineCounters before = engine_counters();
+      check_cuda_parity([](const std::vector<Tensor>& t) { return run_conv(t, {}); }, in,
+                        with_bias ? "1x1 -> 1, bias" : "1x1 -> 1, no bias", opt);
+      CHECK(counters_between(before, engine_counters()).library_calls == 0);
+    }
+    const PrecisionScope scope(Precision::kBFloat16);
+    const ConvRun cpu = conv_with_gradients(x, w, b, {}, seed, false);
+    const EngineCounters before = engine_counters();
+    const Device gpu = Device::cuda();
+    const ConvRun on_gpu = conv_with_gradients(x.to(gpu), w.to(gpu), b.to(gpu), {}, seed++, false);
+    CHECK(counters_between(before, engine_counters()).library_calls == 0);
+    check_within_bf16_step(cpu, on_gpu);
+    check_bf16_exact(on_gpu);
+  }
+}
+
 TEST_CASE("conv2d: CUDA with TF32 allowed stays close to the CPU" * doctest::test_suite("gpu")) {
   PLEURA_REQUIRE_GPU();
   // The other algorithm-selection path (TF32 math), forward and backward. TF32 keeps 10 mantissa bits, so
