@@ -10,12 +10,14 @@
 #include <cstdint>
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 #include "engine/counters.h"
 #include "engine/device.h"
 #include "engine/conv_algorithm_choice.h"
 #include "engine/precision.h"
 #include "engine/host_allocator.h"
+#include "engine/tensor_memory.h"
 #include "tools/runner.h"
 
 namespace pleura {
@@ -37,6 +39,8 @@ struct UnetBenchOptions {
                                     // infer_unet --exact-convolutions (cpu/conv2d_winograd_f4.h)
   int64_t log_every = 0;    // steps between readings of the step ledger, as train_unet's [run] log_every;
                             // 0: its default for the device
+  bool held_by_op = false;  // list what the last forward pass leaves held for backward, by op
+                            // (engine/tensor_memory.h's ledger, on for that forward pass only)
   Device device = Device::cpu();
   Precision precision = Precision::kFloat32;  // bf16: convolutions in bfloat16 (engine/precision.h)
   // cuDNN's algorithms timed at first use, in the warm-up steps (measured), or its ranking (reproducible)
@@ -86,6 +90,7 @@ struct UnetBenchResult {
   int64_t peak_bytes = 0;
   int64_t peak_reserved_bytes = 0;
   int64_t forward_held_bytes = 0;  // what a training forward pass leaves held for backward (the logits included)
+  std::vector<OpBytes> forward_held_by_op;  // the same, by the op that allocated it (--held-by-op)
   int64_t peak_rss_bytes = 0;  // the process's peak resident memory (getrusage) at the end of the run
   HostMemoryStats host_cache;  // the host allocator's cache over the whole run (engine/host_allocator.h)
   // Floating-point operations (models/registry.h): one image's forward; a training step of the batch by

@@ -10,6 +10,7 @@ namespace pleura {
 namespace {
 
 thread_local const char* t_op = nullptr;
+thread_local const char* t_outermost_op = nullptr;
 thread_local bool t_backward = false;
 thread_local LayerName t_layer;
 std::mutex g_workload_mutex;
@@ -18,16 +19,19 @@ std::string g_workload;
 }  // namespace
 
 OpScope::OpScope(const char* op, bool backward) : previous_(t_op), previous_backward_(t_backward) {
+  if (previous_ == nullptr) t_outermost_op = op;
   t_op = op;
   t_backward = backward;
 }
 OpScope::~OpScope() {
+  if (previous_ == nullptr) t_outermost_op = nullptr;
   t_op = previous_;
   t_backward = previous_backward_;
 }
 
 const char* current_op() { return t_op; }
 bool current_op_is_backward() { return t_backward; }
+const char* outermost_op() { return t_outermost_op; }
 
 LayerScope::LayerScope(LayerName layer) : previous_(std::move(t_layer)) { t_layer = std::move(layer); }
 LayerScope::~LayerScope() { t_layer = std::move(previous_); }

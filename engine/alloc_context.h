@@ -32,6 +32,9 @@ class OpScope {
 // This thread's current op, or nullptr; whether it is a backward step.
 const char* current_op();
 bool current_op_is_backward();
+// The outermost op this thread is in (the op a model called, where the current op is one it runs inside,
+// as conv2d runs to_bf16_storage), or nullptr.
+const char* outermost_op();
 
 // While alive, `layer` (a module's full name, "decoder.center.0.conv"; null for none) is this thread's
 // current layer.

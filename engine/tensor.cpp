@@ -1,4 +1,4 @@
-// Tensor and Storage: allocation (with engine/tensor_memory.h's count of CPU bytes), copies between devices,
+// Tensor and Storage: allocation (with engine/tensor_memory.h's counts), copies between devices,
 // dtype conversion, autograd accessors.
 #include "engine/tensor.h"
 
@@ -56,9 +56,11 @@ Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
     cuda::require_device(device.index);
     data_ = cuda::alloc(bytes, device.index);
   }
+  note_storage_alloc(this, bytes, device);
 }
 
 Storage::~Storage() {
+  note_storage_free(this);
   if (device_.is_cpu()) {
     host_free(data_, bytes_);
     g_cpu_bytes -= bytes_;

@@ -91,6 +91,21 @@ TEST_CASE("bench_unet: --precision bf16 runs the step with bfloat16 convolutions
   CHECK(graphs_on_cpu.err.find("--cuda-graphs needs --device cuda") != std::string::npos);
 }
 
+TEST_CASE("bench_unet: --held-by-op lists what the forward pass keeps for backward, by op, adding up to it") {
+  const ToolRun r = run_tool(bench_unet_tool(), {"--model", "albunet", "--size", "64", "--steps", "2", "--warmup", "0",
+                                                 "--precision", "bf16", "--held-by-op", "--json"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("held by the forward pass for backward, by op (MiB): ") != std::string::npos);
+  const nlohmann::json j = last_json_line(r.out);
+  const nlohmann::json& by_op = j.at("forward_held_by_op_mib");
+  // Under bf16 the convolutions' inputs are kept as bfloat16 copies, made inside conv2d_relu.
+  CHECK(by_op.contains("conv2d_relu/to_bf16_storage"));
+  double total = 0;
+  for (const auto& [op, held] : by_op.items()) total += held.get<double>();
+  CHECK(total == doctest::Approx(j.at("forward_held_mib").get<double>()).epsilon(0.01));
+}
+
 TEST_CASE("bench_unet: --cudnn-algorithms is measured by default, reproducible on request, nothing else") {
   // No effect on the CPU's convolutions; the choice is recorded with the figures it gave.
   const ToolRun measured = run_tool(bench_unet_tool(), {"--size", "64", "--steps", "1", "--warmup", "0", "--infer-only",
