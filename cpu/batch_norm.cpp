@@ -72,6 +72,13 @@ const T* data_or_null(const Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
 }
 
+// stats [2 * C] = the means, then the inverse deviations (engine/ops/batch_norm.h).
+void export_stats(const std::vector<double>& mean, const std::vector<double>& invstd, Tensor& stats) {
+  double* out = stats.data<double>();
+  std::copy(mean.begin(), mean.end(), out);
+  std::copy(invstd.begin(), invstd.end(), out + mean.size());
+}
+
 // grad_x = w * invstd * (g - mean_g - xhat * mean_gxh) in training, w * invstd * g in eval, in double, rounded
 // once; sums: [sum_g per channel, sum_gxh per channel, count].
 template <class X, class T>
@@ -99,7 +106,7 @@ void input_gradient(const X* px, const T* pg, const T* pw, const T* sm, const T*
 
 void batch_norm_fwd_train(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
                           Tensor& running_var, const BatchNormParams& p, Tensor& y, Tensor& save_mean,
-                          Tensor& save_invstd) {
+                          Tensor& save_invstd, Tensor* stats) {
   Dims d = dims_of(x);
   with_float_type(x.dtype(), "batch_norm2d", [&](auto tag) {
     using T = decltype(tag);
@@ -143,13 +150,14 @@ void batch_norm_fwd_train(const Tensor& x, const Tensor& weight, const Tensor& b
       rm[c] = static_cast<T>((1.0 - p.momentum) * static_cast<double>(rm[c]) + p.momentum * mu);
       rv[c] = static_cast<T>((1.0 - p.momentum) * static_cast<double>(rv[c]) + p.momentum * unbiased);
     }
+    if (stats != nullptr) export_stats(mean, invstd, *stats);
     normalise(px, mean, invstd, data_or_null<T>(weight), data_or_null<T>(bias), y.data<T>(), d, p);
   });
 }
 
 void batch_norm_fwd_eval(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                          const Tensor& running_var, const BatchNormParams& p, Tensor& y, Tensor& save_mean,
-                         Tensor& save_invstd) {
+                         Tensor& save_invstd, Tensor* stats) {
   Dims d = dims_of(x);
   with_float_type(x.dtype(), "batch_norm2d", [&](auto tag) {
     using T = decltype(tag);
@@ -164,6 +172,20 @@ void batch_norm_fwd_eval(const Tensor& x, const Tensor& weight, const Tensor& bi
       sm[c] = rm[c];
       si[c] = static_cast<T>(invstd[c]);
     }
+    if (stats != nullptr) export_stats(mean, invstd, *stats);
+    normalise(x.data<T>(), mean, invstd, data_or_null<T>(weight), data_or_null<T>(bias), y.data<T>(), d, p);
+  });
+}
+
+void batch_norm_normalise(const Tensor& x, const Tensor& stats, const Tensor& weight, const Tensor& bias, bool relu,
+                          Tensor& y) {
+  const Dims d = dims_of(x);
+  const double* ps = stats.data<double>();
+  const std::vector<double> mean(ps, ps + d.c), invstd(ps + d.c, ps + 2 * d.c);
+  BatchNormParams p;
+  p.relu = relu;
+  with_float_type(x.dtype(), "batch_norm2d", [&](auto tag) {
+    using T = decltype(tag);
     normalise(x.data<T>(), mean, invstd, data_or_null<T>(weight), data_or_null<T>(bias), y.data<T>(), d, p);
   });
 }

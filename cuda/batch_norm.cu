@@ -233,7 +233,7 @@ void launch_normalise(const Tensor& x, const Tensor& stats, const Tensor& weight
 
 void batch_norm_fwd_train(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
                           Tensor& running_var, const BatchNormParams& p, Tensor& y, Tensor& save_mean,
-                          Tensor& save_invstd) {
+                          Tensor& save_invstd, Tensor* stats_out) {
   Dims d = dims_of(x);
   if (d.c == 0) return;  // nothing to compute, and a grid of 0 blocks is an invalid launch
   int dev = x.device().index;
@@ -242,7 +242,8 @@ void batch_norm_fwd_train(const Tensor& x, const Tensor& weight, const Tensor& b
   Split sp = split_channel(d.m());
   // Scratch from the caching allocator; its stream ordering keeps it alive for the queued kernels.
   Tensor parts = Tensor::empty(Shape{2 * d.c * sp.parts}, DType::kFloat64, x.device());
-  Tensor stats = Tensor::empty(Shape{2 * d.c}, DType::kFloat64, x.device());
+  // The statistics the normalising pass reads: the caller's tensor when it keeps them (engine/ops/batch_norm.h).
+  Tensor stats = stats_out != nullptr ? *stats_out : Tensor::empty(Shape{2 * d.c}, DType::kFloat64, x.device());
   double* part_sum = parts.data<double>();
   double* part_sq = part_sum + d.c * sp.parts;
   // C in grid.x (up to 2^31 - 1 blocks), parts <= 64 in grid.y (limit 65535).
@@ -277,18 +278,30 @@ void batch_norm_fwd_train(const Tensor& x, const Tensor& weight, const Tensor& b
 
 void batch_norm_fwd_eval(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                          const Tensor& running_var, const BatchNormParams& p, Tensor& y, Tensor& save_mean,
-                         Tensor& save_invstd) {
+                         Tensor& save_invstd, Tensor* stats_out) {
   Dims d = dims_of(x);
   if (d.c == 0) return;
   int dev = x.device().index;
   DeviceGuard guard(dev);
   cudaStream_t s = stream(dev);
-  Tensor stats = Tensor::empty(Shape{2 * d.c}, DType::kFloat64, x.device());
+  // The statistics the normalising pass reads: the caller's tensor when it keeps them (engine/ops/batch_norm.h).
+  Tensor stats = stats_out != nullptr ? *stats_out : Tensor::empty(Shape{2 * d.c}, DType::kFloat64, x.device());
   batch_norm_fwd_eval_stats_kernel<<<grid_for(d.c), kBlockThreads, 0, s>>>(
       running_mean.data<float>(), running_var.data<float>(), d.c, p.eps, save_mean.data<float>(),
       save_invstd.data<float>(), stats.data<double>());
   PLEURA_CUDA_LAUNCH_CHECK();
   launch_normalise(x, stats, weight, bias, y, d, p, s);
+}
+
+void batch_norm_normalise(const Tensor& x, const Tensor& stats, const Tensor& weight, const Tensor& bias, bool relu,
+                          Tensor& y) {
+  const Dims d = dims_of(x);
+  if (d.c == 0) return;
+  const int dev = x.device().index;
+  DeviceGuard guard(dev);
+  BatchNormParams p;
+  p.relu = relu;
+  launch_normalise(x, stats, weight, bias, y, d, p, stream(dev));
 }
 
 // Synchronised (`sync` over more than one rank, training), grad_x takes the sums over every rank's values;

@@ -1,5 +1,6 @@
-// SavedActivation (engine/saved_activation.h): when to keep a bfloat16 copy, and the copies shared between the
-// nodes that keep the same tensor (per thread, looked up by the storage they copy).
+// SavedActivation (engine/saved_activation.h): when to keep a bfloat16 copy, the copies shared between the
+// nodes that keep the same tensor (per thread, looked up by the storage they copy), and the recipes registered
+// for tensors that can be computed again (per thread, by storage).
 #include "engine/saved_activation.h"
 
 #include <atomic>
@@ -8,6 +9,7 @@
 #include <unordered_map>
 
 #include "engine/ops/bf16_storage.h"
+#include "engine/ops/round_bf16.h"
 
 namespace pleura {
 
@@ -57,6 +59,52 @@ SharedCopies& shared_copies() {
   return copies;
 }
 
+// A storage's recipe, while both are alive (for tensors of `shape` only: a view of another shape is something
+// else to keep). The recipe belongs to the op's backward node and to the nodes that took it, not to this list.
+struct RegisteredRecipe {
+  std::weak_ptr<Storage> original;
+  Shape shape;
+  std::weak_ptr<const ActivationRecipe> recipe;
+};
+
+class Recipes {
+ public:
+  std::shared_ptr<const ActivationRecipe> find(const Tensor& t) const {
+    const auto it = recipes_.find(t.impl().storage.get());
+    if (it == recipes_.end() || it->second.original.lock() != t.impl().storage || it->second.shape != t.shape())
+      return nullptr;
+    return it->second.recipe.lock();
+  }
+  bool contains(const Tensor& t) const {
+    const auto it = recipes_.find(t.impl().storage.get());
+    return it != recipes_.end() && it->second.original.lock() == t.impl().storage && !it->second.recipe.expired();
+  }
+  void add(const Tensor& t, const std::shared_ptr<const ActivationRecipe>& recipe) {
+    if (recipes_.size() >= 2 * live_after_sweep_ + 64) sweep();
+    recipes_[t.impl().storage.get()] = RegisteredRecipe{t.impl().storage, t.shape(), recipe};
+  }
+  void erase(const Tensor& t) { recipes_.erase(t.impl().storage.get()); }
+
+ private:
+  void sweep() {
+    for (auto it = recipes_.begin(); it != recipes_.end();)
+      it = it->second.original.expired() || it->second.recipe.expired() ? recipes_.erase(it) : std::next(it);
+    live_after_sweep_ = recipes_.size();
+  }
+  std::unordered_map<const Storage*, RegisteredRecipe> recipes_;
+  size_t live_after_sweep_ = 0;
+};
+
+Recipes& recipes() {
+  thread_local Recipes r;
+  return r;
+}
+
+// Whether a node keeping t under this policy may keep it as bfloat16, or its recipe.
+bool may_compact(const Tensor& t, bool bf16) {
+  return bf16 && compact_slot().load() && t.defined() && t.dtype() == DType::kFloat32;
+}
+
 // t's data as a bfloat16 tensor of t's shape: the copy another node keeps, or a new one.
 Tensor bf16_copy(const Tensor& t) {
   const std::shared_ptr<Storage>& storage = t.impl().storage;
@@ -75,14 +123,36 @@ Tensor bf16_copy(const Tensor& t) {
 }  // namespace
 
 bool SavedActivation::compacts(const Tensor& t, SavedUse use, bool bf16) {
-  if (!bf16 || !compact_slot().load() || !t.defined() || t.dtype() != DType::kFloat32) return false;
+  if (!may_compact(t, bf16)) return false;
   return use != SavedUse::kValues || t.impl().bf16_values;
 }
 
-SavedActivation::SavedActivation(const Tensor& t, SavedUse use, bool bf16)
-    : kept_(compacts(t, use, bf16) ? bf16_copy(t) : (t.defined() ? t.detach() : Tensor())) {}
+SavedActivation::SavedActivation(const Tensor& t, SavedUse use, bool bf16) : use_(use) {
+  if (may_compact(t, bf16)) recipe_ = recipes().find(t);
+  if (recipe_ == nullptr) kept_ = compacts(t, use, bf16) ? bf16_copy(t) : (t.defined() ? t.detach() : Tensor());
+}
 
-Tensor SavedActivation::get() const { return compact() ? from_bf16_storage(kept_) : kept_; }
+Tensor SavedActivation::get() const {
+  if (recipe_ != nullptr) {
+    Tensor t = recipe_->recompute();
+    if (use_ != SavedUse::kValues) round_bf16_inplace(t);  // the values of the bfloat16 copy
+    return t;
+  }
+  return compact() ? from_bf16_storage(kept_) : kept_;
+}
+
+Tensor SavedActivation::kept() const {
+  if (recipe_ == nullptr) return kept_;
+  return use_ == SavedUse::kValues ? recipe_->recompute() : to_bf16_storage(recipe_->recompute());
+}
+
+void register_recipe(const Tensor& t, const std::shared_ptr<const ActivationRecipe>& recipe) {
+  recipes().add(t, recipe);
+}
+
+void forget_recipe(const Tensor& t) {
+  if (t.defined()) recipes().erase(t);
+}
 
 bool parse_saved_activations(const std::string& value) {
   PLEURA_CHECK(value.empty() || value == "bf16" || value == "float32", "PLEURA_SAVED_ACTIVATIONS is '", value,
@@ -94,7 +164,7 @@ void set_compact_saved_activations(bool on) { compact_slot() = on; }
 bool compact_saved_activations() { return compact_slot().load(); }
 
 bool has_saved_bf16_copy(const Tensor& t) {
-  return t.defined() && shared_copies().find(t.impl().storage) != nullptr;
+  return t.defined() && (shared_copies().find(t.impl().storage) != nullptr || recipes().contains(t));
 }
 
 }  // namespace pleura

@@ -7,12 +7,19 @@
 // batch norm keeps). Nodes that keep one tensor share one bfloat16 copy of it (a ReLU's output is also the
 // next convolution's input), so the float32 activation is freed once the forward pass moves on, as PyTorch's
 // autocast keeps its activations. float32 policy: the tensor itself, as before.
+// Recomputed activations: where the op that made a tensor can make it again, the same bits, from what backward
+// keeps anyway (a batch norm's output, without a residual sum, from the batch norm's kept input and its
+// statistics: engine/ops/batch_norm.cpp), it registers a recipe for it (register_recipe), and a node keeping
+// the tensor under the bf16 policy keeps the recipe instead of a copy: the tensor is freed once the forward
+// pass moves on, and backward computes it again when it runs (as a bfloat16 copy for a convolution's input or
+// a ReLU's sign, exactly as that copy would have been; as it was for its values).
 // compact_saved_activations(false), or PLEURA_SAVED_ACTIVATIONS=float32 in the environment (bf16, the default,
 // or float32; anything else is an error), keeps float32 under bf16 too: tests compare the two (the same
 // gradients), bench_unet's forward_held_mib and peak_mib measure the difference.
 // Implementation engine/saved_activation.cpp; tests tests/engine/test_saved_activation.cpp.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "engine/scoped_setting.h"
@@ -27,6 +34,23 @@ enum class SavedUse {
   kValues,            // every value exactly
 };
 
+// How an activation is computed again (see above).
+class ActivationRecipe {
+ public:
+  virtual ~ActivationRecipe() = default;
+  // A new float32 tensor of the activation's shape and device, the same bits as the activation.
+  virtual Tensor recompute() const = 0;
+  virtual Device device() const = 0;
+};
+
+// Registers `recipe` for t (a float32 tensor just made by the caller's op, which records a backward node under
+// the bf16 policy with compaction on): nodes keeping t (or a view of its shape) keep the recipe. Remembered,
+// per thread, while t's storage and the recipe live; the caller's backward node owns the recipe (so that
+// what it holds is freed with that node) and the nodes that take it share it.
+void register_recipe(const Tensor& t, const std::shared_ptr<const ActivationRecipe>& recipe);
+// Forgets t's recipe: its data is being written over (Tensor::copy_from).
+void forget_recipe(const Tensor& t);
+
 class SavedActivation {
  public:
   SavedActivation() = default;
@@ -36,17 +60,26 @@ class SavedActivation {
   // Whether t would be kept as bfloat16.
   static bool compacts(const Tensor& t, SavedUse use, bool bf16);
 
-  bool defined() const { return kept_.defined(); }
+  bool defined() const { return kept_.defined() || recipe_ != nullptr; }
   bool compact() const { return kept_.defined() && kept_.dtype() == DType::kBFloat16; }
+  // Whether a recipe is kept instead of the tensor.
+  bool recomputed() const { return recipe_ != nullptr; }
+  Device device() const { return recipe_ ? recipe_->device() : kept_.device(); }
   // The activation as the node needs it: the tensor kept, or the bfloat16 copy widened to float32 (a new tensor
-  // each call, freed with the caller's handle).
+  // each call, freed with the caller's handle); from a recipe, computed now (rounded to bfloat16 values for a
+  // convolution's input or a ReLU's sign, as the copy is).
   Tensor get() const;
-  // What is held: the tensor or its bfloat16 copy.
-  const Tensor& kept() const { return kept_; }
-  void reset() { kept_ = Tensor(); }
+  // The tensor or its bfloat16 copy; from a recipe, computed now, as that copy (or, for kValues, the tensor).
+  Tensor kept() const;
+  void reset() {
+    kept_ = Tensor();
+    recipe_ = nullptr;
+  }
 
  private:
   Tensor kept_;
+  std::shared_ptr<const ActivationRecipe> recipe_;
+  SavedUse use_ = SavedUse::kValues;
 };
 
 // Whether the bf16 policy keeps activations as bfloat16 (default true). Process-wide.
@@ -58,8 +91,9 @@ bool parse_saved_activations(const std::string& value);
 using CompactSavedActivationsScope =
     ScopedSetting<bool, compact_saved_activations, set_compact_saved_activations>;
 
-// Whether a saved activation's bfloat16 copy of t's data is alive: t's data must then not be written over
-// (engine/autograd.h's can_overwrite), or the copy a later save would share would no longer match it.
+// Whether a saved activation's bfloat16 copy of t's data is alive, or a recipe for t is registered: t's data
+// must then not be written over (engine/autograd.h's can_overwrite), or the copy a later save would share, or
+// the recipe, would no longer match it.
 bool has_saved_bf16_copy(const Tensor& t);
 
 }  // namespace pleura

@@ -13,6 +13,7 @@
 #include "engine/counters.h"
 #include "engine/cuda_runtime.h"
 #include "engine/host_allocator.h"
+#include "engine/saved_activation.h"
 #include "engine/tensor_memory.h"
 
 namespace pleura {
@@ -144,6 +145,7 @@ void Tensor::copy_from(const Tensor& src) {
   size_t bytes = nbytes();
   if (bytes == 0 || raw() == src.raw()) return;
   impl().bf16_values = false;
+  forget_recipe(*this);  // the values are not those its recipe computes any more
   Device d = device(), s = src.device();
   if (d.is_cpu() && s.is_cpu()) {
     std::memcpy(raw(), src.raw(), bytes);

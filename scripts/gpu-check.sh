@@ -220,9 +220,10 @@ bench_unet_run() {
 
 step_bench_unet() {
   local m rc=0
-  # float32 (TF32 allowed, as PyTorch's default), then the bf16 policy (the target's mode).
+  # float32 (TF32 allowed, as PyTorch's default), then the bf16 policy (the target's mode; with what its
+  # forward pass leaves held for backward, op by op, measured in the phase-timing steps, off the timed ones).
   for m in albunet resnet50_unet scse_unet; do bench_unet_run --model "$m" || rc=1; done
-  for m in albunet resnet50_unet scse_unet; do bench_unet_run --model "$m" --precision bf16 || rc=1; done
+  for m in albunet resnet50_unet scse_unet; do bench_unet_run --model "$m" --precision bf16 --held-by-op || rc=1; done
   # AlbuNet in bf16 with CUDA graphs (train_unet's [run] cuda_graphs, infer_unet --cuda-graphs): the
   # training step and the inference replayed after the 2 warm-ups.
   bench_unet_run --model albunet --precision bf16 --cuda-graphs || rc=1

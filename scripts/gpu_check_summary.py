@@ -143,6 +143,10 @@ def print_table(s):
               f"(held for backward {fmt(row.get('forward_held_mib'), '.0f')}), "
               f"syncs/step {row.get('host_syncs_per_step', '-')}, "
               f"launches/step {row.get('device_operations_per_step', '-')}")
+        held = row.get("forward_held_by_op_mib")
+        if isinstance(held, dict) and held:
+            top = sorted(held.items(), key=lambda kv: -kv[1])[:4]
+            print("    held by op (MiB): " + ", ".join(f"{op} {fmt(mib, '.0f')}" for op, mib in top))
     for model, modes in s["ratios_to_pytorch"].items():
         cells = ", ".join(f"{mode} {fmt(r.get('train_time_ratio'), '.2f')}/{fmt(r.get('infer_time_ratio'), '.2f')}"
                           for mode, r in modes.items())

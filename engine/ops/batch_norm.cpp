@@ -17,13 +17,38 @@ namespace {
 
 constexpr const char* kOp = "batch_norm2d";
 
+// The output of a batch norm without a residual sum (ReLU or not), computed again from the kept input and the
+// double statistics the forward normalised with: the same kernel on the same values, so the same bits
+// (engine/saved_activation.h's recomputation). Holds nothing the backward node does not hold already but the
+// statistics (2 * C doubles).
+class BatchNormRecipe : public ActivationRecipe {
+ public:
+  BatchNormRecipe(SavedActivation x, Tensor stats, Tensor weight, Tensor bias, bool relu)
+      : x_(std::move(x)), stats_(std::move(stats)), weight_(std::move(weight)), bias_(std::move(bias)), relu_(relu) {}
+  Tensor recompute() const override {
+    const OpScope op_scope(kOp, /*backward=*/true);
+    const Tensor x = x_.get();
+    Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+    PLEURA_DISPATCH(x.device(), kOp, batch_norm_normalise(x, stats_, weight_, bias_, relu_, y));
+    return y;
+  }
+  Device device() const override { return x_.device(); }
+
+ private:
+  SavedActivation x_;
+  Tensor stats_, weight_, bias_;
+  bool relu_;
+};
+
 // The gradients of x, weight, bias (and of the residual, for batch_norm2d_relu). With the ReLU epilogue the
 // incoming gradient is first masked where the output is not positive (relu_bwd), which is also the residual's.
 class BatchNormBackward : public Node {
  public:
   BatchNormBackward(SavedActivation x, Tensor weight, Tensor save_mean, Tensor save_invstd, bool training,
-                    Communicator* sync, SavedActivation relu_output, bool has_residual)
-      : saved_x_(std::move(x)),
+                    Communicator* sync, SavedActivation relu_output, bool has_residual,
+                    std::shared_ptr<const ActivationRecipe> recipe)
+      : recipe_(std::move(recipe)),
+        saved_x_(std::move(x)),
         weight_(std::move(weight)),
         save_mean_(std::move(save_mean)),
         save_invstd_(std::move(save_invstd)),
@@ -56,6 +81,7 @@ class BatchNormBackward : public Node {
     return grads;
   }
   void release_saved() override {
+    recipe_ = nullptr;
     saved_x_.reset();
     weight_ = Tensor();
     save_mean_ = Tensor();
@@ -65,6 +91,9 @@ class BatchNormBackward : public Node {
   const char* name() const override { return has_relu_ ? "batch_norm2d_relu" : kOp; }
 
  private:
+  // The output's recipe, when registered (batch_norm_op): owned here, so that it lives until this node's
+  // backward, after those of the nodes that took it (they come later in the forward pass).
+  std::shared_ptr<const ActivationRecipe> recipe_;
   SavedActivation saved_x_;
   Tensor weight_, save_mean_, save_invstd_;
   SavedActivation saved_relu_output_;
@@ -111,21 +140,36 @@ Tensor batch_norm_op(const Tensor& x, const Tensor& weight, const Tensor& bias, 
   Tensor y = Tensor::empty_like(x);
   Tensor save_mean = Tensor::empty(Shape{c}, x.dtype(), x.device());
   Tensor save_invstd = Tensor::empty(Shape{c}, x.dtype(), x.device());
-  if (p.training) {
-    PLEURA_DISPATCH(x.device(), kOp,
-                    batch_norm_fwd_train(x, weight, bias, running_mean, running_var, p, y, save_mean, save_invstd));
-  } else {
-    PLEURA_DISPATCH(x.device(), kOp,
-                    batch_norm_fwd_eval(x, weight, bias, running_mean, running_var, p, y, save_mean, save_invstd));
-  }
   std::vector<const Tensor*> inputs = {&x, &weight, &bias};
   if (p.residual != nullptr) inputs.push_back(p.residual);
+  const bool bf16 = precision() == Precision::kBFloat16;
+  // Under the bf16 policy, the nodes that keep y keep a recipe for it instead (engine/saved_activation.h):
+  // it needs the double statistics.
+  const bool recipe = p.residual == nullptr && needs_recording(inputs) &&
+                      SavedActivation::compacts(y, SavedUse::kSign, bf16);
+  Tensor stats = recipe ? Tensor::empty(Shape{2 * c}, DType::kFloat64, x.device()) : Tensor();
+  Tensor* stats_out = recipe ? &stats : nullptr;
+  if (p.training) {
+    PLEURA_DISPATCH(x.device(), kOp,
+                    batch_norm_fwd_train(x, weight, bias, running_mean, running_var, p, y, save_mean, save_invstd,
+                                         stats_out));
+  } else {
+    PLEURA_DISPATCH(x.device(), kOp,
+                    batch_norm_fwd_eval(x, weight, bias, running_mean, running_var, p, y, save_mean, save_invstd,
+                                        stats_out));
+  }
+  std::shared_ptr<const ActivationRecipe> y_recipe;
+  if (recipe) {
+    y_recipe = std::make_shared<BatchNormRecipe>(SavedActivation(x, SavedUse::kValues, bf16), stats,
+                                                 weight.defined() ? weight.detach() : Tensor(),
+                                                 bias.defined() ? bias.detach() : Tensor(), p.relu);
+    register_recipe(y, y_recipe);
+  }
   record(y, inputs, [&] {
-    const bool bf16 = precision() == Precision::kBFloat16;
     return std::make_shared<BatchNormBackward>(
         SavedActivation(x, SavedUse::kValues, bf16), weight.defined() ? weight.detach() : Tensor(), save_mean,
         save_invstd, p.training, p.training ? p.sync : nullptr,
-        p.relu ? SavedActivation(y, SavedUse::kSign, bf16) : SavedActivation(), p.residual != nullptr);
+        p.relu ? SavedActivation(y, SavedUse::kSign, bf16) : SavedActivation(), p.residual != nullptr, y_recipe);
   });
   return y;
 }

@@ -44,16 +44,18 @@ Tensor batch_norm2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bi
 
 // Kernel entry points. weight and bias are both undefined or both [C]. save_mean and save_invstd are
 // [C] in x's dtype: the mean and 1 / sqrt(var + eps) the forward normalised with, kept for the backward
-// (computed in double; the forward itself normalises with the double values).
+// (computed in double; the forward itself normalises with the double values). stats, when not null, gets
+// those double values, float64 [2 * C] on x's device: the means, then the inverse deviations, from which
+// batch_norm_normalise computes y again, the same bits (engine/saved_activation.h's recomputation).
 namespace cpu {
 // Batch statistics; updates running_mean and running_var in place.
 void batch_norm_fwd_train(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
                           Tensor& running_var, const BatchNormParams& p, Tensor& y, Tensor& save_mean,
-                          Tensor& save_invstd);
+                          Tensor& save_invstd, Tensor* stats = nullptr);
 // Running statistics (read only); save_mean = running_mean, save_invstd = 1 / sqrt(running_var + eps).
 void batch_norm_fwd_eval(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                          const Tensor& running_var, const BatchNormParams& p, Tensor& y, Tensor& save_mean,
-                         Tensor& save_invstd);
+                         Tensor& save_invstd, Tensor* stats = nullptr);
 // With xhat = (x - save_mean) * save_invstd, w = weight (1 when undefined), M = N * H * W:
 //   grad_bias = sum(grad_y), grad_weight = sum(grad_y * xhat) over N, H, W;
 //   training: grad_x = w * save_invstd * (grad_y - grad_bias / M - xhat * grad_weight / M);
@@ -64,17 +66,23 @@ void batch_norm_fwd_eval(const Tensor& x, const Tensor& weight, const Tensor& bi
 void batch_norm_bwd(const Tensor& x, const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd,
                     bool training, Communicator* sync, const Tensor& grad_y, Tensor* grad_x, Tensor* grad_weight,
                     Tensor* grad_bias);
+// y = x normalised with the forward's stats (float64 [2 * C]), then relu when asked: the forward's pass
+// without a residual, the same bits as the forward's y. x float32 (or float64 on the CPU).
+void batch_norm_normalise(const Tensor& x, const Tensor& stats, const Tensor& weight, const Tensor& bias, bool relu,
+                          Tensor& y);
 }  // namespace cpu
 namespace cuda {
 void batch_norm_fwd_train(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
                           Tensor& running_var, const BatchNormParams& p, Tensor& y, Tensor& save_mean,
-                          Tensor& save_invstd);
+                          Tensor& save_invstd, Tensor* stats = nullptr);
 void batch_norm_fwd_eval(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                          const Tensor& running_var, const BatchNormParams& p, Tensor& y, Tensor& save_mean,
-                         Tensor& save_invstd);
+                         Tensor& save_invstd, Tensor* stats = nullptr);
 void batch_norm_bwd(const Tensor& x, const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd,
                     bool training, Communicator* sync, const Tensor& grad_y, Tensor* grad_x, Tensor* grad_weight,
                     Tensor* grad_bias);
+void batch_norm_normalise(const Tensor& x, const Tensor& stats, const Tensor& weight, const Tensor& bias, bool relu,
+                          Tensor& y);
 }  // namespace cuda
 
 }  // namespace pleura

@@ -16,7 +16,7 @@ namespace {
 
 // Whether conv2d rounds for the bf16 policy itself: on the CPU; the CUDA kernels round as they convert to
 // their bfloat16 copies (engine/ops/conv2d.h).
-bool rounds_here(bool bf16, const Tensor& x) { return bf16 && !x.device().is_cuda(); }
+bool rounds_here(bool bf16, Device device) { return bf16 && !device.is_cuda(); }
 
 // In bf16 (engine/precision.h) the backward pass computes with the bf16-rounded input and weight the forward
 // used (the input kept as bfloat16, engine/saved_activation.h, or rounded on the CPU and rounded again by the
@@ -26,11 +26,11 @@ class Conv2dBackward : public Node {
  public:
   Conv2dBackward(SavedActivation x, Tensor w, bool has_bias, const Conv2dParams& p, bool bf16)
       : saved_x_(std::move(x)), w_(std::move(w)), has_bias_(has_bias), p_(p), bf16_(bf16),
-        round_here_(rounds_here(bf16, saved_x_.kept())) {}
+        round_here_(rounds_here(bf16, saved_x_.device())) {}
 
   std::vector<Tensor> apply(const Tensor& grad_y) override {
     // CUDA's kernels take the kept bfloat16 copy itself (engine/ops/conv2d.h); the CPU's, float32.
-    const Tensor x = saved_x_.kept().device().is_cuda() ? saved_x_.kept() : saved_x_.get();
+    const Tensor x = saved_x_.device().is_cuda() ? saved_x_.kept() : saved_x_.get();
     Tensor grad_x, grad_w, grad_b;
     if (needs_grad(0)) grad_x = Tensor::empty(x.shape(), w_.dtype(), x.device());  // x may be bfloat16
     if (needs_grad(1)) grad_w = Tensor::empty_like(w_);
@@ -120,7 +120,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
   // bf16: the inputs, weight and bias rounded to bfloat16, the output too (float32 accumulation inside);
   // here on the CPU, by the kernels on CUDA.
   const bool bf16 = precision() == Precision::kBFloat16 && x.dtype() == DType::kFloat32;
-  const bool round_here = rounds_here(bf16, x);
+  const bool round_here = rounds_here(bf16, x.device());
   const Tensor xs = round_here ? round_bf16(x) : x.detach();
   const Tensor ws = round_here ? round_bf16(weight) : weight.detach();
   const Tensor bs = round_here && bias.defined() ? round_bf16(bias) : bias;

@@ -26,11 +26,11 @@ class Conv2dReluBackward : public Node {
         has_bias_(has_bias), p_(p), bf16_(bf16) {}
 
   std::vector<Tensor> apply(const Tensor& grad_y) override {
-    const Tensor& y = saved_y_.kept();  // the kernels read a bfloat16 copy as it is
+    const Tensor y = saved_y_.kept();  // the kernels read a bfloat16 copy as it is
     Tensor grad_z = Tensor::empty_like(grad_y);  // the gradient at the convolution's output (and the residual)
     PLEURA_DISPATCH(y.device(), "conv2d_relu", relu_bwd(y, grad_y, grad_z));
     // CUDA's kernels take the kept bfloat16 copy itself (engine/ops/conv2d.h); the CPU's, float32.
-    const Tensor x = saved_x_.kept().device().is_cuda() ? saved_x_.kept() : saved_x_.get();
+    const Tensor x = saved_x_.device().is_cuda() ? saved_x_.kept() : saved_x_.get();
     Tensor grad_x, grad_w, grad_b;
     if (needs_grad(0)) grad_x = Tensor::empty(x.shape(), w_.dtype(), x.device());  // x may be bfloat16
     if (needs_grad(1)) grad_w = Tensor::empty_like(w_);

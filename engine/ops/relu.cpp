@@ -16,7 +16,7 @@ class ReluBackward : public Node {
   explicit ReluBackward(const Tensor& y)
       : saved_y_(y, SavedUse::kSign, precision() == Precision::kBFloat16) {}
   std::vector<Tensor> apply(const Tensor& grad_y) override {
-    const Tensor& y = saved_y_.kept();  // the kernels read a bfloat16 copy as it is
+    const Tensor y = saved_y_.kept();  // the kernels read a bfloat16 copy as it is
     Tensor grad_x = Tensor::empty_like(grad_y);
     PLEURA_DISPATCH(y.device(), "relu", relu_bwd(y, grad_y, grad_x));
     return {grad_x};

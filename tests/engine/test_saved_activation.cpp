@@ -1,8 +1,8 @@
 // Tests of SavedActivation (engine/saved_activation.h): when the bf16 policy keeps a bfloat16 copy and what it
 // gives back, the copy shared between the nodes that keep one tensor and freed with the last of them, in-place
-// ops kept off a tensor with a live copy, and a chain of convolutions, batch norms and ReLUs whose bf16
-// gradients are the same bits with the copies as without them while the forward pass leaves about half the
-// bytes for backward to hold.
+// ops kept off a tensor with a live copy, the batch norms' outputs kept as recipes and computed again, and a
+// chain of convolutions, batch norms and ReLUs whose bf16 gradients are the same bits with the copies and
+// recipes as without them while the forward pass leaves under half the bytes for backward to hold.
 #include "engine/saved_activation.h"
 
 #include <cstring>
@@ -10,6 +10,7 @@
 #include "engine/autograd.h"
 #include "engine/cuda_runtime.h"
 #include "engine/ops/batch_norm.h"
+#include "engine/ops/bf16_storage.h"
 #include "engine/ops/conv2d.h"
 #include "engine/ops/conv2d_relu.h"
 #include "engine/ops/gated_residual_relu.h"
@@ -119,6 +120,7 @@ namespace {
 struct ChainRun {
   std::vector<Tensor> grads;
   size_t bytes_held = 0;
+  size_t batch_norm_bytes_held = 0;  // of those, what the batch norm op allocated itself (not its copies)
 };
 
 // conv, batch norm + ReLU, conv (its input the ReLU's output), batch norm + residual + ReLU, conv + ReLU, batch
@@ -143,6 +145,7 @@ ChainRun run_chain(bool compact, Device d = Device::cpu()) {
   const Tensor r = random_f32({2, c, 24, 24}, 123).to(d);
   const Conv2dParams same{.pad_h = 1, .pad_w = 1};
   const size_t before = bytes_in_use(d);
+  set_tensor_memory_by_op(true);
   Tensor loss;
   {
     const Tensor y1 = batch_norm2d_relu(conv2d(x, params[0], Tensor(), same), gamma, beta, rm, rv, {});
@@ -153,6 +156,9 @@ ChainRun run_chain(bool compact, Device d = Device::cpu()) {
   }
   ChainRun run;
   run.bytes_held = bytes_in_use(d) - before;
+  for (const OpBytes& o : tensor_memory_by_op(d))
+    if (o.op == "batch_norm2d") run.batch_norm_bytes_held = o.bytes;
+  set_tensor_memory_by_op(false);
   loss.backward();
   for (const Tensor* t : {&params[0], &params[1], &params[2], &params[3], &gamma, &beta, &gate})
     run.grads.push_back(t->grad().to(Device::cpu()));
@@ -169,7 +175,45 @@ TEST_CASE("saved activation: a bf16 chain's gradients are the same bits with the
     CHECK(same_bits(plain.grads[i], compact.grads[i]));
   }
   MESSAGE("bytes held for backward: ", plain.bytes_held, " float32, ", compact.bytes_held, " with the copies");
-  CHECK(compact.bytes_held * 10 < plain.bytes_held * 6);
+  CHECK(compact.bytes_held * 10 < plain.bytes_held * 5);
+  // The three batch norms' outputs: held as float32 without the copies (by the convolutions and the gated
+  // residual that keep them), not at all with them (recipes: only the statistics stay).
+  const size_t one_output = 2 * 4 * 24 * 24 * sizeof(float);
+  CHECK(plain.batch_norm_bytes_held >= 3 * one_output);
+  CHECK(compact.batch_norm_bytes_held < one_output / 8);
+}
+
+TEST_CASE("saved activation: a batch norm's output is kept as a recipe, computed again as the copy would be") {
+  const PrecisionScope bf16(Precision::kBFloat16);
+  const int64_t c = 3;
+  Tensor x = random_f32({2, c, 5, 7}, 131).set_requires_grad(true);
+  Tensor gamma = random_f32({c}, 132), beta = random_f32({c}, 133);
+  Tensor rm = Tensor::zeros({c}), rv = Tensor::ones({c});
+  const Tensor y = batch_norm2d_relu(x, gamma, beta, rm, rv, {});
+  const Tensor z = batch_norm2d(x, gamma, beta, rm, rv, {});
+  const Tensor with_residual = batch_norm2d_relu(x, gamma, beta, rm, rv, {}, z);
+  const SavedActivation as_input(y, SavedUse::kConvolutionInput, true), as_values(z, SavedUse::kValues, true);
+  REQUIRE(as_input.recomputed());
+  REQUIRE(as_values.recomputed());
+  // The convolution's input: the bfloat16 copy's bits, from kept() and (widened) from get().
+  CHECK(same_bits(as_input.kept(), to_bf16_storage(y)));
+  CHECK(same_bits(as_input.get(), round_bf16(y)));
+  // The values: the output itself, bit for bit.
+  CHECK(same_bits(as_values.kept(), z.detach()));
+  CHECK(same_bits(as_values.get(), z.detach()));
+  // Not for a batch norm with a residual sum, nor under the float32 policy, nor with compaction off.
+  CHECK_FALSE(SavedActivation(with_residual, SavedUse::kSign, true).recomputed());
+  CHECK_FALSE(SavedActivation(y, SavedUse::kSign, false).recomputed());
+  {
+    const CompactSavedActivationsScope off(false);
+    CHECK_FALSE(SavedActivation(y, SavedUse::kSign, true).recomputed());
+  }
+  // A view of another shape is another tensor to keep.
+  CHECK_FALSE(SavedActivation(y.detach().view({2, c, 35}), SavedUse::kSign, true).recomputed());
+  // Nothing recording (no gradient to come): no recipe.
+  NoGradGuard no_grad;
+  const Tensor unrecorded = batch_norm2d(x, gamma, beta, rm, rv, {});
+  CHECK_FALSE(SavedActivation(unrecorded, SavedUse::kValues, true).recomputed());
 }
 
 TEST_CASE("saved activation: on CUDA too, the same gradient bits with the bfloat16 copies, in fewer bytes" *

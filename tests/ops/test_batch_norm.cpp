@@ -317,6 +317,30 @@ TEST_CASE("batch_norm2d: the backward kernels read a bfloat16 input as its float
   }
 }
 
+TEST_CASE("batch_norm2d: normalising again with the forward's statistics gives the forward's bits") {
+  const Tensor x = random_tensor({2, 3, 5, 7}, 86, DType::kFloat32, -2.0, 3.0);
+  const Tensor w = random_tensor({3}, 87, DType::kFloat32), b = random_tensor({3}, 88, DType::kFloat32);
+  for (bool training : {true, false}) {
+    for (bool relu : {false, true}) {
+      CAPTURE(training);
+      CAPTURE(relu);
+      BatchNormParams p = training ? training_params() : eval_params();
+      p.relu = relu;
+      Tensor rm = random_tensor({3}, 89, DType::kFloat32, -0.5, 0.5), rv = Tensor::full({3}, 1.5);
+      Tensor y = Tensor::empty_like(x), sm = Tensor::empty({3}), si = Tensor::empty({3});
+      Tensor stats = Tensor::empty({6}, DType::kFloat64);
+      if (training)
+        cpu::batch_norm_fwd_train(x, w, b, rm, rv, p, y, sm, si, &stats);
+      else
+        cpu::batch_norm_fwd_eval(x, w, b, rm, rv, p, y, sm, si, &stats);
+      CHECK(stats.to_vector()[0] == doctest::Approx(sm.to_vector()[0]).epsilon(1e-6));  // the means first
+      Tensor again = Tensor::empty_like(x);
+      cpu::batch_norm_normalise(x, stats, w, b, relu, again);
+      CHECK(again.to_vector() == y.to_vector());
+    }
+  }
+}
+
 TEST_CASE("batch_norm2d: CPU results do not depend on the thread count") {
   // Each channel is summed serially by one thread, so 1 and 3 threads must give the same bits.
   Tensor x = random_tensor({2, 5, 33, 31}, 58, DType::kFloat32, -1.0, 2.0);
@@ -448,6 +472,25 @@ TEST_CASE("batch_norm2d: the backward kernels on a bfloat16 input, CUDA's bits f
     const std::vector<Tensor> from16 = bwd_kernels(in.x16.to(Device::cuda()), g, training);
     const std::vector<Tensor> from32 = bwd_kernels(in.x32.to(Device::cuda()), g, training);
     for (size_t k = 0; k < 3; ++k) CHECK(from16[k].to_vector() == from32[k].to_vector());
+  }
+}
+
+TEST_CASE("batch_norm2d: on CUDA, normalising again with the forward's statistics gives the forward's bits" *
+          doctest::test_suite("gpu")) {
+  PLEURA_REQUIRE_GPU();
+  const Device gpu = Device::cuda();
+  const Tensor x = random_tensor({2, 3, 5, 7}, 86, DType::kFloat32, -2.0, 3.0).to(gpu);
+  const Tensor w = random_tensor({3}, 87, DType::kFloat32).to(gpu), b = random_tensor({3}, 88, DType::kFloat32).to(gpu);
+  for (bool relu : {false, true}) {
+    BatchNormParams p = training_params();
+    p.relu = relu;
+    Tensor rm = Tensor::zeros({3}, DType::kFloat32, gpu), rv = Tensor::ones({3}, DType::kFloat32, gpu);
+    Tensor y = Tensor::empty_like(x), sm = Tensor::empty({3}, DType::kFloat32, gpu);
+    Tensor si = Tensor::empty({3}, DType::kFloat32, gpu), stats = Tensor::empty({6}, DType::kFloat64, gpu);
+    cuda::batch_norm_fwd_train(x, w, b, rm, rv, p, y, sm, si, &stats);
+    Tensor again = Tensor::empty_like(x);
+    cuda::batch_norm_normalise(x, stats, w, b, relu, again);
+    CHECK(again.to_vector() == y.to_vector());
   }
 }
 

@@ -51,7 +51,8 @@ printf '[doctest] test cases:  30 |  29 passed |  1 failed |  0 skipped\n' >"$ou
 printf '========= ERROR SUMMARY: 0 errors\n' >"$out/sanitizer.log"
 {
   echo '{"model": "albunet", "train_step_ms": 60.0, "train_tflops": 200.0, "infer_images_per_s": 30.0, "peak_mib": 7000}'
-  echo '{"model": "albunet", "precision": "bf16", "train_step_ms": 30.0, "infer_images_per_s": 90.0}'
+  echo '{"model": "albunet", "precision": "bf16", "train_step_ms": 30.0, "infer_images_per_s": 90.0,' \
+    '"forward_held_by_op_mib": {"conv2d_relu/to_bf16_storage": 900.5, "batch_norm2d": 2.0}}'
   echo '{"model": "albunet", "precision": "bf16", "cuda_graphs": true, "infer_images_per_s": 40.0}'
 } >"$out/bench_unet.jsonl"
 cat >"$out/pytorch.json" <<'JSON'
@@ -63,6 +64,8 @@ JSON
 echo '{"device": "fake", "copy_gbps": 4000, "gemm_tf32_tflops": 400, "rows": []}' >"$out/bench_cuda_ops.json"
 python3 "$root/scripts/gpu_check_summary.py" "$out" "$work/steps.tsv" >"$work/table" || fail "summary failed"
 grep -q "tools       timeout" "$work/table" || fail "the table lacks the timed-out step: $(cat "$work/table")"
+grep -q "held by op (MiB): conv2d_relu/to_bf16_storage 900, batch_norm2d 2" "$work/table" ||
+  fail "the table lacks what the bf16 forward held by op: $(cat "$work/table")"
 python3 - "$out/summary.json" <<'PY' || fail "summary.json is wrong"
 import json, sys
 s = json.load(open(sys.argv[1]))
