@@ -84,6 +84,8 @@ Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, co
   }
   Tensor y = Tensor::empty(y_shape, x.dtype(), x.device());
   PLEURA_DISPATCH(x.device(), "conv2d_relu", conv2d_relu_fwd(x.detach(), weight.detach(), bias, p, residual, y));
+  // Under bf16 the convolution's output is a bfloat16 value, and so is its ReLU (not a sum with a residual).
+  y.impl().bf16_values = bf16_policy(x) && !residual.defined();
   record(y, {&x, &weight, &bias, &residual}, [&] {
     return std::make_shared<Conv2dReluBackward>(x, weight.detach(), y, bias.defined(), p, bf16_policy(x));
   });

@@ -34,6 +34,8 @@ Tensor relu(const Tensor& x) {
   check_float(x, "relu", "input");
   Tensor y = Tensor::empty_like(x);
   PLEURA_DISPATCH(x.device(), "relu", relu_fwd(x, y));
+  // max(v, 0) of a bfloat16 value is one (engine/tensor.h): nodes keeping y may keep a bfloat16 copy.
+  y.impl().bf16_values = x.impl().bf16_values;
   record(y, {&x}, [&] { return std::make_shared<ReluBackward>(y); });
   return y;
 }
@@ -43,7 +45,7 @@ Tensor relu(Tensor&& x) {
   const OpScope op_scope("relu");
   check_float(x, "relu", "input");
   PLEURA_DISPATCH(x.device(), "relu", relu_fwd(x, x));
-  x.impl().bf16_values = false;  // the values are those of another op now (engine/tensor.h)
+  // bf16_values stays as it was: max(v, 0) of a bfloat16 value is one.
   return std::move(x);
 }
 

@@ -1,10 +1,13 @@
-// scse_maxout entry point (engine/ops/scse.h): checks, dispatch, and the backward node, which saves x, both
-// gates' inputs and the spatial gate, and asks the kernel only for the gradients some input needs.
+// scse_maxout entry point (engine/ops/scse.h): checks, dispatch, and the backward node, which saves x (a
+// bfloat16 copy where the bf16 policy allows: engine/saved_activation.h), both gates' inputs and the spatial
+// gate, and asks the kernel only for the gradients some input needs.
 #include "engine/ops/scse.h"
 
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "engine/op_checks.h"
+#include "engine/precision.h"
+#include "engine/saved_activation.h"
 
 namespace pleura {
 
@@ -12,23 +15,30 @@ namespace {
 
 class ScseMaxoutBackward : public Node {
  public:
-  ScseMaxoutBackward(Tensor x, Tensor channel_gate, Tensor spatial_weight, Tensor spatial_gate)
-      : x_(std::move(x)), cg_(std::move(channel_gate)), w_(std::move(spatial_weight)), sg_(std::move(spatial_gate)) {}
+  // x kept as a bfloat16 copy under the bf16 policy where its values are bfloat16 values (a decoder
+  // convolution's ReLU output, whose copy the ReLU's mask and the next convolution share): engine/
+  // saved_activation.h.
+  ScseMaxoutBackward(const Tensor& x, Tensor channel_gate, Tensor spatial_weight, Tensor spatial_gate)
+      : saved_x_(x, SavedUse::kValues, precision() == Precision::kBFloat16),
+        cg_(std::move(channel_gate)),
+        w_(std::move(spatial_weight)),
+        sg_(std::move(spatial_gate)) {}
 
   std::vector<Tensor> apply(const Tensor& grad_out) override {
+    const Tensor x = saved_x_.get();
     Tensor grad_x, grad_cg, grad_w;
-    if (needs_grad(0)) grad_x = Tensor::empty_like(x_);
+    if (needs_grad(0)) grad_x = Tensor::empty_like(x);
     if (needs_grad(1)) grad_cg = Tensor::empty_like(cg_);
     if (needs_grad(2)) grad_w = Tensor::empty_like(w_);
     if (grad_x.defined() || grad_cg.defined() || grad_w.defined()) {
-      PLEURA_DISPATCH(x_.device(), "scse_maxout",
-                      scse_maxout_bwd(x_, cg_, w_, sg_, grad_out, grad_x.defined() ? &grad_x : nullptr,
+      PLEURA_DISPATCH(x.device(), "scse_maxout",
+                      scse_maxout_bwd(x, cg_, w_, sg_, grad_out, grad_x.defined() ? &grad_x : nullptr,
                                       grad_cg.defined() ? &grad_cg : nullptr, grad_w.defined() ? &grad_w : nullptr));
     }
     return {grad_x, grad_cg, grad_w};
   }
   void release_saved() override {
-    x_ = Tensor();
+    saved_x_.reset();
     cg_ = Tensor();
     w_ = Tensor();
     sg_ = Tensor();
@@ -36,7 +46,8 @@ class ScseMaxoutBackward : public Node {
   const char* name() const override { return "scse_maxout"; }
 
  private:
-  Tensor x_, cg_, w_, sg_;
+  SavedActivation saved_x_;
+  Tensor cg_, w_, sg_;
 };
 
 }  // namespace
@@ -62,7 +73,7 @@ Tensor scse_maxout(const Tensor& x, const Tensor& channel_gate, const Tensor& sp
   Tensor spatial_gate = Tensor::empty(Shape{N, 1, x.size(2), x.size(3)}, x.dtype(), x.device());
   PLEURA_DISPATCH(x.device(), op, scse_maxout_fwd(x, channel_gate, spatial_weight, out, spatial_gate));
   record(out, {&x, &channel_gate, &spatial_weight}, [&] {
-    return std::make_shared<ScseMaxoutBackward>(x.detach(), channel_gate.detach(), spatial_weight.detach(),
+    return std::make_shared<ScseMaxoutBackward>(x, channel_gate.detach(), spatial_weight.detach(),
                                                 spatial_gate);
   });
   return out;

@@ -9,6 +9,7 @@
 
 #include "engine/autograd.h"
 #include "engine/cuda_runtime.h"
+#include "engine/ops/add.h"
 #include "engine/ops/batch_norm.h"
 #include "engine/ops/bf16_storage.h"
 #include "engine/ops/conv2d.h"
@@ -18,6 +19,7 @@
 #include "engine/ops/reduce.h"
 #include "engine/ops/relu.h"
 #include "engine/ops/round_bf16.h"
+#include "engine/ops/scse.h"
 #include "engine/precision.h"
 #include "engine/tensor_memory.h"
 #include "tests/testing.h"
@@ -81,6 +83,45 @@ TEST_CASE("saved activation: bf16 keeps exact values as bfloat16 only when they 
   CHECK(same_bits(s.get(), r));
   CHECK(r.detach().impl().bf16_values);  // detach and view keep the mark
   CHECK(r.view({21}).impl().bf16_values);
+  // So does a ReLU (the maximum of a bfloat16 value and 0 is one), in place or not; a sum does not.
+  CHECK(relu(r).impl().bf16_values);
+  CHECK_FALSE(relu(x).impl().bf16_values);
+  Tensor temporary = r.clone();
+  temporary.impl().bf16_values = true;
+  CHECK(relu(std::move(temporary)).impl().bf16_values);
+  CHECK_FALSE(add(r, r).impl().bf16_values);
+}
+
+TEST_CASE("saved activation: an SCSE gate keeps a decoder ReLU's output as the copy its mask keeps") {
+  // conv2d_relu (its output bfloat16 values under bf16), then scse_maxout keeping that output for its
+  // gradients: with the copies the same gradient bits, and the ReLU output held once, as bfloat16.
+  const int64_t c = 4;
+  auto run = [&](bool compact) {
+    const PrecisionScope bf16(Precision::kBFloat16);
+    const CompactSavedActivationsScope copies(compact);
+    Tensor w = random_f32({c, c, 3, 3}, 141).set_requires_grad(true);
+    Tensor gate = random_tensor({2, c, 1, 1}, 142, DType::kFloat32, 0.1, 1.0).set_requires_grad(true);
+    Tensor spatial = random_f32({1, c, 1, 1}, 143).set_requires_grad(true);
+    const Tensor x = random_f32({2, c, 16, 16}, 144), r = random_f32({2, c, 16, 16}, 145);
+    const size_t before = cpu_tensor_memory().bytes_in_use;
+    Tensor loss;
+    {
+      const Tensor y = conv2d_relu(x, w, Tensor(), {.pad_h = 1, .pad_w = 1}, Tensor());
+      CHECK(y.impl().bf16_values);
+      loss = sum(mul(scse_maxout(y, gate, spatial), r));
+    }
+    const size_t held = cpu_tensor_memory().bytes_in_use - before;
+    loss.backward();
+    return std::pair{std::vector<Tensor>{w.grad(), gate.grad(), spatial.grad()}, held};
+  };
+  const auto [plain, plain_held] = run(false);
+  const auto [compact, compact_held] = run(true);
+  for (size_t i = 0; i < plain.size(); ++i) CHECK(same_bits(plain[i], compact[i]));
+  // One output is 2 * 4 * 16 * 16 floats: kept twice as float32 without the copies (the convolution's rounded
+  // input on the CPU aside), once as bfloat16 with them.
+  const size_t one_output = 2 * c * 16 * 16 * sizeof(float);
+  MESSAGE("held: ", plain_held, " float32, ", compact_held, " with the copies");
+  CHECK(plain_held >= compact_held + one_output);
 }
 
 TEST_CASE("saved activation: nodes keeping one tensor share one copy, freed with the last of them") {
