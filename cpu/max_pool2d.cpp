@@ -82,15 +82,6 @@ void plane_maxima(const T* xp, int64_t H, int64_t W, int64_t P, int64_t Q, const
   }
 }
 
-// Calls f with a value of the saved offsets' element type (max_pool2d_offset_dtype).
-template <class F>
-void with_offset_type(DType dtype, F&& f) {
-  if (dtype == DType::kUInt8)
-    f(uint8_t{});
-  else
-    f(int64_t{});
-}
-
 // y_plane [P, Q] = the window maxima of x_plane [H, W], and offsets [P, Q] the chosen element's offset inside
 // each window (engine/ops/max_pool2d.h).
 template <class T, class Offset>

@@ -84,19 +84,6 @@ __global__ void max_pool2d_bwd_kernel(const float* grad_y, const Offset* argmax,
   }
 }
 
-}  // namespace
-
-namespace {
-
-// Calls f with a value of the saved offsets' element type (max_pool2d_offset_dtype).
-template <class F>
-void with_offset_type(DType dtype, F&& f) {
-  if (dtype == DType::kUInt8)
-    f(uint8_t{});
-  else
-    f(int64_t{});
-}
-
 template <class Index, class Offset>
 void launch_fwd(const Tensor& x, const MaxPool2dParams& p, Tensor& y, Offset* argmax, cudaStream_t s) {
   max_pool2d_fwd_kernel<Index, Offset><<<grid_for(y.numel()), kBlockThreads, 0, s>>>(

@@ -100,10 +100,8 @@ Recipes& recipes() {
   return r;
 }
 
-// Whether a node keeping t under this policy may keep it as bfloat16, or its recipe.
-bool may_compact(const Tensor& t, bool bf16) {
-  return bf16 && compact_slot().load() && t.defined() && t.dtype() == DType::kFloat32;
-}
+// Whether a node keeping t under this policy may keep it as bfloat16.
+bool may_compact(const Tensor& t, bool bf16) { return bf16 && SavedActivation::may_recompute(t); }
 
 // t's data as a bfloat16 tensor of t's shape: the copy another node keeps, or a new one.
 Tensor bf16_copy(const Tensor& t) {
@@ -127,15 +125,20 @@ bool SavedActivation::compacts(const Tensor& t, SavedUse use, bool bf16) {
   return use != SavedUse::kValues || t.impl().bf16_values;
 }
 
-SavedActivation::SavedActivation(const Tensor& t, SavedUse use, bool bf16) : use_(use) {
-  if (may_compact(t, bf16)) recipe_ = recipes().find(t);
+bool SavedActivation::may_recompute(const Tensor& t) {
+  return compact_slot().load() && t.defined() && t.dtype() == DType::kFloat32;
+}
+
+SavedActivation::SavedActivation(const Tensor& t, SavedUse use, bool bf16)
+    : as_bf16_copy_(bf16 && use != SavedUse::kValues) {
+  if (may_recompute(t)) recipe_ = recipes().find(t);
   if (recipe_ == nullptr) kept_ = compacts(t, use, bf16) ? bf16_copy(t) : (t.defined() ? t.detach() : Tensor());
 }
 
 Tensor SavedActivation::get() const {
   if (recipe_ != nullptr) {
     Tensor t = recipe_->recompute();
-    if (use_ != SavedUse::kValues) round_bf16_inplace(t);  // the values of the bfloat16 copy
+    if (as_bf16_copy_) round_bf16_inplace(t);  // the values of the bfloat16 copy
     return t;
   }
   return compact() ? from_bf16_storage(kept_) : kept_;
@@ -143,7 +146,7 @@ Tensor SavedActivation::get() const {
 
 Tensor SavedActivation::kept() const {
   if (recipe_ == nullptr) return kept_;
-  return use_ == SavedUse::kValues ? recipe_->recompute() : to_bf16_storage(recipe_->recompute());
+  return as_bf16_copy_ ? to_bf16_storage(recipe_->recompute()) : recipe_->recompute();
 }
 
 void register_recipe(const Tensor& t, const std::shared_ptr<const ActivationRecipe>& recipe) {

@@ -10,12 +10,13 @@
 // Recomputed activations: where the op that made a tensor can make it again, the same bits, from what backward
 // keeps anyway (a batch norm's output, without a residual sum, from the batch norm's kept input and its
 // statistics: engine/ops/batch_norm.cpp), it registers a recipe for it (register_recipe), and a node keeping
-// the tensor under the bf16 policy keeps the recipe instead of a copy: the tensor is freed once the forward
-// pass moves on, and backward computes it again when it runs (as a bfloat16 copy for a convolution's input or
-// a ReLU's sign, exactly as that copy would have been; as it was for its values).
+// the tensor keeps the recipe instead, under either policy: the tensor is freed once the forward pass moves
+// on, and backward computes it again when it runs (under bf16 as the bfloat16 copy of a convolution's input or
+// a ReLU's sign, exactly as that copy would have been; otherwise as it was).
 // compact_saved_activations(false), or PLEURA_SAVED_ACTIVATIONS=float32 in the environment (bf16, the default,
-// or float32; anything else is an error), keeps float32 under bf16 too: tests compare the two (the same
-// gradients), bench_unet's forward_held_mib and peak_mib measure the difference.
+// or float32; anything else is an error), keeps float32 under bf16 too, and every tensor itself (no recipes)
+// under either policy: tests compare the two (the same gradients), bench_unet's forward_held_mib and peak_mib
+// measure the difference.
 // Implementation engine/saved_activation.cpp; tests tests/engine/test_saved_activation.cpp.
 #pragma once
 
@@ -59,6 +60,9 @@ class SavedActivation {
 
   // Whether t would be kept as bfloat16.
   static bool compacts(const Tensor& t, SavedUse use, bool bf16);
+  // Whether a node keeping t would keep its recipe, were one registered (t float32, compaction on; either
+  // policy): what an op checks before it registers one.
+  static bool may_recompute(const Tensor& t);
 
   bool defined() const { return kept_.defined() || recipe_ != nullptr; }
   bool compact() const { return kept_.defined() && kept_.dtype() == DType::kBFloat16; }
@@ -79,7 +83,7 @@ class SavedActivation {
  private:
   Tensor kept_;
   std::shared_ptr<const ActivationRecipe> recipe_;
-  SavedUse use_ = SavedUse::kValues;
+  bool as_bf16_copy_ = false;  // a recipe's result is given as the bfloat16 copy the node would have kept
 };
 
 // Whether the bf16 policy keeps activations as bfloat16 (default true). Process-wide.

@@ -143,10 +143,9 @@ Tensor batch_norm_op(const Tensor& x, const Tensor& weight, const Tensor& bias, 
   std::vector<const Tensor*> inputs = {&x, &weight, &bias};
   if (p.residual != nullptr) inputs.push_back(p.residual);
   const bool bf16 = precision() == Precision::kBFloat16;
-  // Under the bf16 policy, the nodes that keep y keep a recipe for it instead (engine/saved_activation.h):
-  // it needs the double statistics.
-  const bool recipe = p.residual == nullptr && needs_recording(inputs) &&
-                      SavedActivation::compacts(y, SavedUse::kSign, bf16);
+  // The nodes that keep y keep a recipe for it instead (engine/saved_activation.h): it needs the double
+  // statistics.
+  const bool recipe = p.residual == nullptr && needs_recording(inputs) && SavedActivation::may_recompute(y);
   Tensor stats = recipe ? Tensor::empty(Shape{2 * c}, DType::kFloat64, x.device()) : Tensor();
   Tensor* stats_out = recipe ? &stats : nullptr;
   if (p.training) {

@@ -29,6 +29,14 @@ Tensor max_pool2d(const Tensor& x, const MaxPool2dParams& p);
 // The element type of the saved argmax: uint8 when every offset inside a window fits a byte (kernel_h *
 // kernel_w <= 256: the UNets' 3x3 and 2x2 pools, an eighth of int64's bytes), else int64.
 DType max_pool2d_offset_dtype(const MaxPool2dParams& p);
+// Calls f with a value of that element type (uint8_t or int64_t), for the kernels of both backends.
+template <class F>
+void with_offset_type(DType dtype, F&& f) {
+  if (dtype == DType::kUInt8)
+    f(uint8_t{});
+  else
+    f(int64_t{});
+}
 
 namespace cpu {
 // y [N, C, P, Q] gets the window maxima; argmax [N, C, P, Q] (of max_pool2d_offset_dtype(p)) gets, per

@@ -171,8 +171,8 @@ size_t bytes_in_use(Device d) {
   return d.is_cuda() ? cuda::memory_stats(d.index).bytes_in_use : cpu_tensor_memory().bytes_in_use;
 }
 
-ChainRun run_chain(bool compact, Device d = Device::cpu()) {
-  const PrecisionScope bf16(Precision::kBFloat16);
+ChainRun run_chain(bool compact, Device d = Device::cpu(), Precision policy = Precision::kBFloat16) {
+  const PrecisionScope bf16(policy);
   const CompactSavedActivationsScope copies(compact);
   const int64_t c = 4;
   auto leaf = [d](Tensor t) { return t.to(d).set_requires_grad(true); };
@@ -224,6 +224,23 @@ TEST_CASE("saved activation: a bf16 chain's gradients are the same bits with the
   CHECK(compact.batch_norm_bytes_held < one_output / 8);
 }
 
+TEST_CASE("saved activation: under float32 too the batch norms' outputs are computed again, the same gradient bits") {
+  const ChainRun plain = run_chain(false, Device::cpu(), Precision::kFloat32);
+  const ChainRun recomputed = run_chain(true, Device::cpu(), Precision::kFloat32);
+  for (size_t i = 0; i < plain.grads.size(); ++i) {
+    CAPTURE(i);
+    CHECK(same_bits(plain.grads[i], recomputed.grads[i]));
+  }
+  MESSAGE("bytes held for backward in float32: ", plain.bytes_held, " as they are, ", recomputed.bytes_held,
+          " with the batch norms' outputs computed again");
+  // Held as they are: the three batch norms' outputs. Computed again: the two without a residual sum (only
+  // their statistics stay, 2 * 4 doubles each); the one with a residual is the next convolution's input.
+  const size_t one_output = 2 * 4 * 24 * 24 * sizeof(float);
+  CHECK(plain.batch_norm_bytes_held >= 3 * one_output);
+  CHECK(recomputed.batch_norm_bytes_held < one_output + one_output / 8);
+  CHECK(recomputed.bytes_held + 2 * one_output <= plain.bytes_held + 2 * 8 * sizeof(double));
+}
+
 TEST_CASE("saved activation: a batch norm's output is kept as a recipe, computed again as the copy would be") {
   const PrecisionScope bf16(Precision::kBFloat16);
   const int64_t c = 3;
@@ -242,9 +259,13 @@ TEST_CASE("saved activation: a batch norm's output is kept as a recipe, computed
   // The values: the output itself, bit for bit.
   CHECK(same_bits(as_values.kept(), z.detach()));
   CHECK(same_bits(as_values.get(), z.detach()));
-  // Not for a batch norm with a residual sum, nor under the float32 policy, nor with compaction off.
+  // A node under the float32 policy keeping y takes the recipe too, and gets y itself.
+  const SavedActivation float32_input(y, SavedUse::kConvolutionInput, false);
+  REQUIRE(float32_input.recomputed());
+  CHECK(same_bits(float32_input.kept(), y.detach()));
+  CHECK(same_bits(float32_input.get(), y.detach()));
+  // Not for a batch norm with a residual sum, nor with compaction off.
   CHECK_FALSE(SavedActivation(with_residual, SavedUse::kSign, true).recomputed());
-  CHECK_FALSE(SavedActivation(y, SavedUse::kSign, false).recomputed());
   {
     const CompactSavedActivationsScope off(false);
     CHECK_FALSE(SavedActivation(y, SavedUse::kSign, true).recomputed());
