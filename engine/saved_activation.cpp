@@ -24,80 +24,64 @@ std::atomic<bool>& compact_slot() {
   return slot;
 }
 
-// A storage's bfloat16 copy, while both are alive: the weak handles tell a live entry from a storage freed and
-// another allocated at the same address.
-struct SharedCopy {
-  std::weak_ptr<Storage> original;
-  std::weak_ptr<Storage> copy;
-};
-
-class SharedCopies {
+// Per-thread entries keyed by a storage, each alive while that storage and what the entry points to are: the
+// weak handles tell a live entry from a storage freed and another allocated at the same address. Entry has
+// `original` (the storage) and expired() (what it points to is gone).
+template <class Entry>
+class ByStorage {
  public:
-  // The live copy of `storage`, or null.
-  std::shared_ptr<Storage> find(const std::shared_ptr<Storage>& storage) const {
-    const auto it = copies_.find(storage.get());
-    if (it == copies_.end() || it->second.original.lock() != storage) return nullptr;
-    return it->second.copy.lock();
+  // The live entry of `storage`, or null.
+  const Entry* find(const std::shared_ptr<Storage>& storage) const {
+    const auto it = entries_.find(storage.get());
+    if (it == entries_.end() || it->second.original.lock() != storage || it->second.expired()) return nullptr;
+    return &it->second;
   }
-  void add(const std::shared_ptr<Storage>& storage, const std::shared_ptr<Storage>& copy) {
-    if (copies_.size() >= 2 * live_after_sweep_ + 64) sweep();
-    copies_[storage.get()] = SharedCopy{storage, copy};
+  void add(const std::shared_ptr<Storage>& storage, Entry entry) {
+    if (entries_.size() >= 2 * live_after_sweep_ + 64) sweep();
+    entries_[storage.get()] = std::move(entry);
   }
+  void erase(const std::shared_ptr<Storage>& storage) { entries_.erase(storage.get()); }
 
  private:
   void sweep() {
-    for (auto it = copies_.begin(); it != copies_.end();)
-      it = it->second.original.expired() || it->second.copy.expired() ? copies_.erase(it) : std::next(it);
-    live_after_sweep_ = copies_.size();
+    for (auto it = entries_.begin(); it != entries_.end();)
+      it = it->second.original.expired() || it->second.expired() ? entries_.erase(it) : std::next(it);
+    live_after_sweep_ = entries_.size();
   }
-  std::unordered_map<const Storage*, SharedCopy> copies_;
+  std::unordered_map<const Storage*, Entry> entries_;
   size_t live_after_sweep_ = 0;
 };
 
-SharedCopies& shared_copies() {
-  thread_local SharedCopies copies;
+// A storage's bfloat16 copy, shared by the nodes that keep the storage's tensor.
+struct SharedCopy {
+  std::weak_ptr<Storage> original;
+  std::weak_ptr<Storage> copy;
+  bool expired() const { return copy.expired(); }
+};
+
+ByStorage<SharedCopy>& shared_copies() {
+  thread_local ByStorage<SharedCopy> copies;
   return copies;
 }
 
-// A storage's recipe, while both are alive (for tensors of `shape` only: a view of another shape is something
-// else to keep). The recipe belongs to the op's backward node and to the nodes that took it, not to this list.
+// A storage's recipe, for tensors of `shape` only (a view of another shape is something else to keep). The
+// recipe belongs to the op's backward node and to the nodes that took it, not to this list.
 struct RegisteredRecipe {
   std::weak_ptr<Storage> original;
   Shape shape;
   std::weak_ptr<const ActivationRecipe> recipe;
+  bool expired() const { return recipe.expired(); }
 };
 
-class Recipes {
- public:
-  std::shared_ptr<const ActivationRecipe> find(const Tensor& t) const {
-    const auto it = recipes_.find(t.impl().storage.get());
-    if (it == recipes_.end() || it->second.original.lock() != t.impl().storage || it->second.shape != t.shape())
-      return nullptr;
-    return it->second.recipe.lock();
-  }
-  bool contains(const Tensor& t) const {
-    const auto it = recipes_.find(t.impl().storage.get());
-    return it != recipes_.end() && it->second.original.lock() == t.impl().storage && !it->second.recipe.expired();
-  }
-  void add(const Tensor& t, const std::shared_ptr<const ActivationRecipe>& recipe) {
-    if (recipes_.size() >= 2 * live_after_sweep_ + 64) sweep();
-    recipes_[t.impl().storage.get()] = RegisteredRecipe{t.impl().storage, t.shape(), recipe};
-  }
-  void erase(const Tensor& t) { recipes_.erase(t.impl().storage.get()); }
-
- private:
-  void sweep() {
-    for (auto it = recipes_.begin(); it != recipes_.end();)
-      it = it->second.original.expired() || it->second.recipe.expired() ? recipes_.erase(it) : std::next(it);
-    live_after_sweep_ = recipes_.size();
-  }
-  std::unordered_map<const Storage*, RegisteredRecipe> recipes_;
-  size_t live_after_sweep_ = 0;
-};
-
-Recipes& recipes() {
-  thread_local Recipes r;
+ByStorage<RegisteredRecipe>& recipes() {
+  thread_local ByStorage<RegisteredRecipe> r;
   return r;
+}
+
+// t's recipe, or null.
+std::shared_ptr<const ActivationRecipe> recipe_of(const Tensor& t) {
+  const RegisteredRecipe* r = recipes().find(t.impl().storage);
+  return r != nullptr && r->shape == t.shape() ? r->recipe.lock() : nullptr;
 }
 
 // Whether a node keeping t under this policy may keep it as bfloat16.
@@ -106,7 +90,8 @@ bool may_compact(const Tensor& t, bool bf16) { return bf16 && SavedActivation::m
 // t's data as a bfloat16 tensor of t's shape: the copy another node keeps, or a new one.
 Tensor bf16_copy(const Tensor& t) {
   const std::shared_ptr<Storage>& storage = t.impl().storage;
-  if (std::shared_ptr<Storage> copy = shared_copies().find(storage)) {
+  const SharedCopy* shared = shared_copies().find(storage);
+  if (std::shared_ptr<Storage> copy = shared != nullptr ? shared->copy.lock() : nullptr) {
     auto impl = std::make_shared<TensorImpl>();
     impl->shape = t.shape();
     impl->dtype = DType::kBFloat16;
@@ -114,7 +99,7 @@ Tensor bf16_copy(const Tensor& t) {
     return Tensor(std::move(impl));
   }
   Tensor copy = to_bf16_storage(t);
-  shared_copies().add(storage, copy.impl().storage);
+  shared_copies().add(storage, SharedCopy{storage, copy.impl().storage});
   return copy;
 }
 
@@ -131,7 +116,7 @@ bool SavedActivation::may_recompute(const Tensor& t) {
 
 SavedActivation::SavedActivation(const Tensor& t, SavedUse use, bool bf16)
     : as_bf16_copy_(bf16 && use != SavedUse::kValues) {
-  if (may_recompute(t)) recipe_ = recipes().find(t);
+  if (may_recompute(t)) recipe_ = recipe_of(t);
   if (recipe_ == nullptr) kept_ = compacts(t, use, bf16) ? bf16_copy(t) : (t.defined() ? t.detach() : Tensor());
 }
 
@@ -150,11 +135,11 @@ Tensor SavedActivation::kept() const {
 }
 
 void register_recipe(const Tensor& t, const std::shared_ptr<const ActivationRecipe>& recipe) {
-  recipes().add(t, recipe);
+  recipes().add(t.impl().storage, RegisteredRecipe{t.impl().storage, t.shape(), recipe});
 }
 
 void forget_recipe(const Tensor& t) {
-  if (t.defined()) recipes().erase(t);
+  if (t.defined()) recipes().erase(t.impl().storage);
 }
 
 bool parse_saved_activations(const std::string& value) {
@@ -167,7 +152,8 @@ void set_compact_saved_activations(bool on) { compact_slot() = on; }
 bool compact_saved_activations() { return compact_slot().load(); }
 
 bool has_saved_bf16_copy(const Tensor& t) {
-  return t.defined() && (shared_copies().find(t.impl().storage) != nullptr || recipes().contains(t));
+  return t.defined() &&
+         (shared_copies().find(t.impl().storage) != nullptr || recipes().find(t.impl().storage) != nullptr);
 }
 
 }  // namespace pleura
