@@ -39,8 +39,8 @@ struct TensorImpl {
   std::shared_ptr<Storage> storage;
   // Every element is a bfloat16 value (a float32 whose lower 16 bits are zero, or a NaN or infinity): set by
   // the convolutions that round their outputs under the bf16 policy, so that a node keeping the tensor may keep
-  // it as bfloat16 losing nothing (engine/saved_activation.h); views and detach() inherit it; the ops that
-  // write over their input clear it.
+  // it as bfloat16 losing nothing (engine/saved_activation.h); views, detach() and relu (in place or not: the
+  // maximum of a bfloat16 value and 0 is one) keep it; the other ops that write over their input clear it.
   bool bf16_values = false;
   // Autograd state.
   bool requires_grad = false;
